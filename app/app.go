@@ -1,0 +1,72 @@
+// Package app owns HTTP: the route table, the handlers (one action a file), the middleware that
+// signs people in and guards every change (sessions, CSRF, security headers), and the choice
+// between a whole page and the fragment htmx swaps in. It asks the store for data and for every
+// change, and never decides an inbox rule itself: store.Allowed does.
+package app
+
+import (
+	"html/template"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"securemessages/realtime"
+	"securemessages/static"
+	"securemessages/store"
+	"securemessages/views"
+)
+
+// App holds what the handlers depend on.
+type App struct {
+	cfg    Config
+	store  *store.Store
+	pub    *realtime.Publisher
+	assets *static.Assets
+	log    *slog.Logger
+}
+
+// New builds the HTTP application. Templates and assets are loaded here, so a broken one stops
+// start-up rather than a request.
+func New(cfg Config, st *store.Store, pub *realtime.Publisher, log *slog.Logger) (*fiber.App, error) {
+	assets, err := static.Load()
+	if err != nil {
+		return nil, err
+	}
+	engine, err := views.New(template.FuncMap{
+		"asset":   assets.URL,
+		"date":    formatDate,
+		"fee":     store.FormatFee,
+		"maxBody": func() int { return store.MaxBodyLen },
+	})
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, store: st, pub: pub, assets: assets, log: log}
+	f := fiber.New(fiber.Config{
+		Views:                 engine,
+		ErrorHandler:          a.handleError,
+		ReadTimeout:           30 * time.Second,
+		IdleTimeout:           120 * time.Second, // longer than routers keep idle keep-alive connections
+		BodyLimit:             64 * 1024,         // far above the largest form: a 4,000-character message
+		DisableStartupMessage: true,
+	})
+	a.middleware(f)
+	a.routes(f)
+	return f, nil
+}
+
+// formatDate shows a message's date the way an inbox does: the time today, the day this year,
+// the full date before that.
+func formatDate(t time.Time) string {
+	now := time.Now()
+	t = t.Local()
+	switch {
+	case t.YearDay() == now.YearDay() && t.Year() == now.Year():
+		return t.Format("3:04 PM")
+	case t.Year() == now.Year():
+		return t.Format("Jan 2, 3:04 PM")
+	default:
+		return t.Format("Jan 2, 2006")
+	}
+}

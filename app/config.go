@@ -1,0 +1,86 @@
+package app
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"securemessages/store"
+)
+
+// Config is everything the service reads from its environment, parsed once at start-up.
+type Config struct {
+	Port        int
+	DatabaseURL string
+	RedisURL    string
+	Keys        *store.Keyring
+	Production  bool // APP_ENV=production: Secure cookies always, HTTPS enforced, keys required
+	TrustProxy  bool // behind a router that appends the client address to X-Forwarded-For
+	Sessions    store.SessionLimits
+	Signin      store.SigninLimits
+	ShowDemo    bool // list the demo sign-ins on the sign-in page (local runs only)
+}
+
+// ConfigFromEnv reads the environment. Every problem is reported, one line each, so an operator
+// fixes them all in one go.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		Port:        3000,
+		DatabaseURL: getenv("DATABASE_URL"),
+		RedisURL:    getenv("REDIS_URL"),
+		Production:  getenv("APP_ENV") == "production",
+		Sessions:    store.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour},
+		Signin:      store.SigninLimits{Window: 15 * time.Minute, PerAccount: 5, PerAddress: 30},
+	}
+	var problems []string
+	if p := getenv("PORT"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n <= 0 || n > 65535 {
+			problems = append(problems, fmt.Sprintf("PORT %q is not a port number", p))
+		}
+		c.Port = n
+	}
+	if c.DatabaseURL == "" {
+		problems = append(problems, "DATABASE_URL is not set")
+	} else if u, err := url.Parse(c.DatabaseURL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		problems = append(problems, "DATABASE_URL must be a postgres:// URL")
+	}
+	if c.RedisURL != "" {
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") {
+			problems = append(problems, "REDIS_URL must be a redis:// or rediss:// URL")
+		}
+	} else if c.Production {
+		problems = append(problems, "REDIS_URL is not set")
+	}
+	switch keys := getenv("MESSAGE_KEYS"); {
+	case keys == "" && c.Production:
+		problems = append(problems, "MESSAGE_KEYS is not set: production refuses to start without the message key ring")
+	case keys == "":
+		problems = append(problems, "MESSAGE_KEYS is not set (make run generates one for local use)")
+	default:
+		k, err := store.ParseKeyring(keys)
+		if err != nil {
+			problems = append(problems, "MESSAGE_KEYS: "+err.Error())
+		}
+		c.Keys = k
+	}
+	if v := getenv("TRUST_PROXY"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("TRUST_PROXY %q must be true or false", v))
+		}
+		c.TrustProxy = b
+	}
+	c.ShowDemo = getenv("SHOW_DEMO_SIGNINS") == "true" && !c.Production
+	if len(problems) > 0 {
+		return c, errors.New(strings.Join(problems, "\n"))
+	}
+	return c, nil
+}
+
+// ConfigFromOS reads the process environment.
+func ConfigFromOS() (Config, error) { return ConfigFromEnv(os.Getenv) }

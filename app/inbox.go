@@ -1,0 +1,146 @@
+package app
+
+import (
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"securemessages/store"
+)
+
+// inboxOptions say what the inbox shows besides the list.
+type inboxOptions struct {
+	showAll bool
+	open    *MessageNode // a message with its slot open (details, a form, a question)
+	compose *ComposeForm
+	notice  Notice
+}
+
+// inboxView loads the viewer's conversations and builds the inbox around them.
+func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
+	sess := session(c)
+	v := sess.User.Viewer()
+	practice, err := a.store.Practice(c.UserContext(), v)
+	if err != nil {
+		return nil, err
+	}
+	list, err := a.store.Inbox(c.UserContext(), v, store.InboxFilter{IncludeArchived: o.showAll})
+	if err != nil {
+		return nil, err
+	}
+	vd := a.newViewData(c, "Messages")
+	vd.Practice = practice
+	vd.Notice = o.notice
+	iv := &InboxView{ShowAll: o.showAll, Staff: v.Role == store.RoleStaff, Compose: o.compose, CSRFToken: vd.CSRFToken}
+	for _, conv := range list {
+		cv := &ConversationView{ID: conv.ID, Archived: conv.Archived(), Inbox: iv}
+		if iv.Staff {
+			cv.PatientName = conv.PatientName
+		}
+		for _, m := range conv.Messages {
+			cv.Messages = append(cv.Messages, messageNode(v, m, iv, o.open))
+		}
+		iv.Conversations = append(iv.Conversations, cv)
+	}
+	vd.Inbox = iv
+	return vd, nil
+}
+
+// messageNode builds a message and its replies for the viewer, asking store.Allowed for the
+// actions. open, if it is this message, carries the slot to show under it.
+func messageNode(v store.Viewer, m *store.Message, iv *InboxView, open *MessageNode) *MessageNode {
+	n := &MessageNode{
+		ID:             m.ID,
+		ConversationID: m.ConversationID,
+		Subject:        m.Subject,
+		SentAt:         m.CreatedAt,
+		Flag:           flagFor(v, m),
+		Actions:        store.Allowed(v, m.Facts()),
+		Inbox:          iv,
+	}
+	if open != nil && open.ID == m.ID {
+		n.Slot = open.Slot
+	}
+	for _, r := range m.Replies {
+		n.Replies = append(n.Replies, messageNode(v, r, iv, open))
+	}
+	return n
+}
+
+func flagFor(v store.Viewer, m *store.Message) Flag {
+	if m.AuthorID == v.UserID {
+		return Flag{Text: "Me", Label: "Sent by you", Who: "You", Mine: true}
+	}
+	return Flag{Text: m.AuthorInitials, Label: "From " + m.AuthorName, Who: m.AuthorName}
+}
+
+// Q is the query that keeps "Show All Conversations" on across links.
+func (iv *InboxView) Q() string {
+	if iv.ShowAll {
+		return "?all=1"
+	}
+	return ""
+}
+
+// showAll reads whether the archived conversations are shown, from a link or a form.
+func showAll(c *fiber.Ctx) bool { return c.Query("all") == "1" || c.FormValue("all") == "1" }
+
+func inboxURL(all bool) string {
+	if all {
+		return "/inbox?all=1"
+	}
+	return "/inbox"
+}
+
+// idParam reads the :id of a URL; anything but a positive whole number is a bad link.
+func idParam(c *fiber.Ctx) (int64, error) {
+	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fiber.NewError(fiber.StatusBadRequest, "That link is not valid: it does not name a message or conversation.")
+	}
+	return id, nil
+}
+
+// Notices shown after a change, by the short code a redirect carries.
+var notices = map[string]string{
+	"sent":      "Your message was sent.",
+	"archived":  "The conversation was archived.",
+	"reopened":  "The conversation was re-opened.",
+	"cancelled": "Your message was cancelled and deleted.",
+}
+
+// changed answers a successful change: for htmx, the refreshed inbox (order may have changed)
+// with a notice; otherwise a redirect to it, so a reload does not post again.
+func (a *App) changed(c *fiber.Ctx, code string, events ...store.Event) error {
+	for _, e := range events {
+		if err := a.pub.Publish(c.UserContext(), e); err != nil {
+			// The change is committed and its event is in PostgreSQL; live pages catch up from there.
+			a.log.Warn("publish failed", "request_id", requestID(c), "event_id", e.ID, "error", err.Error())
+		}
+	}
+	all := showAll(c)
+	if !isFragment(c) {
+		url := inboxURL(all)
+		if all {
+			url += "&notice=" + code
+		} else {
+			url += "?notice=" + code
+		}
+		return c.Redirect(url, fiber.StatusSeeOther)
+	}
+	vd, err := a.inboxView(c, inboxOptions{showAll: all, notice: Notice{Text: notices[code]}})
+	if err != nil {
+		return err
+	}
+	c.Set("HX-Push-Url", inboxURL(all))
+	return a.render(c, view{page: "pages/inbox", data: vd, fragment: "partials/inbox", fragmentData: vd})
+}
+
+// refused answers an action that no longer applies: the inbox as it now is, with the reason.
+func (a *App) refused(c *fiber.Ctx, status int, reason string) error {
+	vd, err := a.inboxView(c, inboxOptions{showAll: showAll(c), notice: Notice{Text: reason, Error: true}})
+	if err != nil {
+		return err
+	}
+	return a.render(c, view{status: status, page: "pages/inbox", data: vd, fragment: "partials/inbox", fragmentData: vd})
+}

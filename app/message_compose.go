@@ -1,0 +1,52 @@
+package app
+
+import (
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"securemessages/store"
+)
+
+// composeShow opens the new-message form at the top of the inbox.
+func (a *App) composeShow(c *fiber.Ctx) error {
+	form, err := a.composeForm(c, store.NewConversation{SubmitKey: uuid.NewString()}, nil)
+	if err != nil {
+		return err
+	}
+	return a.showCompose(c, fiber.StatusOK, form)
+}
+
+// composeForm fills the form with what was typed and the practice's staff and fee.
+func (a *App) composeForm(c *fiber.Ctx, n store.NewConversation, problems map[string]string) (*ComposeForm, error) {
+	v := session(c).User.Viewer()
+	staff, err := a.store.ResponderStaff(c.UserContext(), v)
+	if err != nil {
+		return nil, err
+	}
+	practice, err := a.store.Practice(c.UserContext(), v)
+	if err != nil {
+		return nil, err
+	}
+	form := &ComposeForm{
+		Subject: n.Subject, Body: n.Body, StaffID: n.RequestedStaffID, Method: n.ResponseMethod,
+		NoResponseNeeded: n.NoResponseNeeded, Consent: n.BillingConsent, SubmitKey: n.SubmitKey,
+		Staff: staff, Methods: store.ResponseMethods, Problems: problems,
+		MaxSubject: store.MaxSubjectLen, MaxBody: store.MaxBodyLen,
+	}
+	if practice.Charges() && v.Role == store.RolePatient {
+		form.Fee = store.FormatFee(practice.MessageFeeCents)
+	}
+	return form, nil
+}
+
+func (a *App) showCompose(c *fiber.Ctx, status int, form *ComposeForm) error {
+	vd, err := a.inboxView(c, inboxOptions{showAll: showAll(c), compose: form})
+	if err != nil {
+		return err
+	}
+	if isFragment(c) && status >= 400 {
+		c.Set("HX-Retarget", "#compose")
+		c.Set("HX-Reswap", "outerHTML")
+	}
+	return a.render(c, view{status: status, page: "pages/inbox", data: vd, fragment: "partials/compose", fragmentData: vd.Inbox})
+}

@@ -1,0 +1,47 @@
+package app
+
+import (
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"securemessages/store"
+)
+
+// showSlot answers with a message's slot: for htmx just the slot, otherwise the whole inbox with
+// the slot open under its message (in "Show All Conversations" if its thread is archived).
+func (a *App) showSlot(c *fiber.Ctx, status int, m *store.Message, slot *Slot) error {
+	sess := session(c)
+	v := sess.User.Viewer()
+	if isFragment(c) {
+		iv := &InboxView{ShowAll: showAll(c), Staff: v.Role == store.RoleStaff, CSRFToken: maskCSRF(sess.CSRFToken)}
+		n := messageNode(v, m, iv, nil)
+		n.Slot = slot
+		if status >= 400 {
+			c.Set("HX-Retarget", "#slot-"+itoa(m.ID))
+			c.Set("HX-Reswap", "outerHTML")
+		}
+		return a.render(c, view{status: status, fragment: "partials/slot", fragmentData: n})
+	}
+	vd, err := a.inboxView(c, inboxOptions{showAll: showAll(c) || m.ThreadArchived, open: &MessageNode{ID: m.ID, Slot: slot}})
+	if err != nil {
+		return err
+	}
+	return a.render(c, view{status: status, page: "pages/inbox", data: vd})
+}
+
+// loadMessage reads the :id message for the signed-in viewer.
+func (a *App) loadMessage(c *fiber.Ctx) (*store.Message, store.Actions, error) {
+	id, err := idParam(c)
+	if err != nil {
+		return nil, store.Actions{}, err
+	}
+	v := session(c).User.Viewer()
+	m, err := a.store.Message(c.UserContext(), v, id)
+	if err != nil {
+		return nil, store.Actions{}, err
+	}
+	return m, store.Allowed(v, m.Facts()), nil
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,76 @@
+package app
+
+import (
+	"errors"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+
+	"securemessages/store"
+)
+
+const replyRefused = "This conversation can no longer be answered here: it was archived or the message was removed. Your text is kept below; Re-Open the conversation to send it."
+
+// replyForm opens the Send Follow-Up or Reply form under a message.
+func (a *App) replyForm(c *fiber.Ctx) error {
+	m, allowed, err := a.loadMessage(c)
+	if err != nil {
+		return err
+	}
+	if !allowed.FollowUp && !allowed.Reply {
+		return a.refused(c, fiber.StatusConflict, "This conversation is archived; Re-Open it to write more.")
+	}
+	form, err := a.replyFormFor(c, allowed.FollowUp, "", false, uuid.NewString(), nil)
+	if err != nil {
+		return err
+	}
+	return a.showSlot(c, fiber.StatusOK, m, &Slot{Kind: SlotReply, Form: form})
+}
+
+// replySend sends a follow-up or reply under a message. Problems come back in the form with the
+// text kept: 422 for what the sender can fix, 409 when the action no longer applies.
+func (a *App) replySend(c *fiber.Ctx) error {
+	m, allowed, err := a.loadMessage(c)
+	if err != nil {
+		return err
+	}
+	n := store.NewReply{
+		ParentID:       m.ID,
+		Body:           c.FormValue("body"),
+		BillingConsent: c.FormValue("consent") == "yes",
+		SubmitKey:      c.FormValue("submit_key"),
+	}
+	sent, err := a.store.SendReply(c.UserContext(), session(c).User.Viewer(), a.origin(c), n)
+	var invalid *store.ValidationError
+	status, problems := 0, map[string]string(nil)
+	switch {
+	case err == nil:
+		return a.changed(c, "sent", sent.Event)
+	case errors.As(err, &invalid):
+		status, problems = fiber.StatusUnprocessableEntity, invalid.Fields
+	case errors.Is(err, store.ErrNoLongerApplies):
+		status, problems = fiber.StatusConflict, map[string]string{"form": replyRefused}
+	default:
+		return err
+	}
+	form, err := a.replyFormFor(c, allowed.FollowUp, n.Body, n.BillingConsent, n.SubmitKey, problems)
+	if err != nil {
+		return err
+	}
+	return a.showSlot(c, status, m, &Slot{Kind: SlotReply, Form: form})
+}
+
+func (a *App) replyFormFor(c *fiber.Ctx, followUp bool, body string, consent bool, key string, problems map[string]string) (*ReplyForm, error) {
+	v := session(c).User.Viewer()
+	form := &ReplyForm{FollowUp: followUp, Body: body, Consent: consent, SubmitKey: key, Problems: problems}
+	if v.Role == store.RolePatient {
+		practice, err := a.store.Practice(c.UserContext(), v)
+		if err != nil {
+			return nil, err
+		}
+		if practice.Charges() {
+			form.Fee = store.FormatFee(practice.MessageFeeCents)
+		}
+	}
+	return form, nil
+}

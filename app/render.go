@@ -1,0 +1,110 @@
+package app
+
+import (
+	"errors"
+
+	"github.com/gofiber/fiber/v2"
+
+	"securemessages/store"
+)
+
+// isFragment reports whether htmx asked for a piece of the page rather than a whole one.
+func isFragment(c *fiber.Ctx) bool {
+	return c.Get("HX-Request") == "true" && c.Get("HX-Boosted") != "true" &&
+		c.Get("HX-History-Restore-Request") != "true"
+}
+
+// view is one response: the whole page, and the fragment htmx gets instead.
+type view struct {
+	status       int
+	page         string
+	data         *ViewData
+	fragment     string
+	fragmentData any
+}
+
+// render is the one place that chooses between page and fragment.
+func (a *App) render(c *fiber.Ctx, v view) error {
+	c.Vary("HX-Request")
+	if v.status == 0 {
+		v.status = fiber.StatusOK
+	}
+	c.Status(v.status)
+	if isFragment(c) && v.fragment != "" {
+		return c.Render(v.fragment, v.fragmentData)
+	}
+	return c.Render(v.page, v.data)
+}
+
+// newViewData is the one constructor of the data every template gets.
+func (a *App) newViewData(c *fiber.Ctx, title string) *ViewData {
+	vd := &ViewData{Title: title}
+	if sess := session(c); sess != nil {
+		vd.User = &sess.User
+		vd.CSRFToken = maskCSRF(sess.CSRFToken)
+		vd.CSRFHeaders = csrfHeaders(vd.CSRFToken)
+	}
+	return vd
+}
+
+// origin is where the request came from, for the audit log.
+func (a *App) origin(c *fiber.Ctx) store.Origin {
+	return store.Origin{RequestID: requestID(c), ClientIP: a.clientIP(c)}
+}
+
+// clientIP is the caller's address. Behind a trusted router that appends the real peer to
+// X-Forwarded-For, the last entry is the one the client could not forge.
+func (a *App) clientIP(c *fiber.Ctx) string {
+	if a.cfg.TrustProxy {
+		if ips := c.IPs(); len(ips) > 0 {
+			return ips[len(ips)-1]
+		}
+	}
+	return c.IP()
+}
+
+// handleError is the one error path: it turns an error into a page, or for htmx into a notice
+// the page shows, and logs what is unexpected once, without message text.
+func (a *App) handleError(c *fiber.Ctx, err error) error {
+	status, message := fiber.StatusInternalServerError, "Something went wrong on our side. Nothing was lost; please try again in a moment."
+	var fe *fiber.Error
+	switch {
+	case errors.As(err, &fe):
+		status, message = fe.Code, fe.Message
+		if status == fiber.StatusNotFound && message == fiber.ErrNotFound.Message {
+			message = "That page does not exist."
+		}
+	case errors.Is(err, store.ErrNotFound):
+		status, message = fiber.StatusNotFound, "That message or conversation was not found. It may have been cancelled."
+	default:
+		a.log.Error("request failed", "request_id", requestID(c), "route", routePattern(c), "error", err.Error())
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	vd := a.newViewData(c, fiber.ErrInternalServerError.Message)
+	vd.Title = errorTitle(status)
+	vd.Error = &ErrorView{Status: status, Message: message}
+	vd.Notice = Notice{Text: message, Error: true}
+	if isFragment(c) {
+		// Show the message in the page's notice area instead of swapping it over what was there.
+		c.Set("HX-Retarget", "#notice")
+		c.Set("HX-Reswap", "outerHTML")
+	}
+	return a.render(c, view{status: status, page: "pages/error", data: vd, fragment: "partials/notice", fragmentData: vd})
+}
+
+func errorTitle(status int) string {
+	switch {
+	case status == fiber.StatusNotFound:
+		return "Not found"
+	case status == fiber.StatusForbidden:
+		return "Not allowed"
+	case status == fiber.StatusUnauthorized:
+		return "Please sign in"
+	case status == fiber.StatusTooManyRequests:
+		return "Too many attempts"
+	case status < 500:
+		return "Please check your request"
+	default:
+		return "Something went wrong"
+	}
+}

@@ -1,0 +1,77 @@
+package app
+
+import (
+	"errors"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"securemessages/store"
+)
+
+const signinProblem = "That email and password do not match an account. Please try again."
+
+// home sends people to their inbox, or to sign in.
+func (a *App) home(c *fiber.Ctx) error {
+	if session(c) != nil {
+		return c.Redirect("/inbox", fiber.StatusSeeOther)
+	}
+	return c.Redirect("/signin", fiber.StatusSeeOther)
+}
+
+// signinShow shows the sign-in form.
+func (a *App) signinShow(c *fiber.Ctx) error {
+	if session(c) != nil {
+		return c.Redirect("/inbox", fiber.StatusSeeOther)
+	}
+	return a.showSignin(c, fiber.StatusOK, "", "")
+}
+
+// signin checks the password, limits attempts per account and per address, and starts a new
+// session. An unknown address and a wrong password get the same answer in the same time.
+func (a *App) signin(c *fiber.Ctx) error {
+	email := strings.TrimSpace(c.FormValue("email"))
+	password := c.FormValue("password")
+	o := a.origin(c)
+	blocked, err := a.store.SigninBlocked(c.UserContext(), email, o.ClientIP, a.cfg.Signin)
+	if err != nil {
+		return err
+	}
+	if blocked {
+		return a.showSignin(c, fiber.StatusTooManyRequests, email,
+			"Too many failed sign-ins. For your security, please wait 15 minutes and try again.")
+	}
+	user, err := a.store.UserByEmail(c.UserContext(), email)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		store.CheckNoPassword(password)
+	case err != nil:
+		return err
+	}
+	if err != nil || !store.CheckPassword(password, user.PasswordHash) {
+		if err := a.store.RecordSigninFailure(c.UserContext(), email, o); err != nil {
+			return err
+		}
+		return a.showSignin(c, fiber.StatusUnauthorized, email, signinProblem)
+	}
+	// A cookie planted before sign-in is ignored: the session is always new.
+	token, err := a.store.CreateSession(c.UserContext(), user, o)
+	if err != nil {
+		return err
+	}
+	a.setSessionCookie(c, token)
+	return c.Redirect("/inbox", fiber.StatusSeeOther)
+}
+
+func (a *App) showSignin(c *fiber.Ctx, status int, email, problem string) error {
+	vd := a.newViewData(c, "Sign in")
+	vd.SignIn = &SignInView{Email: email, Problem: problem}
+	if a.cfg.ShowDemo {
+		demo, err := a.store.DemoSignIns(c.UserContext())
+		if err != nil {
+			return err
+		}
+		vd.SignIn.Demo = demo
+	}
+	return a.render(c, view{status: status, page: "pages/signin", data: vd})
+}

@@ -1,0 +1,123 @@
+package app
+
+import (
+	"time"
+
+	"securemessages/store"
+)
+
+// ViewData is what every template is given: one struct, built by newViewData, with the screen's
+// own part filled in by the handler.
+type ViewData struct {
+	Title       string
+	User        *store.User // nil when signed out
+	Practice    store.Practice
+	CSRFToken   string // masked anew for each response
+	CSRFHeaders string // the same token as JSON for hx-headers, built by json.Marshal
+	Notice      Notice
+
+	SignIn *SignInView
+	Inbox  *InboxView
+	Error  *ErrorView
+}
+
+// Notice is a one-line message at the top of the inbox, announced politely to screen readers.
+type Notice struct {
+	Text  string
+	Error bool
+}
+
+// SignInView is the sign-in form.
+type SignInView struct {
+	Email   string
+	Problem string
+	Demo    []store.DemoSignIn // listed only when the demo practice is loaded locally
+}
+
+// ErrorView is an error page.
+type ErrorView struct {
+	Status  int
+	Message string
+}
+
+// InboxView is the list of conversations with whatever is open in it.
+type InboxView struct {
+	ShowAll       bool
+	Staff         bool // the viewer is staff: show whose conversation each is
+	Conversations []*ConversationView
+	Compose       *ComposeForm // nil: closed
+	CSRFToken     string
+}
+
+// ConversationView is one thread in the list.
+type ConversationView struct {
+	ID          int64
+	Archived    bool
+	PatientName string
+	Messages    []*MessageNode
+	Inbox       *InboxView
+}
+
+// MessageNode is one message in a thread, with the actions Allowed gives the viewer.
+type MessageNode struct {
+	ID             int64
+	ConversationID int64
+	Subject        string
+	SentAt         time.Time
+	Flag           Flag
+	Actions        store.Actions
+	Slot           *Slot // what is open under the message, if anything
+	Replies        []*MessageNode
+	Inbox          *InboxView
+}
+
+// Flag says who sent a message: "Me" in red for the viewer's own, the author's initials in blue
+// for anyone else. Label is the accessible name, so the flag is never colour alone.
+type Flag struct {
+	Text  string
+	Label string // "Sent by you", "From Dr. Amelia Chen"
+	Who   string // "You", "Dr. Amelia Chen"
+	Mine  bool
+}
+
+// Slot kinds: what can open under a message.
+const (
+	SlotDetails = "details"
+	SlotReply   = "reply"
+	SlotCancel  = "cancel"
+)
+
+// Slot is the panel under a message: its details, a follow-up or reply form, or the question
+// before a cancel.
+type Slot struct {
+	Kind    string
+	Details *store.Details
+	Form    *ReplyForm
+}
+
+// ReplyForm is the inline Send Follow-Up or Reply form.
+type ReplyForm struct {
+	FollowUp  bool // Send Follow-Up on your own side; otherwise Reply
+	Body      string
+	Consent   bool
+	SubmitKey string
+	Fee       string // the practice's fee, when it charges
+	Problems  map[string]string
+}
+
+// ComposeForm is the new-message form.
+type ComposeForm struct {
+	Subject          string
+	Body             string
+	StaffID          int64
+	Method           string
+	NoResponseNeeded bool
+	Consent          bool
+	SubmitKey        string
+	Fee              string
+	Staff            []store.User
+	Methods          []store.ResponseMethod
+	Problems         map[string]string
+	MaxSubject       int
+	MaxBody          int
+}

@@ -1,0 +1,249 @@
+// Command securemessages is the secure message center of a medical practice's patient portal.
+//
+//	securemessages            serve the web app (also: securemessages serve)
+//	securemessages migrate    bring the database schema up to date (the Procfile's release step)
+//	securemessages demo       load the demo practices into an empty database
+//	securemessages dev        for a laptop: start private PostgreSQL and Redis under .data when
+//	                          DATABASE_URL / REDIS_URL are unset, migrate, load the demo, serve
+//
+// Configuration comes from the environment only; see README.md.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/lib/pq"
+
+	"securemessages/app"
+	"securemessages/realtime"
+	"securemessages/realtime/localredis"
+	"securemessages/store"
+	"securemessages/store/localpg"
+)
+
+func main() {
+	cmd := "serve"
+	if len(os.Args) > 1 {
+		cmd = os.Args[1]
+	}
+	var err error
+	switch cmd {
+	case "serve":
+		err = serve()
+	case "migrate":
+		err = migrate()
+	case "demo":
+		err = demo()
+	case "dev":
+		err = dev()
+	default:
+		err = fmt.Errorf("unknown command %q: want serve, migrate, demo or dev", cmd)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "securemessages:", err)
+		os.Exit(1)
+	}
+}
+
+func newLogger(production bool) *slog.Logger {
+	if production {
+		return slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	}
+	return slog.New(slog.NewTextHandler(os.Stdout, nil))
+}
+
+func serve() error {
+	cfg, err := app.ConfigFromOS()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Production)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.Keys)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	var pub *realtime.Publisher
+	if cfg.RedisURL != "" {
+		client, err := realtime.Connect(cfg.RedisURL)
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		pub = realtime.NewPublisher(client)
+	} else {
+		pub = realtime.NewPublisher(nil)
+	}
+	web, err := app.New(cfg, st, pub, log)
+	if err != nil {
+		return err
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- web.Listen(":" + strconv.Itoa(cfg.Port)) }()
+	log.Info("listening", "port", cfg.Port)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	// The platform allows 30 s after SIGTERM: stop accepting, let requests in flight finish.
+	log.Info("shutting down")
+	if err := web.ShutdownWithTimeout(20 * time.Second); err != nil {
+		log.Warn("shutdown", "error", err.Error())
+	}
+	return nil
+}
+
+func openForCommand(ctx context.Context) (*store.Store, error) {
+	cfg, err := app.ConfigFromOS()
+	if err != nil {
+		return nil, err
+	}
+	return store.Open(ctx, cfg.DatabaseURL, cfg.Keys)
+}
+
+func migrate() error {
+	ctx := context.Background()
+	url := os.Getenv("DATABASE_URL")
+	if url == "" {
+		return errors.New("DATABASE_URL is not set")
+	}
+	st, err := store.Open(ctx, url, nil)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return store.Migrate(ctx, st.DB().DB)
+}
+
+func demo() error {
+	ctx := context.Background()
+	st, err := openForCommand(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	signIns, err := st.LoadDemo(ctx)
+	if err != nil {
+		return err
+	}
+	printSignIns(signIns, "")
+	return nil
+}
+
+// dev is `make run`: everything a newcomer needs, on one machine, in one command.
+func dev() error {
+	ctx := context.Background()
+	data, err := filepath.Abs(".data")
+	if err != nil {
+		return err
+	}
+	// The database server may run as the postgres user, which must be able to enter the folder.
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		return err
+	}
+	if os.Getenv("DATABASE_URL") == "" {
+		srv, err := localpg.Start(ctx, filepath.Join(data, "postgres"), 0)
+		if err != nil {
+			return err
+		}
+		url, err := ensureDatabase(ctx, srv.URL, "securemessages")
+		if err != nil {
+			return err
+		}
+		os.Setenv("DATABASE_URL", url)
+		fmt.Printf("PostgreSQL: private server on port %d (data in .data/postgres)\n", srv.Port)
+	}
+	if os.Getenv("REDIS_URL") == "" {
+		srv, err := localredis.Start(ctx, filepath.Join(data, "redis"), 0)
+		if err != nil {
+			return err
+		}
+		os.Setenv("REDIS_URL", srv.URL)
+		fmt.Printf("Redis: private server on port %d\n", srv.Port)
+	}
+	if os.Getenv("MESSAGE_KEYS") == "" {
+		keys, err := localKeys(filepath.Join(data, "message-keys"))
+		if err != nil {
+			return err
+		}
+		os.Setenv("MESSAGE_KEYS", keys)
+	}
+	os.Setenv("SHOW_DEMO_SIGNINS", "true")
+	if err := migrate(); err != nil {
+		return err
+	}
+	st, err := openForCommand(ctx)
+	if err != nil {
+		return err
+	}
+	signIns, err := st.LoadDemo(ctx)
+	st.Close()
+	if err != nil {
+		return err
+	}
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "3000"
+	}
+	printSignIns(signIns, "http://localhost:"+port)
+	return serve()
+}
+
+// ensureDatabase creates the app's own database on a private server, once.
+func ensureDatabase(ctx context.Context, serverURL, name string) (string, error) {
+	st, err := store.Open(ctx, serverURL, nil)
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	var exists bool
+	if err := st.DB().GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, name); err != nil {
+		return "", err
+	}
+	if !exists {
+		if _, err := st.DB().ExecContext(ctx, "CREATE DATABASE "+pq.QuoteIdentifier(name)); err != nil {
+			return "", err
+		}
+	}
+	return strings.Replace(serverURL, "/postgres?", "/"+name+"?", 1), nil
+}
+
+// localKeys makes a message key for local use the first time, and keeps it, so the local
+// database stays readable from one run to the next.
+func localKeys(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	key := make([]byte, 32)
+	rand.Read(key)
+	spec := "1:" + base64.StdEncoding.EncodeToString(key)
+	return spec, os.WriteFile(path, []byte(spec+"\n"), 0o600)
+}
+
+func printSignIns(signIns []store.DemoSignIn, url string) {
+	if url != "" {
+		fmt.Printf("\nSecure Messages is at %s\n", url)
+	}
+	fmt.Printf("Demo sign-ins (password for all: %s):\n", store.DemoPassword)
+	for _, s := range signIns {
+		fmt.Printf("  %-8s %-28s %-22s %s\n", s.Role, s.Email, s.Name, s.Practice)
+	}
+	fmt.Println()
+}

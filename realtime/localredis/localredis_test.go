@@ -1,0 +1,97 @@
+package localredis
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func testDir(t *testing.T) string {
+	t.Helper()
+	base, err := os.MkdirTemp("", "localredis-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	return filepath.Join(base, "redis")
+}
+
+func ping(ctx context.Context, t *testing.T, url string) {
+	t.Helper()
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opt)
+	defer c.Close()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("PING %s: %v", url, err)
+	}
+}
+
+func TestStartReuseKillRestartStop(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := testDir(t)
+
+	s, err := Start(ctx, dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop() })
+	if !s.owned {
+		t.Fatal("first Start should own the server")
+	}
+	ping(ctx, t, s.URL)
+
+	// A second Start on the same dir reuses the running server and its port,
+	// and its Stop leaves the server running.
+	s2, err := Start(ctx, dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.Port != s.Port || s2.URL != s.URL || s2.owned {
+		t.Fatalf("reuse: got port %d owned=%v, want port %d owned=false", s2.Port, s2.owned, s.Port)
+	}
+	if err := s2.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	ping(ctx, t, s.URL)
+
+	// Crash and come back on the same port.
+	if err := s.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := command(ctx, s.Port, "PING"); err == nil {
+		t.Fatal("server still answers after Kill")
+	}
+	if err := s.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ping(ctx, t, s.URL)
+
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := command(ctx, s.Port, "PING"); err == nil {
+		t.Fatal("server still answers after Stop")
+	}
+
+	// Starting again prefers the previous port.
+	s3, err := Start(ctx, dir, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s3.Stop() })
+	if s3.Port != s.Port || !s3.owned {
+		t.Errorf("restart: port %d owned=%v, want previous port %d owned=true", s3.Port, s3.owned, s.Port)
+	}
+	ping(ctx, t, s3.URL)
+	if err := s3.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,191 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Conversation is one thread between a patient and their practice, its messages as a tree.
+type Conversation struct {
+	ID              int64
+	PatientID       int64
+	PatientName     string
+	PatientInitials string
+	ArchivedAt      *time.Time
+	LastActivityAt  time.Time
+	Messages        []*Message // the first message, and under it the replies as a tree
+}
+
+// Archived reports whether the thread is closed.
+func (c *Conversation) Archived() bool { return c.ArchivedAt != nil }
+
+// InboxFilter chooses which conversations a list shows.
+type InboxFilter struct {
+	IncludeArchived bool
+	ConversationID  int64 // only this conversation, when not 0
+}
+
+type inboxRow struct {
+	ConversationID  int64         `db:"conversation_id"`
+	PatientID       int64         `db:"patient_id"`
+	PatientName     string        `db:"patient_name"`
+	PatientInitials string        `db:"patient_initials"`
+	ArchivedAt      sql.NullTime  `db:"archived_at"`
+	LastActivityAt  time.Time     `db:"last_activity_at"`
+	MessageID       int64         `db:"message_id"`
+	ParentID        sql.NullInt64 `db:"parent_id"`
+	AuthorID        int64         `db:"author_id"`
+	AuthorRole      Role          `db:"author_role"`
+	AuthorName      string        `db:"author_name"`
+	AuthorInitials  string        `db:"author_initials"`
+	Subject         []byte        `db:"subject"`
+	ActedOn         bool          `db:"acted_on"`
+	CreatedAt       time.Time     `db:"created_at"`
+}
+
+// Inbox lists the viewer's conversations, newest activity first, each with its messages nested
+// under the message they answer. One query, whatever the number of conversations.
+func (s *Store) Inbox(ctx context.Context, v Viewer, f InboxFilter) ([]*Conversation, error) {
+	var rows []inboxRow
+	err := s.db.SelectContext(ctx, &rows, `
+		SELECT c.id AS conversation_id, c.patient_id, p.full_name AS patient_name,
+		       p.initials AS patient_initials, c.archived_at, c.last_activity_at,
+		       m.id AS message_id, m.parent_id, m.author_id, a.role AS author_role,
+		       a.full_name AS author_name, a.initials AS author_initials,
+		       m.subject, m.acted_on, m.created_at
+		FROM conversations c
+		JOIN users p ON p.id = c.patient_id
+		JOIN messages m ON m.conversation_id = c.id
+		JOIN users a ON a.id = m.author_id
+		WHERE c.practice_id = $1
+		  AND ($2::bigint IS NULL OR c.patient_id = $2)
+		  AND ($3 OR c.archived_at IS NULL)
+		  AND ($4::bigint = 0 OR c.id = $4)
+		ORDER BY c.last_activity_at DESC, c.id DESC, m.created_at, m.id`,
+		v.PracticeID, v.patientScope(), f.IncludeArchived, f.ConversationID)
+	if err != nil {
+		return nil, fmt.Errorf("store: inbox of user %d: %w", v.UserID, err)
+	}
+	return s.buildTrees(rows)
+}
+
+// Conversation loads one of the viewer's conversations; another's answers ErrNotFound.
+func (s *Store) Conversation(ctx context.Context, v Viewer, id int64) (*Conversation, error) {
+	if id <= 0 {
+		return nil, ErrNotFound
+	}
+	list, err := s.Inbox(ctx, v, InboxFilter{IncludeArchived: true, ConversationID: id})
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, ErrNotFound
+	}
+	return list[0], nil
+}
+
+func (s *Store) buildTrees(rows []inboxRow) ([]*Conversation, error) {
+	var list []*Conversation
+	byID := make(map[int64]*Message, len(rows))
+	for _, r := range rows {
+		if len(list) == 0 || list[len(list)-1].ID != r.ConversationID {
+			c := &Conversation{ID: r.ConversationID, PatientID: r.PatientID, PatientName: r.PatientName,
+				PatientInitials: r.PatientInitials, LastActivityAt: r.LastActivityAt}
+			if r.ArchivedAt.Valid {
+				c.ArchivedAt = &r.ArchivedAt.Time
+			}
+			list = append(list, c)
+		}
+		c := list[len(list)-1]
+		subject, err := s.keys.Open(r.Subject, messageAD("subject", r.MessageID, r.ConversationID))
+		if err != nil {
+			return nil, fmt.Errorf("store: message %d subject: %w", r.MessageID, err)
+		}
+		m := &Message{ID: r.MessageID, ConversationID: r.ConversationID, ParentID: r.ParentID.Int64,
+			AuthorID: r.AuthorID, AuthorRole: r.AuthorRole, AuthorName: r.AuthorName,
+			AuthorInitials: r.AuthorInitials, Subject: string(subject), CreatedAt: r.CreatedAt,
+			ActedOn: r.ActedOn, ThreadArchived: c.Archived()}
+		byID[m.ID] = m
+		// Rows come oldest first within a conversation, so a parent is always seen before its replies.
+		if parent, ok := byID[m.ParentID]; ok && m.ParentID != 0 {
+			parent.Replies = append(parent.Replies, m)
+		} else {
+			c.Messages = append(c.Messages, m)
+		}
+	}
+	return list, nil
+}
+
+type detailsRow struct {
+	inboxRow
+	Body               []byte         `db:"body"`
+	Instructions       []byte         `db:"instructions"`
+	RequestedStaffName sql.NullString `db:"requested_staff_name"`
+}
+
+// Message loads one of the viewer's messages, without its text. Another's answers ErrNotFound.
+func (s *Store) Message(ctx context.Context, v Viewer, id int64) (*Message, error) {
+	m, _, err := s.message(ctx, v, id)
+	return m, err
+}
+
+// MessageDetails loads one of the viewer's messages with its text and special instructions, and
+// records the read in the audit log. Another's message answers ErrNotFound.
+func (s *Store) MessageDetails(ctx context.Context, v Viewer, o Origin, id int64) (*Message, error) {
+	m, r, err := s.message(ctx, v, id)
+	if err != nil {
+		return nil, err
+	}
+	body, err := s.keys.Open(r.Body, messageAD("body", r.MessageID, r.ConversationID))
+	if err != nil {
+		return nil, fmt.Errorf("store: message %d body: %w", id, err)
+	}
+	instr, err := s.keys.Open(r.Instructions, messageAD("instructions", r.MessageID, r.ConversationID))
+	if err != nil {
+		return nil, fmt.Errorf("store: message %d instructions: %w", id, err)
+	}
+	m.Details = &Details{Body: string(body), RequestedStaffName: r.RequestedStaffName.String}
+	if err := decodeInstructions(instr, &m.Details.Instructions); err != nil {
+		return nil, fmt.Errorf("store: message %d instructions: %w", id, err)
+	}
+	if err := s.Record(ctx, Audit{ActorID: v.UserID, Action: "message_read", ObjectType: "message",
+		ObjectID: id, RequestID: o.RequestID, ClientIP: o.ClientIP}); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (s *Store) message(ctx context.Context, v Viewer, id int64) (*Message, detailsRow, error) {
+	var r detailsRow
+	if id <= 0 {
+		return nil, r, ErrNotFound
+	}
+	err := s.db.GetContext(ctx, &r, `
+		SELECT c.id AS conversation_id, c.patient_id, p.full_name AS patient_name,
+		       p.initials AS patient_initials, c.archived_at, c.last_activity_at,
+		       m.id AS message_id, m.parent_id, m.author_id, a.role AS author_role,
+		       a.full_name AS author_name, a.initials AS author_initials,
+		       m.subject, m.acted_on, m.created_at, m.body, m.instructions,
+		       rs.full_name AS requested_staff_name
+		FROM messages m
+		JOIN conversations c ON c.id = m.conversation_id
+		JOIN users p ON p.id = c.patient_id
+		JOIN users a ON a.id = m.author_id
+		LEFT JOIN users rs ON rs.id = m.requested_staff_id
+		WHERE m.id = $1 AND c.practice_id = $2 AND ($3::bigint IS NULL OR c.patient_id = $3)`,
+		id, v.PracticeID, v.patientScope())
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, r, ErrNotFound
+	}
+	if err != nil {
+		return nil, r, fmt.Errorf("store: message %d: %w", id, err)
+	}
+	list, err := s.buildTrees([]inboxRow{r.inboxRow})
+	if err != nil {
+		return nil, r, err
+	}
+	return list[0].Messages[0], r, nil
+}

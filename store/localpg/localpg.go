@@ -1,0 +1,399 @@
+// Package localpg starts a private PostgreSQL server for development and
+// tests; it is never used in production.
+//
+// The server listens on 127.0.0.1 only, trusts every local connection and
+// runs with fsync=off, synchronous_commit=off and full_page_writes=off. Those
+// settings trade durability for speed: a machine crash can lose or corrupt
+// the data, which is acceptable for throw-away dev/test clusters and nothing
+// else.
+//
+// The server is started detached through pg_ctl, so it outlives the process
+// that started it; the next Start on the same directory reuses it.
+package localpg
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	_ "github.com/lib/pq" // database/sql driver used for the readiness check
+)
+
+// startTimeout bounds how long we wait for a server to accept queries.
+const startTimeout = 30 * time.Second
+
+// Server is a running private PostgreSQL server.
+type Server struct {
+	URL  string // postgres://postgres@127.0.0.1:PORT/postgres?sslmode=disable
+	Port int
+	Dir  string // absolute; the cluster lives in Dir/data
+
+	bindir string
+	run    runner
+	owned  bool // true if this process started the server, so Stop stops it
+}
+
+// Start starts (or reuses) a PostgreSQL cluster whose data lives under dir.
+//
+// If dir already holds an initialised cluster it is reused and its data kept.
+// If a server for that cluster is already running (postmaster.pid present and
+// it answers), Start returns it with its own port, whatever port was asked
+// for, and Stop will not stop it. port 0 means: the port used last time for
+// this dir if it is free, otherwise any free loopback port.
+func Start(ctx context.Context, dir string, port int) (*Server, error) {
+	bindir, err := findBindir()
+	if err != nil {
+		return nil, err
+	}
+	dir, err = filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("localpg: %w", err)
+	}
+	run, err := newRunner()
+	if err != nil {
+		return nil, err
+	}
+	if err := run.prepareDir(dir); err != nil {
+		return nil, err
+	}
+	s := &Server{Dir: dir, bindir: bindir, run: run}
+
+	// Reuse a server that is already running for this cluster.
+	if p, ok := s.running(ctx); ok {
+		s.setPort(p)
+		return s, nil
+	}
+
+	if _, err := os.Stat(filepath.Join(s.dataDir(), "PG_VERSION")); errors.Is(err, os.ErrNotExist) {
+		if err := s.initdb(ctx); err != nil {
+			return nil, err
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("localpg: %w", err)
+	}
+
+	if port == 0 {
+		port = s.lastPort()
+		if port == 0 || !portFree(port) {
+			if port, err = freePort(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	s.setPort(port)
+	// Remember the port so the next run (e.g. the next `make run`) gets the
+	// same URL when possible.
+	if err := os.WriteFile(filepath.Join(dir, "port"), []byte(strconv.Itoa(port)+"\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("localpg: %w", err)
+	}
+
+	sockDir := filepath.Join(dir, "sock")
+	removeStaleLocks(sockDir)
+	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+		port, shellQuote(sockDir)) // pg_ctl hands -o to /bin/sh
+	out, err := s.run.command(ctx, filepath.Join(bindir, "pg_ctl"), "start", "-w",
+		"-t", strconv.Itoa(int(startTimeout/time.Second)),
+		"-D", s.dataDir(), "-l", s.logFile(), "-o", opts).CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("localpg: pg_ctl start failed: %v\n%s%s", err, out, s.logTail())
+	}
+	s.owned = true
+
+	wctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	if err := waitReady(wctx, s.URL); err != nil {
+		_ = s.Stop()
+		return nil, fmt.Errorf("localpg: server on port %d did not answer: %v%s", port, err, s.logTail())
+	}
+	return s, nil
+}
+
+// Stop stops the server with pg_ctl stop -m fast if this process started it;
+// a reused server is left running. Stop is idempotent.
+func (s *Server) Stop() error {
+	if s == nil || !s.owned {
+		return nil
+	}
+	s.owned = false
+	if _, err := os.Stat(filepath.Join(s.dataDir(), "postmaster.pid")); errors.Is(err, os.ErrNotExist) {
+		return nil // already stopped
+	}
+	out, err := s.run.command(context.Background(), filepath.Join(s.bindir, "pg_ctl"),
+		"stop", "-w", "-m", "fast", "-D", s.dataDir()).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("localpg: pg_ctl stop failed: %v\n%s", err, out)
+	}
+	return nil
+}
+
+func (s *Server) dataDir() string { return filepath.Join(s.Dir, "data") }
+func (s *Server) logFile() string { return filepath.Join(s.Dir, "postgres.log") }
+
+func (s *Server) setPort(p int) {
+	s.Port = p
+	s.URL = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", p)
+}
+
+// running reports the port of a live server for this cluster, if any.
+// postmaster.pid lines: 1 pid, 2 data dir, 3 start time, 4 port, ...
+func (s *Server) running(ctx context.Context) (int, bool) {
+	pidFile := filepath.Join(s.dataDir(), "postmaster.pid")
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return 0, false
+	}
+	lines := strings.Split(string(b), "\n")
+	if len(lines) < 4 {
+		return 0, false // being written by a starting server, or garbage
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(lines[0]))
+	port, _ := strconv.Atoi(strings.TrimSpace(lines[3]))
+	if pid <= 0 || port <= 0 {
+		return 0, false
+	}
+	if !processAlive(pid) {
+		// Stale file from a crash. Remove it ourselves: postgres only checks
+		// that the pid exists, and in containers a recycled pid or an
+		// unreaped zombie would make it refuse to start.
+		_ = os.Remove(pidFile)
+		return 0, false
+	}
+	// Give a server that is still starting up a few seconds to answer.
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if waitReady(wctx, fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)) != nil {
+		return 0, false // let pg_ctl start sort it out and report via the log
+	}
+	return port, true
+}
+
+// lastPort returns the port recorded by a previous Start, or 0.
+func (s *Server) lastPort() int {
+	b, err := os.ReadFile(filepath.Join(s.Dir, "port"))
+	if err != nil {
+		return 0
+	}
+	p, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return p
+}
+
+func (s *Server) initdb(ctx context.Context) error {
+	initdb := filepath.Join(s.bindir, "initdb")
+	args := []string{"-D", s.dataDir(), "-U", "postgres", "--auth=trust", "-E", "UTF8"}
+	out, err := s.run.command(ctx, initdb, append(args, "--locale=C.UTF-8")...).CombinedOutput()
+	if err != nil && bytes.Contains(bytes.ToLower(out), []byte("locale")) {
+		// C.UTF-8 is missing on some systems; plain C always exists.
+		// initdb removes the data dir it created on failure, so retrying is safe.
+		out, err = s.run.command(ctx, initdb, append(args, "--locale=C")...).CombinedOutput()
+	}
+	if err != nil {
+		return fmt.Errorf("localpg: initdb failed: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// logTail returns the end of postgres.log, formatted for an error message.
+func (s *Server) logTail() string {
+	b, err := os.ReadFile(s.logFile())
+	if err != nil || len(b) == 0 {
+		return ""
+	}
+	if len(b) > 2048 {
+		b = b[len(b)-2048:]
+	}
+	return "\n--- tail of " + s.logFile() + " ---\n" + string(b)
+}
+
+// waitReady polls until a TCP connection and SELECT 1 succeed.
+func waitReady(ctx context.Context, url string) error {
+	db, err := sql.Open("postgres", url+"&connect_timeout=2")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for {
+		var one int
+		err = db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// findBindir locates initdb/pg_ctl: pg_config's bindir if it has them
+// (on Debian, pg_config may come from libpq-dev without a server), else the
+// newest /usr/lib/postgresql/*/bin.
+func findBindir() (string, error) {
+	has := func(dir string) bool {
+		for _, b := range []string{"initdb", "pg_ctl"} {
+			if _, err := os.Stat(filepath.Join(dir, b)); err != nil {
+				return false
+			}
+		}
+		return true
+	}
+	if out, err := exec.Command("pg_config", "--bindir").Output(); err == nil {
+		if dir := strings.TrimSpace(string(out)); has(dir) {
+			return dir, nil
+		}
+	}
+	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
+	version := func(d string) float64 {
+		v, _ := strconv.ParseFloat(filepath.Base(filepath.Dir(d)), 64)
+		return v
+	}
+	sort.Slice(dirs, func(i, j int) bool { return version(dirs[i]) > version(dirs[j]) })
+	for _, d := range dirs {
+		if has(d) {
+			return d, nil
+		}
+	}
+	return "", errors.New("localpg: PostgreSQL server binaries (initdb, pg_ctl) not found; install postgresql")
+}
+
+// runner runs the PostgreSQL tools as the right user: PostgreSQL refuses to
+// run as root, so as root we switch to the "postgres" system user.
+type runner struct {
+	cred *syscall.Credential // nil: run as the current user
+}
+
+func newRunner() (runner, error) {
+	if os.Geteuid() != 0 {
+		return runner{}, nil
+	}
+	u, err := user.Lookup("postgres")
+	if err != nil {
+		return runner{}, fmt.Errorf("localpg: running as root but there is no postgres system user to run the server as: %w", err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return runner{cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}, nil
+}
+
+func (r runner) command(ctx context.Context, name string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, name, args...)
+	// Own process group: a Ctrl-C aimed at `go test`/`make run` must not hit
+	// pg_ctl half-way through starting the server.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: r.cred}
+	cmd.Dir = "/" // the tools fail if they cannot read the cwd (e.g. /root)
+	// pg_ctl redirects the server's output to the log file, but should a
+	// child keep our output pipe open, don't wait for it forever.
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// prepareDir creates dir (0700) and, when switching users, hands it to the
+// postgres user and checks that user can reach it at all.
+func (r runner) prepareDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("localpg: %w", err)
+	}
+	sock := filepath.Join(dir, "sock")
+	if err := os.MkdirAll(sock, 0o700); err != nil {
+		return fmt.Errorf("localpg: %w", err)
+	}
+	if r.cred == nil {
+		return nil
+	}
+	uid, gid := int(r.cred.Uid), int(r.cred.Gid)
+	for _, d := range []string{dir, sock} {
+		if err := os.Chown(d, uid, gid); err != nil {
+			return fmt.Errorf("localpg: %w", err)
+		}
+	}
+	// Every ancestor must be searchable by the postgres user, otherwise
+	// initdb/postgres fail with a confusing "permission denied".
+	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
+		fi, err := os.Stat(d)
+		if err != nil {
+			return fmt.Errorf("localpg: %w", err)
+		}
+		st := fi.Sys().(*syscall.Stat_t)
+		perm := fi.Mode().Perm()
+		ok := perm&0o001 != 0 ||
+			(int(st.Uid) == uid && perm&0o100 != 0) ||
+			(int(st.Gid) == gid && perm&0o010 != 0)
+		if !ok {
+			return fmt.Errorf("localpg: the postgres user (uid %d) cannot traverse %s (mode %v), so it cannot reach %s; use a directory under a world-searchable path (e.g. /tmp) or chmod o+x %s", uid, d, perm, dir, d)
+		}
+		if d == filepath.Dir(d) {
+			return nil
+		}
+	}
+}
+
+// processAlive reports whether pid exists and is not a zombie.
+func processAlive(pid int) bool {
+	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true // no /proc: trust kill
+	}
+	// Format: pid (comm) state ...; comm may contain spaces or parentheses.
+	if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) {
+		return b[i+2] != 'Z'
+	}
+	return true
+}
+
+// removeStaleLocks deletes socket lock files (and their sockets) left by a
+// postmaster that died without cleaning up. Like postmaster.pid, postgres
+// refuses to start if the pid in them still exists, which a zombie does.
+func removeStaleLocks(sockDir string) {
+	locks, _ := filepath.Glob(filepath.Join(sockDir, ".s.PGSQL.*.lock"))
+	for _, lock := range locks {
+		b, err := os.ReadFile(lock)
+		if err != nil {
+			continue
+		}
+		pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+		if pid > 0 && !processAlive(pid) {
+			_ = os.Remove(lock)
+			_ = os.Remove(strings.TrimSuffix(lock, ".lock"))
+		}
+	}
+}
+
+func portFree(port int) bool {
+	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+// freePort asks the kernel for a free loopback port. Another process could
+// grab it before the server binds it; pg_ctl start then fails with a clear
+// "could not bind" in the log tail.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("localpg: finding a free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,78 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// Cancelled tells what a cancel removed.
+type Cancelled struct {
+	ConversationID   int64
+	ConversationGone bool // the cancelled message was the first, so the conversation went with it
+	Event            Event
+}
+
+// Cancel deletes the viewer's own message for both sides, permanently, if nobody has acted on it
+// yet. Racing a reply, exactly one wins: the conversation lock orders them, and the DELETE itself
+// also requires acted_on to be false, so a committed reply is never taken with it.
+func (s *Store) Cancel(ctx context.Context, v Viewer, o Origin, messageID int64) (Cancelled, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return Cancelled{}, fmt.Errorf("store: cancel message %d: %w", messageID, err)
+	}
+	defer tx.Rollback()
+
+	conv, err := lockConversationOfMessage(ctx, tx, v, messageID)
+	if err != nil {
+		return Cancelled{}, err
+	}
+	facts, err := messageFacts(ctx, tx, messageID)
+	if err != nil {
+		return Cancelled{}, err
+	}
+	facts.ThreadArchived = conv.archived
+	if !Allowed(v, facts.MessageFacts).Cancel {
+		if err := writeAudit(ctx, tx, Audit{ActorID: v.UserID, Action: "message_cancelled", ObjectType: "message",
+			ObjectID: messageID, Outcome: "too_late", RequestID: o.RequestID, ClientIP: o.ClientIP}); err != nil {
+			return Cancelled{}, fmt.Errorf("store: cancel message %d: %w", messageID, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return Cancelled{}, fmt.Errorf("store: cancel message %d: %w", messageID, err)
+		}
+		return Cancelled{}, ErrNoLongerApplies
+	}
+	var parentID sql.NullInt64
+	err = tx.GetContext(ctx, &parentID, `
+		DELETE FROM messages WHERE id = $1 AND author_id = $2 AND NOT acted_on RETURNING parent_id`,
+		messageID, v.UserID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Cancelled{}, ErrNoLongerApplies
+	}
+	if err != nil {
+		return Cancelled{}, fmt.Errorf("store: cancel message %d: %w", messageID, err)
+	}
+	res := Cancelled{ConversationID: conv.id}
+	if !parentID.Valid {
+		// The first message has no replies (it could not be cancelled otherwise), so it was the
+		// only one: the conversation goes with it.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM conversations WHERE id = $1`, conv.id); err != nil {
+			return Cancelled{}, fmt.Errorf("store: cancel message %d: %w", messageID, err)
+		}
+		res.ConversationGone = true
+	}
+	res.Event, err = writeEvent(ctx, tx, Event{Kind: EventMessageCancelled, PracticeID: conv.practiceID,
+		PatientID: conv.patientID, ConversationID: conv.id, MessageID: messageID})
+	if err != nil {
+		return Cancelled{}, fmt.Errorf("store: cancel message %d: %w", messageID, err)
+	}
+	if err := writeAudit(ctx, tx, Audit{ActorID: v.UserID, Action: "message_cancelled", ObjectType: "message",
+		ObjectID: messageID, RequestID: o.RequestID, ClientIP: o.ClientIP}); err != nil {
+		return Cancelled{}, fmt.Errorf("store: cancel message %d: %w", messageID, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return Cancelled{}, fmt.Errorf("store: cancel message %d: %w", messageID, err)
+	}
+	return res, nil
+}

@@ -1,0 +1,44 @@
+package store
+
+// Actions are what a viewer may do to one message. Allowed is the one place that decides them:
+// templates ask it to draw the buttons, handlers ask it before acting, and the store asks it
+// again inside the transaction, under the conversation's row lock, so the page only mirrors what
+// the server enforces.
+type Actions struct {
+	ShowDetails bool
+	FollowUp    bool // add to your own side of the conversation, under this message
+	Reply       bool // answer the other side, under this message
+	Archive     bool
+	Reopen      bool
+	Cancel      bool
+}
+
+// Any reports whether the viewer may change anything through this message.
+func (a Actions) Any() bool { return a.FollowUp || a.Reply || a.Archive || a.Reopen || a.Cancel }
+
+// MessageFacts are the facts about a message and its thread that the rules depend on.
+type MessageFacts struct {
+	AuthorID       int64
+	AuthorRole     Role
+	ActedOn        bool // a follow-up or reply under it, or an archive or re-open since it was sent
+	ThreadArchived bool
+}
+
+// Allowed decides which actions apply to a message for a viewer who may see it. (Whether the
+// viewer may see it at all is decided by the queries, which are scoped to the viewer.)
+//
+// A message is on the viewer's side when the viewer's role wrote it: a patient's own messages,
+// or, for staff, any message from the practice. Follow-Up adds to your side; Reply answers the
+// other side. Cancel is only for a message the viewer wrote personally, before anybody acted on it.
+func Allowed(v Viewer, m MessageFacts) Actions {
+	open := !m.ThreadArchived
+	ownSide := m.AuthorRole == v.Role
+	return Actions{
+		ShowDetails: true,
+		FollowUp:    open && ownSide,
+		Reply:       open && !ownSide,
+		Archive:     open,
+		Reopen:      !open,
+		Cancel:      m.AuthorID == v.UserID && !m.ActedOn,
+	}
+}

@@ -1,0 +1,137 @@
+package store_test
+
+import (
+	"testing"
+
+	"securemessages/store"
+)
+
+// TestAllowed is the design's rule table, row by row, for a patient and a staff viewer.
+//
+//	Show Details  always
+//	Follow-Up     your own side's message, thread open
+//	Reply         the other side's message, thread open
+//	Archive       thread open
+//	Re-Open       thread archived
+//	Cancel        a message you wrote yourself that nobody has acted on
+//
+// A thread can be archived while its message is not acted on only when the message was sent with
+// "no response needed" (archived as it was sent, not since): the design's Cancel rule has no
+// "thread open" condition, so its author may still cancel it.
+func TestAllowed(t *testing.T) {
+	t.Parallel()
+	const patientID, staffID, colleagueID = 101, 201, 202
+	patient := store.Viewer{UserID: patientID, PracticeID: 1, Role: store.RolePatient}
+	staff := store.Viewer{UserID: staffID, PracticeID: 1, Role: store.RoleStaff}
+
+	type author struct {
+		id   int64
+		role store.Role
+	}
+	byPatient := author{patientID, store.RolePatient}
+	byStaff := author{staffID, store.RoleStaff}
+	byColleague := author{colleagueID, store.RoleStaff}
+
+	const open, archived = false, true
+	const fresh, actedOn = false, true
+	type A = store.Actions
+
+	cases := []struct {
+		name     string
+		viewer   store.Viewer
+		author   author
+		archived bool
+		actedOn  bool
+		want     A
+	}{
+		// A patient and their own message.
+		{"patient/own/open/fresh", patient, byPatient, open, fresh,
+			A{ShowDetails: true, FollowUp: true, Archive: true, Cancel: true}},
+		{"patient/own/open/acted on", patient, byPatient, open, actedOn,
+			A{ShowDetails: true, FollowUp: true, Archive: true}},
+		{"patient/own/archived/fresh (no response needed)", patient, byPatient, archived, fresh,
+			A{ShowDetails: true, Reopen: true, Cancel: true}},
+		{"patient/own/archived/acted on", patient, byPatient, archived, actedOn,
+			A{ShowDetails: true, Reopen: true}},
+		// A patient and the practice's message.
+		{"patient/staff's/open/fresh", patient, byStaff, open, fresh,
+			A{ShowDetails: true, Reply: true, Archive: true}},
+		{"patient/staff's/open/acted on", patient, byStaff, open, actedOn,
+			A{ShowDetails: true, Reply: true, Archive: true}},
+		{"patient/staff's/archived/fresh", patient, byStaff, archived, fresh,
+			A{ShowDetails: true, Reopen: true}},
+		{"patient/staff's/archived/acted on", patient, byStaff, archived, actedOn,
+			A{ShowDetails: true, Reopen: true}},
+
+		// A staff member and their own message.
+		{"staff/own/open/fresh", staff, byStaff, open, fresh,
+			A{ShowDetails: true, FollowUp: true, Archive: true, Cancel: true}},
+		{"staff/own/open/acted on", staff, byStaff, open, actedOn,
+			A{ShowDetails: true, FollowUp: true, Archive: true}},
+		{"staff/own/archived/fresh (no response needed)", staff, byStaff, archived, fresh,
+			A{ShowDetails: true, Reopen: true, Cancel: true}},
+		{"staff/own/archived/acted on", staff, byStaff, archived, actedOn,
+			A{ShowDetails: true, Reopen: true}},
+		// A colleague's message is on the practice's side: follow it up, never cancel it.
+		{"staff/colleague's/open/fresh", staff, byColleague, open, fresh,
+			A{ShowDetails: true, FollowUp: true, Archive: true}},
+		{"staff/colleague's/open/acted on", staff, byColleague, open, actedOn,
+			A{ShowDetails: true, FollowUp: true, Archive: true}},
+		{"staff/colleague's/archived/fresh", staff, byColleague, archived, fresh,
+			A{ShowDetails: true, Reopen: true}},
+		{"staff/colleague's/archived/acted on", staff, byColleague, archived, actedOn,
+			A{ShowDetails: true, Reopen: true}},
+		// A staff member and the patient's message.
+		{"staff/patient's/open/fresh", staff, byPatient, open, fresh,
+			A{ShowDetails: true, Reply: true, Archive: true}},
+		{"staff/patient's/open/acted on", staff, byPatient, open, actedOn,
+			A{ShowDetails: true, Reply: true, Archive: true}},
+		{"staff/patient's/archived/fresh", staff, byPatient, archived, fresh,
+			A{ShowDetails: true, Reopen: true}},
+		{"staff/patient's/archived/acted on", staff, byPatient, archived, actedOn,
+			A{ShowDetails: true, Reopen: true}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			facts := store.MessageFacts{AuthorID: tc.author.id, AuthorRole: tc.author.role,
+				ActedOn: tc.actedOn, ThreadArchived: tc.archived}
+			if got := store.Allowed(tc.viewer, facts); got != tc.want {
+				t.Errorf("Allowed(%+v, %+v)\n got %+v\nwant %+v", tc.viewer, facts, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestActionsAny: Show Details alone changes nothing; every other action does.
+func TestActionsAny(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name string
+		a    store.Actions
+		want bool
+	}{
+		{"nothing", store.Actions{}, false},
+		{"show details only", store.Actions{ShowDetails: true}, false},
+		{"follow-up", store.Actions{FollowUp: true}, true},
+		{"reply", store.Actions{Reply: true}, true},
+		{"archive", store.Actions{Archive: true}, true},
+		{"re-open", store.Actions{Reopen: true}, true},
+		{"cancel", store.Actions{Cancel: true}, true},
+	}
+	for _, tc := range cases {
+		if got := tc.a.Any(); got != tc.want {
+			t.Errorf("%s: Any() = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// TestMessageFacts: a loaded message hands Allowed exactly the facts it was loaded with.
+func TestMessageFacts(t *testing.T) {
+	t.Parallel()
+	m := &store.Message{AuthorID: 7, AuthorRole: store.RoleStaff, ActedOn: true, ThreadArchived: true}
+	want := store.MessageFacts{AuthorID: 7, AuthorRole: store.RoleStaff, ActedOn: true, ThreadArchived: true}
+	if got := m.Facts(); got != want {
+		t.Errorf("Facts() = %+v, want %+v", got, want)
+	}
+}

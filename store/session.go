@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Sessions live in PostgreSQL rather than in Fiber's session middleware: they must survive Redis
+// going down, be found by user (to end them), carry the CSRF token they rotate with, and keep
+// only a hash of the cookie's token at rest. Fiber's middleware would store an opaque blob keyed
+// by the raw token, through a second PostgreSQL driver.
+
+// SessionLimits are how long a session lasts.
+type SessionLimits struct {
+	Idle     time.Duration // signed out after this long without a request
+	Absolute time.Duration // signed out this long after signing in, whatever happens
+}
+
+// Session is a signed-in user's server-side session.
+type Session struct {
+	User      User
+	CSRFToken string
+	CreatedAt time.Time
+}
+
+func newToken() string {
+	b := make([]byte, 32) // 256 random bits
+	rand.Read(b)          // never fails: crypto/rand panics rather than return weak bytes
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hashToken(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
+}
+
+// CreateSession signs a user in and returns the new session's token for the cookie. Every
+// sign-in makes a new token, so a token planted before sign-in is worth nothing after it.
+func (s *Store) CreateSession(ctx context.Context, u User, o Origin) (string, error) {
+	token := newToken()
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return "", fmt.Errorf("store: create session: %w", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, csrf_token) VALUES ($1, $2, $3)`,
+		hashToken(token), u.ID, newToken()); err != nil {
+		return "", fmt.Errorf("store: create session: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM signin_failures WHERE email = $1`, u.Email); err != nil {
+		return "", fmt.Errorf("store: create session: %w", err)
+	}
+	if err := writeAudit(ctx, tx, Audit{ActorID: u.ID, Action: "signed_in", ObjectType: "user", ObjectID: u.ID,
+		RequestID: o.RequestID, ClientIP: o.ClientIP}); err != nil {
+		return "", fmt.Errorf("store: create session: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return "", fmt.Errorf("store: create session: %w", err)
+	}
+	return token, nil
+}
+
+// SessionByToken finds a live session; an unknown, idle or too old one answers ErrNotFound.
+// It marks the session as used, at most once a minute to spare the database a write per request.
+func (s *Store) SessionByToken(ctx context.Context, token string, limits SessionLimits) (Session, error) {
+	if token == "" {
+		return Session{}, ErrNotFound
+	}
+	var row struct {
+		User
+		CSRFToken  string    `db:"csrf_token"`
+		CreatedAt  time.Time `db:"created_at"`
+		LastSeenAt time.Time `db:"last_seen_at"`
+	}
+	err := s.db.GetContext(ctx, &row, `
+		SELECT s.csrf_token, s.created_at, s.last_seen_at, `+prefixed("u.", userColumns)+`
+		FROM sessions s JOIN users u ON u.id = s.user_id
+		WHERE s.token_hash = $1
+		  AND s.created_at > now() - make_interval(secs => $2)
+		  AND s.last_seen_at > now() - make_interval(secs => $3)`,
+		hashToken(token), limits.Absolute.Seconds(), limits.Idle.Seconds())
+	if errors.Is(err, sql.ErrNoRows) {
+		return Session{}, ErrNotFound
+	}
+	if err != nil {
+		return Session{}, fmt.Errorf("store: session: %w", err)
+	}
+	if time.Since(row.LastSeenAt) > time.Minute {
+		if _, err := s.db.ExecContext(ctx, `UPDATE sessions SET last_seen_at = now() WHERE token_hash = $1`,
+			hashToken(token)); err != nil {
+			return Session{}, fmt.Errorf("store: touch session: %w", err)
+		}
+	}
+	return Session{User: row.User, CSRFToken: row.CSRFToken, CreatedAt: row.CreatedAt}, nil
+}
+
+// EndSession signs the session's user out, server-side.
+func (s *Store) EndSession(ctx context.Context, token string, o Origin) error {
+	var userID int64
+	err := s.db.GetContext(ctx, &userID, `DELETE FROM sessions WHERE token_hash = $1 RETURNING user_id`, hashToken(token))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // already ended or expired: signing out again is not an error
+	}
+	if err != nil {
+		return fmt.Errorf("store: end session: %w", err)
+	}
+	return s.Record(ctx, Audit{ActorID: userID, Action: "signed_out", ObjectType: "user", ObjectID: userID,
+		RequestID: o.RequestID, ClientIP: o.ClientIP})
+}
+
+func prefixed(prefix, columns string) string {
+	parts := strings.Split(columns, ", ")
+	for i, p := range parts {
+		parts[i] = prefix + p
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,100 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+)
+
+// User is a patient or a staff member of one practice.
+type User struct {
+	ID              int64  `db:"id"`
+	PracticeID      int64  `db:"practice_id"`
+	Role            Role   `db:"role"`
+	Email           string `db:"email"`
+	PasswordHash    string `db:"password_hash"`
+	FullName        string `db:"full_name"`
+	Initials        string `db:"initials"`
+	Title           string `db:"title"`
+	AnswersMessages bool   `db:"answers_messages"`
+}
+
+// Viewer is the user as the subject of queries.
+func (u User) Viewer() Viewer { return Viewer{UserID: u.ID, PracticeID: u.PracticeID, Role: u.Role} }
+
+// Practice is a medical practice; MessageFeeCents > 0 means it charges for message time.
+type Practice struct {
+	ID              int64  `db:"id"`
+	Name            string `db:"name"`
+	MessageFeeCents int    `db:"message_fee_cents"`
+}
+
+// Charges reports whether patients must consent to a fee to send a message.
+func (p Practice) Charges() bool { return p.MessageFeeCents > 0 }
+
+const userColumns = `id, practice_id, role, email, password_hash, full_name, initials, title, answers_messages`
+
+// UserByEmail finds a user by sign-in address (case-insensitive).
+func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
+	var u User
+	err := s.db.GetContext(ctx, &u, `SELECT `+userColumns+` FROM users WHERE email = $1`,
+		normalEmail(email))
+	if errors.Is(err, sql.ErrNoRows) {
+		return User{}, ErrNotFound
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("store: user by email: %w", err)
+	}
+	return u, nil
+}
+
+// Practice loads the viewer's practice.
+func (s *Store) Practice(ctx context.Context, v Viewer) (Practice, error) {
+	var p Practice
+	err := s.db.GetContext(ctx, &p, `SELECT id, name, message_fee_cents FROM practices WHERE id = $1`, v.PracticeID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Practice{}, ErrNotFound
+	}
+	if err != nil {
+		return Practice{}, fmt.Errorf("store: practice %d: %w", v.PracticeID, err)
+	}
+	return p, nil
+}
+
+// ResponderStaff lists the viewer's practice's staff who answer messages, for the compose form.
+func (s *Store) ResponderStaff(ctx context.Context, v Viewer) ([]User, error) {
+	var staff []User
+	err := s.db.SelectContext(ctx, &staff, `
+		SELECT `+userColumns+` FROM users
+		WHERE practice_id = $1 AND role = 'staff' AND answers_messages
+		ORDER BY full_name`, v.PracticeID)
+	if err != nil {
+		return nil, fmt.Errorf("store: responder staff of practice %d: %w", v.PracticeID, err)
+	}
+	return staff, nil
+}
+
+// CreatePractice adds a practice (used by the demo loader and tests).
+func (s *Store) CreatePractice(ctx context.Context, name string, feeCents int) (Practice, error) {
+	p := Practice{Name: name, MessageFeeCents: feeCents}
+	err := s.db.GetContext(ctx, &p.ID,
+		`INSERT INTO practices (name, message_fee_cents) VALUES ($1, $2) RETURNING id`, name, feeCents)
+	if err != nil {
+		return Practice{}, fmt.Errorf("store: create practice: %w", err)
+	}
+	return p, nil
+}
+
+// CreateUser adds a user whose password is already hashed.
+func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
+	u.Email = normalEmail(u.Email)
+	err := s.db.GetContext(ctx, &u.ID, `
+		INSERT INTO users (practice_id, role, email, password_hash, full_name, initials, title, answers_messages)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		u.PracticeID, u.Role, u.Email, u.PasswordHash, u.FullName, u.Initials, u.Title, u.AnswersMessages)
+	if err != nil {
+		return User{}, fmt.Errorf("store: create user: %w", err)
+	}
+	return u, nil
+}
