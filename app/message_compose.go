@@ -27,7 +27,12 @@ func (a *App) composeForm(c *fiber.Ctx, n store.NewConversation, problems map[st
 	if err != nil {
 		return nil, err
 	}
+	patients, err := a.store.Patients(c.UserContext(), v)
+	if err != nil {
+		return nil, err
+	}
 	form := &ComposeForm{
+		PatientID: n.PatientID, Patients: patients,
 		Subject: n.Subject, Body: n.Body, StaffID: n.RequestedStaffID, Method: n.ResponseMethod,
 		NoResponseNeeded: n.NoResponseNeeded, Consent: n.BillingConsent, SubmitKey: n.SubmitKey,
 		Staff: staff, Methods: store.ResponseMethods, Problems: problems,

@@ -20,33 +20,34 @@ func (a *App) messageSend(c *fiber.Ctx) error {
 		NoResponseNeeded: c.FormValue("no_response") == "yes",
 		BillingConsent:   c.FormValue("consent") == "yes",
 		SubmitKey:        c.FormValue("submit_key"),
+		RequestedStaffID: optionalID(c.FormValue("staff")),
+		PatientID:        optionalID(c.FormValue("patient")),
 	}
-	var problems map[string]string
-	if staff := strings.TrimSpace(c.FormValue("staff")); staff != "" {
-		id, err := strconv.ParseInt(staff, 10, 64)
-		if err != nil || id <= 0 {
-			problems = map[string]string{"staff": "Choose a staff member from the list."}
-		}
-		n.RequestedStaffID = id
-	}
-	var sent store.Sent
-	var err error
-	if problems == nil {
-		sent, err = a.store.StartConversation(c.UserContext(), session(c).User.Viewer(), a.origin(c), n)
-	}
+	sent, err := a.store.StartConversation(c.UserContext(), session(c).User.Viewer(), a.origin(c), n)
 	var invalid *store.ValidationError
-	switch {
-	case errors.As(err, &invalid):
-		problems = invalid.Fields
-	case err != nil:
-		return err
-	}
-	if problems != nil {
-		form, err := a.composeForm(c, n, problems)
+	if errors.As(err, &invalid) {
+		form, err := a.composeForm(c, n, invalid.Fields)
 		if err != nil {
 			return err
 		}
 		return a.showCompose(c, fiber.StatusUnprocessableEntity, form)
 	}
+	if err != nil {
+		return err
+	}
 	return a.changed(c, "sent", sent.Event)
+}
+
+// optionalID reads an id chosen from a list: 0 when none was chosen, and -1, which matches
+// nothing, when the value is not an id at all, so the store reports it like any unknown choice.
+func optionalID(value string) int64 {
+	value = strings.TrimSpace(value)
+	if value == "" {
+		return 0
+	}
+	id, err := strconv.ParseInt(value, 10, 64)
+	if err != nil || id <= 0 {
+		return -1
+	}
+	return id
 }

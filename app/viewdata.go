@@ -107,6 +107,8 @@ type ReplyForm struct {
 
 // ComposeForm is the new-message form.
 type ComposeForm struct {
+	PatientID        int64
+	Patients         []store.User // staff choose whom to write to
 	Subject          string
 	Body             string
 	StaffID          int64

@@ -109,8 +109,20 @@ func TestMessageDetails(t *testing.T) {
 	id := rash.Messages[0].ID
 
 	for _, v := range []store.Viewer{f.maria, f.nurse} {
+		// Message alone loads the subject line, not the text, and is not audited as a read.
 		before := rowCounts(t, f.s)
-		m, err := f.s.Message(ctx, v, origin, id)
+		plain, err := f.s.Message(ctx, v, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plain.Details != nil || plain.Subject != "Rash on my forearm" || plain.ID != id {
+			t.Errorf("Message = %+v", plain)
+		}
+		if after := rowCounts(t, f.s); after != before {
+			t.Errorf("Message wrote %+v -> %+v", before, after)
+		}
+
+		m, err := f.s.MessageDetails(ctx, v, origin, id)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -85,7 +85,10 @@ func (s *Store) StartConversation(ctx context.Context, v Viewer, o Origin, n New
 	}
 	patientID := v.UserID
 	if v.Role == RoleStaff {
-		if patientID, err = patientOfPractice(ctx, tx, v, n.PatientID); err != nil {
+		patientID, err = patientOfPractice(ctx, tx, v, n.PatientID)
+		if errors.Is(err, ErrNotFound) {
+			problems.add("patient", "Choose a patient from the list.")
+		} else if err != nil {
 			return Sent{}, err
 		}
 	}

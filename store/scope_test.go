@@ -49,8 +49,9 @@ func TestNoAccessAcrossPatientsOrPractices(t *testing.T) {
 	ops := []op{
 		{"Conversation(open)", func(v store.Viewer) error { _, err := f.s.Conversation(ctx, v, m.openConv); return err }},
 		{"Conversation(archived)", func(v store.Viewer) error { _, err := f.s.Conversation(ctx, v, m.archivedConv); return err }},
-		{"Message", func(v store.Viewer) error { _, err := f.s.Message(ctx, v, origin, m.message); return err }},
-		{"Message(staff's)", func(v store.Viewer) error { _, err := f.s.Message(ctx, v, origin, m.staffMessage); return err }},
+		{"Message", func(v store.Viewer) error { _, err := f.s.Message(ctx, v, m.message); return err }},
+		{"MessageDetails", func(v store.Viewer) error { _, err := f.s.MessageDetails(ctx, v, origin, m.message); return err }},
+		{"Message(staff's)", func(v store.Viewer) error { _, err := f.s.MessageDetails(ctx, v, origin, m.staffMessage); return err }},
 		{"SendReply(patient's message)", func(v store.Viewer) error {
 			_, err := f.s.SendReply(ctx, v, origin, store.NewReply{ParentID: m.message, Body: "intruding",
 				BillingConsent: true, SubmitKey: uuid.NewString()})
@@ -99,7 +100,7 @@ func TestNoAccessAcrossPatientsOrPractices(t *testing.T) {
 	if _, err := f.s.Conversation(ctx, f.maria, m.openConv); err != nil {
 		t.Errorf("Maria's own conversation: %v", err)
 	}
-	if _, err := f.s.Message(ctx, f.maria, origin, m.message); err != nil {
+	if _, err := f.s.MessageDetails(ctx, f.maria, origin, m.message); err != nil {
 		t.Errorf("Maria's own message: %v", err)
 	}
 	if _, err := f.s.Cancel(ctx, f.maria, origin, m.cancellable); err != nil {
@@ -117,7 +118,8 @@ func TestMissingIDsAreNotFound(t *testing.T) {
 		for _, id := range []int64{0, -1, -9223372036854775808, 1 << 40} {
 			checks := map[string]error{}
 			_, checks["Conversation"] = f.s.Conversation(ctx, v, id)
-			_, checks["Message"] = f.s.Message(ctx, v, origin, id)
+			_, checks["Message"] = f.s.Message(ctx, v, id)
+			_, checks["MessageDetails"] = f.s.MessageDetails(ctx, v, origin, id)
 			_, checks["SendReply"] = f.s.SendReply(ctx, v, origin, store.NewReply{ParentID: id, Body: "hello",
 				BillingConsent: true, SubmitKey: uuid.NewString()})
 			_, checks["Archive"] = f.s.Archive(ctx, v, origin, id)
@@ -149,7 +151,7 @@ func TestStaffSeeTheirPracticeOnly(t *testing.T) {
 		if c.PatientID != f.maria.UserID || c.PatientName != "Maria Lopez" || c.PatientInitials != "ML" {
 			t.Errorf("staff %d: conversation of %d %q %q", staff.UserID, c.PatientID, c.PatientName, c.PatientInitials)
 		}
-		msg, err := f.s.Message(ctx, staff, origin, m.message)
+		msg, err := f.s.MessageDetails(ctx, staff, origin, m.message)
 		if err != nil {
 			t.Fatalf("staff %d: Maria's message: %v", staff.UserID, err)
 		}

@@ -75,6 +75,22 @@ func (s *Store) ResponderStaff(ctx context.Context, v Viewer) ([]User, error) {
 	return staff, nil
 }
 
+// Patients lists the viewer's practice's patients, for staff starting a conversation.
+func (s *Store) Patients(ctx context.Context, v Viewer) ([]User, error) {
+	if v.Role != RoleStaff {
+		return nil, nil
+	}
+	var patients []User
+	err := s.db.SelectContext(ctx, &patients, `
+		SELECT `+userColumns+` FROM users
+		WHERE practice_id = $1 AND role = 'patient'
+		ORDER BY full_name`, v.PracticeID)
+	if err != nil {
+		return nil, fmt.Errorf("store: patients of practice %d: %w", v.PracticeID, err)
+	}
+	return patients, nil
+}
+
 // CreatePractice adds a practice (used by the demo loader and tests).
 func (s *Store) CreatePractice(ctx context.Context, name string, feeCents int) (Practice, error) {
 	p := Practice{Name: name, MessageFeeCents: feeCents}

@@ -1,0 +1,240 @@
+// Package htmltest reads the HTML our templates write, for tests that look at pages the way a
+// browser would: by element, id, link text and form, rather than by substring. It parses with
+// encoding/xml in its lenient HTML mode (void elements, attributes without values, HTML
+// entities), which is enough for markup that html/template wrote and that closes its elements;
+// it is not a general HTML parser, and nothing outside tests may use it.
+package htmltest
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+)
+
+// Node is an element or, when Tag is empty, a run of text.
+type Node struct {
+	Tag    string
+	Attr   map[string]string
+	Text   string // text nodes only
+	Kids   []*Node
+	Parent *Node
+}
+
+// Parse reads a whole page or a fragment (several top-level elements) into a tree under a root
+// node whose Tag is "#root".
+func Parse(s string) (*Node, error) {
+	d := xml.NewDecoder(strings.NewReader(s))
+	d.Strict = false
+	d.AutoClose = xml.HTMLAutoClose
+	d.Entity = xml.HTMLEntity
+	root := &Node{Tag: "#root"}
+	cur := root
+	for {
+		tok, err := d.Token()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("htmltest: %w", err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			n := &Node{Tag: strings.ToLower(name(t.Name)), Attr: map[string]string{}, Parent: cur}
+			for _, a := range t.Attr {
+				n.Attr[strings.ToLower(name(a.Name))] = a.Value
+			}
+			cur.Kids = append(cur.Kids, n)
+			cur = n
+		case xml.EndElement:
+			if cur.Parent == nil || cur.Tag != strings.ToLower(name(t.Name)) {
+				return nil, fmt.Errorf("htmltest: </%s> closes <%s>", name(t.Name), cur.Tag)
+			}
+			cur = cur.Parent
+		case xml.CharData:
+			cur.Kids = append(cur.Kids, &Node{Text: string(t), Parent: cur})
+		}
+	}
+	if cur != root {
+		return nil, fmt.Errorf("htmltest: <%s> is never closed", cur.Tag)
+	}
+	return root, nil
+}
+
+// name puts back the colon of attributes such as hx-headers:inherited, which encoding/xml
+// reads as a namespace prefix.
+func name(n xml.Name) string {
+	if n.Space != "" {
+		return n.Space + ":" + n.Local
+	}
+	return n.Local
+}
+
+// All returns every element under n (n itself included) that match accepts, in document order.
+func (n *Node) All(match func(*Node) bool) []*Node {
+	var out []*Node
+	var walk func(*Node)
+	walk = func(m *Node) {
+		if m.Tag != "" && match(m) {
+			out = append(out, m)
+		}
+		for _, k := range m.Kids {
+			walk(k)
+		}
+	}
+	walk(n)
+	return out
+}
+
+// First is the first element under n that match accepts, or nil.
+func (n *Node) First(match func(*Node) bool) *Node {
+	if all := n.All(match); len(all) > 0 {
+		return all[0]
+	}
+	return nil
+}
+
+// ByID is the element with that id, or nil.
+func (n *Node) ByID(id string) *Node {
+	return n.First(func(m *Node) bool { return m.Attr["id"] == id })
+}
+
+// Tag matches elements by tag name.
+func Tag(tag string) func(*Node) bool {
+	return func(m *Node) bool { return m.Tag == tag }
+}
+
+// TagText matches elements by tag name and visible text, compared with spaces collapsed.
+func TagText(tag, text string) func(*Node) bool {
+	return func(m *Node) bool { return m.Tag == tag && m.TextContent() == text }
+}
+
+// TextContent is the text under n with runs of white space collapsed to one space.
+func (n *Node) TextContent() string {
+	var b strings.Builder
+	var walk func(*Node)
+	walk = func(m *Node) {
+		if m.Tag == "" {
+			b.WriteString(m.Text)
+			b.WriteByte(' ')
+		}
+		for _, k := range m.Kids {
+			walk(k)
+		}
+	}
+	walk(n)
+	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// Contains reports whether m is n or lies under it.
+func (n *Node) Contains(m *Node) bool {
+	for ; m != nil; m = m.Parent {
+		if m == n {
+			return true
+		}
+	}
+	return false
+}
+
+// Closest is the nearest element at or above n that match accepts, or nil.
+func (n *Node) Closest(match func(*Node) bool) *Node {
+	for m := n; m != nil; m = m.Parent {
+		if m.Tag != "" && m.Tag != "#root" && match(m) {
+			return m
+		}
+	}
+	return nil
+}
+
+// HasClass reports whether the element's class attribute lists c.
+func (n *Node) HasClass(c string) bool {
+	for _, f := range strings.Fields(n.Attr["class"]) {
+		if f == c {
+			return true
+		}
+	}
+	return false
+}
+
+// FormValues are the values a browser would submit for a form: named inputs (checkboxes and
+// radios only when checked), textareas, and each select's selected option (else its first).
+// The submit button itself has no name in our forms, so it adds nothing.
+func (n *Node) FormValues() url.Values {
+	v := url.Values{}
+	for _, el := range n.All(func(m *Node) bool {
+		return m.Tag == "input" || m.Tag == "textarea" || m.Tag == "select"
+	}) {
+		name, ok := el.Attr["name"]
+		if !ok || name == "" {
+			continue
+		}
+		_, disabled := el.Attr["disabled"]
+		if disabled {
+			continue
+		}
+		switch el.Tag {
+		case "input":
+			switch el.Attr["type"] {
+			case "checkbox", "radio":
+				if _, checked := el.Attr["checked"]; !checked {
+					continue
+				}
+				value, ok := el.Attr["value"]
+				if !ok {
+					value = "on"
+				}
+				v.Add(name, value)
+			case "submit", "button", "reset", "image", "file":
+			default:
+				v.Add(name, el.Attr["value"])
+			}
+		case "textarea":
+			// The HTML parser drops one newline right after <textarea>; so does a browser.
+			v.Add(name, strings.TrimPrefix(el.TextContentRaw(), "\n"))
+		case "select":
+			options := el.All(Tag("option"))
+			var chosen *Node
+			for _, o := range options {
+				if _, sel := o.Attr["selected"]; sel {
+					chosen = o
+				}
+			}
+			if chosen == nil && len(options) > 0 {
+				chosen = options[0]
+			}
+			if chosen != nil {
+				value, ok := chosen.Attr["value"]
+				if !ok {
+					value = chosen.TextContent()
+				}
+				v.Add(name, value)
+			}
+		}
+	}
+	return v
+}
+
+// TextContentRaw is the text under n exactly as written, white space kept.
+func (n *Node) TextContentRaw() string {
+	var b strings.Builder
+	var walk func(*Node)
+	walk = func(m *Node) {
+		if m.Tag == "" {
+			b.WriteString(m.Text)
+		}
+		for _, k := range m.Kids {
+			walk(k)
+		}
+	}
+	walk(n)
+	return b.String()
+}
+
+// Input is the form's input, textarea or select named name, or nil.
+func (n *Node) Input(name string) *Node {
+	return n.First(func(m *Node) bool {
+		return (m.Tag == "input" || m.Tag == "textarea" || m.Tag == "select") && m.Attr["name"] == name
+	})
+}
