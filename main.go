@@ -78,18 +78,20 @@ func serve() error {
 		return err
 	}
 	defer st.Close()
-	var pub *realtime.Publisher
+	var hub *realtime.Hub
 	if cfg.RedisURL != "" {
 		client, err := realtime.Connect(cfg.RedisURL)
 		if err != nil {
 			return err
 		}
 		defer client.Close()
-		pub = realtime.NewPublisher(client)
+		hub = realtime.NewHub(client, log)
 	} else {
-		pub = realtime.NewPublisher(nil)
+		hub = realtime.NewHub(nil, log)
 	}
-	web, err := app.New(cfg, st, pub, log)
+	go hub.Run(ctx)
+	go pruneEvents(ctx, st, log)
+	web, err := app.New(cfg, st, hub, log)
 	if err != nil {
 		return err
 	}
@@ -108,6 +110,28 @@ func serve() error {
 		log.Warn("shutdown", "error", err.Error())
 	}
 	return nil
+}
+
+// eventRetention is how long the outbox keeps events for pages to replay. A page further behind
+// is told to fetch everything afresh.
+const eventRetention = 7 * 24 * time.Hour
+
+// pruneEvents trims the outbox hourly. Every instance may do it; the DELETE is idempotent.
+func pruneEvents(ctx context.Context, st *store.Store, log *slog.Logger) {
+	tick := time.NewTicker(time.Hour)
+	defer tick.Stop()
+	for {
+		if n, err := st.PruneEvents(ctx, eventRetention); err != nil {
+			log.Warn("prune events", "error", err.Error())
+		} else if n > 0 {
+			log.Info("pruned events", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 func openForCommand(ctx context.Context) (*store.Store, error) {

@@ -21,14 +21,14 @@ import (
 type App struct {
 	cfg    Config
 	store  *store.Store
-	pub    *realtime.Publisher
+	hub    *realtime.Hub
 	assets *static.Assets
 	log    *slog.Logger
 }
 
 // New builds the HTTP application. Templates and assets are loaded here, so a broken one stops
 // start-up rather than a request.
-func New(cfg Config, st *store.Store, pub *realtime.Publisher, log *slog.Logger) (*fiber.App, error) {
+func New(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*fiber.App, error) {
 	assets, err := static.Load()
 	if err != nil {
 		return nil, err
@@ -42,7 +42,7 @@ func New(cfg Config, st *store.Store, pub *realtime.Publisher, log *slog.Logger)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, store: st, pub: pub, assets: assets, log: log}
+	a := &App{cfg: cfg, store: st, hub: hub, assets: assets, log: log}
 	f := fiber.New(fiber.Config{
 		Views:                 engine,
 		ErrorHandler:          a.handleError,

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"securemessages/realtime"
 	"securemessages/store"
 )
 
@@ -23,6 +24,7 @@ type Config struct {
 	Sessions    store.SessionLimits
 	Signin      store.SigninLimits
 	ShowDemo    bool // list the demo sign-ins on the sign-in page (local runs only)
+	Heartbeat   time.Duration
 }
 
 // ConfigFromEnv reads the environment. Every problem is reported, one line each, so an operator
@@ -35,6 +37,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Production:  getenv("APP_ENV") == "production",
 		Sessions:    store.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour},
 		Signin:      store.SigninLimits{Window: 15 * time.Minute, PerAccount: 5, PerAddress: 30},
+		Heartbeat:   realtime.Heartbeat,
 	}
 	var problems []string
 	if p := getenv("PORT"); p != "" {

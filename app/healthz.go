@@ -18,7 +18,7 @@ func (a *App) healthz(c *fiber.Ctx) error {
 		status["database"] = "unreachable"
 		code = fiber.StatusServiceUnavailable
 	}
-	if err := a.pub.Ping(ctx); err != nil {
+	if err := a.hub.Ping(ctx); err != nil {
 		status["redis"] = "unreachable"
 	}
 	return c.Status(code).JSON(status)

@@ -20,6 +20,11 @@ type inboxOptions struct {
 func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 	sess := session(c)
 	v := sess.User.Viewer()
+	// Read the newest event before the list, so the page never claims an event it does not show.
+	newest, _, err := a.store.EventHorizon(c.UserContext())
+	if err != nil {
+		return nil, err
+	}
 	practice, err := a.store.Practice(c.UserContext(), v)
 	if err != nil {
 		return nil, err
@@ -31,7 +36,7 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 	vd := a.newViewData(c, "Messages")
 	vd.Practice = practice
 	vd.Notice = o.notice
-	iv := &InboxView{ShowAll: o.showAll, Staff: v.Role == store.RoleStaff, Compose: o.compose, CSRFToken: vd.CSRFToken}
+	iv := &InboxView{ShowAll: o.showAll, Staff: v.Role == store.RoleStaff, Compose: o.compose, CSRFToken: vd.CSRFToken, LiveAfter: newest}
 	for _, conv := range list {
 		cv := &ConversationView{ID: conv.ID, Archived: conv.Archived(), Inbox: iv}
 		if iv.Staff {
@@ -113,7 +118,7 @@ var notices = map[string]string{
 // with a notice; otherwise a redirect to it, so a reload does not post again.
 func (a *App) changed(c *fiber.Ctx, code string, events ...store.Event) error {
 	for _, e := range events {
-		if err := a.pub.Publish(c.UserContext(), e); err != nil {
+		if err := a.hub.Publish(c.UserContext(), e); err != nil {
 			// The change is committed and its event is in PostgreSQL; live pages catch up from there.
 			a.log.Warn("publish failed", "request_id", requestID(c), "event_id", e.ID, "error", err.Error())
 		}

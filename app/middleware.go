@@ -32,7 +32,8 @@ func (a *App) middleware(f *fiber.App) {
 	}))
 	f.Use(a.requireHTTPS)
 	f.Use(a.noStore)
-	f.Use(compress.New())
+	// The event stream is left uncompressed: a compressor per open page for hours, for a few bytes.
+	f.Use(compress.New(compress.Config{Next: func(c *fiber.Ctx) bool { return c.Path() == "/events" }}))
 	f.Use(a.loadSession)
 	f.Use(a.checkCSRF)
 }

@@ -26,4 +26,7 @@ func (a *App) routes(r fiber.Router) {
 	r.Post("/messages/:id/cancel", a.requireUser, a.messageCancel)
 	r.Post("/conversations/:id/archive", a.requireUser, a.conversationArchive)
 	r.Post("/conversations/:id/reopen", a.requireUser, a.conversationReopen)
+
+	// Live updates.
+	r.Get("/events", a.requireUser, a.eventStream)
 }

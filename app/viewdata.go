@@ -47,6 +47,7 @@ type InboxView struct {
 	Conversations []*ConversationView
 	Compose       *ComposeForm // nil: closed
 	CSRFToken     string
+	LiveAfter     int64 // the newest event when the page was made; its live stream replays from there
 }
 
 // ConversationView is one thread in the list.

@@ -1,13 +1,21 @@
-// Package realtime owns what moves through Redis: after a change commits, its event (ids and a
-// kind, never message text or names) is published for the web instances that hold open pages.
-// Redis is a hint, never the record: the events table in PostgreSQL is, so a publish that fails
-// loses nothing that a reconnecting page cannot replay.
+// Package realtime owns live updates: after a change commits, its event (ids and a kind, never
+// message text or names) is published on Redis; each web instance holds one subscription (the
+// Hub) and hands each event to the open pages allowed to see it, over server-sent events.
+//
+// Redis is a hint, never the record: the events table in PostgreSQL is. A page's stream replays
+// from it on every connect (from the later of Last-Event-ID and the id the page was rendered
+// with), and whenever the Hub may have missed something (Redis reconnected, a stream's buffer
+// overflowed). So Redis down, an instance restart or a dropped phone connection loses nothing.
+//
+// realtime reads the store (replay, session checks) and must not render HTML or touch HTTP
+// request state: the app hands it a viewer and a writer.
 package realtime
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,6 +34,15 @@ type Wire struct {
 	PatientID      int64  `json:"patient_id"`
 	ConversationID int64  `json:"conversation_id"`
 	MessageID      int64  `json:"message_id,omitempty"`
+	Session        string `json:"session,omitempty"` // for KindSessionEnded: the session's key
+}
+
+// KindSessionEnded tells every instance to close a signed-out session's streams.
+const KindSessionEnded = "session_ended"
+
+func wireOf(e store.Event) Wire {
+	return Wire{ID: e.ID, Kind: e.Kind, PracticeID: e.PracticeID, PatientID: e.PatientID,
+		ConversationID: e.ConversationID, MessageID: e.MessageID}
 }
 
 // Connect opens a Redis client from a redis:// or rediss:// URL. It does not wait for Redis:
@@ -40,37 +57,52 @@ func Connect(redisURL string) (*redis.Client, error) {
 	return redis.NewClient(opts), nil
 }
 
-// Publisher tells other instances about committed changes.
-type Publisher struct {
-	client *redis.Client
-}
-
-// NewPublisher publishes through client; a nil client publishes nothing (no Redis configured).
-func NewPublisher(client *redis.Client) *Publisher { return &Publisher{client: client} }
-
-// Publish sends one committed event. It waits at most a second: the change is already safe in
-// PostgreSQL, and a page that misses the hint catches up from the events table.
-func (p *Publisher) Publish(ctx context.Context, e store.Event) error {
-	if p.client == nil || e.ID == 0 {
+// Publish tells the streams of every instance about a committed change: this instance's own
+// streams at once, the others through Redis. It waits at most a second for Redis: the change is
+// already safe in PostgreSQL, and a page that misses the hint catches up from the events table.
+func (h *Hub) Publish(ctx context.Context, e store.Event) error {
+	if e.ID == 0 {
 		return nil
 	}
-	payload, err := json.Marshal(Wire{ID: e.ID, Kind: e.Kind, PracticeID: e.PracticeID, PatientID: e.PatientID,
-		ConversationID: e.ConversationID, MessageID: e.MessageID})
+	h.Deliver(e)
+	if h.client == nil {
+		return nil
+	}
+	return h.publish(ctx, wireOf(e))
+}
+
+// SessionEnded tells every instance that a session was signed out, so its streams close now.
+func (h *Hub) SessionEnded(ctx context.Context, key string) error {
+	h.EndSession(key)
+	if h.client == nil {
+		return nil
+	}
+	return h.publish(ctx, Wire{Kind: KindSessionEnded, Session: key})
+}
+
+func (h *Hub) publish(ctx context.Context, w Wire) error {
+	payload, err := json.Marshal(w)
 	if err != nil {
-		return fmt.Errorf("realtime: encode event %d: %w", e.ID, err)
+		return fmt.Errorf("realtime: encode event %d: %w", w.ID, err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
-	if err := p.client.Publish(ctx, Channel, payload).Err(); err != nil {
-		return fmt.Errorf("realtime: publish event %d: %w", e.ID, err)
+	if err := h.client.Publish(ctx, Channel, payload).Err(); err != nil {
+		return fmt.Errorf("realtime: publish %s %d: %w", w.Kind, w.ID, err)
 	}
 	return nil
 }
 
 // Ping reports whether Redis answers.
-func (p *Publisher) Ping(ctx context.Context) error {
-	if p.client == nil {
+func (h *Hub) Ping(ctx context.Context) error {
+	if h.client == nil {
 		return fmt.Errorf("realtime: no REDIS_URL configured")
 	}
-	return p.client.Ping(ctx).Err()
+	return h.client.Ping(ctx).Err()
 }
+
+// Publisher is the Hub's former name, kept while callers move to NewHub.
+type Publisher = Hub
+
+// NewPublisher is NewHub with the default logger.
+func NewPublisher(client *redis.Client) *Hub { return NewHub(client, slog.Default()) }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -15,6 +16,9 @@ const (
 	EventMessageCancelled     = "message_cancelled"
 )
 
+// eventLockSpace is the first key of the advisory locks that order each practice's events.
+const eventLockSpace = 7310
+
 // Event describes one committed change: ids and a kind, never message text.
 type Event struct {
 	ID             int64  `db:"id"`
@@ -23,6 +27,41 @@ type Event struct {
 	PatientID      int64  `db:"patient_id"`
 	ConversationID int64  `db:"conversation_id"`
 	MessageID      int64  `db:"message_id"`
+}
+
+// EventsAfter lists the viewer's events with ids above after, oldest first, at most limit. It
+// is what a reconnecting page replays.
+func (s *Store) EventsAfter(ctx context.Context, v Viewer, after int64, limit int) ([]Event, error) {
+	var events []Event
+	err := s.db.SelectContext(ctx, &events, `
+		SELECT id, kind, practice_id, patient_id, conversation_id, coalesce(message_id, 0) AS message_id
+		FROM events
+		WHERE id > $1 AND practice_id = $2 AND ($3::bigint IS NULL OR patient_id = $3)
+		ORDER BY id
+		LIMIT $4`, after, v.PracticeID, v.patientScope(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: events after %d: %w", after, err)
+	}
+	return events, nil
+}
+
+// EventHorizon reports the newest event id, and the oldest one still kept. A page that has seen
+// less than the oldest kept cannot be replayed to and must reload.
+func (s *Store) EventHorizon(ctx context.Context) (newest, oldest int64, err error) {
+	err = s.db.QueryRowxContext(ctx, `SELECT coalesce(max(id), 0), coalesce(min(id), 0) FROM events`).Scan(&newest, &oldest)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: event horizon: %w", err)
+	}
+	return newest, oldest, nil
+}
+
+// PruneEvents deletes events older than the retention window; they exist only for replay.
+func (s *Store) PruneEvents(ctx context.Context, keep time.Duration) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM events WHERE created_at < now() - make_interval(secs => $1)`, keep.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("store: prune events: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 // Audit is who did what to which object, and how it ended. It never holds message text.
@@ -42,7 +81,13 @@ type Origin struct {
 	ClientIP  string
 }
 
+// writeEvent adds a change's row to the outbox. It first takes a lock per practice, held to
+// commit, so a practice's events commit in the order of their ids: a viewer who has seen event N
+// has then seen every earlier event of theirs, and replaying "after N" leaves no gap.
 func writeEvent(ctx context.Context, tx *sqlx.Tx, e Event) (Event, error) {
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, $2::int)`, eventLockSpace, e.PracticeID); err != nil {
+		return Event{}, fmt.Errorf("order %s event: %w", e.Kind, err)
+	}
 	err := tx.GetContext(ctx, &e.ID, `
 		INSERT INTO events (kind, practice_id, patient_id, conversation_id, message_id)
 		VALUES ($1, $2, $3, $4, NULLIF($5, 0)) RETURNING id`,

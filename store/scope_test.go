@@ -201,7 +201,8 @@ func TestPatientCannotWriteAsAnotherPatient(t *testing.T) {
 }
 
 // TestStaffStartOnlyWithTheirPatients: staff may write first to a patient of their practice, not
-// to another practice's patient, nor to a staff member or nobody.
+// to another practice's patient, nor to a staff member or nobody. The refusal is the form's
+// "patient" field (the same answer as for an id that does not exist), and nothing is written.
 func TestStaffStartOnlyWithTheirPatients(t *testing.T) {
 	t.Parallel()
 	f := newDemo(t)
@@ -226,8 +227,9 @@ func TestStaffStartOnlyWithTheirPatients(t *testing.T) {
 	} {
 		_, err := f.s.StartConversation(ctx, f.nurse, origin, store.NewConversation{PatientID: patientID,
 			Subject: "Hello", Body: "Hello", SubmitKey: uuid.NewString()})
-		if !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("%s: err = %v, want ErrNotFound", name, err)
+		var invalid *store.ValidationError
+		if !errors.As(err, &invalid) || len(invalid.Fields) != 1 || invalid.Fields["patient"] == "" {
+			t.Errorf("%s: err = %v, want a ValidationError on the patient field alone", name, err)
 		}
 	}
 	assertUnchanged(t, before, dbState(t, f.s))

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -99,6 +100,29 @@ func (s *Store) SessionByToken(ctx context.Context, token string, limits Session
 		}
 	}
 	return Session{User: row.User, CSRFToken: row.CSRFToken, CreatedAt: row.CreatedAt}, nil
+}
+
+// SessionKey names a session without its token: the hex of the token's hash, as stored. Live
+// streams are registered under it, so a sign-out can close them.
+func SessionKey(token string) string { return hex.EncodeToString(hashToken(token)) }
+
+// SessionActive reports whether the session behind key is still signed in, without counting the
+// check as use: an open page does not keep an idle session alive.
+func (s *Store) SessionActive(ctx context.Context, key string, limits SessionLimits) (bool, error) {
+	hash, err := hex.DecodeString(key)
+	if err != nil {
+		return false, nil
+	}
+	var active bool
+	err = s.db.GetContext(ctx, &active, `
+		SELECT EXISTS (SELECT 1 FROM sessions WHERE token_hash = $1
+		               AND created_at > now() - make_interval(secs => $2)
+		               AND last_seen_at > now() - make_interval(secs => $3))`,
+		hash, limits.Absolute.Seconds(), limits.Idle.Seconds())
+	if err != nil {
+		return false, fmt.Errorf("store: session active: %w", err)
+	}
+	return active, nil
 }
 
 // EndSession signs the session's user out, server-side.

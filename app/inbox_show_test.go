@@ -1,0 +1,287 @@
+package app
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"securemessages/internal/htmltest"
+	"securemessages/store"
+)
+
+// maria's demo inbox, by message.
+type demoInbox struct {
+	lab, checkup, refill, rash          *store.Message // first messages of her four threads
+	refillDr, refillMe, refillRN, nurse *store.Message // the refill thread's replies, top to bottom
+	rashRN                              *store.Message // the nurse's reply in the archived thread
+}
+
+func (e *env) mariasInbox(t *testing.T) demoInbox {
+	t.Helper()
+	return demoInbox{
+		lab:      e.msg(t, maria, subjLab, maria),
+		checkup:  e.msg(t, maria, subjCheckup, ""),
+		refill:   e.msg(t, maria, subjRefill, maria),
+		rash:     e.msg(t, maria, subjRash, maria),
+		refillDr: e.msg(t, maria, subjReRefil, physician),
+		refillMe: e.msg(t, maria, subjReRefil, maria),
+		refillRN: e.msg(t, maria, subjReRefil, "nurse@riverside.example"),
+		nurse:    e.msg(t, maria, subjReRefil, "nurse@riverside.example").Replies[0],
+		rashRN:   e.msg(t, maria, "Re: "+subjRash, ""),
+	}
+}
+
+// labels are the action labels the templates draw for a set of allowed actions, in their order.
+func labels(a store.Actions) []string {
+	var out []string
+	for _, l := range []struct {
+		on    bool
+		label string
+	}{
+		{a.ShowDetails, "Show Details"}, {a.FollowUp, "Send Follow-Up"}, {a.Reply, "Reply"},
+		{a.Archive, "Archive"}, {a.Reopen, "Re-Open"}, {a.Cancel, "Cancel"},
+	} {
+		if l.on {
+			out = append(out, l.label)
+		}
+	}
+	return out
+}
+
+func TestInboxShow(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := e.mariasInbox(t)
+	patient := e.signIn(t, maria)
+	both(t, func(t *testing.T, htmx bool) {
+		r := patient.variant(htmx).get(t, "/inbox")
+		wantStatus(t, r, http.StatusOK)
+		inbox := inboxOf(t, r, htmx)
+
+		// Open threads only, newest activity first.
+		want := []int64{m.lab.ConversationID, m.checkup.ConversationID, m.refill.ConversationID}
+		if got := conversationIDs(t, inbox); !slices.Equal(got, want) {
+			t.Errorf("conversations %v, want %v (lab, check-up, refill)", got, want)
+		}
+		if strings.Contains(r.Body, subjRash) {
+			t.Error("the archived thread is listed without Show All Conversations")
+		}
+		// Subject and date only: no message text until Show Details.
+		if strings.Contains(r.Body, "lisinopril") || strings.Contains(r.Body, "cholesterol") {
+			t.Error("message text shown in the list")
+		}
+		// Nothing of another patient's.
+		if strings.Contains(r.Body, "Trouble sleeping") {
+			t.Error("another patient's conversation is listed")
+		}
+
+		// Replies nest under what they answer, several levels deep.
+		chain := []*store.Message{m.refill, m.refillDr, m.refillMe, m.refillRN, m.nurse}
+		for i := 1; i < len(chain); i++ {
+			parent, child := messageLI(inbox, chain[i-1].ID), messageLI(inbox, chain[i].ID)
+			if parent == nil || child == nil {
+				t.Fatalf("message %d or %d not shown", chain[i-1].ID, chain[i].ID)
+			}
+			if !parent.Contains(child) || child.Contains(parent) {
+				t.Errorf("message %d is not nested under %d", chain[i].ID, chain[i-1].ID)
+			}
+		}
+		if messageLI(inbox, m.refillDr.ID).Contains(messageLI(inbox, m.checkup.ID)) {
+			t.Error("threads are nested in each other")
+		}
+
+		// Flags: red "Me" for her own, blue initials for the care team.
+		for _, f := range []struct {
+			msg   *store.Message
+			text  string
+			class string
+			label string
+		}{
+			{m.lab, "Me", "me", "Sent by you"},
+			{m.refillMe, "Me", "me", "Sent by you"},
+			{m.refillDr, "AC", "them", "From Dr. Amelia Chen"},
+			{m.refillRN, "JP", "them", "From Jordan Patel, RN"},
+			{m.checkup, "SR", "them", "From Sam Rivera"},
+		} {
+			flag := messageLI(inbox, f.msg.ID).First(func(n *htmltest.Node) bool { return n.HasClass("flag") })
+			if flag == nil || !flag.HasClass(f.class) || !strings.HasPrefix(flag.TextContent(), f.text+" ") ||
+				!strings.Contains(flag.TextContent(), f.label) {
+				t.Errorf("message %d flag: want %q (class %s, %q)", f.msg.ID, f.text, f.class, f.label)
+			}
+		}
+
+		// The actions each message offers, exactly.
+		for _, a := range []struct {
+			name string
+			msg  *store.Message
+			want []string
+		}{
+			{"her un-acted message", m.lab, []string{"Show Details", "Send Follow-Up", "Archive", "Cancel"}},
+			{"front desk's message", m.checkup, []string{"Show Details", "Reply", "Archive"}},
+			{"her answered message", m.refill, []string{"Show Details", "Send Follow-Up", "Archive"}},
+			{"physician's reply", m.refillDr, []string{"Show Details", "Reply", "Archive"}},
+			{"her answered reply", m.refillMe, []string{"Show Details", "Send Follow-Up", "Archive"}},
+			{"nurse's follow-up", m.nurse, []string{"Show Details", "Reply", "Archive"}},
+		} {
+			if got := actions(t, messageLI(inbox, a.msg.ID)); !slices.Equal(got, a.want) {
+				t.Errorf("%s: actions %q, want %q", a.name, got, a.want)
+			}
+		}
+
+		toggle := inbox.First(htmltest.TagText("a", "Show All Conversations"))
+		if toggle == nil || toggle.Attr["href"] != "/inbox?all=1" || toggle.Attr["hx-get"] != "/inbox?all=1" {
+			t.Errorf("no Show All Conversations link to /inbox?all=1")
+		}
+		compose := inbox.First(htmltest.TagText("a", "Compose Message"))
+		if compose == nil || compose.Attr["href"] != "/messages/new" || !compose.HasClass("btn-go") {
+			t.Errorf("no green Compose Message button")
+		}
+		if !htmx && !strings.Contains(r.Body, "For non-urgent requests only.") {
+			t.Error("the non-urgent notice is missing")
+		}
+	})
+}
+
+func TestInboxShowAll(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := e.mariasInbox(t)
+	patient := e.signIn(t, maria)
+	both(t, func(t *testing.T, htmx bool) {
+		r := patient.variant(htmx).get(t, "/inbox?all=1")
+		wantStatus(t, r, http.StatusOK)
+		inbox := inboxOf(t, r, htmx)
+		want := []int64{m.lab.ConversationID, m.checkup.ConversationID, m.refill.ConversationID, m.rash.ConversationID}
+		if got := conversationIDs(t, inbox); !slices.Equal(got, want) {
+			t.Errorf("conversations %v, want %v (lab, check-up, refill, rash)", got, want)
+		}
+		for _, id := range want {
+			li := inbox.ByID("conversation-" + itoa(id))
+			if archived := li.HasClass("archived"); archived != (id == m.rash.ConversationID) {
+				t.Errorf("conversation %d drawn archived=%t", id, archived)
+			}
+		}
+		// An archived thread can only be read and re-opened.
+		for _, msg := range []*store.Message{m.rash, m.rashRN} {
+			if got, want := actions(t, messageLI(inbox, msg.ID)), []string{"Show Details", "Re-Open"}; !slices.Equal(got, want) {
+				t.Errorf("archived message %d: actions %q, want %q", msg.ID, got, want)
+			}
+		}
+		toggle := inbox.First(htmltest.TagText("a", "Show Open Conversations"))
+		if toggle == nil || toggle.Attr["href"] != "/inbox" {
+			t.Errorf("no Show Open Conversations link back to /inbox")
+		}
+		if inbox.First(htmltest.TagText("a", "Show All Conversations")) != nil {
+			t.Error("Show All Conversations offered while showing all")
+		}
+		// Links and forms keep the view.
+		details := messageLI(inbox, m.lab.ID).First(htmltest.TagText("a", "Show Details"))
+		if details.Attr["href"] != "/messages/"+itoa(m.lab.ID)+"?all=1" {
+			t.Errorf("Show Details links to %q, losing ?all=1", details.Attr["href"])
+		}
+		reopen := messageLI(inbox, m.rash.ID).First(htmltest.Tag("form"))
+		if reopen.FormValues().Get("all") != "1" {
+			t.Error("the Re-Open form loses ?all=1")
+		}
+	})
+}
+
+// Every message the inbox draws offers exactly the actions store.Allowed gives it, for a patient
+// and for staff: the templates decide nothing themselves.
+func TestInboxActionsAreAllowed(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, email := range []string{maria, physician} {
+		c := e.signIn(t, email)
+		v := e.user(t, email).Viewer()
+		list, err := e.st.Inbox(t.Context(), v, store.InboxFilter{IncludeArchived: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		inbox := inboxOf(t, c.get(t, "/inbox?all=1"), false)
+		seen := 0
+		var walk func([]*store.Message)
+		walk = func(ms []*store.Message) {
+			for _, msg := range ms {
+				seen++
+				li := messageLI(inbox, msg.ID)
+				if li == nil {
+					t.Errorf("%s: message %d not shown", email, msg.ID)
+					continue
+				}
+				if got, want := actions(t, li), labels(store.Allowed(v, msg.Facts())); !slices.Equal(got, want) {
+					t.Errorf("%s: message %d actions %q, Allowed says %q", email, msg.ID, got, want)
+				}
+				walk(msg.Replies)
+			}
+		}
+		for _, conv := range list {
+			walk(conv.Messages)
+		}
+		if shown := len(inbox.All(func(n *htmltest.Node) bool { return strings.HasPrefix(n.Attr["id"], "message-") })); shown != seen || seen == 0 {
+			t.Errorf("%s: %d messages shown, the store has %d", email, shown, seen)
+		}
+	}
+}
+
+// Signed out, a page sends you to sign in, and a change is refused without doing anything.
+func TestSignedOutIsSentToSignIn(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := e.mariasInbox(t)
+	before := e.counts(t)
+	for _, route := range e.app.GetRoutes(true) {
+		path := strings.ReplaceAll(route.Path, ":id", itoa(m.lab.ID))
+		switch {
+		case route.Method == http.MethodGet && !publicGET[route.Path]:
+			t.Run("GET "+route.Path, func(t *testing.T) {
+				both(t, func(t *testing.T, htmx bool) {
+					r := e.anon().variant(htmx).get(t, path)
+					if htmx {
+						wantStatus(t, r, http.StatusUnauthorized)
+						if r.Header.Get("HX-Redirect") != "/signin" {
+							t.Errorf("GET %s: HX-Redirect %q, want /signin", path, r.Header.Get("HX-Redirect"))
+						}
+					} else {
+						wantRedirect(t, r, "/signin")
+					}
+				})
+			})
+		case route.Method == http.MethodPost && route.Path != "/signin":
+			t.Run("POST "+route.Path, func(t *testing.T) {
+				both(t, func(t *testing.T, htmx bool) {
+					r := e.anon().variant(htmx).send(t, "POST", path, anyForm())
+					wantStatus(t, r, http.StatusUnauthorized)
+					if htmx {
+						wantFragment(t, r, "notice", "")
+					} else {
+						wantPage(t, r)
+					}
+					if !strings.Contains(r.Body, "Please sign in again") {
+						t.Errorf("POST %s signed out: no clear message:\n%s", path, r.Body)
+					}
+				})
+			})
+		}
+	}
+	t.Cleanup(func() {
+		if after := e.counts(t); after != before {
+			t.Errorf("signed-out requests changed the database: %+v -> %+v", before, after)
+		}
+	})
+}
+
+// publicGET are the GET routes that need no session.
+var publicGET = map[string]bool{"/healthz": true, "/static/+": true, "/": true, "/signin": true}
+
+// anyForm is a form that every POST route would accept from Maria: a whole compose form, a
+// reply body, consent, her credentials.
+func anyForm() url.Values {
+	return url.Values{
+		"subject": {"A new question"}, "body": {"Some words"}, "consent": {"yes"},
+		"submit_key": {"4b1c1bde-3f5b-4a43-9b4f-0f6a3e0a2c11"},
+		"email":      {maria}, "password": {store.DemoPassword},
+	}
+}

@@ -1,0 +1,167 @@
+package app
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"securemessages/internal/htmltest"
+	"securemessages/store"
+)
+
+func TestSigninWrongPasswordAndUnknownEmailLookTheSame(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const unknown = "nobody.here@riverside.example"
+	wrong := e.anon().send(t, "POST", "/signin", url.Values{"email": {maria}, "password": {"not-the-password"}})
+	nobody := e.anon().send(t, "POST", "/signin", url.Values{"email": {unknown}, "password": {"not-the-password"}})
+	for _, r := range []*response{wrong, nobody} {
+		wantStatus(t, r, http.StatusUnauthorized)
+		wantPage(t, r)
+		if !strings.Contains(r.Body, signinProblem) {
+			t.Errorf("sign-in failure page does not say %q:\n%s", signinProblem, r.Body)
+		}
+		if c := r.cookie("sid"); c != nil && c.Value != "" {
+			t.Errorf("a failed sign-in set a session cookie")
+		}
+	}
+	// The address typed is kept in the form; apart from it, an attacker learns nothing.
+	if a, b := strings.ReplaceAll(wrong.Body, maria, "EMAIL"), strings.ReplaceAll(nobody.Body, unknown, "EMAIL"); a != b {
+		t.Errorf("a wrong password and an unknown address answer differently:\n%s\n----\n%s", a, b)
+	}
+}
+
+func TestSigninLocksAccountAfterFiveFailures(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for i := 0; i < 5; i++ {
+		r := e.anon().send(t, "POST", "/signin", url.Values{"email": {maria}, "password": {"guess"}})
+		wantStatus(t, r, http.StatusUnauthorized)
+	}
+	r := e.anon().send(t, "POST", "/signin", url.Values{"email": {maria}, "password": {store.DemoPassword}})
+	wantStatus(t, r, http.StatusTooManyRequests)
+	if !strings.Contains(r.Body, "Too many failed sign-ins") {
+		t.Errorf("locked sign-in does not say why:\n%s", r.Body)
+	}
+	if c := r.cookie("sid"); c != nil && c.Value != "" {
+		t.Error("a locked account was signed in")
+	}
+	if n := e.counts(t).Sessions; n != 0 {
+		t.Errorf("%d sessions after a locked sign-in, want 0", n)
+	}
+	// The lock is on the account, not on everyone at this address.
+	e.signIn(t, tom)
+}
+
+func TestSigninSetsRotatedHttpOnlyLaxCookie(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const planted = "planted-by-an-attacker"
+	planter := &client{e: e, cookie: &http.Cookie{Name: "sid", Value: planted}}
+	r := planter.send(t, "POST", "/signin", url.Values{"email": {maria}, "password": {store.DemoPassword}})
+	wantRedirect(t, r, "/inbox")
+	c := r.cookie("sid")
+	if c == nil || c.Value == "" {
+		t.Fatalf("no sid cookie: %q", r.Header.Values("Set-Cookie"))
+	}
+	if c.Value == planted {
+		t.Fatal("sign-in kept the cookie planted before it")
+	}
+	if !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Secure {
+		t.Errorf("cookie %q: want HttpOnly, SameSite=Lax, Path=/, not Secure over plain HTTP", r.Header.Get("Set-Cookie"))
+	}
+	signedIn := &client{e: e, cookie: c}
+	if page := signedIn.get(t, "/inbox"); page.Status != http.StatusOK || !strings.Contains(page.Body, "Signed in as Maria Lopez") {
+		t.Fatalf("the new cookie does not sign in: %d\n%s", page.Status, page.Body)
+	}
+	if page := planter.get(t, "/inbox"); page.Status != http.StatusSeeOther {
+		t.Fatalf("the planted cookie signs in: %d", page.Status)
+	}
+
+	// Signing in again, already signed in, also gives a new session.
+	again := signedIn.post(t, "/signin", url.Values{"email": {maria}, "password": {store.DemoPassword}})
+	wantRedirect(t, again, "/inbox")
+	if c2 := again.cookie("sid"); c2 == nil || c2.Value == "" || c2.Value == c.Value {
+		t.Errorf("second sign-in did not rotate the session: %q", again.Header.Values("Set-Cookie"))
+	}
+}
+
+func TestSigninOverHTTPSSetsSecureHostCookie(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.anon().send(t, "POST", "/signin", url.Values{"email": {maria}, "password": {store.DemoPassword}},
+		"X-Forwarded-Proto", "https")
+	wantRedirect(t, r, "/inbox")
+	c := r.cookie("__Host-sid")
+	if c == nil || c.Value == "" {
+		t.Fatalf("no __Host-sid cookie: %q", r.Header.Values("Set-Cookie"))
+	}
+	if !c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode || c.Path != "/" || c.Domain != "" {
+		t.Errorf("cookie %q: want Secure, HttpOnly, SameSite=Lax, Path=/, no Domain", r.Header.Get("Set-Cookie"))
+	}
+	if plain := r.cookie("sid"); plain != nil {
+		t.Errorf("a plain sid cookie was set over HTTPS too: %q", r.Header.Values("Set-Cookie"))
+	}
+	if sts := r.Header.Get("Strict-Transport-Security"); !strings.Contains(sts, "max-age=31536000") {
+		t.Errorf("no HSTS over HTTPS: %q", sts)
+	}
+	signedIn := &client{e: e, cookie: c}
+	if page := signedIn.get(t, "/inbox", "X-Forwarded-Proto", "https"); page.Status != http.StatusOK {
+		t.Fatalf("the __Host-sid cookie does not sign in over HTTPS: %d", page.Status)
+	}
+}
+
+func TestSignoutEndsSessionOnServer(t *testing.T) {
+	t.Parallel()
+	both(t, func(t *testing.T, htmx bool) {
+		e := newEnv(t)
+		patient := e.signIn(t, maria).variant(htmx)
+		token := patient.token(t)
+		before := e.counts(t).Sessions
+		r := patient.post(t, "/signout", nil)
+		if htmx {
+			wantStatus(t, r, http.StatusNoContent)
+			if got := r.Header.Get("HX-Redirect"); got != "/signin" {
+				t.Errorf("HX-Redirect %q, want /signin", got)
+			}
+		} else {
+			wantRedirect(t, r, "/signin")
+		}
+		if c := r.cookie("sid"); c == nil || c.Value != "" || !c.Expires.Before(time.Now()) {
+			t.Errorf("sign-out did not clear the cookie: %q", r.Header.Values("Set-Cookie"))
+		}
+		if got := r.Header.Get("Clear-Site-Data"); !strings.Contains(got, `"cache"`) {
+			t.Errorf("Clear-Site-Data %q", got)
+		}
+		if after := e.counts(t).Sessions; after != before-1 {
+			t.Errorf("sessions %d -> %d: the session was not deleted on the server", before, after)
+		}
+		// The old cookie, replayed, is worth nothing: no page, no change.
+		page := patient.variant(false).get(t, "/inbox")
+		wantRedirect(t, page, "/signin")
+		patient.csrf = token
+		refused := patient.variant(false).post(t, "/conversations/1/archive", nil)
+		wantStatus(t, refused, http.StatusUnauthorized)
+	})
+}
+
+func TestSigninPagesRedirect(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	anon := e.anon()
+	wantRedirect(t, anon.get(t, "/"), "/signin")
+	page := anon.get(t, "/signin")
+	wantStatus(t, page, http.StatusOK)
+	form := wantPage(t, page).First(func(n *htmltest.Node) bool { return n.Tag == "form" && n.Attr["action"] == "/signin" })
+	if form == nil || form.Input("email") == nil || form.Input("password") == nil {
+		t.Fatalf("no sign-in form:\n%s", page.Body)
+	}
+	if scripts := page.doc(t).All(htmltest.Tag("script")); len(scripts) != 0 {
+		t.Error("the signed-out page loads a script; it has nothing to swap")
+	}
+	patient := e.signIn(t, maria)
+	wantRedirect(t, patient.get(t, "/"), "/inbox")
+	wantRedirect(t, patient.get(t, "/signin"), "/inbox")
+}

@@ -1,0 +1,158 @@
+package realtime
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"securemessages/store"
+)
+
+// Hub is one instance's single Redis subscription, fanned out to the streams it serves. It never
+// blocks on a browser: a stream whose buffer is full is told to resync from PostgreSQL instead.
+type Hub struct {
+	client *redis.Client
+	log    *slog.Logger
+
+	mu         sync.Mutex
+	byPatient  map[int64]map[*Stream]struct{} // a patient's own streams
+	byPractice map[int64]map[*Stream]struct{} // a practice's staff streams
+	bySession  map[string]map[*Stream]struct{}
+	count      int
+}
+
+// NewHub makes a hub over client; a nil client serves streams from replay alone.
+func NewHub(client *redis.Client, log *slog.Logger) *Hub {
+	return &Hub{client: client, log: log,
+		byPatient: map[int64]map[*Stream]struct{}{}, byPractice: map[int64]map[*Stream]struct{}{},
+		bySession: map[string]map[*Stream]struct{}{}}
+}
+
+// Run holds the subscription until ctx ends. go-redis reconnects and resubscribes by itself
+// when Redis comes back; every (re)subscription may follow a gap, so each one makes every
+// stream resync from the events table.
+func (h *Hub) Run(ctx context.Context) {
+	if h.client == nil {
+		return
+	}
+	sub := h.client.Subscribe(ctx, Channel)
+	defer sub.Close()
+	for msg := range sub.ChannelWithSubscriptions(redis.WithChannelSize(1024)) {
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" {
+				h.resyncAll()
+			}
+		case *redis.Message:
+			var w Wire
+			if err := json.Unmarshal([]byte(m.Payload), &w); err != nil {
+				h.log.Warn("realtime: unreadable event", "error", err.Error())
+				continue
+			}
+			h.dispatch(w)
+		}
+	}
+}
+
+// Open registers a stream for a viewer's session.
+func (h *Hub) Open(v store.Viewer, sessionKey string) *Stream {
+	s := &Stream{Viewer: v, SessionKey: sessionKey, events: make(chan Wire, 64),
+		resync: make(chan struct{}, 1), ended: make(chan struct{})}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	add(h.bySession, sessionKey, s)
+	if v.Role == store.RoleStaff {
+		add(h.byPractice, v.PracticeID, s)
+	} else {
+		add(h.byPatient, v.UserID, s)
+	}
+	h.count++
+	return s
+}
+
+// Close unregisters a stream; call it when the stream's writer returns.
+func (h *Hub) Close(s *Stream) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.bySession[s.SessionKey][s]; !ok {
+		return
+	}
+	remove(h.bySession, s.SessionKey, s)
+	if s.Viewer.Role == store.RoleStaff {
+		remove(h.byPractice, s.Viewer.PracticeID, s)
+	} else {
+		remove(h.byPatient, s.Viewer.UserID, s)
+	}
+	h.count--
+}
+
+// Len is the number of open streams.
+func (h *Hub) Len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.count
+}
+
+// EndSession closes every stream of a session on this instance.
+func (h *Hub) EndSession(key string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.bySession[key] {
+		s.end()
+	}
+}
+
+// dispatch hands an event to the streams allowed to see it: the patient's own, and the staff of
+// the patient's practice. Nobody else's.
+func (h *Hub) dispatch(w Wire) {
+	if w.Kind == KindSessionEnded {
+		h.EndSession(w.Session)
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for s := range h.byPatient[w.PatientID] {
+		if s.Viewer.PracticeID == w.PracticeID {
+			s.offer(w)
+		}
+	}
+	for s := range h.byPractice[w.PracticeID] {
+		s.offer(w)
+	}
+}
+
+// Deliver dispatches an event committed on this instance straight away, without waiting for
+// the round trip through Redis (the copy that comes back is dropped as a duplicate).
+func (h *Hub) Deliver(e store.Event) { h.dispatch(wireOf(e)) }
+
+func (h *Hub) resyncAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, streams := range h.bySession {
+		for s := range streams {
+			s.needResync()
+		}
+	}
+}
+
+func add[K comparable](m map[K]map[*Stream]struct{}, k K, s *Stream) {
+	if m[k] == nil {
+		m[k] = map[*Stream]struct{}{}
+	}
+	m[k][s] = struct{}{}
+}
+
+func remove[K comparable](m map[K]map[*Stream]struct{}, k K, s *Stream) {
+	delete(m[k], s)
+	if len(m[k]) == 0 {
+		delete(m, k)
+	}
+}
+
+// Heartbeat is how often a quiet stream sends a comment: well inside the 55 s after which
+// routers such as Heroku's cut an idle connection.
+const Heartbeat = 20 * time.Second

@@ -1,0 +1,190 @@
+package realtime
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"securemessages/store"
+)
+
+// Stream is one open page's server-sent-events connection.
+type Stream struct {
+	Viewer     store.Viewer
+	SessionKey string
+
+	events  chan Wire     // live events for this viewer, buffered
+	resync  chan struct{} // "you may have missed something: replay from PostgreSQL"
+	ended   chan struct{} // closed when the session signs out
+	endOnce sync.Once
+}
+
+func (s *Stream) offer(w Wire) {
+	select {
+	case s.events <- w:
+	default:
+		s.needResync() // never block the hub on a slow browser; it catches up from the table
+	}
+}
+
+func (s *Stream) needResync() {
+	select {
+	case s.resync <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Stream) end() { s.endOnce.Do(func() { close(s.ended) }) }
+
+// Source is what a stream reads from PostgreSQL.
+type Source interface {
+	EventsAfter(ctx context.Context, v store.Viewer, after int64, limit int) ([]store.Event, error)
+	EventHorizon(ctx context.Context) (newest, oldest int64, err error)
+	SessionActive(ctx context.Context, key string, limits store.SessionLimits) (bool, error)
+}
+
+// ServeOptions tune one stream.
+type ServeOptions struct {
+	After     int64           // the last event the page reflects
+	Shutdown  <-chan struct{} // closed when the server shuts down
+	Sessions  store.SessionLimits
+	Heartbeat time.Duration // 0 means Heartbeat
+}
+
+// SSE event names the page listens for.
+const (
+	SSEChanged   = "changed"    // something the viewer may see changed: fetch the inbox again
+	SSESignedOut = "signed-out" // the session ended: the page stops listening
+)
+
+// replayBatch bounds one replay query; a page far behind replays in several.
+const replayBatch = 500
+
+// Serve writes the stream until the browser goes, the session ends or the server shuts down.
+// It replays what the viewer missed after o.After, then goes live; ids only ever increase, so
+// nothing is sent twice. It runs on the connection's own goroutine and unregisters on return.
+func (h *Hub) Serve(src Source, s *Stream, w *bufio.Writer, o ServeOptions) {
+	defer h.Close(s)
+	if o.Heartbeat == 0 {
+		o.Heartbeat = Heartbeat
+	}
+	sse := &sseWriter{w: w, last: o.After}
+	// The retry hint sets how soon the browser reconnects after the stream ends.
+	if sse.comment("retry: 2000\n: connected") != nil {
+		return
+	}
+	replay := func() error {
+		postponed, err := sse.replay(src, s.Viewer)
+		if postponed {
+			// PostgreSQL did not answer: keep the stream and try again shortly.
+			time.AfterFunc(3*time.Second, s.needResync)
+		}
+		return err
+	}
+	if replay() != nil {
+		return
+	}
+	tick := time.NewTicker(o.Heartbeat)
+	defer tick.Stop()
+	for beats := 1; ; beats++ {
+		var err error
+		select {
+		case e := <-s.events:
+			err = sse.event(e)
+		case <-s.resync:
+			err = replay()
+		case <-tick.C:
+			// A failed write is the only sign that a browser has gone, so the heartbeat is also
+			// how a vanished client is let go.
+			err = sse.comment(": ping")
+			if err == nil && beats%3 == 0 && !sessionActive(src, s.SessionKey, o.Sessions) {
+				sse.named(SSESignedOut, "{}")
+				return
+			}
+		case <-s.ended:
+			sse.named(SSESignedOut, "{}")
+			return
+		case <-o.Shutdown:
+			sse.comment("retry: 1000") // come back soon, to another instance
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func sessionActive(src Source, key string, limits store.SessionLimits) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	active, err := src.SessionActive(ctx, key, limits)
+	return err != nil || active // a database hiccup does not sign anybody out
+}
+
+type sseWriter struct {
+	w    *bufio.Writer
+	last int64
+}
+
+func (s *sseWriter) comment(text string) error {
+	fmt.Fprintf(s.w, "%s\n\n", text)
+	return s.w.Flush()
+}
+
+func (s *sseWriter) named(name, data string) error {
+	fmt.Fprintf(s.w, "event: %s\ndata: %s\n\n", name, data)
+	return s.w.Flush()
+}
+
+type eventData struct {
+	Kind           string `json:"kind"`
+	ConversationID int64  `json:"conversation_id,omitempty"`
+	MessageID      int64  `json:"message_id,omitempty"`
+}
+
+// event sends one event unless the page has already had it.
+func (s *sseWriter) event(e Wire) error {
+	if e.ID <= s.last {
+		return nil
+	}
+	data, _ := json.Marshal(eventData{Kind: e.Kind, ConversationID: e.ConversationID, MessageID: e.MessageID})
+	fmt.Fprintf(s.w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, SSEChanged, data)
+	s.last = e.ID
+	return s.w.Flush()
+}
+
+// replay sends, from PostgreSQL, every event of the viewer's after the last one sent. If events
+// the page has not seen were already pruned, it tells the page to fetch everything afresh. It
+// reports postponed when PostgreSQL could not be read.
+func (s *sseWriter) replay(src Source, v store.Viewer) (postponed bool, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if s.last > 0 {
+		newest, oldest, err := src.EventHorizon(ctx)
+		if err != nil {
+			return true, s.comment(": replay postponed")
+		}
+		if oldest > s.last+1 {
+			s.last = newest
+			fmt.Fprintf(s.w, "id: %d\nevent: %s\ndata: {\"kind\":\"reload\"}\n\n", newest, SSEChanged)
+			return false, s.w.Flush()
+		}
+	}
+	for {
+		events, err := src.EventsAfter(ctx, v, s.last, replayBatch)
+		if err != nil {
+			return true, s.comment(": replay postponed")
+		}
+		for _, e := range events {
+			if err := s.event(wireOf(e)); err != nil {
+				return false, err
+			}
+		}
+		if len(events) < replayBatch {
+			return false, nil
+		}
+	}
+}
