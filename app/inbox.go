@@ -1,7 +1,9 @@
 package app
 
 import (
+	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -29,18 +31,31 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 	if err != nil {
 		return nil, err
 	}
-	list, err := a.store.Inbox(c.UserContext(), v, store.InboxFilter{IncludeArchived: o.showAll})
+	filter := store.InboxFilter{IncludeArchived: o.showAll}
+	if v.Role == store.RoleStaff {
+		filter.Assignment = assignment(c)
+	}
+	list, err := a.store.Inbox(c.UserContext(), v, filter)
 	if err != nil {
 		return nil, err
 	}
 	vd := a.newViewData(c, "Messages")
 	vd.Practice = practice
 	vd.Notice = o.notice
-	iv := &InboxView{ShowAll: o.showAll, Staff: v.Role == store.RoleStaff, Compose: o.compose, CSRFToken: vd.CSRFToken, LiveAfter: newest}
+	iv := &InboxView{ShowAll: o.showAll, Staff: v.Role == store.RoleStaff, Assignment: filter.Assignment,
+		Compose: o.compose, CSRFToken: vd.CSRFToken, LiveAfter: newest}
+	if iv.Staff {
+		if iv.Awaiting, err = a.store.AwaitingCount(c.UserContext(), v); err != nil {
+			return nil, err
+		}
+	}
 	for _, conv := range list {
 		cv := &ConversationView{ID: conv.ID, Archived: conv.Archived(), Inbox: iv}
 		if iv.Staff {
 			cv.PatientName = conv.PatientName
+			cv.Instructions = conv.Instructions
+			cv.RequestedStaffName = conv.RequestedStaffName
+			cv.Awaiting = conv.AwaitingPractice()
 		}
 		for _, m := range conv.Messages {
 			cv.Messages = append(cv.Messages, messageNode(v, m, iv, o.open))
@@ -79,23 +94,47 @@ func flagFor(v store.Viewer, m *store.Message) Flag {
 	return Flag{Text: m.AuthorInitials, Label: "From " + m.AuthorName, Who: m.AuthorName}
 }
 
-// Q is the query that keeps "Show All Conversations" on across links.
-func (iv *InboxView) Q() string {
-	if iv.ShowAll {
-		return "?all=1"
+// Q is the query that keeps the list's view (archived shown, staff filter) across links.
+func (iv *InboxView) Q() string { return listQuery(iv.ShowAll, iv.Assignment) }
+
+// With is the query for the same view with another staff filter.
+func (iv *InboxView) With(assignment string) string { return listQuery(iv.ShowAll, assignment) }
+
+// Toggled is the query for the same view with archived conversations toggled.
+func (iv *InboxView) Toggled() string { return listQuery(!iv.ShowAll, iv.Assignment) }
+
+func listQuery(all bool, assignment string) string {
+	q := url.Values{}
+	if all {
+		q.Set("all", "1")
 	}
-	return ""
+	if assignment != "" {
+		q.Set("assigned", assignment)
+	}
+	if len(q) == 0 {
+		return ""
+	}
+	return "?" + q.Encode()
 }
 
 // showAll reads whether the archived conversations are shown, from a link or a form.
 func showAll(c *fiber.Ctx) bool { return c.Query("all") == "1" || c.FormValue("all") == "1" }
 
-func inboxURL(all bool) string {
-	if all {
-		return "/inbox?all=1"
+// assignment reads the staff queue's filter; anything unknown shows everything.
+func assignment(c *fiber.Ctx) string {
+	a := c.Query("assigned")
+	if a == "" {
+		a = c.FormValue("assigned")
 	}
-	return "/inbox"
+	switch a {
+	case store.AssignedToMe, store.Unassigned:
+		return a
+	}
+	return ""
 }
+
+// listURL is the inbox address for the view a request was made from.
+func listURL(c *fiber.Ctx) string { return "/inbox" + listQuery(showAll(c), assignment(c)) }
 
 // idParam reads the :id of a URL; anything but a positive whole number is a bad link.
 func idParam(c *fiber.Ctx) (int64, error) {
@@ -123,21 +162,20 @@ func (a *App) changed(c *fiber.Ctx, code string, events ...store.Event) error {
 			a.log.Warn("publish failed", "request_id", requestID(c), "event_id", e.ID, "error", err.Error())
 		}
 	}
-	all := showAll(c)
 	if !isFragment(c) {
-		url := inboxURL(all)
-		if all {
-			url += "&notice=" + code
+		target := listURL(c)
+		if strings.Contains(target, "?") {
+			target += "&notice=" + code
 		} else {
-			url += "?notice=" + code
+			target += "?notice=" + code
 		}
-		return c.Redirect(url, fiber.StatusSeeOther)
+		return c.Redirect(target, fiber.StatusSeeOther)
 	}
-	vd, err := a.inboxView(c, inboxOptions{showAll: all, notice: Notice{Text: notices[code]}})
+	vd, err := a.inboxView(c, inboxOptions{showAll: showAll(c), notice: Notice{Text: notices[code]}})
 	if err != nil {
 		return err
 	}
-	c.Set("HX-Push-Url", inboxURL(all))
+	c.Set("HX-Push-Url", listURL(c))
 	return a.render(c, view{page: "pages/inbox", data: vd, fragment: "partials/inbox", fragmentData: vd})
 }
 

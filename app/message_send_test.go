@@ -205,13 +205,13 @@ func TestMessageSendRefusesBadInput(t *testing.T) {
 				}
 				// What was typed is all still there.
 				kept := compose.First(htmltest.Tag("form")).FormValues()
-				for _, field := range []string{"subject", "body", "method", "consent", "submit_key"} {
+				for _, field := range []string{"subject", "body", "staff", "method", "consent", "submit_key"} {
+					if (field == "staff" || field == "method") && field == tc.field {
+						continue // a drop-down cannot show a choice that is not in it
+					}
 					if kept.Get(field) != form.Get(field) {
 						t.Errorf("%s not kept: sent %.40q, form now has %.40q", field, form.Get(field), kept.Get(field))
 					}
-				}
-				if tc.field != "staff" && kept.Get("staff") != form.Get("staff") {
-					t.Errorf("staff choice not kept: sent %q, form has %q", form.Get("staff"), kept.Get("staff"))
 				}
 			})
 		}

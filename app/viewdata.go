@@ -43,7 +43,9 @@ type ErrorView struct {
 // InboxView is the list of conversations with whatever is open in it.
 type InboxView struct {
 	ShowAll       bool
-	Staff         bool // the viewer is staff: show whose conversation each is
+	Staff         bool   // the viewer is staff: the practice's queue, with filters
+	Assignment    string // staff filter: store.AssignedToMe, store.Unassigned, or "" for all
+	Awaiting      int    // staff: open conversations waiting for the practice's reply
 	Conversations []*ConversationView
 	Compose       *ComposeForm // nil: closed
 	CSRFToken     string
@@ -57,6 +59,10 @@ type ConversationView struct {
 	PatientName string
 	Messages    []*MessageNode
 	Inbox       *InboxView
+	// For staff, at a glance: what the patient asked for when they wrote.
+	Instructions       store.Instructions
+	RequestedStaffName string
+	Awaiting           bool
 }
 
 // MessageNode is one message in a thread, with the actions Allowed gives the viewer.

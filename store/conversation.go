@@ -17,6 +17,26 @@ type Conversation struct {
 	ArchivedAt      *time.Time
 	LastActivityAt  time.Time
 	Messages        []*Message // the first message, and under it the replies as a tree
+	// The first message's special instructions, shown at a glance in the staff queue.
+	Instructions       Instructions
+	RequestedStaffName string
+}
+
+// AwaitingPractice reports whether the patient has the last word in an open conversation: the
+// practice owes a reply.
+func (c *Conversation) AwaitingPractice() bool {
+	last := c.latest(c.Messages, nil)
+	return !c.Archived() && last != nil && last.AuthorRole == RolePatient
+}
+
+func (c *Conversation) latest(ms []*Message, best *Message) *Message {
+	for _, m := range ms {
+		if best == nil || m.CreatedAt.After(best.CreatedAt) || (m.CreatedAt.Equal(best.CreatedAt) && m.ID > best.ID) {
+			best = m
+		}
+		best = c.latest(m.Replies, best)
+	}
+	return best
 }
 
 // Archived reports whether the thread is closed.
@@ -25,8 +45,15 @@ func (c *Conversation) Archived() bool { return c.ArchivedAt != nil }
 // InboxFilter chooses which conversations a list shows.
 type InboxFilter struct {
 	IncludeArchived bool
-	ConversationID  int64 // only this conversation, when not 0
+	ConversationID  int64  // only this conversation, when not 0
+	Assignment      string // for staff: AssignedToMe, Unassigned, or "" for all
 }
+
+// Assignment filters of the staff queue: who the patient asked to answer.
+const (
+	AssignedToMe = "mine"
+	Unassigned   = "unassigned"
+)
 
 type inboxRow struct {
 	ConversationID  int64         `db:"conversation_id"`
@@ -44,6 +71,9 @@ type inboxRow struct {
 	Subject         []byte        `db:"subject"`
 	ActedOn         bool          `db:"acted_on"`
 	CreatedAt       time.Time     `db:"created_at"`
+	// Only on the first message of each conversation.
+	RootInstructions   []byte         `db:"root_instructions"`
+	RequestedStaffName sql.NullString `db:"requested_staff_name"`
 }
 
 // Inbox lists the viewer's conversations, newest activity first, each with its messages nested
@@ -55,17 +85,23 @@ func (s *Store) Inbox(ctx context.Context, v Viewer, f InboxFilter) ([]*Conversa
 		       p.initials AS patient_initials, c.archived_at, c.last_activity_at,
 		       m.id AS message_id, m.parent_id, m.author_id, a.role AS author_role,
 		       a.full_name AS author_name, a.initials AS author_initials,
-		       m.subject, m.acted_on, m.created_at
+		       m.subject, m.acted_on, m.created_at,
+		       CASE WHEN m.parent_id IS NULL THEN m.instructions END AS root_instructions,
+		       CASE WHEN m.parent_id IS NULL THEN rs.full_name END AS requested_staff_name
 		FROM conversations c
 		JOIN users p ON p.id = c.patient_id
+		JOIN messages r ON r.conversation_id = c.id AND r.parent_id IS NULL
 		JOIN messages m ON m.conversation_id = c.id
 		JOIN users a ON a.id = m.author_id
+		LEFT JOIN users rs ON rs.id = m.requested_staff_id
 		WHERE c.practice_id = $1
 		  AND ($2::bigint IS NULL OR c.patient_id = $2)
 		  AND ($3 OR c.archived_at IS NULL)
 		  AND ($4::bigint = 0 OR c.id = $4)
+		  AND ($5 = '' OR ($5 = 'mine' AND r.requested_staff_id = $6)
+		               OR ($5 = 'unassigned' AND r.requested_staff_id IS NULL))
 		ORDER BY c.last_activity_at DESC, c.id DESC, m.created_at, m.id`,
-		v.PracticeID, v.patientScope(), f.IncludeArchived, f.ConversationID)
+		v.PracticeID, v.patientScope(), f.IncludeArchived, f.ConversationID, f.Assignment, v.UserID)
 	if err != nil {
 		return nil, fmt.Errorf("store: inbox of user %d: %w", v.UserID, err)
 	}
@@ -109,6 +145,16 @@ func (s *Store) buildTrees(rows []inboxRow) ([]*Conversation, error) {
 			AuthorInitials: r.AuthorInitials, Subject: string(subject), CreatedAt: r.CreatedAt,
 			ActedOn: r.ActedOn, ThreadArchived: c.Archived()}
 		byID[m.ID] = m
+		if r.RootInstructions != nil {
+			instr, err := s.keys.Open(r.RootInstructions, messageAD("instructions", r.MessageID, r.ConversationID))
+			if err != nil {
+				return nil, fmt.Errorf("store: message %d instructions: %w", r.MessageID, err)
+			}
+			if err := decodeInstructions(instr, &c.Instructions); err != nil {
+				return nil, fmt.Errorf("store: message %d instructions: %w", r.MessageID, err)
+			}
+			c.RequestedStaffName = r.RequestedStaffName.String
+		}
 		// Rows come oldest first within a conversation, so a parent is always seen before its replies.
 		if parent, ok := byID[m.ParentID]; ok && m.ParentID != 0 {
 			parent.Replies = append(parent.Replies, m)
@@ -121,9 +167,8 @@ func (s *Store) buildTrees(rows []inboxRow) ([]*Conversation, error) {
 
 type detailsRow struct {
 	inboxRow
-	Body               []byte         `db:"body"`
-	Instructions       []byte         `db:"instructions"`
-	RequestedStaffName sql.NullString `db:"requested_staff_name"`
+	Body         []byte `db:"body"`
+	Instructions []byte `db:"instructions"`
 }
 
 // Message loads one of the viewer's messages, without its text. Another's answers ErrNotFound.
@@ -188,4 +233,21 @@ func (s *Store) message(ctx context.Context, v Viewer, id int64) (*Message, deta
 		return nil, r, err
 	}
 	return list[0].Messages[0], r, nil
+}
+
+// AwaitingCount counts the practice's open conversations in which the patient has the last word:
+// the staff queue's "waiting for a reply".
+func (s *Store) AwaitingCount(ctx context.Context, v Viewer) (int, error) {
+	var n int
+	err := s.db.GetContext(ctx, &n, `
+		SELECT count(*) FROM conversations c
+		WHERE c.practice_id = $1 AND ($2::bigint IS NULL OR c.patient_id = $2) AND c.archived_at IS NULL
+		  AND (SELECT a.role FROM messages m JOIN users a ON a.id = m.author_id
+		       WHERE m.conversation_id = c.id
+		       ORDER BY m.created_at DESC, m.id DESC LIMIT 1) = 'patient'`,
+		v.PracticeID, v.patientScope())
+	if err != nil {
+		return 0, fmt.Errorf("store: conversations awaiting a reply: %w", err)
+	}
+	return n, nil
 }

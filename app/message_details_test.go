@@ -1,0 +1,217 @@
+package app
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"securemessages/internal/htmltest"
+)
+
+// slotOf checks an answer that opens the slot under message id, page or fragment, and returns
+// the slot. On the page the slot is open in place, under its message in the inbox.
+func slotOf(t *testing.T, r *response, htmx bool, id int64) *htmltest.Node {
+	t.Helper()
+	slotID := "slot-" + itoa(id)
+	if htmx {
+		return wantFragment(t, r, slotID, "#"+slotID)
+	}
+	inbox := inboxOf(t, r, false)
+	li, slot := messageLI(inbox, id), inbox.ByID(slotID)
+	if li == nil || slot == nil || !li.Contains(slot) {
+		t.Fatalf("message %d is not shown with its slot:\n%s", id, r.Body)
+	}
+	return slot
+}
+
+func TestMessageSlots(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := e.mariasInbox(t)
+	patient := e.signIn(t, maria)
+	both(t, func(t *testing.T, htmx bool) {
+		c := patient.variant(htmx)
+		for _, s := range []struct {
+			name string
+			path string
+			id   int64
+			want []string // in the slot's text
+			form string   // the action of the form in the slot, if any
+		}{
+			{"details", "/messages/%d", m.lab.ID,
+				[]string{"My portal shows a cholesterol result flagged high.", "From You", "Billing consent Agreed to be billed $25.00"}, ""},
+			{"details with special instructions", "/messages/%d", m.rash.ID,
+				[]string{"A red, itchy rash", "Requested staff member Jordan Patel, RN", "Response method Phone call",
+					"Billing consent Agreed to be billed $25.00"}, ""},
+			{"details of a staff reply", "/messages/%d", m.refillDr.ID,
+				[]string{"have your home readings stayed under 130/80?", "From Dr. Amelia Chen"}, ""},
+			{"reply form", "/messages/%d/reply", m.refillDr.ID,
+				[]string{"Reply: " + subjReRefil, "I agree to be billed $25.00 for this message."}, "/messages/%d/replies"},
+			{"follow-up form", "/messages/%d/reply", m.lab.ID,
+				[]string{"Send Follow-Up: " + subjLab}, "/messages/%d/replies"},
+			{"cancel question", "/messages/%d/cancel", m.lab.ID,
+				[]string{"Cancel “" + subjLab + "”? It will be deleted permanently, for you and for the care team.", "Cancel Message"},
+				"/messages/%d/cancel"},
+		} {
+			t.Run(s.name, func(t *testing.T) {
+				r := c.get(t, fmt.Sprintf(s.path, s.id))
+				wantStatus(t, r, http.StatusOK)
+				slot := slotOf(t, r, htmx, s.id)
+				for _, want := range s.want {
+					if !strings.Contains(slot.TextContent(), want) {
+						t.Errorf("slot lacks %q: %s", want, slot.TextContent())
+					}
+				}
+				if s.form != "" {
+					form := slot.First(htmltest.Tag("form"))
+					if form == nil || form.Attr["action"] != fmt.Sprintf(s.form, s.id) || form.Attr["method"] != "post" ||
+						form.FormValues().Get("_csrf") == "" {
+						t.Errorf("no form posting to %s with a CSRF token in the slot", fmt.Sprintf(s.form, s.id))
+					}
+				}
+				closeLink := slot.First(htmltest.TagText("a", "Close"))
+				if closeLink == nil {
+					t.Fatal("no Close link in the slot")
+				}
+				// Close empties the slot again.
+				closed := c.get(t, closeLink.Attr["hx-get"])
+				wantStatus(t, closed, http.StatusOK)
+				if empty := slotOf(t, closed, htmx, s.id); empty.TextContent() != "" {
+					t.Errorf("closed slot still shows %q", empty.TextContent())
+				}
+			})
+		}
+	})
+}
+
+// An action the message no longer offers is answered with the inbox as it is and the reason; for
+// htmx, in place of the inbox, not inside the slot the link aimed at.
+func TestMessageSlotsRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := e.mariasInbox(t)
+	patient := e.signIn(t, maria)
+	both(t, func(t *testing.T, htmx bool) {
+		for _, s := range []struct {
+			name, path string
+			id         int64
+			reason     string
+		}{
+			{"cancel what was answered", "/messages/%d/cancel", m.refill.ID, cancelRefused},
+			{"cancel the physician's", "/messages/%d/cancel", m.refillDr.ID, cancelRefused},
+			{"reply in an archived thread", "/messages/%d/reply", m.rashRN.ID, "This conversation is archived; Re-Open it to write more."},
+		} {
+			t.Run(s.name, func(t *testing.T) {
+				r := patient.variant(htmx).get(t, fmt.Sprintf(s.path, s.id))
+				wantStatus(t, r, http.StatusConflict)
+				var inbox *htmltest.Node
+				if htmx {
+					// The link's hx-target is the message's slot.
+					inbox = wantFragment(t, r, "inbox", "#slot-"+itoa(s.id))
+				} else {
+					inbox = inboxOf(t, r, false)
+				}
+				if got := notice(t, inbox); got != s.reason {
+					t.Errorf("notice %q, want %q", got, s.reason)
+				}
+			})
+		}
+	})
+}
+
+// Another patient's ids, and another practice's, answer 404 and show none of their data, for every
+// route that takes an id.
+func TestOtherPatientsMessagesAreNotFound(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	toms := e.start(t, tom, "Tom private subject QX7", "Tom private body QX7")
+	graces := e.start(t, grace, "Grace private subject QX7", "Grace private body QX7")
+	patient := e.signIn(t, maria)
+	before := e.counts(t)
+	for _, other := range []struct {
+		name          string
+		msgID, convID int64
+	}{{"same practice", toms.MessageID, toms.ConversationID}, {"other practice", graces.MessageID, graces.ConversationID}} {
+		msgID, convID := other.msgID, other.convID
+		for _, route := range e.app.GetRoutes(true) {
+			if !strings.Contains(route.Path, ":id") || (route.Method != http.MethodGet && route.Method != http.MethodPost) {
+				continue
+			}
+			id := msgID
+			if strings.HasPrefix(route.Path, "/conversations/") {
+				id = convID
+			}
+			path := strings.ReplaceAll(route.Path, ":id", itoa(id))
+			t.Run(other.name+" "+route.Method+" "+route.Path, func(t *testing.T) {
+				both(t, func(t *testing.T, htmx bool) {
+					c := patient.variant(htmx)
+					var r *response
+					if route.Method == http.MethodGet {
+						r = c.get(t, path)
+					} else {
+						r = c.post(t, path, anyForm())
+					}
+					wantStatus(t, r, http.StatusNotFound)
+					if htmx {
+						wantFragment(t, r, "notice", "")
+					} else {
+						wantPage(t, r)
+					}
+					if !strings.Contains(r.Body, "That message or conversation was not found.") {
+						t.Errorf("no clear message:\n%s", r.Body)
+					}
+					if strings.Contains(r.Body, "QX7") || strings.Contains(r.Body, "Tom Becker") || strings.Contains(r.Body, "Grace Kim") {
+						t.Errorf("another patient's data in the answer:\n%s", r.Body)
+					}
+				})
+			})
+		}
+	}
+	t.Cleanup(func() {
+		if after := e.counts(t); after != before {
+			t.Errorf("requests on another patient's ids changed the database: %+v -> %+v", before, after)
+		}
+	})
+}
+
+// A malformed id is a bad link (400), whatever the route.
+func TestMalformedIDs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	patient := e.signIn(t, maria)
+	before := e.counts(t)
+	for _, route := range e.app.GetRoutes(true) {
+		if !strings.Contains(route.Path, ":id") || (route.Method != http.MethodGet && route.Method != http.MethodPost) {
+			continue
+		}
+		for _, bad := range []string{"abc", "-1", "0", "1.5", "99999999999999999999"} {
+			path := strings.ReplaceAll(route.Path, ":id", bad)
+			t.Run(route.Method+" "+path, func(t *testing.T) {
+				both(t, func(t *testing.T, htmx bool) {
+					c := patient.variant(htmx)
+					var r *response
+					if route.Method == http.MethodGet {
+						r = c.get(t, path)
+					} else {
+						r = c.post(t, path, anyForm())
+					}
+					wantStatus(t, r, http.StatusBadRequest)
+					if htmx {
+						wantFragment(t, r, "notice", "")
+					} else {
+						wantPage(t, r)
+					}
+					if !strings.Contains(r.Body, "That link is not valid") {
+						t.Errorf("no clear message:\n%s", r.Body)
+					}
+				})
+			})
+		}
+	}
+	t.Cleanup(func() {
+		if after := e.counts(t); after != before {
+			t.Errorf("malformed ids changed the database: %+v -> %+v", before, after)
+		}
+	})
+}
