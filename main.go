@@ -3,6 +3,8 @@
 //	securemessages            serve the web app (also: securemessages serve)
 //	securemessages migrate    bring the database schema up to date (the Procfile's release step)
 //	securemessages demo       load the demo practices into an empty database
+//	securemessages reencrypt  move messages sealed with older keys onto the primary key (resumable)
+//	securemessages audit-verify  check the audit log's hash chain; name the first broken link
 //	securemessages dev        for a laptop: start private PostgreSQL and Redis under .data when
 //	                          DATABASE_URL / REDIS_URL are unset, migrate, load the demo, serve
 //
@@ -48,8 +50,12 @@ func main() {
 		err = demo()
 	case "dev":
 		err = dev()
+	case "reencrypt":
+		err = reencrypt()
+	case "audit-verify":
+		err = auditVerify()
 	default:
-		err = fmt.Errorf("unknown command %q: want serve, migrate, demo or dev", cmd)
+		err = fmt.Errorf("unknown command %q: want serve, migrate, demo, dev, reencrypt or audit-verify", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "securemessages:", err)
@@ -168,6 +174,37 @@ func demo() error {
 		return err
 	}
 	printSignIns(signIns, "")
+	return nil
+}
+
+func reencrypt() error {
+	ctx := context.Background()
+	st, err := openForCommand(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	moved, err := st.Reencrypt(ctx, 200)
+	fmt.Printf("re-encrypted %d messages with the primary key\n", moved)
+	return err
+}
+
+func auditVerify() error {
+	ctx := context.Background()
+	st, err := openForCommand(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	checked, broken, err := st.VerifyAudit(ctx)
+	if err != nil {
+		return err
+	}
+	if broken != nil {
+		return fmt.Errorf("audit chain broken at entry %d (row %d): %s; %d entries before it hold",
+			broken.ChainSeq, broken.ID, broken.Reason, checked)
+	}
+	fmt.Printf("audit chain holds: %d entries\n", checked)
 	return nil
 }
 

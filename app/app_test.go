@@ -50,7 +50,8 @@ type env struct {
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	st := storetest.NewDemo(t)
-	f, err := New(testConfig(t), st, realtime.NewPublisher(nil), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	f, err := New(testConfig(t), st, realtime.NewHub(nil, log), log)
 	if err != nil {
 		t.Fatal(err)
 	}

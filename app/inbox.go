@@ -185,5 +185,11 @@ func (a *App) refused(c *fiber.Ctx, status int, reason string) error {
 	if err != nil {
 		return err
 	}
+	if isFragment(c) {
+		// The answer is the whole inbox, also when the request aimed at a message's slot (the
+		// Cancel and Reply links): htmx swaps error statuses too, and would nest it there.
+		c.Set("HX-Retarget", "#inbox")
+		c.Set("HX-Reswap", "outerHTML")
+	}
 	return a.render(c, view{status: status, page: "pages/inbox", data: vd, fragment: "partials/inbox", fragmentData: vd})
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 
 	"securemessages/store"
 )
@@ -76,6 +77,10 @@ func (a *App) handleError(c *fiber.Ctx, err error) error {
 		}
 	case errors.Is(err, store.ErrNotFound):
 		status, message = fiber.StatusNotFound, "That message or conversation was not found. It may have been cancelled."
+	case store.Unavailable(err):
+		status, message = fiber.StatusServiceUnavailable, "We cannot reach our records right now, so nothing was sent or changed. Please try again in a minute."
+		c.Set(fiber.HeaderRetryAfter, "30")
+		a.log.Warn("database unavailable", "request_id", requestID(c), "route", routePattern(c), "error", err.Error())
 	default:
 		a.log.Error("request failed", "request_id", requestID(c), "route", routePattern(c), "error", err.Error())
 	}
@@ -83,6 +88,9 @@ func (a *App) handleError(c *fiber.Ctx, err error) error {
 	vd := a.newViewData(c, fiber.ErrInternalServerError.Message)
 	vd.Title = errorTitle(status)
 	vd.Error = &ErrorView{Status: status, Message: message}
+	if status == fiber.StatusServiceUnavailable && c.Method() == fiber.MethodPost {
+		vd.Error.Retry = retryForm(c)
+	}
 	vd.Notice = Notice{Text: message, Error: true}
 	if isFragment(c) {
 		// Show the message in the page's notice area instead of swapping it over what was there.
@@ -107,4 +115,22 @@ func errorTitle(status int) string {
 	default:
 		return "Something went wrong"
 	}
+}
+
+// retryForm carries a form that could not be handled back to the sender, so that nothing typed is
+// lost and one button sends it again. The form's own key makes a repeat harmless. Passwords are
+// never echoed.
+func retryForm(c *fiber.Ctx) *RetryForm {
+	f := &RetryForm{Action: utils.CopyString(c.OriginalURL())}
+	c.Request().PostArgs().VisitAll(func(k, v []byte) {
+		name := string(k)
+		switch name {
+		case "password":
+			return
+		case "body":
+			f.Body = string(v)
+		}
+		f.Fields = append(f.Fields, RetryField{Name: name, Value: string(v)})
+	})
+	return f
 }

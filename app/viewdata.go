@@ -38,7 +38,18 @@ type SignInView struct {
 type ErrorView struct {
 	Status  int
 	Message string
+	Retry   *RetryForm // a form that could not be handled, to send again
 }
+
+// RetryForm is a posted form given back to be sent again.
+type RetryForm struct {
+	Action string
+	Fields []RetryField
+	Body   string // the message text, shown so the sender sees it is kept
+}
+
+// RetryField is one posted field.
+type RetryField struct{ Name, Value string }
 
 // InboxView is the list of conversations with whatever is open in it.
 type InboxView struct {

@@ -126,26 +126,37 @@ func TestTamperedCiphertextDoesNotOpen(t *testing.T) {
 	cases := []struct {
 		column  string
 		byteAt  int
-		inbox   bool // whether Inbox and Conversation open this column
+		reply   bool // tamper with a reply rather than the conversation's first message
+		inbox   bool // whether Inbox and Conversation open this column of this message
 		details bool // whether MessageDetails opens it
 	}{
-		{"subject", 0, true, true}, // version
-		{"subject", 2, true, true}, // key id
-		{"subject", 9, true, true}, // nonce
-		{"subject", 20, true, true},
-		{"subject", -1, true, true}, // last byte of the tag
-		{"body", 1, false, true},
-		{"body", 25, false, true},
-		{"body", -1, false, true},
-		{"instructions", 10, false, true},
-		{"instructions", 30, false, true},
+		{"subject", 0, false, true, true}, // version
+		{"subject", 2, false, true, true}, // key id
+		{"subject", 9, false, true, true}, // nonce
+		{"subject", 20, false, true, true},
+		{"subject", -1, false, true, true}, // last byte of the tag
+		{"subject", 20, true, true, true},
+		{"body", 1, false, false, true},
+		{"body", 25, false, false, true},
+		{"body", -1, true, false, true},
+		// The inbox shows the first message's special instructions in the staff queue.
+		{"instructions", 10, false, true, true},
+		{"instructions", 30, false, true, true},
+		{"instructions", 10, true, false, true},
 	}
 	for _, tc := range cases {
-		t.Run(fmt.Sprintf("%s byte %d", tc.column, tc.byteAt), func(t *testing.T) {
+		name := fmt.Sprintf("%s byte %d", tc.column, tc.byteAt)
+		if tc.reply {
+			name += " of a reply"
+		}
+		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			f := newDemo(t)
 			ctx := t.Context()
 			sent := start(t, f.s, f.grace, store.NewConversation{Subject: "Fever", Body: "39 degrees since noon"})
+			if tc.reply {
+				sent = reply(t, f.s, f.hNurse, sent.MessageID, "Take paracetamol and call if it rises.")
+			}
 			pos := fmt.Sprint(tc.byteAt)
 			if tc.byteAt < 0 {
 				pos = fmt.Sprintf("length(%s) - %d", tc.column, -tc.byteAt)

@@ -126,3 +126,27 @@ func TestCancelRefused(t *testing.T) {
 		t.Errorf("reply gone: %v", err)
 	}
 }
+
+// TestCancelNoResponseNeeded: a message sent with "no response needed" is archived as it is sent,
+// not acted on since, so its author may still cancel it (the rule table's Cancel has no "thread
+// open" condition), and the conversation goes with it.
+func TestCancelNoResponseNeeded(t *testing.T) {
+	t.Parallel()
+	f := newDemo(t)
+	ctx := t.Context()
+	sent := start(t, f.s, f.grace, store.NewConversation{Subject: "FYI", NoResponseNeeded: true})
+	m, err := f.s.Message(ctx, f.grace, sent.MessageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := store.Allowed(f.grace, m.Facts()); !a.Cancel || !a.Reopen || a.Archive || a.FollowUp {
+		t.Errorf("Allowed = %+v", a)
+	}
+	res, err := f.s.Cancel(ctx, f.grace, origin, sent.MessageID)
+	if err != nil || !res.ConversationGone {
+		t.Fatalf("Cancel = %+v, %v", res, err)
+	}
+	if _, err := f.s.Conversation(ctx, f.grace, sent.ConversationID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Conversation = %v", err)
+	}
+}

@@ -182,6 +182,9 @@ func TestBillingConsent(t *testing.T) {
 			t.Errorf("consent message %q does not mention %q", fields["consent"], part)
 		}
 	}
+	// Every problem of the form is reported at once, consent with the rest.
+	_, err = f.s.StartConversation(ctx, f.maria, origin, store.NewConversation{Subject: "", Body: "B", SubmitKey: uuid.NewString()})
+	assertFields(t, err, "subject", "consent")
 	// A patient's reply needs it too.
 	staffMsg := conversationBySubject(t, f.s, f.maria, "Your annual check-up is due").Messages[0].ID
 	_, err = f.s.SendReply(ctx, f.maria, origin, store.NewReply{ParentID: staffMsg, Body: "Tuesday?", SubmitKey: uuid.NewString()})
@@ -523,5 +526,17 @@ func TestReplyMarksParentAndBumpsConversation(t *testing.T) {
 	}
 	if _, err := f.s.Cancel(ctx, f.tom, origin, older.MessageID); !errors.Is(err, store.ErrNoLongerApplies) {
 		t.Errorf("cancel after a reply: %v", err)
+	}
+}
+
+func TestResponseMethodLabel(t *testing.T) {
+	t.Parallel()
+	for code, want := range map[string]string{"message": "Secure message", "phone": "Phone call", "visit": "Schedule a visit", "": "", "fax": ""} {
+		if got := (store.Instructions{ResponseMethod: code}).ResponseMethodLabel(); got != want {
+			t.Errorf("label of %q = %q, want %q", code, got, want)
+		}
+	}
+	if len(store.ResponseMethods) != 3 || store.ResponseMethods[0].Code != "message" {
+		t.Errorf("compose form choices %v", store.ResponseMethods)
 	}
 }

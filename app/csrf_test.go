@@ -1,0 +1,196 @@
+package app
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"securemessages/internal/htmltest"
+	"securemessages/store"
+)
+
+// csrfCase is a request a route would carry out, with what it changes when it does.
+type csrfCase struct {
+	path    string
+	form    url.Values
+	changed func(before, after counts) bool
+}
+
+// csrfCases gives, for each state-changing route, a request that succeeds with a valid token.
+// A route missing here is still checked, with Maria's cancellable message as its id and the
+// compose form as its body.
+func csrfCases(t *testing.T, e *env, m demoInbox, c *client) map[string]csrfCase {
+	t.Helper()
+	compose := filledCompose(t, e, c, "CSRF probe")
+	reply := replyFormFor(t, c, m.refillDr.ID)
+	reply.Set("body", "CSRF probe")
+	reply.Set("consent", "yes")
+	return map[string]csrfCase{
+		"/signin": {"/signin", url.Values{"email": {maria}, "password": {store.DemoPassword}},
+			func(b, a counts) bool { return a.Sessions == b.Sessions+1 }},
+		"/signout": {"/signout", url.Values{},
+			func(b, a counts) bool { return a.Sessions == b.Sessions-1 }},
+		"/messages": {"/messages", compose,
+			func(b, a counts) bool { return a.Messages == b.Messages+1 }},
+		"/messages/:id/replies": {"/messages/" + itoa(m.refillDr.ID) + "/replies", reply,
+			func(b, a counts) bool { return a.Messages == b.Messages+1 }},
+		"/messages/:id/cancel": {"/messages/" + itoa(m.lab.ID) + "/cancel", url.Values{},
+			func(b, a counts) bool { return a.Messages == b.Messages-1 }},
+		"/conversations/:id/archive": {"/conversations/" + itoa(m.refill.ConversationID) + "/archive", url.Values{},
+			func(b, a counts) bool { return a.Archived == b.Archived+1 }},
+		"/conversations/:id/reopen": {"/conversations/" + itoa(m.rash.ConversationID) + "/reopen", url.Values{},
+			func(b, a counts) bool { return a.Archived == b.Archived-1 }},
+	}
+}
+
+// Every state-changing route, as the route table has it, refuses a request without this
+// session's token, or from another site, and changes nothing; with the token it goes through.
+func TestCSRFOnEveryStateChange(t *testing.T) {
+	t.Parallel()
+	var posts []string
+	for _, r := range newEnv(t).app.GetRoutes(true) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions {
+			posts = append(posts, r.Method+" "+r.Path)
+		}
+	}
+	if len(posts) < 7 {
+		t.Fatalf("only %d state-changing routes found: %q", len(posts), posts)
+	}
+	for _, route := range posts {
+		method, pattern, _ := strings.Cut(route, " ")
+		t.Run(route, func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t)
+			m := e.mariasInbox(t)
+			patient := e.signIn(t, maria)
+			other := e.signIn(t, tom)
+			tc, known := csrfCases(t, e, m, patient)[pattern]
+			if !known {
+				tc = csrfCase{path: strings.ReplaceAll(pattern, ":id", itoa(m.lab.ID)), form: filledCompose(t, e, patient, "CSRF probe")}
+			}
+			tc.form.Del(csrfField)
+			valid := patient.token(t)
+			// One character changed in the middle (the last one may only carry padding bits).
+			tampered := []byte(valid)
+			if i := len(tampered) / 2; tampered[i] == 'A' {
+				tampered[i] = 'B'
+			} else {
+				tampered[i] = 'A'
+			}
+			same := []string{"Origin", "http://example.com", "Sec-Fetch-Site", "same-origin"}
+
+			for _, bad := range []struct {
+				name   string
+				token  string
+				header []string
+			}{
+				{"no token", "", same},
+				{"made-up token", "bm90LWEtdG9rZW4", same},
+				{"tampered token", string(tampered), same},
+				{"another session's token", other.token(t), same},
+				{"cross-site", valid, []string{"Sec-Fetch-Site", "cross-site"}},
+				{"same-site subdomain", valid, []string{"Sec-Fetch-Site", "same-site"}},
+				{"foreign Origin", valid, []string{"Origin", "https://evil.example"}},
+				{"null Origin", valid, []string{"Origin", "null"}},
+			} {
+				for _, htmx := range []bool{false, true} {
+					name := bad.name + map[bool]string{false: " (form)", true: " (htmx)"}[htmx]
+					t.Run(name, func(t *testing.T) {
+						before := e.counts(t)
+						form, header := cloneValues(tc.form), append([]string(nil), bad.header...)
+						if bad.token != "" {
+							if htmx {
+								header = append(header, csrfHeader, bad.token)
+							} else {
+								form.Set(csrfField, bad.token)
+							}
+						}
+						r := patient.variant(htmx).send(t, method, tc.path, form, header...)
+						wantStatus(t, r, http.StatusForbidden)
+						if !strings.Contains(r.Body, "did not come from this site") {
+							t.Errorf("no clear message:\n%s", r.Body)
+						}
+						if htmx {
+							wantFragment(t, r, "notice", "")
+						}
+						if after := e.counts(t); after != before {
+							t.Errorf("a refused request changed the database: %+v -> %+v", before, after)
+						}
+					})
+				}
+			}
+
+			// The control: the same request with the session's own token goes through, so the
+			// refusals above were the token's doing and nothing else's.
+			before := e.counts(t)
+			form := cloneValues(tc.form)
+			form.Set(csrfField, valid)
+			r := patient.send(t, method, tc.path, form, same...)
+			if r.Status == http.StatusForbidden || r.Status >= 500 {
+				t.Fatalf("with a valid token: status %d\n%s", r.Status, r.Body)
+			}
+			if known && !tc.changed(before, e.counts(t)) {
+				t.Errorf("with a valid token the request changed nothing: %+v -> %+v (status %d)", before, e.counts(t), r.Status)
+			}
+			if !known {
+				t.Errorf("%s has no case in csrfCases: add one that proves a valid token goes through", route)
+			}
+		})
+	}
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
+}
+
+// Signing in needs no token (there is no session yet), but must come from this site.
+func TestSigninRefusesOtherSites(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	form := url.Values{"email": {maria}, "password": {store.DemoPassword}}
+	for _, header := range [][]string{
+		{"Sec-Fetch-Site", "cross-site"},
+		{"Origin", "https://evil.example"},
+	} {
+		r := e.anon().send(t, "POST", "/signin", form, header...)
+		wantStatus(t, r, http.StatusForbidden)
+		if c := r.cookie("sid"); c != nil && c.Value != "" {
+			t.Errorf("%s: signed in from another site", header)
+		}
+	}
+	if n := e.counts(t).Sessions; n != 0 {
+		t.Errorf("%d sessions after sign-ins from other sites", n)
+	}
+	r := e.anon().send(t, "POST", "/signin", form, "Origin", "http://example.com", "Sec-Fetch-Site", "same-origin")
+	wantRedirect(t, r, "/inbox")
+}
+
+// The token in a page works for every form in it and for htmx (hx-headers), and is masked
+// afresh in every response, so a compressed page never repeats it.
+func TestCSRFTokenInPages(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	patient := e.signIn(t, maria)
+	page := patient.get(t, "/inbox")
+	doc := wantPage(t, page)
+	var tokens []string
+	for _, in := range doc.All(func(n *htmltest.Node) bool { return n.Tag == "input" && n.Attr["name"] == csrfField }) {
+		tokens = append(tokens, in.Attr["value"])
+	}
+	if len(tokens) < 2 {
+		t.Fatalf("%d _csrf inputs in the inbox", len(tokens))
+	}
+	body := doc.First(htmltest.Tag("body"))
+	if body.Attr["hx-headers:inherited"] != csrfHeaders(tokens[0]) {
+		t.Errorf("hx-headers %q does not carry the page's token %q", body.Attr["hx-headers:inherited"], tokens[0])
+	}
+	again := patient.get(t, "/inbox").doc(t).Input(csrfField).Attr["value"]
+	if again == tokens[0] {
+		t.Error("the token is not masked afresh for each response")
+	}
+}

@@ -1,0 +1,155 @@
+package app
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"securemessages/internal/htmltest"
+	"securemessages/store"
+)
+
+// replyFormFor opens the Reply or Send Follow-Up form under a message, as the page gives it.
+func replyFormFor(t *testing.T, c *client, id int64) url.Values {
+	t.Helper()
+	r := c.variant(false).get(t, "/messages/"+itoa(id)+"/reply")
+	wantStatus(t, r, http.StatusOK)
+	form := r.doc(t).ByID("slot-" + itoa(id)).First(htmltest.Tag("form"))
+	if form == nil {
+		t.Fatalf("no reply form under message %d", id)
+	}
+	return form.FormValues()
+}
+
+// newestBy is the newest message by author in a conversation, as the store has it.
+func (e *env) newestBy(t *testing.T, viewerEmail string, convID int64) *store.Message {
+	t.Helper()
+	conv, err := e.st.Conversation(t.Context(), e.user(t, viewerEmail).Viewer(), convID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var newest *store.Message
+	var walk func([]*store.Message)
+	walk = func(ms []*store.Message) {
+		for _, m := range ms {
+			if newest == nil || m.ID > newest.ID {
+				newest = m
+			}
+			walk(m.Replies)
+		}
+	}
+	walk(conv.Messages)
+	return newest
+}
+
+func TestReplySend(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		parent     func(m demoInbox) *store.Message
+		subject    string
+		cancelGone bool // the parent loses Cancel once answered
+	}{
+		{"reply to the physician", func(m demoInbox) *store.Message { return m.refillDr }, subjReRefil, false},
+		{"follow-up to her own", func(m demoInbox) *store.Message { return m.lab }, "Re: " + subjLab, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			both(t, func(t *testing.T, htmx bool) {
+				e := newEnv(t)
+				m := e.mariasInbox(t)
+				parent := tc.parent(m)
+				patient := e.signIn(t, maria).variant(htmx)
+				before := e.counts(t)
+				form := replyFormFor(t, patient, parent.ID)
+				form.Set("body", "Thank you, that works for me.")
+				form.Set("consent", "yes")
+				inbox := after(t, patient, patient.sendForm(t, "/messages/"+itoa(parent.ID)+"/replies", form), "/inbox?notice=sent")
+
+				if got := notice(t, inbox); got != "Your message was sent." {
+					t.Errorf("notice %q", got)
+				}
+				sent := e.newestBy(t, maria, parent.ConversationID)
+				if sent.ParentID != parent.ID || sent.Subject != tc.subject {
+					t.Fatalf("newest message %+v: want a reply to %d titled %q", sent, parent.ID, tc.subject)
+				}
+				li := messageLI(inbox, sent.ID)
+				if li == nil || !messageLI(inbox, parent.ID).Contains(li) {
+					t.Fatalf("the reply is not shown nested under message %d", parent.ID)
+				}
+				if flag := li.First(func(n *htmltest.Node) bool { return n.HasClass("flag") }); !flag.HasClass("me") {
+					t.Error("the reply is not flagged Me")
+				}
+				// It is the newest activity: its thread goes to the top.
+				if ids := conversationIDs(t, inbox); len(ids) == 0 || ids[0] != parent.ConversationID {
+					t.Errorf("conversations %v: the answered thread %d is not first", ids, parent.ConversationID)
+				}
+				if got := actions(t, li); !slices.Contains(got, "Cancel") {
+					t.Errorf("a new reply nobody acted on cannot be cancelled: %q", got)
+				}
+				if tc.cancelGone && slices.Contains(actions(t, messageLI(inbox, parent.ID)), "Cancel") {
+					t.Error("a message with a follow-up under it can still be cancelled")
+				}
+				got := e.counts(t)
+				if got.Messages != before.Messages+1 || got.Events != before.Events+1 || got.Conversations != before.Conversations {
+					t.Errorf("counts %+v -> %+v: want one more message and event", before, got)
+				}
+			})
+		})
+	}
+}
+
+func TestReplySendRefused(t *testing.T) {
+	t.Parallel()
+	const typed = "Here is what I typed, and want to keep."
+	for _, tc := range []struct {
+		name    string
+		prepare func(t *testing.T, e *env, m demoInbox, form url.Values)
+		status  int
+		problem string
+	}{
+		{"empty", func(t *testing.T, e *env, m demoInbox, f url.Values) { f.Set("body", "  ") }, http.StatusUnprocessableEntity,
+			"Message is required."},
+		{"over 4000", func(t *testing.T, e *env, m demoInbox, f url.Values) { f.Set("body", strings.Repeat("b", 4001)) },
+			http.StatusUnprocessableEntity, "Message must be at most 4000 characters (it is 4001)."},
+		{"no consent", func(t *testing.T, e *env, m demoInbox, f url.Values) { f.Del("consent") }, http.StatusUnprocessableEntity,
+			"Riverside Family Medicine charges $25.00 for message time: tick the box to agree before sending."},
+		{"archived meanwhile", func(t *testing.T, e *env, m demoInbox, f url.Values) {
+			if _, err := e.st.Archive(t.Context(), e.user(t, physician).Viewer(), store.Origin{}, m.refill.ConversationID); err != nil {
+				t.Fatal(err)
+			}
+		}, http.StatusConflict, replyRefused},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			both(t, func(t *testing.T, htmx bool) {
+				e := newEnv(t)
+				m := e.mariasInbox(t)
+				patient := e.signIn(t, maria).variant(htmx)
+				form := replyFormFor(t, patient, m.refillDr.ID)
+				form.Set("body", typed)
+				form.Set("consent", "yes")
+				tc.prepare(t, e, m, form)
+				before := e.counts(t)
+				r := patient.sendForm(t, "/messages/"+itoa(m.refillDr.ID)+"/replies", form)
+				wantStatus(t, r, tc.status)
+				slot := slotOf(t, r, htmx, m.refillDr.ID)
+				if got := e.counts(t); got != before {
+					t.Errorf("a refused reply changed the database: %+v -> %+v", before, got)
+				}
+				if alert := slot.First(func(n *htmltest.Node) bool { return n.Attr["role"] == "alert" }); alert == nil ||
+					!strings.Contains(alert.TextContent(), tc.problem) {
+					t.Errorf("the form does not say %q:\n%s", tc.problem, slot.TextContent())
+				}
+				kept := slot.First(htmltest.Tag("form")).FormValues()
+				for _, field := range []string{"body", "consent", "submit_key"} {
+					if kept.Get(field) != form.Get(field) {
+						t.Errorf("%s not kept: sent %.40q, form has %.40q", field, form.Get(field), kept.Get(field))
+					}
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,96 @@
+package store_test
+
+import (
+	"errors"
+	"testing"
+
+	"securemessages/store"
+)
+
+func TestUserByEmail(t *testing.T) {
+	t.Parallel()
+	f := newDemo(t)
+	for _, typed := range []string{"maria.lopez@riverside.example", "Maria.Lopez@Riverside.Example", "  maria.lopez@riverside.example\t"} {
+		u, err := f.s.UserByEmail(t.Context(), typed)
+		if err != nil {
+			t.Errorf("%q: %v", typed, err)
+			continue
+		}
+		if u.ID != f.maria.UserID || u.FullName != "Maria Lopez" || u.Initials != "ML" || u.Role != store.RolePatient ||
+			u.PracticeID != f.riverside.ID || !store.CheckPassword(store.DemoPassword, u.PasswordHash) {
+			t.Errorf("%q: %+v", typed, u)
+		}
+	}
+	for _, unknown := range []string{"", "nobody@riverside.example", "maria.lopez@riverside.example.evil", "%@riverside.example"} {
+		if _, err := f.s.UserByEmail(t.Context(), unknown); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%q: err = %v, want ErrNotFound", unknown, err)
+		}
+	}
+}
+
+func TestCreateUserNormalizesEmail(t *testing.T) {
+	t.Parallel()
+	s, u := newUser(t, "  New.Patient@Example.TEST ")
+	if u.Email != "new.patient@example.test" {
+		t.Errorf("email stored as %q", u.Email)
+	}
+	// The address is unique however it is typed.
+	_, err := s.CreateUser(t.Context(), store.User{PracticeID: u.PracticeID, Role: store.RolePatient,
+		Email: "NEW.PATIENT@example.test", PasswordHash: "x", FullName: "Copy", Initials: "C"})
+	if err == nil {
+		t.Error("a second account with the same address was created")
+	}
+}
+
+// TestStaffLists: the compose form's drop-downs list only the viewer's practice.
+func TestStaffLists(t *testing.T) {
+	t.Parallel()
+	f := newDemo(t)
+	ctx := t.Context()
+	if _, err := f.s.CreateUser(ctx, store.User{PracticeID: f.riverside.ID, Role: store.RoleStaff, Email: "records@riverside.example",
+		PasswordHash: "x", FullName: "Aaron Records", Initials: "AR", AnswersMessages: false}); err != nil {
+		t.Fatal(err)
+	}
+	names := func(us []store.User) []string {
+		var out []string
+		for _, u := range us {
+			out = append(out, u.FullName)
+		}
+		return out
+	}
+	for _, v := range []store.Viewer{f.maria, f.nurse} {
+		staff, err := f.s.ResponderStaff(ctx, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want := names(staff), []string{"Dr. Amelia Chen", "Jordan Patel, RN", "Sam Rivera"}
+		if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+			t.Errorf("user %d: responders %q, want %q", v.UserID, got, want)
+		}
+	}
+	patients, err := f.s.Patients(ctx, f.hNurse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(patients); len(got) != 2 || got[0] != "David Osei" || got[1] != "Grace Kim" {
+		t.Errorf("Hillcrest patients %q", got)
+	}
+	// A patient is not given the list of other patients.
+	if patients, err := f.s.Patients(ctx, f.grace); err != nil || len(patients) != 0 {
+		t.Errorf("patient's Patients() = %v, %v", names(patients), err)
+	}
+}
+
+func TestPractice(t *testing.T) {
+	t.Parallel()
+	f := newDemo(t)
+	if f.riverside.Name != "Riverside Family Medicine" || !f.riverside.Charges() {
+		t.Errorf("riverside %+v", f.riverside)
+	}
+	if f.hillcrest.Name != "Hillcrest Pediatrics" || f.hillcrest.Charges() {
+		t.Errorf("hillcrest %+v", f.hillcrest)
+	}
+	if _, err := f.s.Practice(t.Context(), store.Viewer{UserID: 1, PracticeID: 1 << 40, Role: store.RoleStaff}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("unknown practice: %v", err)
+	}
+}
