@@ -12,7 +12,15 @@ func (a *App) routes(r fiber.Router) {
 	r.Get("/", a.home)
 	r.Get("/signin", a.signinShow)
 	r.Post("/signin", a.signin)
-	r.Post("/signout", a.requireUser, a.signout)
+	r.Get("/signin/code", a.requireSecondFactor, a.signinCodeShow)
+	r.Post("/signin/code", a.requireSecondFactor, a.signinCode)
+	r.Post("/signout", a.signout)
+
+	// Account security: the optional second factor.
+	r.Get("/account/security", a.requireUser, a.securityShow)
+	r.Post("/account/totp", a.requireUser, a.totpBegin)
+	r.Post("/account/totp/enable", a.requireUser, a.totpEnable)
+	r.Post("/account/totp/disable", a.requireUser, a.totpDisable)
 
 	// The inbox.
 	r.Get("/inbox", a.requireUser, a.inboxShow)

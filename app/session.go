@@ -49,10 +49,22 @@ func session(c *fiber.Ctx) *store.Session {
 	return s
 }
 
+// requireSecondFactor lets through only a session that has passed the password and owes its code.
+func (a *App) requireSecondFactor(c *fiber.Ctx) error {
+	if sess := session(c); sess != nil && sess.SecondFactorPending {
+		return c.Next()
+	}
+	return c.Redirect("/signin", fiber.StatusSeeOther)
+}
+
 // requireUser sends anyone not signed in to the sign-in page (htmx follows with a full page).
 func (a *App) requireUser(c *fiber.Ctx) error {
-	if session(c) != nil {
+	sess := session(c)
+	if sess != nil && !sess.SecondFactorPending {
 		return c.Next()
+	}
+	if sess != nil && c.Method() == fiber.MethodGet {
+		return c.Redirect("/signin/code", fiber.StatusSeeOther)
 	}
 	if c.Method() != fiber.MethodGet {
 		return fiber.NewError(fiber.StatusUnauthorized, "Your session has ended. Please sign in again; what you typed was not sent.")

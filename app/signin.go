@@ -21,7 +21,7 @@ func (a *App) home(c *fiber.Ctx) error {
 
 // signinShow shows the sign-in form.
 func (a *App) signinShow(c *fiber.Ctx) error {
-	if session(c) != nil {
+	if sess := session(c); sess != nil && !sess.SecondFactorPending {
 		return c.Redirect("/inbox", fiber.StatusSeeOther)
 	}
 	return a.showSignin(c, fiber.StatusOK, "", "")
@@ -60,6 +60,9 @@ func (a *App) signin(c *fiber.Ctx) error {
 		return err
 	}
 	a.setSessionCookie(c, token)
+	if user.TOTPEnabled {
+		return c.Redirect("/signin/code", fiber.StatusSeeOther)
+	}
 	return c.Redirect("/inbox", fiber.StatusSeeOther)
 }
 

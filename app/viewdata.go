@@ -16,9 +16,18 @@ type ViewData struct {
 	CSRFHeaders string // the same token as JSON for hx-headers, built by json.Marshal
 	Notice      Notice
 
-	SignIn *SignInView
-	Inbox  *InboxView
-	Error  *ErrorView
+	SignIn   *SignInView
+	Inbox    *InboxView
+	Error    *ErrorView
+	Security *SecurityView
+}
+
+// SecurityView is the two-step sign-in settings, or the code prompt at sign-in.
+type SecurityView struct {
+	Enabled bool
+	Setup   *store.TOTPSetup // a secret just made, to confirm
+	Problem string
+	Done    string
 }
 
 // Notice is a one-line message at the top of the inbox, announced politely to screen readers.

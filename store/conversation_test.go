@@ -186,3 +186,129 @@ func TestConversationTimes(t *testing.T) {
 		t.Errorf("another patient: %v", err)
 	}
 }
+
+// TestInboxAssignment: the staff queue's filters, on who the patient asked to answer.
+func TestInboxAssignment(t *testing.T) {
+	t.Parallel()
+	f := newDemo(t)
+	ctx := t.Context()
+	start(t, f.s, f.tom, store.NewConversation{Subject: "For the nurse", RequestedStaffID: f.nurse.UserID})
+	start(t, f.s, f.tom, store.NewConversation{Subject: "For anyone"})
+
+	cases := []struct {
+		name       string
+		v          store.Viewer
+		assignment string
+		where      string
+		args       []any
+	}{
+		{"nurse, all", f.nurse, "", `c.practice_id = $1`, []any{f.riverside.ID}},
+		{"nurse, mine", f.nurse, store.AssignedToMe, `c.practice_id = $1 AND r.requested_staff_id = $2`, []any{f.riverside.ID, f.nurse.UserID}},
+		{"physician, mine", f.physician, store.AssignedToMe, `c.practice_id = $1 AND r.requested_staff_id = $2`, []any{f.riverside.ID, f.physician.UserID}},
+		{"desk, mine (nobody asked for the desk)", f.desk, store.AssignedToMe, `c.practice_id = $1 AND r.requested_staff_id = $2`, []any{f.riverside.ID, f.desk.UserID}},
+		{"nurse, unassigned", f.nurse, store.Unassigned, `c.practice_id = $1 AND r.requested_staff_id IS NULL`, []any{f.riverside.ID}},
+		{"Hillcrest nurse, unassigned", f.hNurse, store.Unassigned, `c.practice_id = $1 AND r.requested_staff_id IS NULL`, []any{f.hillcrest.ID}},
+	}
+	for _, tc := range cases {
+		var want []int64
+		if err := f.s.DB().SelectContext(ctx, &want, `
+			SELECT c.id FROM conversations c JOIN messages r ON r.conversation_id = c.id AND r.parent_id IS NULL
+			WHERE `+tc.where+` ORDER BY c.id`, tc.args...); err != nil {
+			t.Fatal(err)
+		}
+		list, err := f.s.Inbox(ctx, tc.v, store.InboxFilter{IncludeArchived: true, Assignment: tc.assignment})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := slices.Sorted(slices.Values(conversationIDs(list)))
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: %v, want %v", tc.name, got, want)
+		}
+		if (tc.name == "nurse, mine" || tc.name == "nurse, unassigned") && len(want) < 2 {
+			t.Errorf("%s: the case tests too little (%v)", tc.name, want)
+		}
+	}
+}
+
+// TestConversationShowsFirstMessageInstructions: the queue shows the first message's special
+// instructions at a glance, never a later message's.
+func TestConversationShowsFirstMessageInstructions(t *testing.T) {
+	t.Parallel()
+	f := newDemo(t)
+	ctx := t.Context()
+	first := start(t, f.s, f.maria, store.NewConversation{Subject: "Call me", ResponseMethod: "phone",
+		RequestedStaffID: f.physician.UserID})
+	reply(t, f.s, f.nurse, first.MessageID, "Will do")
+	fromStaff := start(t, f.s, f.desk, store.NewConversation{Subject: "From the desk", PatientID: f.maria.UserID})
+	reply(t, f.s, f.maria, fromStaff.MessageID, "Thanks") // carries consent and fee
+
+	for _, v := range []store.Viewer{f.maria, f.nurse} {
+		c, err := f.s.Conversation(ctx, v, first.ConversationID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := store.Instructions{ResponseMethod: "phone", BillingConsent: true, FeeCents: 2500}
+		if c.Instructions != want || c.RequestedStaffName != "Dr. Amelia Chen" {
+			t.Errorf("user %d: %+v, %q", v.UserID, c.Instructions, c.RequestedStaffName)
+		}
+		c, err = f.s.Conversation(ctx, v, fromStaff.ConversationID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Instructions != (store.Instructions{}) || c.RequestedStaffName != "" {
+			t.Errorf("user %d: staff-started conversation shows %+v, %q", v.UserID, c.Instructions, c.RequestedStaffName)
+		}
+	}
+}
+
+// TestAwaitingPractice: a conversation waits for the practice while it is open and the patient
+// has the last word; AwaitingCount (SQL) agrees with AwaitingPractice (Go) on every conversation.
+func TestAwaitingPractice(t *testing.T) {
+	t.Parallel()
+	f := newDemo(t)
+	ctx := t.Context()
+	asked := start(t, f.s, f.david, store.NewConversation{Subject: "Asked"})
+	answered := start(t, f.s, f.david, store.NewConversation{Subject: "Answered"})
+	reply(t, f.s, f.hNurse, answered.MessageID, "Answer")
+	again := start(t, f.s, f.david, store.NewConversation{Subject: "Asked again"})
+	againAnswer := reply(t, f.s, f.hNurse, again.MessageID, "Answer")
+	reply(t, f.s, f.david, againAnswer.MessageID, "One more question")
+	closed := start(t, f.s, f.david, store.NewConversation{Subject: "Closed", NoResponseNeeded: true})
+	followedUp := start(t, f.s, f.hDesk, store.NewConversation{Subject: "From the desk", PatientID: f.david.UserID})
+	reply(t, f.s, f.hDesk, followedUp.MessageID, "Reminder")
+
+	want := map[int64]bool{asked.ConversationID: true, answered.ConversationID: false, again.ConversationID: true,
+		closed.ConversationID: false, followedUp.ConversationID: false}
+	for id, awaiting := range want {
+		c, err := f.s.Conversation(ctx, f.hNurse, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.AwaitingPractice() != awaiting {
+			t.Errorf("%q: AwaitingPractice = %v, want %v", c.Messages[0].Subject, !awaiting, awaiting)
+		}
+	}
+
+	for _, v := range []store.Viewer{f.hNurse, f.david, f.grace, f.physician, f.maria} {
+		list, err := f.s.Inbox(ctx, v, store.InboxFilter{IncludeArchived: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fromGo int
+		for _, c := range list {
+			if c.AwaitingPractice() {
+				fromGo++
+			}
+		}
+		n, err := f.s.AwaitingCount(ctx, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != fromGo {
+			t.Errorf("user %d: AwaitingCount = %d, AwaitingPractice counts %d", v.UserID, n, fromGo)
+		}
+		if v == f.david && n < 2 {
+			t.Errorf("David: %d awaiting, want at least 2", n)
+		}
+	}
+}

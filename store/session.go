@@ -29,6 +29,9 @@ type Session struct {
 	User      User
 	CSRFToken string
 	CreatedAt time.Time
+	// SecondFactorPending: the password was right, the second factor is still owed. Such a
+	// session can do nothing but give the code.
+	SecondFactorPending bool
 }
 
 func newToken() string {
@@ -45,20 +48,39 @@ func hashToken(token string) []byte {
 // CreateSession signs a user in and returns the new session's token for the cookie. Every
 // sign-in makes a new token, so a token planted before sign-in is worth nothing after it.
 func (s *Store) CreateSession(ctx context.Context, u User, o Origin) (string, error) {
+	return s.createSession(ctx, u, o, u.TOTPEnabled, "signed_in")
+}
+
+// CompleteSecondFactor replaces a session that owed its second factor with a full one, under a
+// new token: the privilege changed, so the token does too.
+func (s *Store) CompleteSecondFactor(ctx context.Context, old string, u User, o Origin) (string, error) {
+	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, hashToken(old)); err != nil {
+		return "", fmt.Errorf("store: complete second factor: %w", err)
+	}
+	return s.createSession(ctx, u, o, false, "second_factor_passed")
+}
+
+func (s *Store) createSession(ctx context.Context, u User, o Origin, pending bool, action string) (string, error) {
 	token := newToken()
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return "", fmt.Errorf("store: create session: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, user_id, csrf_token) VALUES ($1, $2, $3)`,
-		hashToken(token), u.ID, newToken()); err != nil {
+	if _, err := tx.ExecContext(ctx, `
+		INSERT INTO sessions (token_hash, user_id, csrf_token, second_factor_pending) VALUES ($1, $2, $3, $4)`,
+		hashToken(token), u.ID, newToken(), pending); err != nil {
 		return "", fmt.Errorf("store: create session: %w", err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM signin_failures WHERE email = $1`, u.Email); err != nil {
-		return "", fmt.Errorf("store: create session: %w", err)
+	if !pending {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM signin_failures WHERE email = $1`, u.Email); err != nil {
+			return "", fmt.Errorf("store: create session: %w", err)
+		}
 	}
-	if err := writeAudit(ctx, tx, Audit{ActorID: u.ID, Action: "signed_in", ObjectType: "user", ObjectID: u.ID,
+	if pending {
+		action = "password_passed"
+	}
+	if err := writeAudit(ctx, tx, Audit{ActorID: u.ID, Action: action, ObjectType: "user", ObjectID: u.ID,
 		RequestID: o.RequestID, ClientIP: o.ClientIP}); err != nil {
 		return "", fmt.Errorf("store: create session: %w", err)
 	}
@@ -79,9 +101,10 @@ func (s *Store) SessionByToken(ctx context.Context, token string, limits Session
 		CSRFToken  string    `db:"csrf_token"`
 		CreatedAt  time.Time `db:"created_at"`
 		LastSeenAt time.Time `db:"last_seen_at"`
+		Pending    bool      `db:"second_factor_pending"`
 	}
 	err := s.db.GetContext(ctx, &row, `
-		SELECT s.csrf_token, s.created_at, s.last_seen_at, `+prefixed("u.", userColumns)+`
+		SELECT s.csrf_token, s.created_at, s.last_seen_at, s.second_factor_pending, `+prefixed("u.", userColumns)+`
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.token_hash = $1
 		  AND s.created_at > now() - make_interval(secs => $2)
@@ -99,7 +122,7 @@ func (s *Store) SessionByToken(ctx context.Context, token string, limits Session
 			return Session{}, fmt.Errorf("store: touch session: %w", err)
 		}
 	}
-	return Session{User: row.User, CSRFToken: row.CSRFToken, CreatedAt: row.CreatedAt}, nil
+	return Session{User: row.User, CSRFToken: row.CSRFToken, CreatedAt: row.CreatedAt, SecondFactorPending: row.Pending}, nil
 }
 
 // SessionKey names a session without its token: the hex of the token's hash, as stored. Live

@@ -18,6 +18,7 @@ type User struct {
 	Initials        string `db:"initials"`
 	Title           string `db:"title"`
 	AnswersMessages bool   `db:"answers_messages"`
+	TOTPEnabled     bool   `db:"totp_enabled"`
 }
 
 // Viewer is the user as the subject of queries.
@@ -33,7 +34,7 @@ type Practice struct {
 // Charges reports whether patients must consent to a fee to send a message.
 func (p Practice) Charges() bool { return p.MessageFeeCents > 0 }
 
-const userColumns = `id, practice_id, role, email, password_hash, full_name, initials, title, answers_messages`
+const userColumns = `id, practice_id, role, email, password_hash, full_name, initials, title, answers_messages, totp_enabled`
 
 // UserByEmail finds a user by sign-in address (case-insensitive).
 func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {

@@ -1,0 +1,216 @@
+package app
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"securemessages/internal/htmltest"
+)
+
+// wantSecurityHeaders checks what every page and fragment must carry: a strict CSP, no framing,
+// no sniffing, no referrer to other sites, and no caching of what may be health information.
+func wantSecurityHeaders(t *testing.T, r *response) {
+	t.Helper()
+	csp := r.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "form-action 'self'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") || strings.Contains(csp, "*") {
+		t.Errorf("CSP %q allows inline code or any origin", csp)
+	}
+	for header, want := range map[string]string{
+		"X-Frame-Options":        "DENY",
+		"X-Content-Type-Options": "nosniff",
+		"Referrer-Policy":        "same-origin",
+		"Cache-Control":          "no-store",
+	} {
+		if got := r.Header.Get(header); got != want {
+			t.Errorf("%s %q, want %q", header, got, want)
+		}
+	}
+}
+
+// wantNoInlineCode checks that HTML needs nothing the CSP forbids: no inline script, no event
+// handler attributes, no style attributes.
+func wantNoInlineCode(t *testing.T, r *response) {
+	t.Helper()
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "text/html") {
+		return
+	}
+	for _, n := range r.doc(t).All(func(*htmltest.Node) bool { return true }) {
+		if n.Tag == "script" && n.Attr["src"] == "" {
+			t.Errorf("inline <script> in %s", r.raw.Request.URL)
+		}
+		for name := range n.Attr {
+			if strings.HasPrefix(name, "on") || name == "style" || strings.HasPrefix(name, "hx-on") {
+				t.Errorf("<%s %s=...>: inline code or style the CSP blocks", n.Tag, name)
+			}
+		}
+	}
+}
+
+// streaming are GET routes whose answer never ends by itself; they only read, and are tested
+// where a real connection can be closed.
+var streaming = map[string]bool{"/events": true}
+
+// Every GET route, page and fragment, signed in or not, changes nothing and carries the
+// security headers.
+func TestGETRoutesChangeNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := e.mariasInbox(t)
+	patient := e.signIn(t, maria)
+	staff := e.signIn(t, physician)
+	page := patient.get(t, "/inbox")
+	asset := wantPage(t, page).First(htmltest.Tag("link")).Attr["href"]
+	before := e.counts(t)
+	var gets []string
+	for _, r := range e.app.GetRoutes(true) {
+		if r.Method == http.MethodGet && !streaming[r.Path] {
+			gets = append(gets, r.Path)
+		}
+	}
+	if len(gets) < 9 {
+		t.Fatalf("only %d GET routes found: %q", len(gets), gets)
+	}
+	for _, route := range gets {
+		var paths []string
+		switch {
+		case route == "/static/+":
+			paths = []string{asset}
+		case strings.Contains(route, ":id"):
+			// Every kind of message: cancellable, answered, the care team's, archived.
+			for _, msg := range []int64{m.lab.ID, m.refill.ID, m.refillDr.ID, m.rash.ID} {
+				paths = append(paths, strings.ReplaceAll(route, ":id", itoa(msg)))
+			}
+		default:
+			paths = []string{route, route + "?all=1"}
+		}
+		for _, path := range paths {
+			for _, who := range []struct {
+				name string
+				c    *client
+			}{{"patient", patient}, {"staff", staff}, {"signed out", e.anon()}} {
+				for _, htmx := range []bool{false, true} {
+					r := who.c.variant(htmx).get(t, path)
+					if r.Status >= 500 || (who.name == "patient" && r.Status >= 400 && r.Status != http.StatusConflict) {
+						t.Errorf("%s GET %s (htmx %t): status %d\n%s", who.name, path, htmx, r.Status, r.Body)
+					}
+					if route == "/static/+" || route == "/healthz" {
+						continue
+					}
+					wantSecurityHeaders(t, r)
+					wantNoInlineCode(t, r)
+				}
+			}
+		}
+	}
+	if after := e.counts(t); after != before {
+		t.Errorf("GET requests changed the database: %+v -> %+v", before, after)
+	}
+}
+
+// Error answers carry the same headers as pages.
+func TestErrorAnswersCarrySecurityHeaders(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	patient := e.signIn(t, maria)
+	for _, path := range []string{"/nowhere", "/messages/abc", "/messages/999999"} {
+		for _, htmx := range []bool{false, true} {
+			r := patient.variant(htmx).get(t, path)
+			if r.Status < 400 {
+				t.Errorf("GET %s: status %d", path, r.Status)
+			}
+			wantSecurityHeaders(t, r)
+			wantNoInlineCode(t, r)
+		}
+	}
+	r := patient.send(t, "POST", "/messages", url.Values{"subject": {"no token"}})
+	wantStatus(t, r, http.StatusForbidden)
+	wantSecurityHeaders(t, r)
+}
+
+func TestStaticFiles(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	page := wantPage(t, e.signIn(t, maria).get(t, "/inbox"))
+	var assets []string
+	for _, n := range page.All(func(n *htmltest.Node) bool { return n.Tag == "link" || n.Tag == "script" }) {
+		assets = append(assets, n.Attr["href"]+n.Attr["src"])
+	}
+	if len(assets) < 2 {
+		t.Fatalf("assets %q: want the stylesheet and htmx", assets)
+	}
+	for _, path := range assets {
+		if !strings.HasPrefix(path, "/static/") {
+			t.Errorf("asset %q is not served from /static/", path)
+			continue
+		}
+		plain := e.anon().get(t, path)
+		wantStatus(t, plain, http.StatusOK)
+		if got := plain.Header.Get("Cache-Control"); got != "public, max-age=31536000, immutable" {
+			t.Errorf("%s: Cache-Control %q", path, got)
+		}
+		if plain.Header.Get("Content-Encoding") != "" || len(plain.Body) < 100 {
+			t.Errorf("%s without Accept-Encoding: encoding %q, %d bytes", path, plain.Header.Get("Content-Encoding"), len(plain.Body))
+		}
+		if ct := plain.Header.Get("Content-Type"); !strings.Contains(ct, "css") && !strings.Contains(ct, "javascript") {
+			t.Errorf("%s: Content-Type %q", path, ct)
+		}
+		// A browser's usual header: gzip once, and it unpacks to the very same file.
+		for _, accept := range []string{"gzip", "gzip, deflate, br"} {
+			zipped := e.anon().get(t, path, "Accept-Encoding", accept)
+			wantStatus(t, zipped, http.StatusOK)
+			if enc := zipped.Header.Values("Content-Encoding"); len(enc) != 1 || enc[0] != "gzip" {
+				t.Errorf("%s with Accept-Encoding %q: Content-Encoding %q, want gzip", path, accept, enc)
+				continue
+			}
+			zr, err := gzip.NewReader(strings.NewReader(zipped.Body))
+			if err != nil {
+				t.Fatalf("%s: %v", path, err)
+			}
+			body, err := io.ReadAll(zr)
+			if err != nil || !bytes.Equal(body, []byte(plain.Body)) {
+				t.Errorf("%s: the gzipped body does not unpack to the file (err %v)", path, err)
+			}
+			if !strings.Contains(strings.Join(zipped.Header.Values("Vary"), ","), "Accept-Encoding") {
+				t.Errorf("%s: no Vary: Accept-Encoding", path)
+			}
+		}
+	}
+	if r := e.anon().get(t, "/static/css/app.css"); r.Status != http.StatusNotFound {
+		t.Errorf("an asset by its unhashed name: status %d, want 404", r.Status)
+	}
+}
+
+func TestHealthz(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.anon().get(t, "/healthz")
+	wantStatus(t, r, http.StatusOK)
+	var status map[string]string
+	if err := json.Unmarshal([]byte(r.Body), &status); err != nil {
+		t.Fatalf("%v: %s", err, r.Body)
+	}
+	// No Redis is configured here: reported, but not fatal, since sending does not need it.
+	if status["database"] != "ok" || status["redis"] != "unreachable" {
+		t.Errorf("healthz %v, want database ok, redis unreachable", status)
+	}
+	// The database gone, the instance is unhealthy.
+	if err := e.st.DB().Close(); err != nil {
+		t.Fatal(err)
+	}
+	r = e.anon().get(t, "/healthz")
+	wantStatus(t, r, http.StatusServiceUnavailable)
+	if !strings.Contains(r.Body, `"database":"unreachable"`) {
+		t.Errorf("healthz without a database: %s", r.Body)
+	}
+}

@@ -1,0 +1,355 @@
+package realtime
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"securemessages/realtime/localredis"
+	"securemessages/store"
+	"securemessages/store/storetest"
+)
+
+// TestMain starts a private PostgreSQL server for the tests that use the real store as their
+// Source, when DATABASE_URL is unset.
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// quiet is a logger for hubs under test.
+var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// Viewers of two practices, for the tests that need no database.
+var (
+	maria       = store.Viewer{UserID: 11, PracticeID: 1, Role: store.RolePatient}
+	tom         = store.Viewer{UserID: 12, PracticeID: 1, Role: store.RolePatient}
+	riverStaff  = store.Viewer{UserID: 21, PracticeID: 1, Role: store.RoleStaff}
+	grace       = store.Viewer{UserID: 31, PracticeID: 2, Role: store.RolePatient}
+	hillStaff   = store.Viewer{UserID: 41, PracticeID: 2, Role: store.RoleStaff}
+	mariaEvent  = func(id int64) store.Event { return ev(id, maria) }
+	eventFor    = ev
+	testTimeout = 5 * time.Second
+)
+
+// ev is a message_sent event in patient's conversation 100+id.
+func ev(id int64, patient store.Viewer) store.Event {
+	return store.Event{ID: id, Kind: store.EventMessageSent, PracticeID: patient.PracticeID,
+		PatientID: patient.UserID, ConversationID: 100 + id, MessageID: 1000 + id}
+}
+
+// fakeSource is an events table in memory, scoped like the store's queries.
+type fakeSource struct {
+	mu        sync.Mutex
+	events    []store.Event // ascending ids; everything below the first was pruned
+	failReads int           // the next failReads reads fail, as when PostgreSQL is away
+	inactive  bool          // the session has ended
+	activeErr error
+	reads     int
+}
+
+func (f *fakeSource) add(es ...store.Event) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.events = append(f.events, es...)
+}
+
+func (f *fakeSource) EventsAfter(_ context.Context, v store.Viewer, after int64, limit int) ([]store.Event, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	if f.failReads > 0 {
+		f.failReads--
+		return nil, errors.New("fake: database away")
+	}
+	var out []store.Event
+	for _, e := range f.events {
+		if e.ID > after && e.PracticeID == v.PracticeID && (v.Role == store.RoleStaff || e.PatientID == v.UserID) {
+			out = append(out, e)
+		}
+		if len(out) == limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeSource) EventHorizon(context.Context) (newest, oldest int64, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failReads > 0 {
+		f.failReads--
+		return 0, 0, errors.New("fake: database away")
+	}
+	if len(f.events) == 0 {
+		return 0, 0, nil
+	}
+	return f.events[len(f.events)-1].ID, f.events[0].ID, nil
+}
+
+func (f *fakeSource) SessionActive(context.Context, string, store.SessionLimits) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return !f.inactive, f.activeErr
+}
+
+func (f *fakeSource) set(fn func(*fakeSource)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f)
+}
+
+// frame is one server-sent-events frame as a browser would read it.
+type frame struct {
+	ID, Event, Data, Retry string
+	Comments               []string
+}
+
+func (f frame) String() string {
+	return fmt.Sprintf("{id:%q event:%q data:%q retry:%q comments:%q}", f.ID, f.Event, f.Data, f.Retry, f.Comments)
+}
+
+// readFrames parses an SSE body into frames until it ends.
+func readFrames(r io.Reader, out chan<- frame) {
+	defer close(out)
+	sc := bufio.NewScanner(r)
+	var f frame
+	empty := true
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			if !empty {
+				out <- f
+			}
+			f, empty = frame{}, true
+			continue
+		}
+		empty = false
+		if strings.HasPrefix(line, ":") {
+			f.Comments = append(f.Comments, strings.TrimSpace(line[1:]))
+			continue
+		}
+		field, value, _ := strings.Cut(line, ":")
+		value = strings.TrimPrefix(value, " ")
+		switch field {
+		case "id":
+			f.ID = value
+		case "event":
+			f.Event = value
+		case "data":
+			f.Data = value
+		case "retry":
+			f.Retry = value
+		}
+	}
+}
+
+// pipeStream is a stream served into a pipe the test reads, as fasthttp's writer would be.
+type pipeStream struct {
+	hub      *Hub
+	s        *Stream
+	pr       *io.PipeReader
+	frames   chan frame
+	served   chan struct{} // closed when Serve has returned
+	shutdown chan struct{}
+	reading  sync.Once
+}
+
+// serve runs Serve for a new stream of v on a pipe; the test reads it unless paused is set, in
+// which case read() starts reading. The stream is torn down when the test ends.
+func serve(t *testing.T, h *Hub, src Source, v store.Viewer, session string, o ServeOptions, paused bool) *pipeStream {
+	t.Helper()
+	return serveStream(t, h, src, h.Open(v, session), o, paused)
+}
+
+func serveStream(t *testing.T, h *Hub, src Source, s *Stream, o ServeOptions, paused bool) *pipeStream {
+	t.Helper()
+	pr, pw := io.Pipe()
+	p := &pipeStream{hub: h, s: s, pr: pr, frames: make(chan frame, 4096), served: make(chan struct{}),
+		shutdown: make(chan struct{})}
+	if o.Shutdown == nil {
+		o.Shutdown = p.shutdown
+	}
+	go func() {
+		defer close(p.served)
+		h.Serve(src, s, bufio.NewWriter(pw), o)
+		pw.Close()
+	}()
+	if !paused {
+		p.read()
+	}
+	t.Cleanup(func() {
+		pr.CloseWithError(errors.New("test over"))
+		close(p.shutdown)
+		select {
+		case <-p.served:
+		case <-time.After(testTimeout):
+			t.Errorf("Serve did not return after the test")
+		}
+	})
+	return p
+}
+
+func (p *pipeStream) read() { p.reading.Do(func() { go readFrames(p.pr, p.frames) }) }
+
+// next returns the next frame that is more than a comment, failing after d.
+func (p *pipeStream) next(t *testing.T, d time.Duration) frame {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case f, ok := <-p.frames:
+			if !ok {
+				t.Fatalf("stream ended; want a frame")
+			}
+			if f.ID != "" || f.Event != "" || f.Data != "" {
+				return f
+			}
+		case <-deadline:
+			t.Fatalf("no frame within %v", d)
+		}
+	}
+}
+
+// expectIDs reads events until it has len(want) of them, and compares their ids.
+func (p *pipeStream) expectIDs(t *testing.T, want ...int64) {
+	t.Helper()
+	var got []int64
+	for len(got) < len(want) {
+		f := p.next(t, testTimeout)
+		if f.Event != SSEChanged {
+			t.Fatalf("got %v after ids %v; want ids %v", f, got, want)
+		}
+		id, err := strconv.ParseInt(f.ID, 10, 64)
+		if err != nil {
+			t.Fatalf("frame %v has no numeric id", f)
+		}
+		got = append(got, id)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("ids %v, want %v", got, want)
+	}
+}
+
+// expectQuiet fails if an event (anything but a comment) arrives within d.
+func (p *pipeStream) expectQuiet(t *testing.T, d time.Duration) {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case f, ok := <-p.frames:
+			if !ok {
+				t.Fatalf("stream ended; want it open and quiet")
+			}
+			if f.ID != "" || f.Event != "" || f.Data != "" {
+				t.Fatalf("got %v; want nothing", f)
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// expectEnd reads to the end of the stream, which must come within d, and returns the frames.
+func (p *pipeStream) expectEnd(t *testing.T, d time.Duration) []frame {
+	t.Helper()
+	var fs []frame
+	deadline := time.After(d)
+	for {
+		select {
+		case f, ok := <-p.frames:
+			if !ok {
+				select {
+				case <-p.served:
+				case <-time.After(d):
+					t.Fatal("body ended but Serve did not return")
+				}
+				return fs
+			}
+			fs = append(fs, f)
+		case <-deadline:
+			t.Fatalf("stream still open after %v (frames so far %v)", d, fs)
+		}
+	}
+}
+
+// waitFor polls cond until it holds, failing after d.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// startRedis starts a private Redis server for one test: pub/sub channels are global to a
+// server, so tests that shared one would hear each other's events.
+func startRedis(t *testing.T) (*localredis.Server, *redis.Client) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "rt-redis-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	srv, err := localredis.Start(ctx, filepath.Join(dir, "redis"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() })
+	return srv, newClient(t, srv.URL)
+}
+
+func newClient(t *testing.T, url string) *redis.Client {
+	t.Helper()
+	c, err := Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// runHub runs h's subscription until the test ends, and waits until Redis counts it.
+func runHub(t *testing.T, h *Hub, watch *redis.Client) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.Run(ctx)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(testTimeout):
+			t.Errorf("Hub.Run did not return after its context ended")
+		}
+	})
+	before := subscribers(t, watch)
+	waitFor(t, testTimeout, "hub never subscribed", func() bool { return subscribers(t, watch) > before })
+}
+
+func subscribers(t *testing.T, c *redis.Client) int64 {
+	t.Helper()
+	n, err := c.PubSubNumSub(context.Background(), Channel).Result()
+	if err != nil {
+		return -1
+	}
+	return n[Channel]
+}
