@@ -31,11 +31,11 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 	if err != nil {
 		return nil, err
 	}
-	filter := store.InboxFilter{IncludeArchived: o.showAll}
+	filter := store.InboxFilter{IncludeArchived: o.showAll, Page: pageParam(c)}
 	if v.Role == store.RoleStaff {
 		filter.Assignment = assignment(c)
 	}
-	list, err := a.store.Inbox(c.UserContext(), v, filter)
+	page, err := a.store.InboxPage(c.UserContext(), v, filter)
 	if err != nil {
 		return nil, err
 	}
@@ -43,13 +43,13 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 	vd.Practice = practice
 	vd.Notice = o.notice
 	iv := &InboxView{ShowAll: o.showAll, Staff: v.Role == store.RoleStaff, Assignment: filter.Assignment,
-		Compose: o.compose, CSRFToken: vd.CSRFToken, LiveAfter: newest}
+		Compose: o.compose, CSRFToken: vd.CSRFToken, LiveAfter: newest, Page: page.Page, More: page.More}
 	if iv.Staff {
 		if iv.Awaiting, err = a.store.AwaitingCount(c.UserContext(), v); err != nil {
 			return nil, err
 		}
 	}
-	for _, conv := range list {
+	for _, conv := range page.Conversations {
 		cv := &ConversationView{ID: conv.ID, Archived: conv.Archived(), Inbox: iv}
 		if iv.Staff {
 			cv.PatientName = conv.PatientName
@@ -94,17 +94,26 @@ func flagFor(v store.Viewer, m *store.Message) Flag {
 	return Flag{Text: m.AuthorInitials, Label: "From " + m.AuthorName, Who: m.AuthorName}
 }
 
-// Q is the query that keeps the list's view (archived shown, staff filter) across links.
-func (iv *InboxView) Q() string { return listQuery(iv.ShowAll, iv.Assignment) }
+// Q is the query that keeps the list's view (archived shown, staff filter, page) across links.
+func (iv *InboxView) Q() string { return listQuery(iv.ShowAll, iv.Assignment, iv.Page) }
 
-// With is the query for the same view with another staff filter.
-func (iv *InboxView) With(assignment string) string { return listQuery(iv.ShowAll, assignment) }
+// With is the query for the first page of the same view with another staff filter.
+func (iv *InboxView) With(assignment string) string { return listQuery(iv.ShowAll, assignment, 1) }
 
-// Toggled is the query for the same view with archived conversations toggled.
-func (iv *InboxView) Toggled() string { return listQuery(!iv.ShowAll, iv.Assignment) }
+// Toggled is the query for the first page of the same view with archived conversations toggled.
+func (iv *InboxView) Toggled() string { return listQuery(!iv.ShowAll, iv.Assignment, 1) }
 
-func listQuery(all bool, assignment string) string {
+// Older and Newer are the queries for the neighbouring pages.
+func (iv *InboxView) Older() string { return listQuery(iv.ShowAll, iv.Assignment, iv.Page+1) }
+
+// Newer is the query for the page before this one.
+func (iv *InboxView) Newer() string { return listQuery(iv.ShowAll, iv.Assignment, iv.Page-1) }
+
+func listQuery(all bool, assignment string, page int) string {
 	q := url.Values{}
+	if page > 1 {
+		q.Set("page", strconv.Itoa(page))
+	}
 	if all {
 		q.Set("all", "1")
 	}
@@ -133,8 +142,23 @@ func assignment(c *fiber.Ctx) string {
 	return ""
 }
 
+// pageParam reads the list's page; anything but a positive number is the first.
+func pageParam(c *fiber.Ctx) int {
+	p := c.Query("page")
+	if p == "" {
+		p = c.FormValue("page")
+	}
+	n, err := strconv.Atoi(p)
+	if err != nil || n < 1 || n > 100000 {
+		return 1
+	}
+	return n
+}
+
 // listURL is the inbox address for the view a request was made from.
-func listURL(c *fiber.Ctx) string { return "/inbox" + listQuery(showAll(c), assignment(c)) }
+func listURL(c *fiber.Ctx) string {
+	return "/inbox" + listQuery(showAll(c), assignment(c), pageParam(c))
+}
 
 // idParam reads the :id of a URL; anything but a positive whole number is a bad link.
 func idParam(c *fiber.Ctx) (int64, error) {

@@ -70,6 +70,8 @@ type InboxView struct {
 	Compose       *ComposeForm // nil: closed
 	CSRFToken     string
 	LiveAfter     int64 // the newest event when the page was made; its live stream replays from there
+	Page          int
+	More          bool // an older page follows
 }
 
 // ConversationView is one thread in the list.

@@ -79,16 +79,19 @@ func TestHubDispatchIsolation(t *testing.T) {
 }
 
 // TestHubFullBufferResyncsInsteadOfBlocking: a stream whose browser stops reading fills its
-// buffer; the hub goes on at once for everyone else, and the stream, once it drains, catches up
-// from PostgreSQL: every event once, in order.
+// buffer; the hub goes on at once for everyone else, and the stream, once the browser reads
+// again, catches up from PostgreSQL: every event once, in order.
 func TestHubFullBufferResyncsInsteadOfBlocking(t *testing.T) {
 	t.Parallel()
 	h := NewHub(nil, quiet)
 	src := &fakeSource{}
-	slow := serve(t, h, src, maria, "slow", ServeOptions{Heartbeat: time.Hour}, true)
-	other := serve(t, h, src, riverStaff, "staff", ServeOptions{Heartbeat: time.Hour}, false)
-	other.next(t, testTimeout) // nothing to replay yet: only "connected" so far, so wait for...
-	// ...nothing: the first frame other sees must be event 1.
+	o := ServeOptions{Heartbeat: time.Hour}
+	slow := serve(t, h, src, maria, "slow", o)
+	other := serve(t, h, src, riverStaff, "staff", o)
+	slow.connected(t) // past its replay: live
+	other.connected(t)
+
+	slow.pause()
 	const n = 300 // far more than a stream buffers
 	start := time.Now()
 	for id := int64(1); id <= n; id++ {
@@ -97,19 +100,19 @@ func TestHubFullBufferResyncsInsteadOfBlocking(t *testing.T) {
 		h.Deliver(e)
 	}
 	if d := time.Since(start); d > time.Second {
-		t.Fatalf("delivering %d events to a stalled stream took %v: the hub blocked", n, d)
+		t.Fatalf("delivering %d events past a stalled stream took %v: the hub blocked", n, d)
 	}
 	if len(slow.s.resync) != 1 {
-		t.Fatalf("the stalled stream was not told to resync")
+		t.Fatal("the stalled stream was not told to resync")
 	}
 	want := make([]int64, n)
 	for i := range want {
 		want[i] = int64(i + 1)
 	}
-	slow.read()
+	other.expectIDs(t, want...) // it was never held up
+	slow.resume()
 	slow.expectIDs(t, want...)
 	slow.expectQuiet(t, 100*time.Millisecond)
-	other.expectQuiet(t, 0)
 }
 
 // TestHubEndSessionEndsOnlyThatSession: signing out closes every stream of the session (all its
@@ -119,10 +122,10 @@ func TestHubEndSessionEndsOnlyThatSession(t *testing.T) {
 	h := NewHub(nil, quiet)
 	src := &fakeSource{}
 	o := ServeOptions{Heartbeat: time.Hour}
-	tab1 := serve(t, h, src, maria, "phone", o, false)
-	tab2 := serve(t, h, src, maria, "phone", o, false)
-	laptop := serve(t, h, src, maria, "laptop", o, false)
-	staff := serve(t, h, src, riverStaff, "desk", o, false)
+	tab1 := serve(t, h, src, maria, "phone", o)
+	tab2 := serve(t, h, src, maria, "phone", o)
+	laptop := serve(t, h, src, maria, "laptop", o)
+	staff := serve(t, h, src, riverStaff, "desk", o)
 	waitFor(t, testTimeout, "streams not registered", func() bool { return h.Len() == 4 })
 
 	h.EndSession("phone")
@@ -158,12 +161,12 @@ func TestHubRunAcrossInstances(t *testing.T) {
 	horizon := newest(t, st)
 	o := ServeOptions{After: horizon, Heartbeat: time.Hour}
 
-	onA := serve(t, a, st, users["maria"], "maria on A", o, false)
-	onB := serve(t, b, st, users["maria"], "maria on B", o, false)
-	staffB := serve(t, b, st, users["riverside staff"], "staff on B", o, false)
-	tomB := serve(t, b, st, users["tom"], "tom on B", o, false)
-	hillB := serve(t, b, st, users["hillcrest staff"], "hillcrest on B", o, false)
-	graceB := serve(t, b, st, users["grace"], "grace on B", o, false)
+	onA := serve(t, a, st, users["maria"], "maria on A", o)
+	onB := serve(t, b, st, users["maria"], "maria on B", o)
+	staffB := serve(t, b, st, users["riverside staff"], "staff on B", o)
+	tomB := serve(t, b, st, users["tom"], "tom on B", o)
+	hillB := serve(t, b, st, users["hillcrest staff"], "hillcrest on B", o)
+	graceB := serve(t, b, st, users["grace"], "grace on B", o)
 
 	for i := 1; i <= 3; i++ {
 		sent := sendAs(t, st, users["maria"], fmt.Sprintf("across %d", i))
@@ -192,7 +195,7 @@ func TestHubResyncsAfterRedisRestart(t *testing.T) {
 	runHub(t, a, client)
 	runHub(t, b, client)
 	users := demoViewers(t, st)
-	onB := serve(t, b, st, users["maria"], "maria on B", ServeOptions{After: newest(t, st), Heartbeat: time.Hour}, false)
+	onB := serve(t, b, st, users["maria"], "maria on B", ServeOptions{After: newest(t, st), Heartbeat: time.Hour})
 
 	if err := srv.Kill(); err != nil {
 		t.Fatal(err)
@@ -235,9 +238,9 @@ func TestHubSessionEndedAcrossInstances(t *testing.T) {
 	runHub(t, b, client)
 	src := &fakeSource{}
 	o := ServeOptions{Heartbeat: time.Hour}
-	onA := serve(t, a, src, maria, "signing out", o, false)
-	onB := serve(t, b, src, maria, "signing out", o, false)
-	otherB := serve(t, b, src, maria, "other", o, false)
+	onA := serve(t, a, src, maria, "signing out", o)
+	onB := serve(t, b, src, maria, "signing out", o)
+	otherB := serve(t, b, src, maria, "other", o)
 	waitFor(t, testTimeout, "streams not registered", func() bool { return a.Len() == 1 && b.Len() == 2 })
 
 	if err := a.SessionEnded(context.Background(), "signing out"); err != nil {
@@ -291,7 +294,7 @@ func TestHubWithoutRedis(t *testing.T) {
 		t.Fatal("Ping without Redis reported success")
 	}
 	src := &fakeSource{}
-	s := serve(t, h, src, maria, "k", ServeOptions{Heartbeat: time.Hour}, false)
+	s := serve(t, h, src, maria, "k", ServeOptions{Heartbeat: time.Hour})
 	e := ev(1, maria)
 	src.add(e)
 	if err := h.Publish(context.Background(), e); err != nil {

@@ -37,8 +37,6 @@ var (
 	riverStaff  = store.Viewer{UserID: 21, PracticeID: 1, Role: store.RoleStaff}
 	grace       = store.Viewer{UserID: 31, PracticeID: 2, Role: store.RolePatient}
 	hillStaff   = store.Viewer{UserID: 41, PracticeID: 2, Role: store.RoleStaff}
-	mariaEvent  = func(id int64) store.Event { return ev(id, maria) }
-	eventFor    = ev
 	testTimeout = 5 * time.Second
 )
 
@@ -162,17 +160,17 @@ type pipeStream struct {
 	frames   chan frame
 	served   chan struct{} // closed when Serve has returned
 	shutdown chan struct{}
-	reading  sync.Once
+	gate     sync.Mutex // held while the test plays a browser that has stopped reading
 }
 
-// serve runs Serve for a new stream of v on a pipe; the test reads it unless paused is set, in
-// which case read() starts reading. The stream is torn down when the test ends.
-func serve(t *testing.T, h *Hub, src Source, v store.Viewer, session string, o ServeOptions, paused bool) *pipeStream {
+// serve runs Serve for a new stream of v on a pipe the test reads. The stream is torn down when
+// the test ends.
+func serve(t *testing.T, h *Hub, src Source, v store.Viewer, session string, o ServeOptions) *pipeStream {
 	t.Helper()
-	return serveStream(t, h, src, h.Open(v, session), o, paused)
+	return serveStream(t, h, src, h.Open(v, session), o)
 }
 
-func serveStream(t *testing.T, h *Hub, src Source, s *Stream, o ServeOptions, paused bool) *pipeStream {
+func serveStream(t *testing.T, h *Hub, src Source, s *Stream, o ServeOptions) *pipeStream {
 	t.Helper()
 	pr, pw := io.Pipe()
 	p := &pipeStream{hub: h, s: s, pr: pr, frames: make(chan frame, 4096), served: make(chan struct{}),
@@ -185,9 +183,7 @@ func serveStream(t *testing.T, h *Hub, src Source, s *Stream, o ServeOptions, pa
 		h.Serve(src, s, bufio.NewWriter(pw), o)
 		pw.Close()
 	}()
-	if !paused {
-		p.read()
-	}
+	go readFrames(gatedReader{p}, p.frames)
 	t.Cleanup(func() {
 		pr.CloseWithError(errors.New("test over"))
 		close(p.shutdown)
@@ -200,7 +196,41 @@ func serveStream(t *testing.T, h *Hub, src Source, s *Stream, o ServeOptions, pa
 	return p
 }
 
-func (p *pipeStream) read() { p.reading.Do(func() { go readFrames(p.pr, p.frames) }) }
+type gatedReader struct{ p *pipeStream }
+
+func (g gatedReader) Read(b []byte) (int, error) {
+	g.p.gate.Lock()
+	g.p.gate.Unlock()
+	return g.p.pr.Read(b)
+}
+
+// pause stops reading, as a stalled browser does: the next write after the one in flight blocks.
+func (p *pipeStream) pause()  { p.gate.Lock() }
+func (p *pipeStream) resume() { p.gate.Unlock() }
+
+// nextFrame returns the next frame of any kind, failing after d.
+func (p *pipeStream) nextFrame(t *testing.T, d time.Duration) frame {
+	t.Helper()
+	select {
+	case f, ok := <-p.frames:
+		if !ok {
+			t.Fatalf("stream ended; want a frame")
+		}
+		return f
+	case <-time.After(d):
+		t.Fatalf("no frame within %v", d)
+	}
+	return frame{}
+}
+
+// connected waits for the frame every stream opens with: a retry hint and a comment.
+func (p *pipeStream) connected(t *testing.T) {
+	t.Helper()
+	f := p.nextFrame(t, testTimeout)
+	if f.Retry == "" || !slices.Contains(f.Comments, "connected") {
+		t.Fatalf("first frame %v; want the retry hint and \"connected\"", f)
+	}
+}
 
 // next returns the next frame that is more than a comment, failing after d.
 func (p *pipeStream) next(t *testing.T, d time.Duration) frame {

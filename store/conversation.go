@@ -47,6 +47,17 @@ type InboxFilter struct {
 	IncludeArchived bool
 	ConversationID  int64  // only this conversation, when not 0
 	Assignment      string // for staff: AssignedToMe, Unassigned, or "" for all
+	Page            int    // 1-based page of PageSize conversations; 0 means the first
+}
+
+// PageSize is how many conversations one page of a list shows.
+const PageSize = 50
+
+// InboxPage is one page of a list.
+type InboxPage struct {
+	Conversations []*Conversation
+	Page          int
+	More          bool // an older page follows
 }
 
 // Assignment filters of the staff queue: who the patient asked to answer.
@@ -76,11 +87,37 @@ type inboxRow struct {
 	RequestedStaffName sql.NullString `db:"requested_staff_name"`
 }
 
-// Inbox lists the viewer's conversations, newest activity first, each with its messages nested
-// under the message they answer. One query, whatever the number of conversations.
+// Inbox lists one page (f.Page) of the viewer's conversations, newest activity first, each with
+// its messages nested under the message they answer.
 func (s *Store) Inbox(ctx context.Context, v Viewer, f InboxFilter) ([]*Conversation, error) {
+	page, err := s.InboxPage(ctx, v, f)
+	return page.Conversations, err
+}
+
+// InboxPage lists a page of the viewer's conversations, and says whether an older page follows.
+// One query, whatever the number of conversations.
+func (s *Store) InboxPage(ctx context.Context, v Viewer, f InboxFilter) (InboxPage, error) {
+	page := max(f.Page, 1)
 	var rows []inboxRow
+	// The page of conversations is chosen first (one more than fits, to know whether another
+	// page follows), then their messages are joined to it.
 	err := s.db.SelectContext(ctx, &rows, `
+		WITH page AS (
+			SELECT c.id, row_number() OVER (ORDER BY c.last_activity_at DESC, c.id DESC) AS rank
+			FROM (
+				SELECT c.id, c.last_activity_at
+				FROM conversations c
+				JOIN messages r ON r.conversation_id = c.id AND r.parent_id IS NULL
+				WHERE c.practice_id = $1
+				  AND ($2::bigint IS NULL OR c.patient_id = $2)
+				  AND ($3 OR c.archived_at IS NULL)
+				  AND ($4::bigint = 0 OR c.id = $4)
+				  AND ($5 = '' OR ($5 = 'mine' AND r.requested_staff_id = $6)
+				               OR ($5 = 'unassigned' AND r.requested_staff_id IS NULL))
+				ORDER BY c.last_activity_at DESC, c.id DESC
+				LIMIT $7 OFFSET $8
+			) c
+		)
 		SELECT c.id AS conversation_id, c.patient_id, p.full_name AS patient_name,
 		       p.initials AS patient_initials, c.archived_at, c.last_activity_at,
 		       m.id AS message_id, m.parent_id, m.author_id, a.role AS author_role,
@@ -88,24 +125,27 @@ func (s *Store) Inbox(ctx context.Context, v Viewer, f InboxFilter) ([]*Conversa
 		       m.subject, m.acted_on, m.created_at,
 		       CASE WHEN m.parent_id IS NULL THEN m.instructions END AS root_instructions,
 		       CASE WHEN m.parent_id IS NULL THEN rs.full_name END AS requested_staff_name
-		FROM conversations c
+		FROM page
+		JOIN conversations c ON c.id = page.id
 		JOIN users p ON p.id = c.patient_id
-		JOIN messages r ON r.conversation_id = c.id AND r.parent_id IS NULL
 		JOIN messages m ON m.conversation_id = c.id
 		JOIN users a ON a.id = m.author_id
 		LEFT JOIN users rs ON rs.id = m.requested_staff_id
-		WHERE c.practice_id = $1
-		  AND ($2::bigint IS NULL OR c.patient_id = $2)
-		  AND ($3 OR c.archived_at IS NULL)
-		  AND ($4::bigint = 0 OR c.id = $4)
-		  AND ($5 = '' OR ($5 = 'mine' AND r.requested_staff_id = $6)
-		               OR ($5 = 'unassigned' AND r.requested_staff_id IS NULL))
-		ORDER BY c.last_activity_at DESC, c.id DESC, m.created_at, m.id`,
-		v.PracticeID, v.patientScope(), f.IncludeArchived, f.ConversationID, f.Assignment, v.UserID)
+		ORDER BY page.rank, m.created_at, m.id`,
+		v.PracticeID, v.patientScope(), f.IncludeArchived, f.ConversationID, f.Assignment, v.UserID,
+		PageSize+1, (page-1)*PageSize)
 	if err != nil {
-		return nil, fmt.Errorf("store: inbox of user %d: %w", v.UserID, err)
+		return InboxPage{}, fmt.Errorf("store: inbox of user %d: %w", v.UserID, err)
 	}
-	return s.buildTrees(rows)
+	list, err := s.buildTrees(rows)
+	if err != nil {
+		return InboxPage{}, err
+	}
+	res := InboxPage{Conversations: list, Page: page}
+	if len(list) > PageSize {
+		res.Conversations, res.More = list[:PageSize], true
+	}
+	return res, nil
 }
 
 // Conversation loads one of the viewer's conversations; another's answers ErrNotFound.

@@ -14,7 +14,7 @@ import (
 func TestInboxTree(t *testing.T) {
 	t.Parallel()
 	f := newDemo(t)
-	list, err := f.s.Inbox(t.Context(), f.maria, store.InboxFilter{IncludeArchived: true})
+	list, err := inboxList(t.Context(), f.s, f.maria, store.InboxFilter{IncludeArchived: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,11 +74,11 @@ func TestInboxHidesArchived(t *testing.T) {
 	f := newDemo(t)
 	ctx := t.Context()
 	for _, v := range []store.Viewer{f.maria, f.nurse} {
-		open, err := f.s.Inbox(ctx, v, store.InboxFilter{})
+		open, err := inboxList(ctx, f.s, v, store.InboxFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		all, err := f.s.Inbox(ctx, v, store.InboxFilter{IncludeArchived: true})
+		all, err := inboxList(ctx, f.s, v, store.InboxFilter{IncludeArchived: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -216,7 +216,7 @@ func TestInboxAssignment(t *testing.T) {
 			WHERE `+tc.where+` ORDER BY c.id`, tc.args...); err != nil {
 			t.Fatal(err)
 		}
-		list, err := f.s.Inbox(ctx, tc.v, store.InboxFilter{IncludeArchived: true, Assignment: tc.assignment})
+		list, err := inboxList(ctx, f.s, tc.v, store.InboxFilter{IncludeArchived: true, Assignment: tc.assignment})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -290,7 +290,7 @@ func TestAwaitingPractice(t *testing.T) {
 	}
 
 	for _, v := range []store.Viewer{f.hNurse, f.david, f.grace, f.physician, f.maria} {
-		list, err := f.s.Inbox(ctx, v, store.InboxFilter{IncludeArchived: true})
+		list, err := inboxList(ctx, f.s, v, store.InboxFilter{IncludeArchived: true})
 		if err != nil {
 			t.Fatal(err)
 		}

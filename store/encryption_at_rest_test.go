@@ -170,7 +170,7 @@ func TestTamperedCiphertextDoesNotOpen(t *testing.T) {
 				t.Fatalf("tampered %d rows", n)
 			}
 
-			_, inboxErr := f.s.Inbox(ctx, f.grace, store.InboxFilter{IncludeArchived: true})
+			_, inboxErr := inboxList(ctx, f.s, f.grace, store.InboxFilter{IncludeArchived: true})
 			_, convErr := f.s.Conversation(ctx, f.hNurse, sent.ConversationID)
 			_, detailsErr := f.s.MessageDetails(ctx, f.grace, origin, sent.MessageID)
 			for name, got := range map[string]struct {

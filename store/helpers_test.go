@@ -138,7 +138,7 @@ func assertUnchanged(t testing.TB, before, after map[string]string) {
 // conversationBySubject finds one of the viewer's conversations by its first message's subject.
 func conversationBySubject(t testing.TB, s *store.Store, v store.Viewer, subject string) *store.Conversation {
 	t.Helper()
-	list, err := s.Inbox(context.Background(), v, store.InboxFilter{IncludeArchived: true})
+	list, err := inboxList(context.Background(), s, v, store.InboxFilter{IncludeArchived: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,3 +249,8 @@ func findMessage(c *store.Conversation, id int64) *store.Message {
 }
 
 func repeat(s string, n int) string { return strings.Repeat(s, n) }
+
+// inboxList is the first page of the viewer's inbox.
+func inboxList(ctx context.Context, s *store.Store, v store.Viewer, f store.InboxFilter) ([]*store.Conversation, error) {
+	return s.Inbox(ctx, v, f)
+}

@@ -260,7 +260,7 @@ func TestNoResponseNeeded(t *testing.T) {
 	if !c.Archived() || !c.Messages[0].ThreadArchived {
 		t.Error("conversation is not archived")
 	}
-	open, err := f.s.Inbox(ctx, f.grace, store.InboxFilter{})
+	open, err := inboxList(ctx, f.s, f.grace, store.InboxFilter{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -490,7 +490,7 @@ func TestReplyMarksParentAndBumpsConversation(t *testing.T) {
 	older := start(t, f.s, f.tom, store.NewConversation{Subject: "Older"})
 	newer := start(t, f.s, f.tom, store.NewConversation{Subject: "Newer"})
 	for _, v := range []store.Viewer{f.tom, f.physician} {
-		list, err := f.s.Inbox(ctx, v, store.InboxFilter{})
+		list, err := inboxList(ctx, f.s, v, store.InboxFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -509,7 +509,7 @@ func TestReplyMarksParentAndBumpsConversation(t *testing.T) {
 
 	sent := reply(t, f.s, f.physician, older.MessageID, "Answered")
 	for _, v := range []store.Viewer{f.tom, f.physician} {
-		list, err := f.s.Inbox(ctx, v, store.InboxFilter{})
+		list, err := inboxList(ctx, f.s, v, store.InboxFilter{})
 		if err != nil {
 			t.Fatal(err)
 		}

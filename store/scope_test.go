@@ -84,7 +84,7 @@ func TestNoAccessAcrossPatientsOrPractices(t *testing.T) {
 			}
 		}
 		// Their inboxes do not list her conversations either.
-		list, err := f.s.Inbox(ctx, a.v, store.InboxFilter{IncludeArchived: true})
+		list, err := inboxList(ctx, f.s, a.v, store.InboxFilter{IncludeArchived: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -162,7 +162,7 @@ func TestStaffSeeTheirPracticeOnly(t *testing.T) {
 
 	assertInboxMatches := func(v store.Viewer, where string, args ...any) {
 		t.Helper()
-		list, err := f.s.Inbox(ctx, v, store.InboxFilter{IncludeArchived: true})
+		list, err := inboxList(ctx, f.s, v, store.InboxFilter{IncludeArchived: true})
 		if err != nil {
 			t.Fatal(err)
 		}

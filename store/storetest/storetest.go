@@ -43,6 +43,12 @@ func Main(m *testing.M) {
 	os.Exit(run(m))
 }
 
+// Run is Main without the exit: it returns m.Run's code, for a TestMain that reports or cleans
+// up after the tests (the browser suite prints how many flows ran).
+func Run(m *testing.M) int {
+	return run(m)
+}
+
 func run(m *testing.M) int {
 	if os.Getenv("DATABASE_URL") == "" {
 		dir, err := os.MkdirTemp("", "sm-pg-")
