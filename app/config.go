@@ -78,6 +78,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.TrustProxy = b
 	}
+	if v := getenv("SSE_HEARTBEAT_SECONDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 50 {
+			problems = append(problems, fmt.Sprintf("SSE_HEARTBEAT_SECONDS %q must be a whole number from 1 to 50", v))
+		}
+		c.Heartbeat = time.Duration(n) * time.Second
+	}
 	c.ShowDemo = getenv("SHOW_DEMO_SIGNINS") == "true" && !c.Production
 	if len(problems) > 0 {
 		return c, errors.New(strings.Join(problems, "\n"))

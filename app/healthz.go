@@ -7,12 +7,13 @@ import (
 	"github.com/gofiber/fiber/v2"
 )
 
-// healthz reports whether PostgreSQL and Redis answer. Without PostgreSQL nothing works (503);
+// healthz reports whether PostgreSQL and Redis answer, and how many live streams this instance
+// holds. Without PostgreSQL nothing works (503);
 // without Redis, pages and sending still work and only live updates wait, so it stays 200.
 func (a *App) healthz(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
 	defer cancel()
-	status := fiber.Map{"database": "ok", "redis": "ok"}
+	status := fiber.Map{"database": "ok", "redis": "ok", "streams": a.hub.Len()}
 	code := fiber.StatusOK
 	if err := a.store.Ping(ctx); err != nil {
 		status["database"] = "unreachable"

@@ -41,6 +41,10 @@ func (h *Hub) Run(ctx context.Context) {
 	}
 	sub := h.client.Subscribe(ctx, Channel)
 	defer sub.Close()
+	// go-redis reads the subscription with a context of its own, so its channel outlives ctx:
+	// closing the subscription when ctx ends is what closes the channel and ends the loop.
+	stop := context.AfterFunc(ctx, func() { sub.Close() })
+	defer stop()
 	for msg := range sub.ChannelWithSubscriptions(redis.WithChannelSize(1024)) {
 		switch m := msg.(type) {
 		case *redis.Subscription:

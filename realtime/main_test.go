@@ -357,6 +357,7 @@ func newClient(t *testing.T, url string) *redis.Client {
 // runHub runs h's subscription until the test ends, and waits until Redis counts it.
 func runHub(t *testing.T, h *Hub, watch *redis.Client) {
 	t.Helper()
+	before := subscribers(t, watch)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -371,7 +372,6 @@ func runHub(t *testing.T, h *Hub, watch *redis.Client) {
 			t.Errorf("Hub.Run did not return after its context ended")
 		}
 	})
-	before := subscribers(t, watch)
 	waitFor(t, testTimeout, "hub never subscribed", func() bool { return subscribers(t, watch) > before })
 }
 

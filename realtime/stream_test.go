@@ -1,0 +1,368 @@
+package realtime
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"securemessages/store"
+	"securemessages/store/storetest"
+)
+
+// TestServeReplaysThenGoesLiveWithoutDuplicates: a stream first replays what the page missed
+// after its id, then goes live; an event that arrives live while the replay runs, or twice (from
+// this instance and back from Redis), or late with an older id, is not sent again.
+func TestServeReplaysThenGoesLiveWithoutDuplicates(t *testing.T) {
+	t.Parallel()
+	h := NewHub(nil, quiet)
+	src := &fakeSource{}
+	src.add(ev(1, maria), ev(2, maria), ev(3, maria), ev(4, tom), ev(5, maria), ev(6, maria), ev(7, grace))
+	s := h.Open(maria, "k")
+	// Events 5 and 6 are published while the page connects: they are already in the table the
+	// replay reads, and also queued live.
+	h.Deliver(ev(5, maria))
+	h.Deliver(ev(6, maria))
+	p := serveStream(t, h, src, s, ServeOptions{After: 2, Heartbeat: time.Hour})
+	p.connected(t)
+	p.expectIDs(t, 3, 5, 6) // not 1 and 2 (the page has them), not tom's 4, not grace's 7
+	p.expectQuiet(t, 50*time.Millisecond)
+
+	for _, e := range []store.Event{ev(6, maria), ev(3, maria), ev(8, tom)} {
+		h.Deliver(e) // a copy back from Redis, a late old one, someone else's
+	}
+	src.add(ev(9, maria))
+	h.Deliver(ev(9, maria))
+	p.expectIDs(t, 9)
+	p.expectQuiet(t, 50*time.Millisecond)
+}
+
+// TestServeSendsIdsAndKindsOnly: what reaches the browser names the change, never its content.
+func TestServeSendsIdsAndKindsOnly(t *testing.T) {
+	t.Parallel()
+	h := NewHub(nil, quiet)
+	src := &fakeSource{}
+	p := serve(t, h, src, maria, "k", ServeOptions{Heartbeat: time.Hour})
+	p.connected(t)
+	e := store.Event{ID: 42, Kind: store.EventMessageCancelled, PracticeID: 1, PatientID: maria.UserID,
+		ConversationID: 7, MessageID: 9}
+	h.Deliver(e)
+	f := p.next(t, testTimeout)
+	if f.ID != "42" || f.Event != SSEChanged {
+		t.Fatalf("frame %v", f)
+	}
+	var data map[string]any
+	if err := json.Unmarshal([]byte(f.Data), &data); err != nil {
+		t.Fatalf("data %q: %v", f.Data, err)
+	}
+	want := map[string]any{"kind": store.EventMessageCancelled, "conversation_id": 7.0, "message_id": 9.0}
+	if fmt.Sprint(data) != fmt.Sprint(want) {
+		t.Fatalf("data %v, want %v", data, want)
+	}
+}
+
+// TestServeReplaysInBatches: a page far behind gets everything, in order, over several queries.
+func TestServeReplaysInBatches(t *testing.T) {
+	t.Parallel()
+	const n = 2*replayBatch + 7
+	src := &fakeSource{}
+	want := make([]int64, 0, n)
+	for id := int64(1); id <= n; id++ {
+		src.add(ev(id, maria))
+		want = append(want, id)
+	}
+	p := serve(t, NewHub(nil, quiet), src, maria, "k", ServeOptions{Heartbeat: time.Hour})
+	p.expectIDs(t, want...)
+	src.mu.Lock()
+	reads := src.reads
+	src.mu.Unlock()
+	if reads < 3 {
+		t.Fatalf("%d events replayed in %d reads; want batches of %d", n, reads, replayBatch)
+	}
+}
+
+// TestServeWithTheStore: the real store as the Source. Each viewer's replay holds only what
+// they may see, in order, and live events follow without repeating the replay.
+func TestServeWithTheStore(t *testing.T) {
+	t.Parallel()
+	st := storetest.NewDemo(t)
+	h := NewHub(nil, quiet)
+	users := demoViewers(t, st)
+	after := newest(t, st)
+	m1 := sendAs(t, st, users["maria"], "first").Event.ID
+	t1 := sendAs(t, st, users["tom"], "tom's").Event.ID
+	g1 := sendAs(t, st, users["grace"], "grace's").Event.ID
+	m2 := sendAs(t, st, users["maria"], "second").Event.ID
+
+	o := ServeOptions{After: after, Heartbeat: time.Hour}
+	streams := map[string]*pipeStream{}
+	for _, name := range []string{"maria", "tom", "grace", "riverside staff", "hillcrest staff"} {
+		streams[name] = serve(t, h, st, users[name], name, o)
+	}
+	streams["maria"].expectIDs(t, m1, m2)
+	streams["tom"].expectIDs(t, t1)
+	streams["grace"].expectIDs(t, g1)
+	streams["riverside staff"].expectIDs(t, m1, t1, m2)
+	streams["hillcrest staff"].expectIDs(t, g1)
+
+	// Live: the replayed events published again change nothing; a new one arrives once.
+	m3 := sendAs(t, st, users["maria"], "third").Event
+	for _, id := range []int64{m1, m2} {
+		h.Deliver(store.Event{ID: id, Kind: store.EventMessageSent, PracticeID: m3.PracticeID, PatientID: m3.PatientID})
+	}
+	if err := h.Publish(context.Background(), m3); err != nil {
+		t.Fatal(err)
+	}
+	streams["maria"].expectIDs(t, m3.ID)
+	streams["riverside staff"].expectIDs(t, m3.ID)
+	for _, name := range []string{"maria", "tom", "grace", "riverside staff", "hillcrest staff"} {
+		streams[name].expectQuiet(t, 50*time.Millisecond)
+	}
+}
+
+// TestServePrunedHistorySendsReload: a page further behind than the events table reaches is
+// told to reload everything, under the newest id, instead of being replayed a gap.
+func TestServePrunedHistorySendsReload(t *testing.T) {
+	t.Parallel()
+	kept := func() *fakeSource { // events 50..60 are left after pruning
+		src := &fakeSource{}
+		for id := int64(50); id <= 60; id++ {
+			src.add(ev(id, maria))
+		}
+		return src
+	}
+	tests := []struct {
+		name   string
+		src    *fakeSource
+		after  int64
+		reload bool
+		ids    []int64
+	}{
+		{"behind the oldest kept", kept(), 10, true, nil},
+		{"just behind the oldest kept", kept(), 48, true, nil},
+		{"right before the oldest kept", kept(), 49, false, ids(50, 60)},
+		{"inside the kept history", kept(), 55, false, ids(56, 60)},
+		{"page without an id", kept(), 0, false, ids(50, 60)},
+		{"nothing kept at all", &fakeSource{}, 10, false, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := NewHub(nil, quiet)
+			p := serve(t, h, tt.src, maria, "k", ServeOptions{After: tt.after, Heartbeat: time.Hour})
+			p.connected(t)
+			if tt.reload {
+				f := p.next(t, testTimeout)
+				if f.ID != "60" || f.Event != SSEChanged || f.Data != `{"kind":"reload"}` {
+					t.Fatalf("frame %v; want a reload under id 60", f)
+				}
+			}
+			p.expectIDs(t, tt.ids...)
+			// Live from the newest on: what the reload or replay covered is not sent again.
+			h.Deliver(ev(57, maria))
+			tt.src.add(ev(61, maria))
+			h.Deliver(ev(61, maria))
+			p.expectIDs(t, 61)
+		})
+	}
+
+	t.Run("the store, pruned", func(t *testing.T) {
+		t.Parallel()
+		st := storetest.NewDemo(t)
+		mv := demoViewers(t, st)["maria"]
+		seen := sendAs(t, st, mv, "seen").Event.ID
+		sendAs(t, st, mv, "pruned")
+		last := sendAs(t, st, mv, "kept").Event.ID
+		if _, err := st.DB().Exec(`DELETE FROM events WHERE id < $1`, last); err != nil {
+			t.Fatal(err)
+		}
+		p := serve(t, NewHub(nil, quiet), st, mv, "k", ServeOptions{After: seen, Heartbeat: time.Hour})
+		p.connected(t)
+		f := p.next(t, testTimeout)
+		if f.ID != strconv.FormatInt(last, 10) || f.Data != `{"kind":"reload"}` {
+			t.Fatalf("frame %v; want a reload under id %d", f, last)
+		}
+		p.expectQuiet(t, 50*time.Millisecond)
+	})
+}
+
+func ids(from, to int64) []int64 {
+	var out []int64
+	for id := from; id <= to; id++ {
+		out = append(out, id)
+	}
+	return out
+}
+
+// TestServeHeartbeat: a quiet stream sends a comment every Heartbeat, which keeps routers from
+// cutting it.
+func TestServeHeartbeat(t *testing.T) {
+	t.Parallel()
+	const beat = 50 * time.Millisecond
+	p := serve(t, NewHub(nil, quiet), &fakeSource{}, maria, "k", ServeOptions{Heartbeat: beat})
+	p.connected(t)
+	start := time.Now()
+	first := p.nextFrame(t, 10*beat)
+	if !slices.Equal(first.Comments, []string{"ping"}) || first.ID != "" || first.Event != "" {
+		t.Fatalf("frame %v; want a ping comment", first)
+	}
+	if d := time.Since(start); d < beat/2 {
+		t.Fatalf("first ping after %v; want about %v", d, beat)
+	}
+	pings := 1
+	deadline := time.After(10 * beat)
+	for done := false; !done; {
+		select {
+		case f := <-p.frames:
+			if !slices.Equal(f.Comments, []string{"ping"}) {
+				t.Fatalf("frame %v on a quiet stream", f)
+			}
+			pings++
+		case <-deadline:
+			done = true
+		}
+	}
+	// 10 beats: at least a few pings even on a loaded machine, and never more than the ticker fires.
+	if pings < 4 || pings > 12 {
+		t.Fatalf("%d pings in %v at a %v heartbeat", pings, time.Since(start), beat)
+	}
+}
+
+// TestServeEndsWhenSessionEnds: a stream checks its session on heartbeats; once it has been
+// signed out or has expired the page is told signed-out and the stream ends. A database error is
+// not taken for a sign-out.
+func TestServeEndsWhenSessionEnds(t *testing.T) {
+	t.Parallel()
+	const beat = 50 * time.Millisecond
+	t.Run("signed out", func(t *testing.T) {
+		t.Parallel()
+		h := NewHub(nil, quiet)
+		src := &fakeSource{}
+		p := serve(t, h, src, maria, "k", ServeOptions{Heartbeat: beat})
+		p.connected(t)
+		p.expectQuiet(t, 8*beat) // several session checks pass while the session is active
+		src.set(func(f *fakeSource) { f.inactive = true })
+		start := time.Now()
+		fs := p.expectEnd(t, 40*beat)
+		if len(fs) == 0 || fs[len(fs)-1].Event != SSESignedOut {
+			t.Fatalf("frames %v; want the stream to end with %s", fs, SSESignedOut)
+		}
+		t.Logf("ended %v after the session did", time.Since(start))
+		waitFor(t, testTimeout, "stream still registered", func() bool { return h.Len() == 0 })
+	})
+	t.Run("database error", func(t *testing.T) {
+		t.Parallel()
+		src := &fakeSource{}
+		src.set(func(f *fakeSource) { f.inactive, f.activeErr = true, errors.New("database away") })
+		p := serve(t, NewHub(nil, quiet), src, maria, "k", ServeOptions{Heartbeat: beat})
+		p.connected(t)
+		p.expectQuiet(t, 12*beat)
+	})
+	t.Run("the store", func(t *testing.T) {
+		t.Parallel()
+		st := storetest.NewDemo(t)
+		ctx := context.Background()
+		u, err := st.UserByEmail(ctx, "maria.lopez@riverside.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, err := st.CreateSession(ctx, u, store.Origin{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		limits := store.SessionLimits{Idle: time.Hour, Absolute: time.Hour}
+		h := NewHub(nil, quiet)
+		o := ServeOptions{After: newest(t, st), Heartbeat: beat, Sessions: limits}
+		p := serve(t, h, st, u.Viewer(), store.SessionKey(token), o)
+		p.connected(t)
+		p.expectQuiet(t, 8*beat)
+		if err := st.EndSession(ctx, token, store.Origin{}); err != nil {
+			t.Fatal(err)
+		}
+		fs := p.expectEnd(t, 40*beat)
+		if len(fs) == 0 || fs[len(fs)-1].Event != SSESignedOut {
+			t.Fatalf("frames %v; want the stream to end with %s", fs, SSESignedOut)
+		}
+		waitFor(t, testTimeout, "stream still registered", func() bool { return h.Len() == 0 })
+	})
+}
+
+// TestServeShutdown: when the server shuts down the stream ends at once with a retry hint, so
+// the browser comes back soon, to another instance.
+func TestServeShutdown(t *testing.T) {
+	t.Parallel()
+	h := NewHub(nil, quiet)
+	shutdown := make(chan struct{})
+	p := serve(t, h, &fakeSource{}, maria, "k", ServeOptions{Heartbeat: time.Hour, Shutdown: shutdown})
+	p.connected(t)
+	close(shutdown)
+	fs := p.expectEnd(t, time.Second)
+	if len(fs) != 1 || fs[0].Retry == "" || fs[0].ID != "" || fs[0].Event != "" {
+		t.Fatalf("frames %v; want one retry hint", fs)
+	}
+	if ms, err := strconv.Atoi(fs[0].Retry); err != nil || ms <= 0 || ms > 5000 {
+		t.Fatalf("retry %q; want a few seconds at most", fs[0].Retry)
+	}
+	waitFor(t, testTimeout, "stream still registered", func() bool { return h.Len() == 0 })
+}
+
+// TestServeWriterFails: a browser that has gone shows only as a failed write; Serve then returns
+// and the stream is unregistered, whether the failure comes on a heartbeat, on an event, or on
+// the very first write.
+func TestServeWriterFails(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		heartbeat time.Duration
+		connected bool
+		thenEvent bool
+	}{
+		{"on a heartbeat", 50 * time.Millisecond, true, false},
+		{"on an event", time.Hour, true, true},
+		{"on the first write", time.Hour, false, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			h := NewHub(nil, quiet)
+			src := &fakeSource{}
+			s := h.Open(maria, "k")
+			if h.Len() != 1 {
+				t.Fatalf("Len %d after Open", h.Len())
+			}
+			served := make(chan struct{})
+			if tt.connected {
+				p := serveStream(t, h, src, s, ServeOptions{Heartbeat: tt.heartbeat})
+				p.connected(t)
+				p.pr.CloseWithError(errors.New("browser gone"))
+				served = p.served
+			} else {
+				pr, pw := io.Pipe()
+				pr.CloseWithError(errors.New("browser gone"))
+				go func() {
+					defer close(served)
+					h.Serve(src, s, bufio.NewWriter(pw), ServeOptions{Heartbeat: tt.heartbeat})
+				}()
+			}
+			if tt.thenEvent {
+				src.add(ev(1, maria))
+				h.Deliver(ev(1, maria))
+			}
+			select {
+			case <-served:
+			case <-time.After(testTimeout):
+				t.Fatal("Serve still running after its writer failed")
+			}
+			if h.Len() != 0 {
+				t.Fatalf("Len %d after Serve returned", h.Len())
+			}
+			h.Deliver(ev(2, maria)) // nothing is left to deliver to, and nothing blocks
+		})
+	}
+}

@@ -1,0 +1,666 @@
+package systemtest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/gofiber/fiber/v2"
+
+	"securemessages/app"
+	"securemessages/realtime"
+	"securemessages/realtime/localredis"
+	"securemessages/store"
+	"securemessages/store/storetest"
+)
+
+// Demo accounts (password store.DemoPassword).
+const (
+	maria     = "maria.lopez@riverside.example" // Riverside patient; Riverside charges $25.00 a message
+	grace     = "grace.kim@hillcrest.example"   // Hillcrest patient; no fee
+	physician = "physician@riverside.example"   // Dr. Amelia Chen, Riverside staff
+)
+
+// Demo subjects in Maria's inbox.
+const (
+	subjRash    = "Rash on my forearm"                      // archived
+	subjRefill  = "Refill for my blood pressure medication" // five levels deep
+	subjCheckup = "Your annual check-up is due"             // started by the front desk
+	subjLab     = "Question about my lab results"           // Maria's, nobody has acted on it: cancellable
+)
+
+const (
+	chromiumPath  = "/usr/bin/chromium"
+	axePath       = "browser/node_modules/axe-core/axe.min.js" // npm ci --prefix systemtest/browser
+	failureDir    = "testdata/failures"
+	actionTimeout = 15 * time.Second
+)
+
+// ---------------------------------------------------------------------------------------------
+// The system under test: a fresh demo database, a private Redis, and app instances on loopback.
+
+// system is one test's PostgreSQL database and Redis server, shared by its app instances (as
+// several web instances share them in production).
+type system struct {
+	dbURL string
+	redis *localredis.Server
+}
+
+func newSystem(t *testing.T) *system {
+	t.Helper()
+	dbURL := storetest.URL(t, true)
+	// A Redis server per test: pub/sub channels are server-wide, and another test's events (from a
+	// database with the same ids) must not reach this test's pages.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rs, err := localredis.Start(ctx, t.TempDir(), 0)
+	if err != nil {
+		t.Fatalf("start redis: %v", err)
+	}
+	t.Cleanup(func() { rs.Stop() })
+	return &system{dbURL: dbURL, redis: rs}
+}
+
+// instance is one running web instance: the real app, with its hub on Redis, served on loopback.
+type instance struct {
+	sys  *system
+	URL  string
+	Port int
+	Hub  *realtime.Hub
+	log  *logBuffer
+
+	mu      sync.Mutex
+	running bool
+	web     *fiber.App
+	closers []func()
+}
+
+// start runs a new app instance on a free loopback port.
+func (s *system) start(t *testing.T) *instance {
+	t.Helper()
+	in := &instance{sys: s, log: &logBuffer{}}
+	in.listen(t, 0)
+	t.Cleanup(func() {
+		in.Stop()
+		if t.Failed() && in.log.Len() > 0 {
+			t.Logf("app log (%s):\n%s", in.URL, in.log.String())
+		}
+	})
+	return in
+}
+
+func (in *instance) listen(t *testing.T, port int) {
+	t.Helper()
+	vars := map[string]string{
+		"DATABASE_URL": in.sys.dbURL,
+		"REDIS_URL":    in.sys.redis.URL,
+		"MESSAGE_KEYS": storetest.KeySpec,
+	}
+	cfg, err := app.ConfigFromEnv(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(in.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := store.Open(ctx, in.sys.dbURL, cfg.Keys)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	client, err := realtime.Connect(in.sys.redis.URL)
+	if err != nil {
+		cancel()
+		st.Close()
+		t.Fatal(err)
+	}
+	hub := realtime.NewHub(client, log)
+	go hub.Run(ctx)
+	web, err := app.New(cfg, st, hub, log)
+	if err != nil {
+		cancel()
+		client.Close()
+		st.Close()
+		t.Fatal(err)
+	}
+	var ln net.Listener
+	// The same port again after a restart: the kernel may take a moment to let it go.
+	for try := 0; ; try++ {
+		ln, err = net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil || try == 50 {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		cancel()
+		client.Close()
+		st.Close()
+		t.Fatalf("listen: %v", err)
+	}
+	go web.Listener(ln)
+
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.Port = ln.Addr().(*net.TCPAddr).Port
+	in.URL = "http://127.0.0.1:" + strconv.Itoa(in.Port)
+	in.Hub = hub
+	in.web = web
+	in.running = true
+	in.closers = []func(){cancel, func() { client.Close() }, func() { st.Close() }}
+}
+
+// Stop shuts the instance down the way SIGTERM does: live streams end with a retry hint.
+func (in *instance) Stop() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if !in.running {
+		return
+	}
+	in.running = false
+	in.web.ShutdownWithTimeout(5 * time.Second)
+	for _, c := range in.closers {
+		c()
+	}
+}
+
+// Restart starts a new instance process-alike on the same port, as a platform restart does.
+func (in *instance) Restart(t *testing.T) {
+	t.Helper()
+	in.Stop()
+	in.listen(t, in.Port)
+}
+
+// waitStreams waits until n live streams are open on the instance.
+func (in *instance) waitStreams(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for in.Hub.Len() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d live streams open, want %d", in.URL, in.Hub.Len(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// logBuffer keeps an instance's warnings for the log of a failed test.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) Len() int { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.Len() }
+
+func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.String() }
+
+// ---------------------------------------------------------------------------------------------
+// The browser: one Chromium per test binary; each page is a tab in a browser context of its own
+// (its own cookies), so a patient and a staff member can sit side by side.
+
+var shared struct {
+	once          sync.Once
+	ctx           context.Context
+	cancelBrowser context.CancelFunc
+	cancelAlloc   context.CancelFunc
+	dir           string
+	err           error
+}
+
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	shared.once.Do(func() {
+		if _, err := os.Stat(chromiumPath); err != nil {
+			shared.err = fmt.Errorf("%s not found: run `make deps` (installs Debian's chromium and chromium-driver)", chromiumPath)
+			return
+		}
+		dir, err := os.MkdirTemp("", "sm-chromium-")
+		if err != nil {
+			shared.err = err
+			return
+		}
+		shared.dir = dir
+		opts := append(chromedp.DefaultExecAllocatorOptions[:],
+			chromedp.ExecPath(chromiumPath),
+			chromedp.NoSandbox, // tests run as root in CI containers
+			chromedp.Headless,
+			chromedp.NoFirstRun,
+			chromedp.DisableGPU,
+			chromedp.UserDataDir(dir),
+			// This machine's network is closed: no calls home.
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.Flag("disable-quic", true),
+			chromedp.Flag("disable-domain-reliability", true),
+			chromedp.WindowSize(1280, 900),
+		)
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+		// chromedp v0.13.6 logs events newer Chromium sends that it cannot decode; they are harmless.
+		ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithErrorf(func(string, ...any) {}))
+		if err := chromedp.Run(ctx); err != nil {
+			cancel()
+			cancelAlloc()
+			shared.err = fmt.Errorf("start %s: %w", chromiumPath, err)
+			return
+		}
+		shared.ctx, shared.cancelBrowser, shared.cancelAlloc = ctx, cancel, cancelAlloc
+	})
+	if shared.err != nil {
+		t.Fatal(shared.err)
+	}
+	return shared.ctx
+}
+
+func closeBrowser() {
+	if shared.cancelBrowser != nil {
+		shared.cancelBrowser()
+		shared.cancelAlloc()
+	}
+	if shared.dir != "" {
+		os.RemoveAll(shared.dir)
+	}
+}
+
+// Flows are counted for the summary line TestMain prints.
+var flows, flowsFailed atomic.Int64
+
+// flow marks t as one browser flow; on failure it leaves a screenshot of each page named.
+func flow(t *testing.T, pages ...*page) {
+	t.Helper()
+	flows.Add(1)
+	t.Cleanup(func() {
+		if t.Failed() {
+			flowsFailed.Add(1)
+			for _, p := range pages {
+				p.failureScreenshot(t)
+			}
+		}
+	})
+}
+
+func flowCounts() (int64, int64) { return flows.Load(), flowsFailed.Load() }
+
+// device is how a page is emulated.
+type device struct {
+	width, height int64
+	mobile, touch bool
+	dark          bool
+	noScript      bool
+}
+
+var (
+	desktop = device{width: 1280, height: 900}
+	phone   = device{width: 320, height: 640, mobile: true, touch: true}
+)
+
+// page is one browser tab, signed in or not.
+type page struct {
+	name string
+	base string
+	ctx  context.Context
+	dev  device
+}
+
+// openPage opens a tab in a fresh browser context. Its screenshot is saved if the test fails.
+func openPage(t *testing.T, name, base string, dev device) *page {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browser(t), chromedp.WithNewBrowserContext())
+	// The first Run creates the tab; it must not run under a shorter-lived context.
+	if err := chromedp.Run(ctx); err != nil {
+		cancel()
+		t.Fatalf("open tab: %v", err)
+	}
+	p := &page{name: name, base: base, ctx: ctx, dev: dev}
+	t.Cleanup(func() {
+		if t.Failed() {
+			p.failureScreenshot(t)
+		}
+		cancel()
+	})
+	p.run(t, "emulate "+name, p.emulate(dev))
+	return p
+}
+
+func (p *page) emulate(d device) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		if err := emulation.SetDeviceMetricsOverride(d.width, d.height, 1, d.mobile).Do(ctx); err != nil {
+			return err
+		}
+		if err := emulation.SetTouchEmulationEnabled(d.touch).WithMaxTouchPoints(5).Do(ctx); err != nil {
+			return err
+		}
+		if d.touch {
+			// What a phone's browser reports: no hover, a coarse pointer.
+			if err := emulation.SetEmitTouchEventsForMouse(true).WithConfiguration(emulation.SetEmitTouchEventsForMouseConfigurationMobile).Do(ctx); err != nil {
+				return err
+			}
+		}
+		scheme := "light"
+		if d.dark {
+			scheme = "dark"
+		}
+		if err := emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}).Do(ctx); err != nil {
+			return err
+		}
+		return emulation.SetScriptExecutionDisabled(d.noScript).Do(ctx)
+	})
+}
+
+// setDevice changes the emulation of an open page (a rotation, a dark-mode switch).
+func (p *page) setDevice(t *testing.T, d device) {
+	t.Helper()
+	p.dev = d
+	p.run(t, "emulate", p.emulate(d))
+}
+
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+func (p *page) failureScreenshot(t *testing.T) {
+	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
+	defer cancel()
+	var png []byte
+	if err := chromedp.Run(ctx, chromedp.CaptureScreenshot(&png)); err != nil {
+		t.Logf("no screenshot of %s's page: %v", p.name, err)
+		return
+	}
+	dir, _ := filepath.Abs(failureDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Logf("no screenshot: %v", err)
+		return
+	}
+	file := filepath.Join(dir, unsafeName.ReplaceAllString(t.Name()+"-"+p.name, "_")+".png")
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		t.Logf("no screenshot: %v", err)
+		return
+	}
+	var url string
+	chromedp.Run(ctx, chromedp.Location(&url))
+	t.Logf("screenshot of %s's page (%s) at the failure: %s", p.name, url, file)
+}
+
+// run runs browser actions, failing the test with what was being done.
+func (p *page) run(t *testing.T, what string, actions ...chromedp.Action) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, actionTimeout)
+	defer cancel()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		t.Fatalf("%s: %s: %v", p.name, what, err)
+	}
+}
+
+// jsPrelude gives page expressions a way to find things by XPath.
+const jsPrelude = `const $x = (xp, root) => document.evaluate(xp, root || document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+const $xs = (xp, root) => { const r = document.evaluate(xp, root || document, null, XPathResult.ORDERED_NODE_SNAPSHOT_TYPE, null); const out = []; for (let i = 0; i < r.snapshotLength; i++) out.push(r.snapshotItem(i)); return out; };
+`
+
+// js evaluates an expression in the page (through DevTools, so the page's CSP does not apply)
+// and decodes its JSON value into out.
+func (p *page) js(t *testing.T, expr string, out any) {
+	t.Helper()
+	p.run(t, "evaluate "+firstLine(expr), p.evalAction(expr, out))
+}
+
+func (p *page) evalAction(expr string, out any) chromedp.Action {
+	return chromedp.Evaluate("(() => { "+jsPrelude+" return ("+expr+"); })()", out, awaitPromise)
+}
+
+func awaitPromise(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }
+
+func firstLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i] + "…"
+	}
+	if len(s) > 120 {
+		s = s[:120] + "…"
+	}
+	return s
+}
+
+// waitFor polls a page expression until it is true, or fails the test after timeout.
+func (p *page) waitFor(t *testing.T, what, expr string, timeout time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(timeout)
+	for {
+		var ok bool
+		ctx, cancel := context.WithTimeout(p.ctx, actionTimeout)
+		err := chromedp.Run(ctx, p.evalAction("Boolean("+expr+")", &ok))
+		cancel()
+		if err == nil && ok {
+			return time.Since(start)
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				t.Fatalf("%s: waiting %v for %s: %v", p.name, timeout, what, err)
+			}
+			t.Fatalf("%s: waited %v for %s", p.name, timeout, what)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Finding things the way a person does: by visible names, labels and roles.
+
+// xq quotes a string for XPath.
+func xq(s string) string {
+	if !strings.Contains(s, "'") {
+		return "'" + s + "'"
+	}
+	return "concat('" + strings.ReplaceAll(s, "'", `', "'", '`) + "')"
+}
+
+// xControl is a link or button by its visible name, optionally inside scope (an XPath).
+func xControl(scope, name string) string {
+	return fmt.Sprintf(`(%s//*[(self::a or self::button or @role='button') and normalize-space()=%s])[1]`, scope, xq(name))
+}
+
+// xActions is the group of actions of the message with this subject (the nth such, from 1).
+func xActions(subject string, nth int) string {
+	return fmt.Sprintf(`(//*[@role='group' and @aria-label=%s])[%d]`, xq("Actions for "+subject), nth)
+}
+
+// xMessage is the list item of the message with this subject: its row, its panel, its replies.
+func xMessage(subject string, nth int) string {
+	return xActions(subject, nth) + "/ancestor::li[1]"
+}
+
+// xField is the form control a label names.
+func xField(scope, label string) string {
+	return fmt.Sprintf(`(%s//*[@id=(%s//label[normalize-space()=%s])[1]/@for])[1]`, scope, scope, xq(label))
+}
+
+// xRegion is a landmark or section by its accessible name (aria-label or its heading).
+func xRegion(name string) string {
+	return fmt.Sprintf(`(//*[@aria-label=%s or @id=//*[normalize-space()=%s]/@id and false() or @aria-labelledby=//*[normalize-space()=%s]/@id])[1]`, xq(name), xq(name), xq(name))
+}
+
+// exists is a page expression: does this XPath find something?
+func exists(xpath string) string { return "$x(" + jsString(xpath) + ") !== null" }
+
+// textOf is a page expression: the visible text of what this XPath finds ("" if nothing).
+func textOf(xpath string) string {
+	return "(($x(" + jsString(xpath) + ") || {}).innerText || '').replace(/\\s+/g, ' ').trim()"
+}
+
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func (p *page) has(t *testing.T, xpath string) bool {
+	t.Helper()
+	var ok bool
+	p.js(t, exists(xpath), &ok)
+	return ok
+}
+
+func (p *page) text(t *testing.T, xpath string) string {
+	t.Helper()
+	var s string
+	p.js(t, textOf(xpath), &s)
+	return s
+}
+
+// click clicks what the XPath finds, as a mouse does (moving there first, so hover applies).
+func (p *page) click(t *testing.T, xpath string) {
+	t.Helper()
+	p.run(t, "click "+xpath, chromedp.Click(xpath, chromedp.BySearch))
+}
+
+// tap taps what the XPath finds with a finger (touch events, no mouse).
+func (p *page) tap(t *testing.T, xpath string) {
+	t.Helper()
+	var box struct{ X, Y float64 }
+	p.js(t, `(() => { const e = $x(`+jsString(xpath)+`); e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect(); return {X: r.left + r.width / 2, Y: r.top + r.height / 2}; })()`, &box)
+	point := []*input.TouchPoint{{X: box.X, Y: box.Y}}
+	p.run(t, "tap "+xpath,
+		input.DispatchTouchEvent(input.TouchStart, point),
+		chromedp.Sleep(30*time.Millisecond),
+		input.DispatchTouchEvent(input.TouchEnd, []*input.TouchPoint{}))
+}
+
+// typeInto focuses a field by its label and types into it.
+func (p *page) typeInto(t *testing.T, scope, label, text string) {
+	t.Helper()
+	p.run(t, "type into "+label, chromedp.SendKeys(xField(scope, label), text, chromedp.BySearch))
+}
+
+// check ticks a checkbox by its label.
+func (p *page) check(t *testing.T, scope, label string) {
+	t.Helper()
+	p.click(t, xField(scope, label))
+}
+
+func (p *page) press(t *testing.T, key string) {
+	t.Helper()
+	p.run(t, "press key", chromedp.KeyEvent(key))
+}
+
+// navigate loads a path of the app and waits for the page's load event.
+func (p *page) navigate(t *testing.T, path string) {
+	t.Helper()
+	p.run(t, "navigate to "+path, chromedp.Navigate(p.base+path))
+}
+
+func (p *page) location(t *testing.T) string {
+	t.Helper()
+	var u string
+	p.run(t, "location", chromedp.Location(&u))
+	return strings.TrimPrefix(u, p.base)
+}
+
+// signIn signs in through the form and waits for the inbox, then marks the page: a full reload
+// would lose the mark, so flows check it after each swap.
+func (p *page) signIn(t *testing.T, email string) {
+	t.Helper()
+	p.navigate(t, "/signin")
+	p.typeInto(t, "", "Email", email)
+	p.typeInto(t, "", "Password", store.DemoPassword)
+	p.click(t, xControl("", "Sign In"))
+	p.waitFor(t, "the inbox after signing in", exists(`//h2[@id='inbox-title']`)+` && document.readyState === 'complete'`, 10*time.Second)
+	if !p.dev.noScript {
+		p.waitFor(t, "htmx to start", `window.htmx !== undefined`, 5*time.Second)
+		p.mark(t)
+	}
+}
+
+// mark sets a value that only survives as long as the document does.
+func (p *page) mark(t *testing.T) {
+	t.Helper()
+	p.js(t, `window.__marker = 1`, nil)
+}
+
+// noReload fails the test if the document was reloaded since mark.
+func (p *page) noReload(t *testing.T, after string) {
+	t.Helper()
+	var ok bool
+	p.js(t, `window.__marker === 1`, &ok)
+	if !ok {
+		t.Fatalf("%s: the page was reloaded after %s; htmx should have swapped a fragment", p.name, after)
+	}
+}
+
+// notice is the text of the page's status line.
+func (p *page) notice(t *testing.T) string {
+	t.Helper()
+	return p.text(t, `//*[@role='status']`)
+}
+
+// hoverRow moves the mouse over a message's row (its flag and subject).
+func (p *page) hover(t *testing.T, xpath string) {
+	t.Helper()
+	var box struct{ X, Y float64 }
+	p.js(t, `(() => { const e = $x(`+jsString(xpath)+`); e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect(); return {X: r.left + 8, Y: r.top + 8}; })()`, &box)
+	p.run(t, "hover "+xpath, chromedp.MouseEvent(input.MouseMoved, box.X, box.Y))
+}
+
+// moveMouseAway parks the mouse in a corner where nothing reacts to it.
+func (p *page) moveMouseAway(t *testing.T) {
+	t.Helper()
+	p.run(t, "move the mouse away", chromedp.MouseEvent(input.MouseMoved, float64(p.dev.width-2), float64(p.dev.height-2)))
+}
+
+// activeName is the visible text (or label) of the focused element.
+func (p *page) activeName(t *testing.T) string {
+	t.Helper()
+	var s string
+	p.js(t, `(() => { const e = document.activeElement; if (!e || e === document.body) return ''; const l = e.id && document.querySelector('label[for="' + e.id + '"]'); return ((l && l.innerText) || e.getAttribute('aria-label') || e.innerText || e.value || e.tagName).replace(/\s+/g, ' ').trim(); })()`, &s)
+	return s
+}
+
+// tabTo presses Tab until the focused element's name is want.
+func (p *page) tabTo(t *testing.T, want string, max int) int {
+	t.Helper()
+	for i := 1; i <= max; i++ {
+		p.press(t, kb.Tab)
+		if p.activeName(t) == want {
+			return i
+		}
+	}
+	t.Fatalf("%s: %d presses of Tab never reached %q", p.name, max, want)
+	return 0
+}
+
+// offline cuts the page's network, or restores it.
+func (p *page) offline(t *testing.T, off bool) {
+	t.Helper()
+	p.run(t, "network offline="+strconv.FormatBool(off), network.Enable(), network.EmulateNetworkConditions(off, 0, -1, -1))
+}
+
+// readAxe reads axe-core's script once per test binary.
+var axeSource = sync.OnceValues(func() ([]byte, error) {
+	b, err := os.ReadFile(axePath)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%s is missing: run `make test`, or `npm ci --prefix systemtest/browser`", axePath)
+	}
+	return b, err
+})
+
+var _ = io.Discard
