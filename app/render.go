@@ -85,8 +85,7 @@ func (a *App) handleError(c *fiber.Ctx, err error) error {
 		a.log.Error("request failed", "request_id", requestID(c), "route", routePattern(c), "error", err.Error())
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	vd := a.newViewData(c, fiber.ErrInternalServerError.Message)
-	vd.Title = errorTitle(status)
+	vd := a.newViewData(c, errorTitle(status))
 	vd.Error = &ErrorView{Status: status, Message: message}
 	if status == fiber.StatusServiceUnavailable && c.Method() == fiber.MethodPost {
 		vd.Error.Retry = retryForm(c)

@@ -143,13 +143,14 @@ func TestServePrunedHistorySendsReload(t *testing.T) {
 		after  int64
 		reload bool
 		ids    []int64
+		seen   int64 // an id the page has by now, published again
 	}{
-		{"behind the oldest kept", kept(), 10, true, nil},
-		{"just behind the oldest kept", kept(), 48, true, nil},
-		{"right before the oldest kept", kept(), 49, false, ids(50, 60)},
-		{"inside the kept history", kept(), 55, false, ids(56, 60)},
-		{"page without an id", kept(), 0, false, ids(50, 60)},
-		{"nothing kept at all", &fakeSource{}, 10, false, nil},
+		{"behind the oldest kept", kept(), 10, true, nil, 57},
+		{"just behind the oldest kept", kept(), 48, true, nil, 57},
+		{"right before the oldest kept", kept(), 49, false, ids(50, 60), 57},
+		{"inside the kept history", kept(), 55, false, ids(56, 60), 57},
+		{"page without an id", kept(), 0, false, ids(50, 60), 57},
+		{"nothing kept at all", &fakeSource{}, 10, false, nil, 10},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,7 +166,7 @@ func TestServePrunedHistorySendsReload(t *testing.T) {
 			}
 			p.expectIDs(t, tt.ids...)
 			// Live from the newest on: what the reload or replay covered is not sent again.
-			h.Deliver(ev(57, maria))
+			h.Deliver(ev(tt.seen, maria))
 			tt.src.add(ev(61, maria))
 			h.Deliver(ev(61, maria))
 			p.expectIDs(t, 61)

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -496,11 +495,6 @@ func xField(scope, label string) string {
 	return fmt.Sprintf(`(%s//*[@id=(%s//label[normalize-space()=%s])[1]/@for])[1]`, scope, scope, xq(label))
 }
 
-// xRegion is a landmark or section by its accessible name (aria-label or its heading).
-func xRegion(name string) string {
-	return fmt.Sprintf(`(//*[@aria-label=%s or @id=//*[normalize-space()=%s]/@id and false() or @aria-labelledby=//*[normalize-space()=%s]/@id])[1]`, xq(name), xq(name), xq(name))
-}
-
 // exists is a page expression: does this XPath find something?
 func exists(xpath string) string { return "$x(" + jsString(xpath) + ") !== null" }
 
@@ -662,5 +656,3 @@ var axeSource = sync.OnceValues(func() ([]byte, error) {
 	}
 	return b, err
 })
-
-var _ = io.Discard
