@@ -97,6 +97,18 @@ func flagFor(v store.Viewer, m *store.Message) Flag {
 // Q is the query that keeps the list's view (archived shown, staff filter, page) across links.
 func (iv *InboxView) Q() string { return listQuery(iv.ShowAll, iv.Assignment, iv.Page) }
 
+// LiveURL is where the inbox fetches itself when its live stream reports a change: the same view,
+// marked live, with the newest event it reflects (see inboxShow).
+func (iv *InboxView) LiveURL() string {
+	q := iv.Q()
+	if q == "" {
+		q = "?"
+	} else {
+		q += "&"
+	}
+	return "/inbox" + q + "live=1&after=" + strconv.FormatInt(iv.LiveAfter, 10)
+}
+
 // With is the query for the first page of the same view with another staff filter.
 func (iv *InboxView) With(assignment string) string { return listQuery(iv.ShowAll, assignment, 1) }
 

@@ -37,6 +37,9 @@ func (a *App) signinCode(c *fiber.Ctx) error {
 		return err
 	}
 	token, err := a.store.CompleteSecondFactor(c.UserContext(), c.Cookies(a.cookieName(c)), sess.User, o)
+	if errors.Is(err, store.ErrNotFound) {
+		return c.Redirect("/signin", fiber.StatusSeeOther) // the half-signed-in session is gone: start again
+	}
 	if err != nil {
 		return err
 	}

@@ -34,6 +34,7 @@ type SecurityView struct {
 type Notice struct {
 	Text  string
 	Error bool
+	Live  bool // news a live refresh brought: announced, but focus stays where the reader is
 }
 
 // SignInView is the sign-in form.

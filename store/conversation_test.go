@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -309,6 +310,70 @@ func TestAwaitingPractice(t *testing.T) {
 		}
 		if v == f.david && n < 2 {
 			t.Errorf("David: %d awaiting, want at least 2", n)
+		}
+	}
+}
+
+// TestInboxPages: a long inbox comes in pages of PageSize conversations, newest first, every
+// conversation on exactly one page, each with its whole tree however many messages it has.
+func TestInboxPages(t *testing.T) {
+	t.Parallel()
+	f := newDemo(t)
+	ctx := t.Context()
+	for i := range 2*store.PageSize + 7 {
+		sent := start(t, f.s, f.grace, store.NewConversation{Subject: fmt.Sprintf("Question %d", i)})
+		if i%20 == 0 {
+			r := reply(t, f.s, f.hNurse, sent.MessageID, "Answer")
+			reply(t, f.s, f.grace, r.MessageID, "Thanks")
+		}
+	}
+	for _, v := range []store.Viewer{f.grace, f.hNurse} {
+		var patient int64 // 0: the whole practice
+		if v.Role == store.RolePatient {
+			patient = v.UserID
+		}
+		var want []int64
+		if err := f.s.DB().SelectContext(ctx, &want, `
+			SELECT id FROM conversations WHERE practice_id = $1 AND ($2 = 0 OR patient_id = $2)
+			ORDER BY last_activity_at DESC, id DESC`, v.PracticeID, patient); err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		pages := (len(want) + store.PageSize - 1) / store.PageSize
+		for n := 1; n <= pages+1; n++ {
+			page, err := f.s.InboxPage(ctx, v, store.InboxFilter{IncludeArchived: true, Page: n})
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantLen := min(store.PageSize, max(0, len(want)-(n-1)*store.PageSize))
+			if page.Page != n || len(page.Conversations) != wantLen || page.More != (n < pages) {
+				t.Errorf("user %d page %d: page %d, %d conversations, more %v; want %d, %v",
+					v.UserID, n, page.Page, len(page.Conversations), page.More, wantLen, n < pages)
+			}
+			for _, c := range page.Conversations {
+				got = append(got, c.ID)
+				var msgs int
+				walk(c.Messages, func(*store.Message, int) { msgs++ })
+				if n := count(t, f.s, `SELECT count(*) FROM messages WHERE conversation_id = $1`, c.ID); msgs != n {
+					t.Errorf("conversation %d: %d messages on the page, %d in the table", c.ID, msgs, n)
+				}
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("user %d: pages hold %d conversations %v,\nwant %d %v", v.UserID, len(got), got, len(want), want)
+		}
+		// Page 0 and negative pages are the first page.
+		first, err := f.s.InboxPage(ctx, v, store.InboxFilter{IncludeArchived: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		neg, err := f.s.InboxPage(ctx, v, store.InboxFilter{IncludeArchived: true, Page: -3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first.Page != 1 || neg.Page != 1 || !slices.Equal(conversationIDs(first.Conversations), want[:store.PageSize]) ||
+			!slices.Equal(conversationIDs(neg.Conversations), want[:store.PageSize]) {
+			t.Errorf("user %d: page 0 or -3 is not the first page", v.UserID)
 		}
 	}
 }

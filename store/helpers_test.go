@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/google/uuid"
@@ -28,13 +27,12 @@ type fixture struct {
 	physician, nurse, desk    store.Viewer // Riverside staff
 	grace, david              store.Viewer // Hillcrest patients
 	hPhysician, hNurse, hDesk store.Viewer // Hillcrest staff
-	users                     map[string]store.User
 }
 
 func newDemo(t *testing.T) *fixture {
 	t.Helper()
 	s := storetest.NewDemo(t)
-	f := &fixture{s: s, users: map[string]store.User{}}
+	f := &fixture{s: s}
 	for email, v := range map[string]*store.Viewer{
 		"maria.lopez@riverside.example": &f.maria,
 		"tom.becker@riverside.example":  &f.tom,
@@ -51,7 +49,6 @@ func newDemo(t *testing.T) *fixture {
 		if err != nil {
 			t.Fatalf("demo user %s: %v", email, err)
 		}
-		f.users[email] = u
 		*v = u.Viewer()
 	}
 	var err error
@@ -247,8 +244,6 @@ func findMessage(c *store.Conversation, id int64) *store.Message {
 	})
 	return found
 }
-
-func repeat(s string, n int) string { return strings.Repeat(s, n) }
 
 // inboxList is the first page of the viewer's inbox.
 func inboxList(ctx context.Context, s *store.Store, v store.Viewer, f store.InboxFilter) ([]*store.Conversation, error) {

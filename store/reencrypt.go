@@ -7,7 +7,7 @@ import (
 )
 
 // Reencrypt moves messages sealed with an older key onto the primary key, batch by batch, each
-// batch in its own transaction. It can be stopped and run again at any time: it picks up
+// batch in its own transaction, and then the second-factor secrets. It can be stopped and run again at any time: it picks up
 // whatever is still sealed with another key. It returns how many messages it moved.
 //
 // Rotation: add the new key at the front of MESSAGE_KEYS (keeping the old one after it), deploy,
@@ -19,10 +19,42 @@ func (s *Store) Reencrypt(ctx context.Context, batch int) (int, error) {
 	for {
 		n, err := s.reencryptBatch(ctx, primary, batch)
 		moved += n
-		if err != nil || n == 0 {
+		if err != nil {
 			return moved, err
 		}
+		if n == 0 {
+			break
+		}
 	}
+	// Second-factor secrets are sealed with the same keys (see totp.go): left behind, dropping
+	// the old key would lock every enrolled user out.
+	return moved, s.reencryptTOTPSecrets(ctx, primary)
+}
+
+// reencryptTOTPSecrets re-seals each secret with a compare-and-swap rather than a row lock, so
+// it never holds up a sign-in; a secret replaced meanwhile is left for the next run.
+func (s *Store) reencryptTOTPSecrets(ctx context.Context, primary []byte) error {
+	var rows []struct {
+		ID     int64  `db:"id"`
+		Secret []byte `db:"totp_secret"`
+	}
+	err := s.db.SelectContext(ctx, &rows, `
+		SELECT id, totp_secret FROM users
+		WHERE totp_secret IS NOT NULL AND substring(totp_secret FROM 2 FOR 4) <> $1`, primary)
+	if err != nil {
+		return fmt.Errorf("store: re-encrypt second-factor secrets: %w", err)
+	}
+	for _, r := range rows {
+		plain, err := s.keys.Open(r.Secret, totpAD(r.ID))
+		if err != nil {
+			return fmt.Errorf("store: re-encrypt second-factor secret of user %d: %w", r.ID, err)
+		}
+		if _, err := s.db.ExecContext(ctx, `UPDATE users SET totp_secret = $2 WHERE id = $1 AND totp_secret = $3`,
+			r.ID, s.keys.Seal(plain, totpAD(r.ID)), r.Secret); err != nil {
+			return fmt.Errorf("store: re-encrypt second-factor secret of user %d: %w", r.ID, err)
+		}
+	}
+	return nil
 }
 
 func (s *Store) reencryptBatch(ctx context.Context, primary []byte, batch int) (int, error) {

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // Sessions live in PostgreSQL rather than in Fiber's session middleware: they must survive Redis
@@ -52,21 +54,50 @@ func (s *Store) CreateSession(ctx context.Context, u User, o Origin) (string, er
 }
 
 // CompleteSecondFactor replaces a session that owed its second factor with a full one, under a
-// new token: the privilege changed, so the token does too.
+// new token: the privilege changed, so the token does too. Only the user's own pending session
+// can be completed; anything else answers ErrNotFound.
 func (s *Store) CompleteSecondFactor(ctx context.Context, old string, u User, o Origin) (string, error) {
-	if _, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = $1`, hashToken(old)); err != nil {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
 		return "", fmt.Errorf("store: complete second factor: %w", err)
 	}
-	return s.createSession(ctx, u, o, false, "second_factor_passed")
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `
+		DELETE FROM sessions WHERE token_hash = $1 AND user_id = $2 AND second_factor_pending`, hashToken(old), u.ID)
+	if err != nil {
+		return "", fmt.Errorf("store: complete second factor: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return "", ErrNotFound
+	}
+	token, err := insertSession(ctx, tx, u, o, false, "second_factor_passed")
+	if err != nil {
+		return "", err
+	}
+	if err := tx.Commit(); err != nil {
+		return "", fmt.Errorf("store: complete second factor: %w", err)
+	}
+	return token, nil
 }
 
 func (s *Store) createSession(ctx context.Context, u User, o Origin, pending bool, action string) (string, error) {
-	token := newToken()
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return "", fmt.Errorf("store: create session: %w", err)
 	}
 	defer tx.Rollback()
+	token, err := insertSession(ctx, tx, u, o, pending, action)
+	if err != nil {
+		return "", err
+	}
+	if err := tx.Commit(); err != nil {
+		return "", fmt.Errorf("store: create session: %w", err)
+	}
+	return token, nil
+}
+
+func insertSession(ctx context.Context, tx *sqlx.Tx, u User, o Origin, pending bool, action string) (string, error) {
+	token := newToken()
 	if _, err := tx.ExecContext(ctx, `
 		INSERT INTO sessions (token_hash, user_id, csrf_token, second_factor_pending) VALUES ($1, $2, $3, $4)`,
 		hashToken(token), u.ID, newToken(), pending); err != nil {
@@ -82,9 +113,6 @@ func (s *Store) createSession(ctx context.Context, u User, o Origin, pending boo
 	}
 	if err := writeAudit(ctx, tx, Audit{ActorID: u.ID, Action: action, ObjectType: "user", ObjectID: u.ID,
 		RequestID: o.RequestID, ClientIP: o.ClientIP}); err != nil {
-		return "", fmt.Errorf("store: create session: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
 		return "", fmt.Errorf("store: create session: %w", err)
 	}
 	return token, nil

@@ -38,8 +38,12 @@ func (s *Store) BeginTOTP(ctx context.Context, u User, issuer string) (TOTPSetup
 		return TOTPSetup{}, fmt.Errorf("store: totp: %w", err)
 	}
 	sealed := s.keys.Seal([]byte(key.Secret()), totpAD(u.ID))
-	if _, err := s.db.ExecContext(ctx, `UPDATE users SET totp_secret = $2 WHERE id = $1 AND NOT totp_enabled`, u.ID, sealed); err != nil {
+	res, err := s.db.ExecContext(ctx, `UPDATE users SET totp_secret = $2 WHERE id = $1 AND NOT totp_enabled`, u.ID, sealed)
+	if err != nil {
 		return TOTPSetup{}, fmt.Errorf("store: totp: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return TOTPSetup{}, ErrNoLongerApplies // already on: turning it off comes first
 	}
 	return TOTPSetup{Secret: key.Secret(), URI: key.URL()}, nil
 }

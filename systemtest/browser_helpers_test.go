@@ -21,6 +21,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -257,6 +258,9 @@ func browser(t *testing.T) context.Context {
 			chromedp.Flag("disable-quic", true),
 			chromedp.Flag("disable-domain-reliability", true),
 			chromedp.WindowSize(1280, 900),
+			// Headless Chromium reports no hover and no fine pointer; a desktop has both. Touch
+			// emulation (the phone tests) overrides this per page.
+			chromedp.Flag("blink-settings", "primaryHoverType=2,availableHoverTypes=2,primaryPointerType=4,availablePointerTypes=4"),
 		)
 		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 		// chromedp v0.13.6 logs events newer Chromium sends that it cannot decode; they are harmless.
@@ -289,7 +293,7 @@ func closeBrowser() {
 var flows, flowsFailed atomic.Int64
 
 // flow marks t as one browser flow; on failure it leaves a screenshot of each page named.
-func flow(t *testing.T, pages ...*page) {
+func flow(t *testing.T, pages ...*tab) {
 	t.Helper()
 	flows.Add(1)
 	t.Cleanup(func() {
@@ -317,8 +321,8 @@ var (
 	phone   = device{width: 320, height: 640, mobile: true, touch: true}
 )
 
-// page is one browser tab, signed in or not.
-type page struct {
+// tab is one browser tab, signed in or not.
+type tab struct {
 	name string
 	base string
 	ctx  context.Context
@@ -326,7 +330,7 @@ type page struct {
 }
 
 // openPage opens a tab in a fresh browser context. Its screenshot is saved if the test fails.
-func openPage(t *testing.T, name, base string, dev device) *page {
+func openPage(t *testing.T, name, base string, dev device) *tab {
 	t.Helper()
 	ctx, cancel := chromedp.NewContext(browser(t), chromedp.WithNewBrowserContext())
 	// The first Run creates the tab; it must not run under a shorter-lived context.
@@ -334,30 +338,48 @@ func openPage(t *testing.T, name, base string, dev device) *page {
 		cancel()
 		t.Fatalf("open tab: %v", err)
 	}
-	p := &page{name: name, base: base, ctx: ctx, dev: dev}
+	p := &tab{name: name, base: base, ctx: ctx, dev: dev}
 	t.Cleanup(func() {
 		if t.Failed() {
 			p.failureScreenshot(t)
 		}
 		cancel()
 	})
-	p.run(t, "emulate "+name, p.emulate(dev))
+	p.run(t, "emulate "+name, p.emulate(dev), chromedp.ActionFunc(func(ctx context.Context) error {
+		_, err := page.AddScriptToEvaluateOnNewDocument(recorder).Do(ctx)
+		return err
+	}))
 	return p
 }
 
-func (p *page) emulate(d device) chromedp.Action {
+// recorder keeps the page's last htmx events (live stream, requests, swaps, errors), which a
+// failed test prints: most browser failures are explained by them.
+const recorder = `(() => {
+  const log = window.__events = [];
+  const keep = (name, detail) => { log.push(new Date().toISOString().slice(11, 23) + ' ' + name + (detail ? ' ' + detail : '')); if (log.length > 60) log.shift(); };
+  for (const name of ['htmx:sse:after:connection', 'htmx:sse:error', 'htmx:sse:close', 'htmx:sse:after:message',
+                      'htmx:before:request', 'htmx:after:request', 'htmx:error', 'htmx:response:error', 'htmx:after:swap']) {
+    document.addEventListener(name, e => {
+      const d = e.detail || {};
+      const ctx = d.ctx || {};
+      let info = '';
+      if (d.message) info = d.message.event + ' ' + d.message.data;
+      else if (d.error) info = String(d.error);
+      else if (ctx.request) info = ctx.request.method + ' ' + ctx.request.action + (ctx.response ? ' -> ' + ctx.response.status : '');
+      else if (d.reason) info = d.reason;
+      keep(name, info);
+    }, true);
+  }
+  addEventListener('load', () => keep('load', location.pathname + location.search));
+})()`
+
+func (p *tab) emulate(d device) chromedp.Action {
 	return chromedp.ActionFunc(func(ctx context.Context) error {
 		if err := emulation.SetDeviceMetricsOverride(d.width, d.height, 1, d.mobile).Do(ctx); err != nil {
 			return err
 		}
 		if err := emulation.SetTouchEmulationEnabled(d.touch).WithMaxTouchPoints(5).Do(ctx); err != nil {
 			return err
-		}
-		if d.touch {
-			// What a phone's browser reports: no hover, a coarse pointer.
-			if err := emulation.SetEmitTouchEventsForMouse(true).WithConfiguration(emulation.SetEmitTouchEventsForMouseConfigurationMobile).Do(ctx); err != nil {
-				return err
-			}
 		}
 		scheme := "light"
 		if d.dark {
@@ -371,7 +393,7 @@ func (p *page) emulate(d device) chromedp.Action {
 }
 
 // setDevice changes the emulation of an open page (a rotation, a dark-mode switch).
-func (p *page) setDevice(t *testing.T, d device) {
+func (p *tab) setDevice(t *testing.T, d device) {
 	t.Helper()
 	p.dev = d
 	p.run(t, "emulate", p.emulate(d))
@@ -379,9 +401,13 @@ func (p *page) setDevice(t *testing.T, d device) {
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
-func (p *page) failureScreenshot(t *testing.T) {
+func (p *tab) failureScreenshot(t *testing.T) {
 	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
 	defer cancel()
+	var events []string
+	if chromedp.Run(ctx, chromedp.Evaluate(`window.__events || []`, &events)) == nil && len(events) > 0 {
+		t.Logf("%s's page, last events:\n  %s", p.name, strings.Join(events, "\n  "))
+	}
 	var png []byte
 	if err := chromedp.Run(ctx, chromedp.CaptureScreenshot(&png)); err != nil {
 		t.Logf("no screenshot of %s's page: %v", p.name, err)
@@ -403,7 +429,7 @@ func (p *page) failureScreenshot(t *testing.T) {
 }
 
 // run runs browser actions, failing the test with what was being done.
-func (p *page) run(t *testing.T, what string, actions ...chromedp.Action) {
+func (p *tab) run(t *testing.T, what string, actions ...chromedp.Action) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, actionTimeout)
 	defer cancel()
@@ -419,12 +445,12 @@ const $xs = (xp, root) => { const r = document.evaluate(xp, root || document, nu
 
 // js evaluates an expression in the page (through DevTools, so the page's CSP does not apply)
 // and decodes its JSON value into out.
-func (p *page) js(t *testing.T, expr string, out any) {
+func (p *tab) js(t *testing.T, expr string, out any) {
 	t.Helper()
 	p.run(t, "evaluate "+firstLine(expr), p.evalAction(expr, out))
 }
 
-func (p *page) evalAction(expr string, out any) chromedp.Action {
+func (p *tab) evalAction(expr string, out any) chromedp.Action {
 	return chromedp.Evaluate("(() => { "+jsPrelude+" return ("+expr+"); })()", out, awaitPromise)
 }
 
@@ -442,7 +468,7 @@ func firstLine(s string) string {
 }
 
 // waitFor polls a page expression until it is true, or fails the test after timeout.
-func (p *page) waitFor(t *testing.T, what, expr string, timeout time.Duration) time.Duration {
+func (p *tab) waitFor(t *testing.T, what, expr string, timeout time.Duration) time.Duration {
 	t.Helper()
 	start := time.Now()
 	deadline := start.Add(timeout)
@@ -508,14 +534,14 @@ func jsString(s string) string {
 	return string(b)
 }
 
-func (p *page) has(t *testing.T, xpath string) bool {
+func (p *tab) has(t *testing.T, xpath string) bool {
 	t.Helper()
 	var ok bool
 	p.js(t, exists(xpath), &ok)
 	return ok
 }
 
-func (p *page) text(t *testing.T, xpath string) string {
+func (p *tab) text(t *testing.T, xpath string) string {
 	t.Helper()
 	var s string
 	p.js(t, textOf(xpath), &s)
@@ -523,13 +549,17 @@ func (p *page) text(t *testing.T, xpath string) string {
 }
 
 // click clicks what the XPath finds, as a mouse does (moving there first, so hover applies).
-func (p *page) click(t *testing.T, xpath string) {
+func (p *tab) click(t *testing.T, xpath string) {
 	t.Helper()
+	if p.dev.touch {
+		p.tap(t, xpath)
+		return
+	}
 	p.run(t, "click "+xpath, chromedp.Click(xpath, chromedp.BySearch))
 }
 
 // tap taps what the XPath finds with a finger (touch events, no mouse).
-func (p *page) tap(t *testing.T, xpath string) {
+func (p *tab) tap(t *testing.T, xpath string) {
 	t.Helper()
 	var box struct{ X, Y float64 }
 	p.js(t, `(() => { const e = $x(`+jsString(xpath)+`); e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect(); return {X: r.left + r.width / 2, Y: r.top + r.height / 2}; })()`, &box)
@@ -541,29 +571,29 @@ func (p *page) tap(t *testing.T, xpath string) {
 }
 
 // typeInto focuses a field by its label and types into it.
-func (p *page) typeInto(t *testing.T, scope, label, text string) {
+func (p *tab) typeInto(t *testing.T, scope, label, text string) {
 	t.Helper()
 	p.run(t, "type into "+label, chromedp.SendKeys(xField(scope, label), text, chromedp.BySearch))
 }
 
 // check ticks a checkbox by its label.
-func (p *page) check(t *testing.T, scope, label string) {
+func (p *tab) check(t *testing.T, scope, label string) {
 	t.Helper()
 	p.click(t, xField(scope, label))
 }
 
-func (p *page) press(t *testing.T, key string) {
+func (p *tab) press(t *testing.T, key string) {
 	t.Helper()
 	p.run(t, "press key", chromedp.KeyEvent(key))
 }
 
 // navigate loads a path of the app and waits for the page's load event.
-func (p *page) navigate(t *testing.T, path string) {
+func (p *tab) navigate(t *testing.T, path string) {
 	t.Helper()
 	p.run(t, "navigate to "+path, chromedp.Navigate(p.base+path))
 }
 
-func (p *page) location(t *testing.T) string {
+func (p *tab) location(t *testing.T) string {
 	t.Helper()
 	var u string
 	p.run(t, "location", chromedp.Location(&u))
@@ -572,7 +602,7 @@ func (p *page) location(t *testing.T) string {
 
 // signIn signs in through the form and waits for the inbox, then marks the page: a full reload
 // would lose the mark, so flows check it after each swap.
-func (p *page) signIn(t *testing.T, email string) {
+func (p *tab) signIn(t *testing.T, email string) {
 	t.Helper()
 	p.navigate(t, "/signin")
 	p.typeInto(t, "", "Email", email)
@@ -581,18 +611,18 @@ func (p *page) signIn(t *testing.T, email string) {
 	p.waitFor(t, "the inbox after signing in", exists(`//h2[@id='inbox-title']`)+` && document.readyState === 'complete'`, 10*time.Second)
 	if !p.dev.noScript {
 		p.waitFor(t, "htmx to start", `window.htmx !== undefined`, 5*time.Second)
-		p.mark(t)
 	}
+	p.mark(t)
 }
 
 // mark sets a value that only survives as long as the document does.
-func (p *page) mark(t *testing.T) {
+func (p *tab) mark(t *testing.T) {
 	t.Helper()
 	p.js(t, `window.__marker = 1`, nil)
 }
 
 // noReload fails the test if the document was reloaded since mark.
-func (p *page) noReload(t *testing.T, after string) {
+func (p *tab) noReload(t *testing.T, after string) {
 	t.Helper()
 	var ok bool
 	p.js(t, `window.__marker === 1`, &ok)
@@ -602,13 +632,13 @@ func (p *page) noReload(t *testing.T, after string) {
 }
 
 // notice is the text of the page's status line.
-func (p *page) notice(t *testing.T) string {
+func (p *tab) notice(t *testing.T) string {
 	t.Helper()
 	return p.text(t, `//*[@role='status']`)
 }
 
 // hoverRow moves the mouse over a message's row (its flag and subject).
-func (p *page) hover(t *testing.T, xpath string) {
+func (p *tab) hover(t *testing.T, xpath string) {
 	t.Helper()
 	var box struct{ X, Y float64 }
 	p.js(t, `(() => { const e = $x(`+jsString(xpath)+`); e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect(); return {X: r.left + 8, Y: r.top + 8}; })()`, &box)
@@ -616,13 +646,13 @@ func (p *page) hover(t *testing.T, xpath string) {
 }
 
 // moveMouseAway parks the mouse in a corner where nothing reacts to it.
-func (p *page) moveMouseAway(t *testing.T) {
+func (p *tab) moveMouseAway(t *testing.T) {
 	t.Helper()
 	p.run(t, "move the mouse away", chromedp.MouseEvent(input.MouseMoved, float64(p.dev.width-2), float64(p.dev.height-2)))
 }
 
 // activeName is the visible text (or label) of the focused element.
-func (p *page) activeName(t *testing.T) string {
+func (p *tab) activeName(t *testing.T) string {
 	t.Helper()
 	var s string
 	p.js(t, `(() => { const e = document.activeElement; if (!e || e === document.body) return ''; const l = e.id && document.querySelector('label[for="' + e.id + '"]'); return ((l && l.innerText) || e.getAttribute('aria-label') || e.innerText || e.value || e.tagName).replace(/\s+/g, ' ').trim(); })()`, &s)
@@ -630,7 +660,7 @@ func (p *page) activeName(t *testing.T) string {
 }
 
 // tabTo presses Tab until the focused element's name is want.
-func (p *page) tabTo(t *testing.T, want string, max int) int {
+func (p *tab) tabTo(t *testing.T, want string, max int) int {
 	t.Helper()
 	for i := 1; i <= max; i++ {
 		p.press(t, kb.Tab)
@@ -643,7 +673,7 @@ func (p *page) tabTo(t *testing.T, want string, max int) int {
 }
 
 // offline cuts the page's network, or restores it.
-func (p *page) offline(t *testing.T, off bool) {
+func (p *tab) offline(t *testing.T, off bool) {
 	t.Helper()
 	p.run(t, "network offline="+strconv.FormatBool(off), network.Enable(), network.EmulateNetworkConditions(off, 0, -1, -1))
 }

@@ -238,3 +238,32 @@ func (n *Node) Input(name string) *Node {
 		return (m.Tag == "input" || m.Tag == "textarea" || m.Tag == "select") && m.Attr["name"] == name
 	})
 }
+
+// ReplaceWith puts nodes where n is, as htmx's outerHTML swap does.
+func (n *Node) ReplaceWith(nodes ...*Node) {
+	p := n.Parent
+	for i, k := range p.Kids {
+		if k != n {
+			continue
+		}
+		kids := append([]*Node(nil), p.Kids[:i]...)
+		for _, m := range nodes {
+			m.Parent = p
+			kids = append(kids, m)
+		}
+		p.Kids = append(kids, p.Kids[i+1:]...)
+		n.Parent = nil
+		return
+	}
+}
+
+// Elements are n's child elements, without the text between them.
+func (n *Node) Elements() []*Node {
+	var out []*Node
+	for _, k := range n.Kids {
+		if k.Tag != "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}

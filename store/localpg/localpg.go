@@ -45,6 +45,19 @@ type Server struct {
 	owned  bool // true if this process started the server, so Stop stops it
 }
 
+// Option adjusts how Start starts a server. A server that is already running is reused as it
+// is, without the options.
+type Option func(*options)
+
+type options struct{ settings []string }
+
+// WithSetting starts the server with -c name=value on top of the defaults, e.g.
+// WithSetting("shared_preload_libraries", "pg_stat_statements") for the benchmark's statement
+// counts.
+func WithSetting(name, value string) Option {
+	return func(o *options) { o.settings = append(o.settings, name+"="+value) }
+}
+
 // Start starts (or reuses) a PostgreSQL cluster whose data lives under dir.
 //
 // If dir already holds an initialised cluster it is reused and its data kept.
@@ -52,7 +65,11 @@ type Server struct {
 // it answers), Start returns it with its own port, whatever port was asked
 // for, and Stop will not stop it. port 0 means: the port used last time for
 // this dir if it is free, otherwise any free loopback port.
-func Start(ctx context.Context, dir string, port int) (*Server, error) {
+func Start(ctx context.Context, dir string, port int, opt ...Option) (*Server, error) {
+	var o options
+	for _, f := range opt {
+		f(&o)
+	}
 	bindir, err := findBindir()
 	if err != nil {
 		return nil, err
@@ -103,6 +120,9 @@ func Start(ctx context.Context, dir string, port int) (*Server, error) {
 	removeStaleLocks(sockDir)
 	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
 		port, shellQuote(sockDir)) // pg_ctl hands -o to /bin/sh
+	for _, setting := range o.settings {
+		opts += " -c " + shellQuote(setting)
+	}
 	out, err := s.run.command(ctx, filepath.Join(bindir, "pg_ctl"), "start", "-w",
 		"-t", strconv.Itoa(int(startTimeout/time.Second)),
 		"-D", s.dataDir(), "-l", s.logFile(), "-o", opts).CombinedOutput()

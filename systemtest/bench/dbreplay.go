@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"securemessages/store"
+	"securemessages/store/storetest"
+)
+
+// The database ceiling replays, straight against PostgreSQL, the very statements a render
+// issues. They are captured by running the store methods the handler calls (session lookup, then
+// what inboxView asks for) over a connection that records each statement and its arguments: the
+// SQL is the store's own, not a copy that could drift from it.
+
+type statement struct {
+	query string
+	args  []any
+}
+
+type recorder struct {
+	mu    sync.Mutex
+	stmts []statement
+}
+
+func (r *recorder) add(q string, args []driver.NamedValue) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s := statement{query: q}
+	for _, a := range args {
+		s.args = append(s.args, a.Value)
+	}
+	r.stmts = append(r.stmts, s)
+}
+
+type recConnector struct {
+	dsn string
+	rec *recorder
+}
+
+func (c recConnector) Connect(context.Context) (driver.Conn, error) {
+	conn, err := pq.Open(c.dsn)
+	if err != nil {
+		return nil, err
+	}
+	return &recConn{Conn: conn, rec: c.rec}, nil
+}
+
+func (c recConnector) Driver() driver.Driver { return &pq.Driver{} }
+
+// recConn passes everything to lib/pq's connection and records queries.
+type recConn struct {
+	driver.Conn
+	rec *recorder
+}
+
+func (c *recConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	c.rec.add(q, args)
+	return c.Conn.(driver.QueryerContext).QueryContext(ctx, q, args)
+}
+
+func (c *recConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	c.rec.add(q, args)
+	return c.Conn.(driver.ExecerContext).ExecContext(ctx, q, args)
+}
+
+func (c *recConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	c.rec.add("BEGIN", nil)
+	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
+}
+
+func (c *recConn) CheckNamedValue(v *driver.NamedValue) error {
+	if nc, ok := c.Conn.(driver.NamedValueChecker); ok {
+		return nc.CheckNamedValue(v)
+	}
+	return driver.ErrSkip
+}
+
+// renderStatements records what one render of the inbox issues for a viewer's session.
+func renderStatements(ctx context.Context, e *env, token string, staff bool) ([]statement, error) {
+	rec := &recorder{}
+	db := sqlx.NewDb(sql.OpenDB(recConnector{dsn: e.dbURL, rec: rec}), "postgres")
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	st := store.New(db, storetest.Keys)
+	if err := db.PingContext(ctx); err != nil {
+		return nil, err
+	}
+	rec.stmts = nil
+	// What a GET /inbox runs: app.loadSession, then app.inboxView.
+	sess, err := st.SessionByToken(ctx, token, store.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour})
+	if err != nil {
+		return nil, err
+	}
+	v := sess.User.Viewer()
+	if _, _, err := st.EventHorizon(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := st.Practice(ctx, v); err != nil {
+		return nil, err
+	}
+	if _, err := st.InboxPage(ctx, v, store.InboxFilter{Page: 1}); err != nil {
+		return nil, err
+	}
+	if staff {
+		if _, err := st.AwaitingCount(ctx, v); err != nil {
+			return nil, err
+		}
+	}
+	return rec.stmts, nil
+}
+
+// replayLoad runs the recorded statements of one render, one after another, from `clients`
+// connections at once for d, and reports renders per second and their latency.
+func replayLoad(ctx context.Context, e *env, stmts []statement, clients int, d time.Duration) (loadResult, error) {
+	db, err := sql.Open("postgres", e.dbURL)
+	if err != nil {
+		return loadResult{}, err
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(clients)
+	db.SetMaxIdleConns(clients)
+	// Open the connections before the clock starts, as the server's pool is open.
+	conns := make([]*sql.Conn, clients)
+	for i := range conns {
+		if conns[i], err = db.Conn(ctx); err != nil {
+			return loadResult{}, err
+		}
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	lat := make([][]time.Duration, clients)
+	var errs atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	m := e.meter()
+	deadline := time.Now().Add(d)
+	for w := 0; w < clients; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			var own []time.Duration
+			for {
+				t := time.Now()
+				if t.After(deadline) {
+					break
+				}
+				if err := replayOnce(ctx, db, stmts); err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+					continue
+				}
+				own = append(own, time.Since(t))
+			}
+			lat[w] = own
+		}(w)
+	}
+	wg.Wait()
+	cpu, wall, _ := m.stop()
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	if len(all) == 0 {
+		return loadResult{}, fmt.Errorf("replay: %v", firstErr.Load())
+	}
+	res := loadResult{requests: len(all), errors: int(errs.Load()), wall: wall, cpu: cpu}
+	res.rps = float64(len(all)) / wall.Seconds()
+	res.p50, res.p99 = percentile(all, 0.5), percentile(all, 0.99)
+	return res, nil
+}
+
+func replayOnce(ctx context.Context, db *sql.DB, stmts []statement) error {
+	for _, s := range stmts {
+		rows, err := db.QueryContext(ctx, s.query, s.args...)
+		if err != nil {
+			return err
+		}
+		cols, _ := rows.Columns()
+		raw := make([]sql.RawBytes, len(cols))
+		dest := make([]any, len(cols))
+		for i := range raw {
+			dest[i] = &raw[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(dest...); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

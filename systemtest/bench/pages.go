@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+
+	"fmt"
+	"os"
+	"path/filepath"
+	"securemessages/store"
+	"strings"
+	"time"
+)
+
+// pageCase is one of the inbox requests measured.
+type pageCase struct {
+	name  string
+	key   string // file name of its capture, and its route on the ceiling server
+	req   request
+	staff bool
+	full  bool // a whole page (not the htmx fragment)
+	bytes int  // the response body as sent (compressed)
+	plain int  // the same, uncompressed
+	enc   string
+
+	inbox, ceiling, single []loadResult
+}
+
+type pagesResult struct {
+	cases         []*pageCase
+	db            map[bool][]loadResult // by staff
+	dbStatements  map[bool]int
+	counts        []countRow
+	ceilingServer string
+}
+
+type countRow struct {
+	what          string
+	conversations int
+	count         statementCount
+	err           error
+}
+
+func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult, error) {
+	res := &pagesResult{db: map[bool][]loadResult{}, dbStatements: map[bool]int{}}
+	step := time.Now()
+	web, err := e.startServer(ctx, "web", 0)
+	if err != nil {
+		return nil, err
+	}
+	defer web.stop()
+	toks, err := sessions(ctx, e.store, []store.User{d.heavy(), d.ten(), d.staff[0], d.otherStaff[0], d.lake.staff[0]}, 1)
+	if err != nil {
+		return nil, err
+	}
+	heavy, ten, staff, otherStaff, lakeStaff := toks[0], toks[1], toks[2], toks[3], toks[4]
+	logf("pages: server up and sessions made in %s", since(step))
+
+	// Statements per render, counted by PostgreSQL, before any load.
+	for _, c := range []struct {
+		what  string
+		convs int
+		req   request
+	}{
+		{"patient inbox", tenConvs, request{addr: web.addr, path: "/inbox", cookie: ten}},
+		{"patient inbox", heavyConvs, request{addr: web.addr, path: "/inbox", cookie: heavy}},
+		{"staff dashboard", 10, request{addr: web.addr, path: "/inbox", cookie: otherStaff}},
+		{"staff dashboard", 200, request{addr: web.addr, path: "/inbox", cookie: lakeStaff}},
+		{"staff dashboard", d.practiceConversations, request{addr: web.addr, path: "/inbox", cookie: staff}},
+	} {
+		n, err := countRender(ctx, e, c.req)
+		res.counts = append(res.counts, countRow{what: c.what, conversations: c.convs, count: n, err: err})
+	}
+
+	res.cases = []*pageCase{
+		{name: "patient, full page", key: "patient-page", req: request{addr: web.addr, path: "/inbox", cookie: heavy}, full: true},
+		{name: "patient, htmx fragment", key: "patient-fragment", req: request{addr: web.addr, path: "/inbox", cookie: heavy, htmx: true}},
+		{name: "staff, full page", key: "staff-page", req: request{addr: web.addr, path: "/inbox", cookie: staff}, staff: true, full: true},
+		{name: "staff, htmx fragment", key: "staff-fragment", req: request{addr: web.addr, path: "/inbox", cookie: staff, htmx: true}, staff: true},
+	}
+	capDir := filepath.Join(e.tmp, "ceiling")
+	if err := os.MkdirAll(capDir, 0o755); err != nil {
+		return nil, err
+	}
+	for _, c := range res.cases {
+		code, headers, body, err := fetch(c.req)
+		if err != nil || code != 200 {
+			return nil, fmt.Errorf("%s: %d %v%s", c.name, code, err, tail(web.log))
+		}
+		c.bytes = len(body)
+		for _, h := range headers {
+			if strings.EqualFold(h[0], "Content-Encoding") {
+				c.enc = h[1]
+			}
+		}
+		plain := c.req
+		plainCode, _, plainBody, err := fetchPlain(plain)
+		if err == nil && plainCode == 200 {
+			c.plain = len(plainBody)
+		}
+		if err := saveCapture(capDir, c.key, headers, body); err != nil {
+			return nil, err
+		}
+	}
+	ceiling, err := e.startCeiling(capDir)
+	if err != nil {
+		return nil, err
+	}
+	defer ceiling.stop()
+	res.ceilingServer = "a bare Fiber app in a subprocess of its own"
+
+	stmts := map[bool][]statement{}
+	for _, staffSide := range []bool{false, true} {
+		tok := heavy
+		if staffSide {
+			tok = staff
+		}
+		if stmts[staffSide], err = renderStatements(ctx, e, tok, staffSide); err != nil {
+			return nil, err
+		}
+		res.dbStatements[staffSide] = len(stmts[staffSide])
+	}
+
+	// Warm up every path once, then measure in rounds; each round runs every case, so a slow
+	// moment of the machine touches all of them alike.
+	for _, c := range res.cases {
+		runLoad(e, c.req, cfg.clients, cfg.warmup, web.pid)
+	}
+	for r := 1; r <= cfg.rounds; r++ {
+		step := time.Now()
+		for _, c := range res.cases {
+			c.inbox = append(c.inbox, runLoad(e, c.req, cfg.clients, cfg.duration, web.pid))
+			c.ceiling = append(c.ceiling, runLoad(e, request{addr: ceiling.addr, path: "/" + c.key}, cfg.clients, cfg.duration, ceiling.pid))
+			if c.full {
+				c.single = append(c.single, runLoad(e, c.req, 1, cfg.duration, web.pid))
+			}
+		}
+		for _, staffSide := range []bool{false, true} {
+			lr, err := replayLoad(ctx, e, stmts[staffSide], cfg.clients, cfg.duration)
+			if err != nil {
+				return nil, err
+			}
+			res.db[staffSide] = append(res.db[staffSide], lr)
+		}
+		logf("pages: round %d of %d in %s", r, cfg.rounds, since(step))
+	}
+	return res, nil
+}
+
+// fetchPlain fetches without compression, to report the page's size as rendered.
+func fetchPlain(r request) (int, [][2]string, []byte, error) {
+	r.accept = "identity"
+	return fetch(r)
+}

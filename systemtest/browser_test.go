@@ -1,0 +1,407 @@
+package systemtest
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp/kb"
+)
+
+// The browser suite drives the system's Chromium the way patients and staff use the inbox, and
+// checks what the page shows after each step. Things are found by what a person sees: button and
+// link names, labels, roles and accessible names (xControl, xField, xActions), never CSS classes.
+//
+// Each flow runs twice: with JavaScript, where every step must be an htmx swap in the same
+// document (a mark set on the window survives), and with JavaScript disabled, where the same
+// step must complete with plain forms and links and a whole new page.
+
+// swapWait bounds how long a step may take to show its result.
+const swapWait = 5 * time.Second
+
+// patientFlow is one thing a patient does, from a freshly signed-in inbox.
+type patientFlow struct {
+	name string
+	who  string // the demo account
+	run  func(t *testing.T, p *tab)
+}
+
+var patientFlows = []patientFlow{
+	{"compose at Riverside, first without then with billing consent", maria, composeWithConsent},
+	{"compose at Hillcrest, which asks no consent", grace, composeWithoutFee},
+	{"show details and close them", maria, showDetails},
+	{"send a follow-up under my own message", maria, sendFollowUp},
+	{"reply to the practice's message", maria, replyToPractice},
+	{"reply at Hillcrest, which asks no consent", grace, replyWithoutFee},
+	{"archive a conversation", maria, archive},
+	{"show all conversations and back", maria, showAll},
+	{"re-open an archived conversation", maria, reopen},
+	{"cancel my message after confirming", maria, cancelMessage},
+}
+
+func TestBrowserPatientFlows(t *testing.T) {
+	runPatientFlows(t, desktop)
+}
+
+func TestBrowserPatientFlowsWithoutJavaScript(t *testing.T) {
+	noJS := desktop
+	noJS.noScript = true
+	runPatientFlows(t, noJS)
+}
+
+func runPatientFlows(t *testing.T, dev device) {
+	for _, f := range patientFlows {
+		t.Run(f.name, func(t *testing.T) {
+			in := newSystem(t).start(t)
+			p := openPage(t, "patient", in.URL, dev)
+			flow(t)
+			p.signIn(t, f.who)
+			if dev.noScript {
+				var htmx string
+				p.js(t, `typeof window.htmx`, &htmx)
+				if htmx != "undefined" {
+					t.Fatalf("JavaScript is meant to be off, but htmx is %s", htmx)
+				}
+			}
+			f.run(t, p)
+		})
+	}
+}
+
+// after waits until the page shows what a step should have led to, and checks how it got there:
+// with JavaScript by a swap in the same document, without it by a whole new page.
+func (p *tab) after(t *testing.T, what, cond string) {
+	t.Helper()
+	if p.dev.noScript {
+		p.waitFor(t, what+" (on a new page)", "window.__marker === undefined && document.readyState === 'complete' && ("+cond+")", swapWait)
+		p.mark(t)
+		return
+	}
+	p.waitFor(t, what, cond, swapWait)
+	p.noReload(t, what)
+}
+
+// expectText fails unless the text of what xpath finds contains every one of want.
+func (p *tab) expectText(t *testing.T, xpath string, want ...string) {
+	t.Helper()
+	got := p.text(t, xpath)
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s: %q does not show %q", p.name, got, w)
+		}
+	}
+}
+
+func (p *tab) expectNotice(t *testing.T, want string) {
+	t.Helper()
+	if got := p.notice(t); got != want {
+		t.Errorf("%s: status line %q, want %q", p.name, got, want)
+	}
+}
+
+func (p *tab) expectGone(t *testing.T, what, xpath string) {
+	t.Helper()
+	if p.has(t, xpath) {
+		t.Errorf("%s: %s is still on the page", p.name, what)
+	}
+}
+
+// xConversationWith is the conversation (a list item labelled "Conversation" or "Archived
+// conversation") whose first message has this subject.
+func xConversationWith(subject string) string {
+	return xMessage(subject, 1) + "/ancestor::li[contains(@aria-label, 'onversation')][1]"
+}
+
+// xReplyUnder is a direct reply (in the nested list right under the message) with this subject.
+func xReplyUnder(parent, subject string, nth int) string {
+	return xMessage(parent, nth) + "/ul/li[./div/*[@role='group' and @aria-label=" + xq("Actions for "+subject) + "]]"
+}
+
+// xCompose is the compose form's section.
+const xCompose = `//section[@aria-labelledby=//h2[normalize-space()='New message']/@id]`
+
+func composeWithConsent(t *testing.T, p *tab) {
+	const subject = "Ankle still swollen after the sprain"
+	p.click(t, xControl("", "Compose Message"))
+	p.after(t, "the compose form", exists(xField(xCompose, "Subject")))
+	fee := xField(xCompose, "I agree to be billed $25.00 for this message.")
+	if !p.has(t, fee) {
+		t.Fatalf("Riverside charges $25.00, but the compose form asks no consent to the fee")
+	}
+	p.typeInto(t, xCompose, "Subject", subject)
+	p.typeInto(t, xCompose, "Complaints / Questions / Symptoms", "It is still swollen two weeks on. Should I get an X-ray?")
+	p.click(t, xControl(xCompose, "Send Message"))
+	p.after(t, "the consent problem", exists(xCompose+`//*[@role='alert' and contains(., 'tick the box')]`))
+	p.expectGone(t, "a message sent without consent", xActions(subject, 1))
+	p.check(t, xCompose, "I agree to be billed $25.00 for this message.")
+	p.click(t, xControl(xCompose, "Send Message"))
+	p.after(t, "the new conversation", exists(xActions(subject, 1)))
+	p.expectNotice(t, "Your message was sent.")
+	p.expectGone(t, "the compose form", xCompose)
+	p.expectText(t, xMessage(subject, 1), "Sent by you")
+	if loc := p.location(t); loc != "/inbox?notice=sent" && loc != "/inbox" {
+		t.Errorf("after sending, the address is %s, want the inbox", loc)
+	}
+	// Newest activity first.
+	p.expectText(t, `(//*[@role='group' and starts-with(@aria-label, 'Actions for')])[1]/..`, subject)
+}
+
+func composeWithoutFee(t *testing.T, p *tab) {
+	const subject = "Fever since last night"
+	p.click(t, xControl("", "Compose Message"))
+	p.after(t, "the compose form", exists(xField(xCompose, "Subject")))
+	if p.has(t, xCompose+`//label[contains(., 'billed')]`) {
+		t.Errorf("Hillcrest charges nothing, but the compose form asks consent to a fee")
+	}
+	p.typeInto(t, xCompose, "Subject", subject)
+	p.typeInto(t, xCompose, "Complaints / Questions / Symptoms", "38.4 °C this morning, drinking well.")
+	p.click(t, xControl(xCompose, "Send Message"))
+	p.after(t, "the new conversation", exists(xActions(subject, 1)))
+	p.expectNotice(t, "Your message was sent.")
+	p.expectText(t, xMessage(subject, 1), "Sent by you")
+}
+
+func showDetails(t *testing.T, p *tab) {
+	p.click(t, xControl(xActions(subjRefill, 1), "Show Details"))
+	details := xDetails(subjRefill)
+	p.after(t, "the message's details", exists(details))
+	p.expectText(t, details, "lisinopril 10 mg", "Dr. Amelia Chen", "Agreed to be billed $25.00")
+	if loc := p.location(t); !strings.HasPrefix(loc, "/messages/") {
+		t.Errorf("with details open the address is %s, want the message's own", loc)
+	}
+	p.click(t, xControl(details, "Close"))
+	p.after(t, "the details closed", "!"+exists(details))
+	if loc := p.location(t); !strings.HasPrefix(loc, "/inbox") {
+		t.Errorf("after closing the details the address is %s, want the inbox", loc)
+	}
+}
+
+// xDetails is the details panel of the first message with this subject.
+func xDetails(subject string) string {
+	return `//*[h3[normalize-space()=` + xq("Details of "+subject) + `]]`
+}
+
+// xReplyForm is the inline Send Follow-Up or Reply form of a message.
+func xReplyForm(kind, subject string) string {
+	return `//form[h3[normalize-space()=` + xq(kind+": "+subject) + `]]`
+}
+
+func sendFollowUp(t *testing.T, p *tab) {
+	p.click(t, xControl(xActions(subjLab, 1), "Send Follow-Up"))
+	form := xReplyForm("Send Follow-Up", subjLab)
+	p.after(t, "the follow-up form", exists(form))
+	p.typeInto(t, form, "Message", "I forgot to say: I am fasting for the next test on Friday.")
+	p.check(t, form, "I agree to be billed $25.00 for this message.")
+	p.click(t, xControl(form, "Send Message"))
+	reply := xReplyUnder(subjLab, "Re: "+subjLab, 1)
+	p.after(t, "the follow-up nested under the message", exists(reply))
+	p.expectText(t, reply, "Sent by you")
+	p.expectNotice(t, "Your message was sent.")
+	// Once followed up, the first message can no longer be cancelled.
+	p.expectGone(t, "Cancel on a message with a follow-up", xControl(xActions(subjLab, 1), "Cancel"))
+}
+
+func replyToPractice(t *testing.T, p *tab) {
+	p.click(t, xControl(xActions(subjCheckup, 1), "Reply"))
+	form := xReplyForm("Reply", subjCheckup)
+	p.after(t, "the reply form", exists(form))
+	p.typeInto(t, form, "Message", "Tuesday mornings suit me best.")
+	p.check(t, form, "I agree to be billed $25.00 for this message.")
+	p.click(t, xControl(form, "Send Message"))
+	reply := xReplyUnder(subjCheckup, "Re: "+subjCheckup, 1)
+	p.after(t, "the reply nested under the practice's message", exists(reply))
+	p.expectText(t, reply, "Sent by you")
+	p.expectText(t, xMessage(subjCheckup, 1), "From Sam Rivera")
+	p.expectNotice(t, "Your message was sent.")
+}
+
+func replyWithoutFee(t *testing.T, p *tab) {
+	p.click(t, xControl(xActions(subjCheckup, 1), "Reply"))
+	form := xReplyForm("Reply", subjCheckup)
+	p.after(t, "the reply form", exists(form))
+	if p.has(t, form+`//label[contains(., 'billed')]`) {
+		t.Errorf("Hillcrest charges nothing, but the reply form asks consent to a fee")
+	}
+	p.typeInto(t, form, "Message", "Any afternoon next week works for us.")
+	p.click(t, xControl(form, "Send Message"))
+	p.after(t, "the reply nested under the practice's message", exists(xReplyUnder(subjCheckup, "Re: "+subjCheckup, 1)))
+}
+
+func archive(t *testing.T, p *tab) {
+	p.click(t, xControl(xActions(subjRefill, 1), "Archive"))
+	p.after(t, "the conversation gone from the open list", "!"+exists(xActions(subjRefill, 1)))
+	p.expectNotice(t, "The conversation was archived.")
+	p.click(t, xControl("", "Show All Conversations"))
+	p.after(t, "all conversations", exists(xControl("", "Show Open Conversations")))
+	if got := p.attr(t, xConversationWith(subjRefill), "aria-label"); got != "Archived conversation" {
+		t.Errorf("the archived conversation is labelled %q, want %q", got, "Archived conversation")
+	}
+}
+
+func showAll(t *testing.T, p *tab) {
+	p.expectGone(t, "the archived conversation in the open list", xActions(subjRash, 1))
+	p.click(t, xControl("", "Show All Conversations"))
+	p.after(t, "all conversations", exists(xActions(subjRash, 1)))
+	if got := p.attr(t, xConversationWith(subjRash), "aria-label"); got != "Archived conversation" {
+		t.Errorf("the archived conversation is labelled %q, want %q", got, "Archived conversation")
+	}
+	if got := p.attr(t, xConversationWith(subjRefill), "aria-label"); got != "Conversation" {
+		t.Errorf("an open conversation is labelled %q, want %q", got, "Conversation")
+	}
+	// Drawn darker than open ones.
+	var darker bool
+	p.js(t, `(() => { const lum = e => { const m = getComputedStyle(e).backgroundColor.match(/\d+/g).map(Number); return m.length > 3 && m[3] === 0 ? 255 : (m[0] + m[1] + m[2]) / 3; };
+		return lum($x(`+jsString(xConversationWith(subjRash))+`)) < lum($x(`+jsString(xConversationWith(subjRefill))+`)); })()`, &darker)
+	if !darker {
+		t.Errorf("the archived conversation is not drawn darker than the open ones")
+	}
+	if loc := p.location(t); loc != "/inbox?all=1" {
+		t.Errorf("showing all, the address is %s, want /inbox?all=1", loc)
+	}
+	p.click(t, xControl("", "Show Open Conversations"))
+	p.after(t, "open conversations only", "!"+exists(xActions(subjRash, 1))+" && "+exists(xControl("", "Show All Conversations")))
+}
+
+func reopen(t *testing.T, p *tab) {
+	p.click(t, xControl("", "Show All Conversations"))
+	p.after(t, "all conversations", exists(xActions(subjRash, 1)))
+	p.click(t, xControl(xActions(subjRash, 1), "Re-Open"))
+	p.after(t, "the conversation re-opened", exists(xControl(xActions(subjRash, 1), "Archive")))
+	p.expectNotice(t, "The conversation was re-opened.")
+	if got := p.attr(t, xConversationWith(subjRash), "aria-label"); got != "Conversation" {
+		t.Errorf("the re-opened conversation is labelled %q", got)
+	}
+	p.click(t, xControl("", "Show Open Conversations"))
+	p.after(t, "open conversations", exists(xControl("", "Show All Conversations")))
+	if !p.has(t, xActions(subjRash, 1)) {
+		t.Errorf("the re-opened conversation is not among the open ones")
+	}
+}
+
+func cancelMessage(t *testing.T, p *tab) {
+	// Asking first; Close keeps the message.
+	p.click(t, xControl(xActions(subjLab, 1), "Cancel"))
+	question := xMessage(subjLab, 1) + `//form[.//*[@role='alert' and contains(., 'deleted permanently')]]`
+	p.after(t, "the question before cancelling", exists(question))
+	p.click(t, xControl(question, "Close"))
+	p.after(t, "the question closed", "!"+exists(question))
+	if !p.has(t, xActions(subjLab, 1)) {
+		t.Fatalf("closing the question removed the message")
+	}
+	p.click(t, xControl(xActions(subjLab, 1), "Cancel"))
+	p.after(t, "the question before cancelling", exists(question))
+	p.click(t, xControl(question, "Cancel Message"))
+	p.after(t, "the message gone", "!"+exists(xActions(subjLab, 1)))
+	p.expectNotice(t, "Your message was cancelled and deleted.")
+	p.click(t, xControl("", "Show All Conversations"))
+	p.after(t, "all conversations", exists(xControl("", "Show Open Conversations")))
+	p.expectGone(t, "the cancelled conversation, among all", xActions(subjLab, 1))
+}
+
+// attr reads an attribute of what the XPath finds.
+func (p *tab) attr(t *testing.T, xpath, name string) string {
+	t.Helper()
+	var s string
+	p.js(t, `(($x(`+jsString(xpath)+`) || {getAttribute: () => null}).getAttribute(`+jsString(name)+`) || '')`, &s)
+	return s
+}
+
+// --- Hover, keyboard and touch -------------------------------------------------------------------
+
+// opacity is the computed opacity of a message's actions.
+func (p *tab) opacity(t *testing.T, subject string) string {
+	t.Helper()
+	var s string
+	p.js(t, `getComputedStyle($x(`+jsString(xActions(subject, 1))+`)).opacity`, &s)
+	return s
+}
+
+// On a desktop the actions appear when the mouse points at a message, and a click on one works.
+func TestBrowserActionsOnHover(t *testing.T) {
+	in := newSystem(t).start(t)
+	p := openPage(t, "patient", in.URL, desktop)
+	flow(t)
+	p.signIn(t, maria)
+	p.moveMouseAway(t)
+	if got := p.opacity(t, subjLab); got != "0" {
+		t.Fatalf("before pointing at it, the message's actions have opacity %s, want hidden (0)", got)
+	}
+	p.hover(t, xMessage(subjLab, 1)+"/div")
+	if got := p.opacity(t, subjLab); got != "1" {
+		t.Fatalf("pointing at the message, its actions have opacity %s, want 1", got)
+	}
+	if got := p.opacity(t, subjCheckup); got != "0" {
+		t.Errorf("pointing at one message shows another's actions (opacity %s)", got)
+	}
+	p.click(t, xControl(xActions(subjLab, 1), "Show Details"))
+	p.after(t, "the details", exists(xDetails(subjLab)))
+}
+
+// The keyboard alone: Tab reaches a message's actions (which then show), Enter opens details.
+func TestBrowserKeyboardOnly(t *testing.T) {
+	in := newSystem(t).start(t)
+	p := openPage(t, "patient", in.URL, desktop)
+	flow(t)
+	p.signIn(t, maria)
+	p.moveMouseAway(t)
+	// Start from the first link of the page, as after loading it.
+	p.js(t, `document.querySelector('a').focus()`, nil)
+	if got := p.activeName(t); got != "Skip to messages" {
+		t.Errorf("the first link is %q, want the skip link", got)
+	}
+	presses := p.tabTo(t, "Show Details", 20)
+	t.Logf("Tab pressed %d times to reach the first Show Details", presses)
+	var group string
+	p.js(t, `document.activeElement.closest('[role=group]').getAttribute('aria-label')`, &group)
+	subject := strings.TrimPrefix(group, "Actions for ")
+	if got := p.opacity(t, subject); got != "1" {
+		t.Errorf("with keyboard focus in them, the actions have opacity %s, want 1", got)
+	}
+	p.press(t, kb.Enter)
+	p.after(t, "the details opened by Enter", exists(xDetails(subject)))
+	// Focus moved into the details, so the next Tab reaches their Close link.
+	p.tabTo(t, "Close", 3)
+	p.press(t, kb.Enter)
+	p.after(t, "the details closed by Enter", "!"+exists(xDetails(subject)))
+}
+
+// On a phone (touch, no hover, 320 px wide) the actions show without pointing, and a tap works.
+func TestBrowserTouchPhone(t *testing.T) {
+	in := newSystem(t).start(t)
+	p := openPage(t, "patient", in.URL, phone)
+	flow(t)
+	p.signIn(t, maria)
+	var media struct{ NoHover, Coarse bool }
+	p.js(t, `({NoHover: matchMedia('(hover: none)').matches, Coarse: matchMedia('(pointer: coarse)').matches})`, &media)
+	if !media.NoHover || !media.Coarse {
+		t.Fatalf("the emulated phone reports hover:none=%v pointer:coarse=%v", media.NoHover, media.Coarse)
+	}
+	for _, subject := range []string{subjLab, subjCheckup, subjRefill} {
+		if got := p.opacity(t, subject); got != "1" {
+			t.Errorf("on a touch screen the actions of %q have opacity %s, want 1", subject, got)
+		}
+	}
+	p.expectNoOverflow(t, "the inbox")
+	p.tap(t, xControl(xActions(subjRefill, 1), "Show Details"))
+	p.after(t, "the details opened by a tap", exists(xDetails(subjRefill)))
+	p.expectNoOverflow(t, "the details")
+	p.tap(t, xControl(xActions(subjLab, 1), "Send Follow-Up"))
+	form := xReplyForm("Send Follow-Up", subjLab)
+	p.after(t, "the follow-up form opened by a tap", exists(form))
+	p.expectNoOverflow(t, "the follow-up form")
+	p.tap(t, xControl("", "Compose Message"))
+	p.after(t, "the compose form opened by a tap", exists(xField(xCompose, "Subject")))
+	p.expectNoOverflow(t, "the compose form")
+}
+
+// expectNoOverflow fails if the page scrolls sideways: everything fits the viewport's width.
+func (p *tab) expectNoOverflow(t *testing.T, what string) {
+	t.Helper()
+	var w struct{ Scroll, Inner int }
+	p.js(t, `({Scroll: document.documentElement.scrollWidth, Inner: innerWidth})`, &w)
+	if w.Scroll > w.Inner {
+		var wide []string
+		p.js(t, `[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 0.5).slice(0, 5).map(e => e.tagName + (e.id ? '#' + e.id : '') + ' ' + (e.innerText || '').slice(0, 40))`, &wide)
+		t.Errorf("%s at %d px: the page is %d px wide and scrolls sideways; too wide: %q", what, w.Inner, w.Scroll, wide)
+	}
+}

@@ -1,0 +1,619 @@
+package systemtest
+
+// The harness of the live-update tests (live_test.go): several instances of the real app over one
+// PostgreSQL database and one Redis server, each with its own hub, on loopback; people signed in
+// over plain HTTP with a cookie jar; and a server-sent-events client that reads a stream the way
+// a browser does. Names here start with "live" so they stay clear of the browser suite's harness.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/redis/go-redis/v9"
+
+	"securemessages/app"
+	"securemessages/realtime"
+	"securemessages/realtime/localredis"
+	"securemessages/store"
+	"securemessages/store/storetest"
+)
+
+// Demo accounts (password store.DemoPassword).
+const (
+	liveMaria         = "maria.lopez@riverside.example" // Riverside patient; Riverside charges, so she consents
+	liveTom           = "tom.becker@riverside.example"  // the other Riverside patient
+	livePhysician     = "physician@riverside.example"   // Riverside staff
+	liveHillPhysician = "physician@hillcrest.example"   // staff of the other practice
+)
+
+// liveWait bounds every wait that is not itself the point of a test.
+const liveWait = 10 * time.Second
+
+// liveSystem is one test's database and Redis server, which its instances share.
+type liveSystem struct {
+	dbURL     string
+	redis     *localredis.Server
+	heartbeat time.Duration
+	oracle    *store.Store // the test's own view of the database, to know what each viewer should get
+
+	mu      sync.Mutex
+	running int // instances started and not yet stopped
+}
+
+// newLiveSystem makes a fresh demo database and a private Redis server: pub/sub channels are
+// server-wide, and another test's events (from a database with the same ids) must not reach
+// this test's streams.
+func newLiveSystem(t *testing.T, heartbeat time.Duration) *liveSystem {
+	t.Helper()
+	sys := &liveSystem{dbURL: storetest.URL(t, true), heartbeat: heartbeat}
+	dir := t.TempDir() // before Start: cleanups run last-in first-out, so Redis stops first
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rs, err := localredis.Start(ctx, dir, 0)
+	if err != nil {
+		t.Fatalf("start redis: %v", err)
+	}
+	t.Cleanup(func() { rs.Stop() })
+	sys.redis = rs
+	sys.oracle, err = store.Open(ctx, sys.dbURL, storetest.Keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sys.oracle.Close() })
+	return sys
+}
+
+// config is the app's configuration, built by hand: a short heartbeat, the test key ring.
+func (s *liveSystem) config() app.Config {
+	return app.Config{
+		DatabaseURL: s.dbURL,
+		RedisURL:    s.redis.URL,
+		Keys:        storetest.Keys,
+		Sessions:    store.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour},
+		Signin:      store.SigninLimits{Window: 15 * time.Minute, PerAccount: 5, PerAddress: 1000},
+		Heartbeat:   s.heartbeat,
+	}
+}
+
+// viewer is a demo account as the store sees it.
+func (s *liveSystem) viewer(t *testing.T, email string) store.Viewer {
+	t.Helper()
+	u, err := s.oracle.UserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatalf("demo user %s: %v", email, err)
+	}
+	return u.Viewer()
+}
+
+// eventsAfter is what the events table holds for v after id: what v's stream must deliver.
+func (s *liveSystem) eventsAfter(t *testing.T, v store.Viewer, after int64) []store.Event {
+	t.Helper()
+	es, err := s.oracle.EventsAfter(context.Background(), v, after, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
+
+// liveInstance is one running web instance of the app.
+type liveInstance struct {
+	name   string
+	url    string
+	addr   string
+	hub    *realtime.Hub
+	web    *fiber.App
+	log    *liveLog
+	stopMu sync.Mutex
+	stop   func() // shuts the instance down; nil once done
+}
+
+// start runs a new instance on addr ("127.0.0.1:0" for any free port), as the binary's serve does:
+// its own store, Redis client and hub, `go hub.Run(ctx)`, the app on a loopback listener.
+func (s *liveSystem) start(t *testing.T, name, addr string) *liveInstance {
+	t.Helper()
+	in := &liveInstance{name: name, log: &liveLog{}}
+	log := slog.New(slog.NewTextHandler(in.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, cancel := context.WithCancel(context.Background())
+	st, err := store.Open(ctx, s.dbURL, storetest.Keys)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	client, err := realtime.Connect(s.redis.URL)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	in.hub = realtime.NewHub(client, log)
+	ran := make(chan struct{})
+	go func() {
+		defer close(ran)
+		in.hub.Run(ctx)
+	}()
+	in.web, err = app.New(s.config(), st, in.hub, log)
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	var ln net.Listener
+	for try := 0; ; try++ { // a restarted instance takes its predecessor's address
+		ln, err = net.Listen("tcp", addr)
+		if err == nil || try == 50 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err != nil {
+		cancel()
+		t.Fatalf("listen on %s: %v", addr, err)
+	}
+	served := make(chan struct{})
+	go func() {
+		defer close(served)
+		in.web.Listener(ln)
+	}()
+	in.addr = ln.Addr().String()
+	in.url = "http://" + in.addr
+	in.stop = func() {
+		if err := in.web.ShutdownWithTimeout(5 * time.Second); err != nil {
+			t.Errorf("%s: shutdown: %v", name, err)
+		}
+		cancel()
+		for what, done := range map[string]chan struct{}{"the listener": served, "Hub.Run": ran} {
+			select {
+			case <-done:
+			case <-time.After(liveWait):
+				t.Errorf("%s: %s still running after shutdown", name, what)
+			}
+		}
+		client.Close()
+		st.Close()
+		s.mu.Lock()
+		s.running--
+		s.mu.Unlock()
+	}
+	t.Cleanup(func() {
+		in.shutdown()
+		if t.Failed() && in.log.Len() > 0 {
+			t.Logf("%s log:\n%s", name, in.log)
+		}
+	})
+	s.mu.Lock()
+	s.running++
+	s.mu.Unlock()
+	s.waitSubscribed(t)
+	return in
+}
+
+// waitSubscribed waits until Redis counts a subscriber for every running instance, so that an
+// event published from now on reaches each of them.
+func (s *liveSystem) waitSubscribed(t *testing.T) {
+	t.Helper()
+	opts, err := redis.ParseURL(s.redis.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	liveWaitFor(t, liveWait, "an instance's hub never subscribed", func() bool {
+		n, err := c.PubSubNumSub(context.Background(), realtime.Channel).Result()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return err == nil && n[realtime.Channel] >= int64(s.running)
+	})
+}
+
+// shutdown stops the instance the way SIGTERM does: listener closed, open streams ended with a
+// retry hint, in-flight requests finished.
+func (in *liveInstance) shutdown() {
+	in.stopMu.Lock()
+	defer in.stopMu.Unlock()
+	if in.stop != nil {
+		in.stop()
+		in.stop = nil
+	}
+}
+
+// liveLog keeps an instance's warnings for the log of a failed test.
+type liveLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *liveLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *liveLog) Len() int { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.Len() }
+
+func (l *liveLog) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.String() }
+
+// liveUser is a person signed in over HTTP; the cookie jar holds the session for every instance
+// (cookies are per host, not per port), as one browser would against a load-balanced site.
+type liveUser struct {
+	email  string
+	jar    *cookiejar.Jar
+	client *http.Client
+}
+
+// signIn signs email in on in, over the sign-in form.
+func (s *liveSystem) signIn(t *testing.T, in *liveInstance, email string) *liveUser {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &liveUser{email: email, jar: jar, client: &http.Client{Jar: jar, Timeout: liveWait}}
+	status, body, final := u.post(t, in, "/signin", url.Values{"email": {email}, "password": {store.DemoPassword}})
+	if status != http.StatusOK || final.Path != "/inbox" {
+		t.Fatalf("sign in %s on %s: status %d at %s\n%s", email, in.name, status, final, excerpt(body))
+	}
+	return u
+}
+
+// get loads a page (following redirects) and returns its status, body and final URL.
+func (u *liveUser) get(t *testing.T, in *liveInstance, path string) (int, string, *url.URL) {
+	t.Helper()
+	resp, err := u.client.Get(in.url + path)
+	if err != nil {
+		t.Fatalf("GET %s on %s: %v", path, in.name, err)
+	}
+	return readResponse(t, resp)
+}
+
+// post submits a form (following the redirect that answers it).
+func (u *liveUser) post(t *testing.T, in *liveInstance, path string, form url.Values) (int, string, *url.URL) {
+	t.Helper()
+	resp, err := u.client.PostForm(in.url+path, form)
+	if err != nil {
+		t.Fatalf("POST %s on %s: %v", path, in.name, err)
+	}
+	return readResponse(t, resp)
+}
+
+func readResponse(t *testing.T, resp *http.Response) (int, string, *url.URL) {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b), resp.Request.URL
+}
+
+func excerpt(body string) string {
+	if len(body) > 2000 {
+		return body[:2000] + "…"
+	}
+	return body
+}
+
+var (
+	liveConnectRE = regexp.MustCompile(`hx-sse:connect="/events\?after=(\d+)"`)
+	liveCSRFRE    = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
+	liveSubmitRE  = regexp.MustCompile(`name="submit_key" value="([^"]+)"`)
+)
+
+// liveAfter loads the inbox and reads the event id the page renders into its stream's URL.
+func (u *liveUser) liveAfter(t *testing.T, in *liveInstance) int64 {
+	t.Helper()
+	status, body, _ := u.get(t, in, "/inbox")
+	if status != http.StatusOK {
+		t.Fatalf("inbox of %s on %s: status %d", u.email, in.name, status)
+	}
+	m := liveConnectRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("inbox of %s has no hx-sse:connect", u.email)
+	}
+	n, _ := strconv.ParseInt(m[1], 10, 64)
+	return n
+}
+
+// form loads the page at path and returns its form's hidden fields (_csrf, and submit_key when
+// it has one).
+func (u *liveUser) form(t *testing.T, in *liveInstance, path string) url.Values {
+	t.Helper()
+	status, body, _ := u.get(t, in, path)
+	if status != http.StatusOK {
+		t.Fatalf("GET %s as %s on %s: status %d\n%s", path, u.email, in.name, status, excerpt(body))
+	}
+	v := url.Values{}
+	m := liveCSRFRE.FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("GET %s: no _csrf field", path)
+	}
+	v.Set("_csrf", m[1])
+	if m := liveSubmitRE.FindStringSubmatch(body); m != nil {
+		v.Set("submit_key", m[1])
+	}
+	return v
+}
+
+// change submits a form that changes something and checks it was accepted.
+func (u *liveUser) change(t *testing.T, in *liveInstance, path string, form url.Values) {
+	t.Helper()
+	status, body, final := u.post(t, in, path, form)
+	if status != http.StatusOK || final.Path != "/inbox" || final.Query().Get("notice") == "" {
+		t.Fatalf("POST %s as %s on %s: status %d at %s\n%s", path, u.email, in.name, status, final, excerpt(body))
+	}
+}
+
+// send starts a conversation from the compose form.
+func (u *liveUser) send(t *testing.T, in *liveInstance, subject, body string) {
+	t.Helper()
+	f := u.form(t, in, "/messages/new")
+	f.Set("subject", subject)
+	f.Set("body", body)
+	f.Set("consent", "yes")
+	u.change(t, in, "/messages", f)
+}
+
+// reply answers (or follows up) message id from its reply form.
+func (u *liveUser) reply(t *testing.T, in *liveInstance, id int64, body string) {
+	t.Helper()
+	f := u.form(t, in, fmt.Sprintf("/messages/%d/reply", id))
+	f.Set("body", body)
+	f.Set("consent", "yes")
+	u.change(t, in, fmt.Sprintf("/messages/%d/replies", id), f)
+}
+
+// conversation archives or re-opens ("archive", "reopen") conversation id.
+func (u *liveUser) conversation(t *testing.T, in *liveInstance, action string, id int64) {
+	t.Helper()
+	f := u.form(t, in, "/inbox?all=1")
+	u.change(t, in, fmt.Sprintf("/conversations/%d/%s", id, action), url.Values{"_csrf": {f.Get("_csrf")}})
+}
+
+// sseFrame is one server-sent-events frame.
+type sseFrame struct {
+	ID, Event, Data, Retry string
+	Comments               []string
+	At                     time.Time
+}
+
+func (f sseFrame) String() string {
+	return fmt.Sprintf("{id:%q event:%q data:%q retry:%q comments:%q}", f.ID, f.Event, f.Data, f.Retry, f.Comments)
+}
+
+func (f sseFrame) isEvent() bool { return f.ID != "" || f.Event != "" || f.Data != "" }
+
+// liveStream is an open GET /events, read on its own goroutine into frames.
+type liveStream struct {
+	name   string
+	resp   *http.Response
+	cancel context.CancelFunc
+	frames chan sseFrame
+	ended  chan struct{}
+}
+
+// liveStreams is the transport the streams use: a stream is a long-lived connection of its own.
+var liveStreams = &http.Transport{}
+
+// open opens the user's event stream on in, as the page's hx-sse:connect does: ?after= the id the
+// page was rendered with, and Last-Event-ID on a reconnect ("" for none).
+func (u *liveUser) open(t *testing.T, in *liveInstance, name string, after int64, lastEventID string) *liveStream {
+	t.Helper()
+	return u.openWith(t, in, liveStreams, name, after, lastEventID, true)
+}
+
+func (u *liveUser) openWith(t *testing.T, in *liveInstance, tr *http.Transport, name string, after int64, lastEventID string, read bool) *liveStream {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/events?after=%d", in.url, after), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if lastEventID != "" {
+		req.Header.Set("Last-Event-ID", lastEventID)
+	}
+	for _, c := range u.jar.Cookies(req.URL) {
+		req.AddCookie(c)
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		cancel()
+		t.Fatalf("open %s: %v", name, err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		resp.Body.Close()
+		cancel()
+		t.Fatalf("open %s: status %d, %s", name, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	s := &liveStream{name: name, resp: resp, cancel: cancel, frames: make(chan sseFrame, 1024), ended: make(chan struct{})}
+	if read {
+		go s.read()
+	}
+	t.Cleanup(s.close)
+	return s
+}
+
+func (s *liveStream) read() {
+	defer close(s.ended)
+	defer close(s.frames)
+	sc := bufio.NewScanner(s.resp.Body)
+	var f sseFrame
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			if f.isEvent() || f.Retry != "" || len(f.Comments) > 0 {
+				f.At = time.Now()
+				s.frames <- f
+			}
+			f = sseFrame{}
+		case strings.HasPrefix(line, ":"):
+			f.Comments = append(f.Comments, strings.TrimSpace(line[1:]))
+		default:
+			field, value, _ := strings.Cut(line, ":")
+			value = strings.TrimPrefix(value, " ")
+			switch field {
+			case "id":
+				f.ID = value
+			case "event":
+				f.Event = value
+			case "data":
+				f.Data = value
+			case "retry":
+				f.Retry = value
+			}
+		}
+	}
+}
+
+// close drops the stream, as a closed tab or a lost connection does: without reading to the end.
+func (s *liveStream) close() {
+	s.cancel()
+	s.resp.Body.Close()
+}
+
+// next returns the next event (skipping comments), failing after d.
+func (s *liveStream) next(t *testing.T, d time.Duration) sseFrame {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case f, ok := <-s.frames:
+			if !ok {
+				t.Fatalf("%s ended; want an event", s.name)
+			}
+			if f.isEvent() {
+				return f
+			}
+		case <-deadline:
+			t.Fatalf("%s: no event within %v", s.name, d)
+		}
+	}
+}
+
+// expect reads len(want) events, each within d, and checks they are want's in order (by id, kind
+// and conversation) and carry ids and a kind only, none of secrets. It returns the last id read.
+func (s *liveStream) expect(t *testing.T, d time.Duration, want []store.Event, secrets ...string) string {
+	t.Helper()
+	var got, wantIDs []string
+	for _, e := range want {
+		wantIDs = append(wantIDs, strconv.FormatInt(e.ID, 10))
+	}
+	for _, e := range want {
+		f := s.next(t, d)
+		got = append(got, f.ID)
+		if f.ID != strconv.FormatInt(e.ID, 10) {
+			t.Fatalf("%s: event ids %v, want %v", s.name, got, wantIDs)
+		}
+		checkEventData(t, s.name, f, e, secrets)
+	}
+	if len(got) == 0 {
+		return ""
+	}
+	return got[len(got)-1]
+}
+
+// checkEventData: an event names a change by ids and kind, and says nothing of what it is about.
+func checkEventData(t *testing.T, stream string, f sseFrame, e store.Event, secrets []string) {
+	t.Helper()
+	if f.Event != realtime.SSEChanged {
+		t.Fatalf("%s: event %v, want %q", stream, f, realtime.SSEChanged)
+	}
+	var data map[string]any
+	if err := json.Unmarshal([]byte(f.Data), &data); err != nil {
+		t.Fatalf("%s: data %q: %v", stream, f.Data, err)
+	}
+	for k := range data {
+		if !slices.Contains([]string{"kind", "conversation_id", "message_id"}, k) {
+			t.Errorf("%s: event data carries %q: %s", stream, k, f.Data)
+		}
+	}
+	if data["kind"] != e.Kind || data["conversation_id"] != float64(e.ConversationID) {
+		t.Errorf("%s: data %s, want kind %s in conversation %d", stream, f.Data, e.Kind, e.ConversationID)
+	}
+	for _, secret := range secrets {
+		if strings.Contains(strings.ToLower(f.Data), strings.ToLower(secret)) {
+			t.Errorf("%s: event data %s contains %q", stream, f.Data, secret)
+		}
+	}
+}
+
+// quiet checks that no event arrives within d and that the stream stays open. It returns the
+// comments (heartbeats) seen meanwhile.
+func (s *liveStream) quiet(t *testing.T, d time.Duration) []sseFrame {
+	t.Helper()
+	var comments []sseFrame
+	deadline := time.After(d)
+	for {
+		select {
+		case f, ok := <-s.frames:
+			if !ok {
+				t.Fatalf("%s ended; want it open and quiet", s.name)
+			}
+			if f.isEvent() {
+				t.Fatalf("%s: got %v; want nothing", s.name, f)
+			}
+			comments = append(comments, f)
+		case <-deadline:
+			return comments
+		}
+	}
+}
+
+// end reads until the server ends the stream, which must happen within d, and returns the
+// frames read on the way.
+func (s *liveStream) end(t *testing.T, d time.Duration) []sseFrame {
+	t.Helper()
+	var fs []sseFrame
+	deadline := time.After(d)
+	for {
+		select {
+		case f, ok := <-s.frames:
+			if !ok {
+				return fs
+			}
+			fs = append(fs, f)
+		case <-deadline:
+			t.Fatalf("%s still open after %v (frames %v)", s.name, d, fs)
+		}
+	}
+}
+
+// connected waits for the opening frame (the retry hint), so the stream is registered and past
+// its replay of what was already there.
+func (s *liveStream) connected(t *testing.T) {
+	t.Helper()
+	select {
+	case f, ok := <-s.frames:
+		if !ok || f.Retry == "" {
+			t.Fatalf("%s: first frame %v; want the retry hint", s.name, f)
+		}
+	case <-time.After(liveWait):
+		t.Fatalf("%s: no first frame", s.name)
+	}
+}
+
+func liveWaitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,438 @@
+package systemtest
+
+// Live updates lose nothing (DESIGN.md "Real time, losing nothing"; issue 3 "Live updates"): two
+// instances of the same build over one PostgreSQL database and one Redis server, people signed in
+// over HTTP, their pages' event streams read the way hx-sse reads them.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"testing"
+	"time"
+
+	"securemessages/store"
+)
+
+// liveHeartbeat is the instances' heartbeat: short, so the tests see heartbeats and a vanished
+// browser is noticed quickly.
+const liveHeartbeat = 200 * time.Millisecond
+
+// sent returns the one event a change made for v since after.
+func (s *liveSystem) sent(t *testing.T, v store.Viewer, after int64) store.Event {
+	t.Helper()
+	es := s.eventsAfter(t, v, after)
+	if len(es) != 1 {
+		t.Fatalf("%d events after %d, want the one the change made: %v", len(es), after, es)
+	}
+	return es[0]
+}
+
+// TestLiveAcrossInstances: a patient's new message posted on one instance reaches a staff stream
+// held open on the other, and the staff's reply posted there reaches the patient's stream on the
+// first, each within a second, as ids and a kind only. Meanwhile another patient of the same
+// practice and the staff of another practice, on both instances, hear nothing.
+func TestLiveAcrossInstances(t *testing.T) {
+	t.Parallel()
+	sys := newLiveSystem(t, liveHeartbeat)
+	a := sys.start(t, "A", "127.0.0.1:0")
+	b := sys.start(t, "B", "127.0.0.1:0")
+	maria := sys.signIn(t, b, liveMaria)
+	staff := sys.signIn(t, a, livePhysician)
+	tom := sys.signIn(t, b, liveTom)
+	hill := sys.signIn(t, a, liveHillPhysician)
+	mv := sys.viewer(t, liveMaria)
+
+	mariaB := maria.open(t, b, "Maria's stream on B", maria.liveAfter(t, b), "")
+	staffA := staff.open(t, a, "Riverside staff stream on A", staff.liveAfter(t, a), "")
+	others := []*liveStream{
+		tom.open(t, b, "Tom's stream on B", tom.liveAfter(t, b), ""),
+		tom.open(t, a, "Tom's stream on A", tom.liveAfter(t, a), ""),
+		hill.open(t, a, "Hillcrest staff stream on A", hill.liveAfter(t, a), ""),
+		hill.open(t, b, "Hillcrest staff stream on B", hill.liveAfter(t, b), ""),
+	}
+	for _, s := range append([]*liveStream{mariaB, staffA}, others...) {
+		s.connected(t)
+	}
+
+	// The patient writes, on B: the staff's stream on A hears of it.
+	subject, body := "Dizzy since Tuesday", "The room spins when I stand up."
+	names := []string{"Maria", "Lopez", "Chen", "Amelia"}
+	before := newestEvent(t, sys)
+	maria.send(t, b, subject, body)
+	posted := time.Now()
+	msg := sys.sent(t, mv, before)
+	staffA.expect(t, time.Second, []store.Event{msg}, append(names, subject, body)...)
+	t.Logf("patient's message on A's staff stream %v after the post on B returned", time.Since(posted))
+	mariaB.expect(t, time.Second, []store.Event{msg}) // her own page, on the instance she wrote on
+
+	// The staff replies, on A: the patient's stream on B hears of it.
+	reply := "Please come in tomorrow at nine."
+	staff.reply(t, a, msg.MessageID, reply)
+	posted = time.Now()
+	answer := sys.sent(t, mv, msg.ID)
+	if answer.ConversationID != msg.ConversationID || answer.Kind != store.EventMessageSent {
+		t.Fatalf("reply's event %+v, want a message in conversation %d", answer, msg.ConversationID)
+	}
+	mariaB.expect(t, time.Second, []store.Event{answer}, append(names, subject, reply)...)
+	t.Logf("staff reply on B's patient stream %v after the post on A returned", time.Since(posted))
+	staffA.expect(t, time.Second, []store.Event{answer})
+
+	// Nobody else heard anything, and their streams are alive: they had heartbeats.
+	for _, s := range others {
+		if len(s.quiet(t, 2*liveHeartbeat)) == 0 {
+			t.Errorf("%s: no heartbeat", s.name)
+		}
+	}
+	mariaB.quiet(t, 2*liveHeartbeat)
+	staffA.quiet(t, 0)
+}
+
+// TestLiveReconnect: a page whose stream dropped reconnects, as htmx does, to the URL it was
+// rendered with plus Last-Event-ID; every change made meanwhile arrives once, in order, on either
+// instance, then live events go on.
+func TestLiveReconnect(t *testing.T) {
+	t.Parallel()
+	sys := newLiveSystem(t, liveHeartbeat)
+	a := sys.start(t, "A", "127.0.0.1:0")
+	b := sys.start(t, "B", "127.0.0.1:0")
+	maria := sys.signIn(t, b, liveMaria)
+	staff := sys.signIn(t, a, livePhysician)
+	mv := sys.viewer(t, liveMaria)
+
+	after := maria.liveAfter(t, b) // the id the page was rendered with stays in its stream's URL
+	first := maria.open(t, b, "Maria's stream on B", after, "")
+	first.connected(t)
+	maria.send(t, b, "Knee pain after running", "It swells by the evening.")
+	msg := sys.sent(t, mv, after)
+	last := first.expect(t, time.Second, []store.Event{msg})
+	first.close()
+
+	// Three changes while the page is away.
+	staff.reply(t, a, msg.MessageID, "Rest it and use ice for two days.")
+	staff.conversation(t, a, "archive", msg.ConversationID)
+	staff.conversation(t, a, "reopen", msg.ConversationID)
+	missed := sys.eventsAfter(t, mv, msg.ID)
+	kinds := []string{}
+	for _, e := range missed {
+		kinds = append(kinds, e.Kind)
+	}
+	want := []string{store.EventMessageSent, store.EventConversationArchived, store.EventConversationReopened}
+	if !slices.Equal(kinds, want) {
+		t.Fatalf("changes made events %v, want %v", kinds, want)
+	}
+
+	// The browser reconnects to whichever instance the router picks.
+	againB := maria.open(t, b, "Maria reconnected to B", after, last)
+	againA := maria.open(t, a, "Maria reconnected to A", after, last)
+	for _, s := range []*liveStream{againB, againA} {
+		s.connected(t)
+		s.expect(t, time.Second, missed)
+		s.quiet(t, 2*liveHeartbeat) // each once: nothing replayed twice, nothing before Last-Event-ID
+	}
+
+	// Then live.
+	staff.reply(t, a, msg.MessageID, "And keep it raised.")
+	live := sys.sent(t, mv, missed[len(missed)-1].ID)
+	for _, s := range []*liveStream{againB, againA} {
+		s.expect(t, time.Second, []store.Event{live})
+		s.quiet(t, liveHeartbeat)
+	}
+}
+
+// TestLiveRedisOutage: with Redis killed, sending, signing in and pages still work and nobody is
+// signed out; when Redis is back, a stream held open on the other instance, and one reconnected
+// with Last-Event-ID, get everything they missed, in order, once, and live updates resume on
+// both instances without a restart.
+func TestLiveRedisOutage(t *testing.T) {
+	t.Parallel()
+	sys := newLiveSystem(t, liveHeartbeat)
+	a := sys.start(t, "A", "127.0.0.1:0")
+	b := sys.start(t, "B", "127.0.0.1:0")
+	maria := sys.signIn(t, b, liveMaria)
+	staff := sys.signIn(t, a, livePhysician)
+	mv, sv := sys.viewer(t, liveMaria), sys.viewer(t, livePhysician)
+
+	after := maria.liveAfter(t, b)
+	kept := maria.open(t, b, "Maria's stream on B, kept open", after, "")
+	dropped := maria.open(t, b, "Maria's stream on B, dropped", after, "")
+	staffAfter := staff.liveAfter(t, a)
+	staffA := staff.open(t, a, "staff stream on A", staffAfter, "")
+	for _, s := range []*liveStream{kept, dropped, staffA} {
+		s.connected(t)
+	}
+	maria.send(t, b, "Headache", "Three days now.")
+	msg := sys.sent(t, mv, after)
+	kept.expect(t, time.Second, []store.Event{msg})
+	last := dropped.expect(t, time.Second, []store.Event{msg})
+	dropped.close()
+
+	if err := sys.redis.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// Sending works without Redis, on the instance that cannot publish.
+	start := time.Now()
+	staff.reply(t, a, msg.MessageID, "Any fever?")
+	staff.reply(t, a, msg.MessageID, "Drink plenty of water.")
+	staff.conversation(t, a, "archive", msg.ConversationID)
+	t.Logf("three changes with Redis down took %v", time.Since(start))
+	missed := sys.eventsAfter(t, mv, msg.ID)
+	if len(missed) != 3 {
+		t.Fatalf("%d events for the three changes", len(missed))
+	}
+	// Signing in and pages work; the health check says what is down and stays 200.
+	tom := sys.signIn(t, a, liveTom)
+	for _, p := range []struct {
+		u  *liveUser
+		in *liveInstance
+	}{{tom, a}, {maria, b}, {staff, a}, {maria, a}} {
+		if status, body, final := p.u.get(t, p.in, "/inbox"); status != http.StatusOK || final.Path != "/inbox" {
+			t.Fatalf("inbox of %s on %s with Redis down: %d at %s\n%s", p.u.email, p.in.name, status, final, excerpt(body))
+		}
+	}
+	status, body, _ := staff.get(t, a, "/healthz")
+	var health map[string]any
+	if err := json.Unmarshal([]byte(body), &health); status != http.StatusOK || err != nil || health["redis"] == "ok" {
+		t.Fatalf("healthz with Redis down: %d %s", status, body)
+	}
+	// B heard nothing, and nobody was signed out.
+	kept.quiet(t, 2*liveHeartbeat)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := sys.redis.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	kept.expect(t, liveWait, missed)
+	t.Logf("the stream held open caught up %v after Redis restarted", time.Since(restarted))
+	kept.quiet(t, 2*liveHeartbeat)
+	reconnected := maria.open(t, b, "Maria reconnected to B", after, last)
+	reconnected.connected(t)
+	reconnected.expect(t, time.Second, missed)
+	// A's own staff stream had A's changes at once, and nothing twice after the resync.
+	staffA.expect(t, time.Second, sys.eventsAfter(t, sv, staffAfter))
+	staffA.quiet(t, liveHeartbeat)
+
+	// Live again, both ways, on the same instances.
+	sys.waitSubscribed(t)
+	staff.conversation(t, a, "reopen", msg.ConversationID)
+	reopened := sys.sent(t, mv, missed[len(missed)-1].ID)
+	kept.expect(t, time.Second, []store.Event{reopened})
+	reconnected.expect(t, time.Second, []store.Event{reopened})
+	staffA.expect(t, time.Second, []store.Event{reopened})
+	maria.send(t, b, "Headache is gone", "Thank you.")
+	thanks := sys.sent(t, mv, reopened.ID)
+	staffA.expect(t, time.Second, []store.Event{thanks})
+	kept.expect(t, time.Second, []store.Event{thanks})
+}
+
+// TestLiveInstanceRestart: an instance shutting down ends its streams with a retry hint; its
+// successor on the same address takes the reconnect, with the same session, and replays what
+// was missed meanwhile.
+func TestLiveInstanceRestart(t *testing.T) {
+	t.Parallel()
+	sys := newLiveSystem(t, liveHeartbeat)
+	a := sys.start(t, "A", "127.0.0.1:0")
+	b := sys.start(t, "B", "127.0.0.1:0")
+	maria := sys.signIn(t, b, liveMaria)
+	staff := sys.signIn(t, a, livePhysician)
+	mv := sys.viewer(t, liveMaria)
+
+	after := maria.liveAfter(t, b)
+	s := maria.open(t, b, "Maria's stream on B", after, "")
+	s.connected(t)
+	maria.send(t, b, "Sore throat", "Since the weekend.")
+	msg := sys.sent(t, mv, after)
+	last := s.expect(t, time.Second, []store.Event{msg})
+
+	start := time.Now()
+	b.shutdown()
+	frames := s.end(t, 2*time.Second)
+	t.Logf("B shut down in %v", time.Since(start))
+	if len(frames) == 0 || frames[len(frames)-1].Retry == "" || frames[len(frames)-1].isEvent() {
+		t.Fatalf("B's stream ended with %v; want a retry hint", frames)
+	}
+
+	staff.reply(t, a, msg.MessageID, "Gargle with salt water.")
+	staff.reply(t, a, msg.MessageID, "Come in if it lasts a week.")
+	missed := sys.eventsAfter(t, mv, msg.ID)
+
+	b2 := sys.start(t, "B restarted", b.addr)
+	again := maria.open(t, b2, "Maria reconnected to the new B", after, last)
+	again.connected(t)
+	again.expect(t, time.Second, missed)
+	again.quiet(t, liveHeartbeat)
+	staff.reply(t, a, msg.MessageID, "Feel better.")
+	again.expect(t, time.Second, []store.Event{sys.sent(t, mv, missed[len(missed)-1].ID)})
+}
+
+// TestLiveSignOutEndsStreamsEverywhere: signing out on one instance ends that session's open
+// streams on every instance at once, through Redis (the heartbeat is long, so the streams' own
+// session checks would take half a minute), and no other session's.
+func TestLiveSignOutEndsStreamsEverywhere(t *testing.T) {
+	t.Parallel()
+	sys := newLiveSystem(t, 10*time.Second)
+	a := sys.start(t, "A", "127.0.0.1:0")
+	b := sys.start(t, "B", "127.0.0.1:0")
+	laptop := sys.signIn(t, a, liveMaria)
+	phone := sys.signIn(t, b, liveMaria) // the same person's other session
+	after := laptop.liveAfter(t, a)
+	onA := laptop.open(t, a, "laptop session's stream on A", after, "")
+	onB := laptop.open(t, b, "laptop session's stream on B", after, "")
+	other := phone.open(t, b, "phone session's stream on B", after, "")
+	for _, s := range []*liveStream{onA, onB, other} {
+		s.connected(t)
+	}
+	sessionURL, _ := url.Parse(a.url)
+	oldCookies := laptop.jar.Cookies(sessionURL)
+
+	f := laptop.form(t, a, "/inbox")
+	start := time.Now()
+	if status, body, final := laptop.post(t, a, "/signout", f); status != http.StatusOK || final.Path != "/signin" {
+		t.Fatalf("sign out: %d at %s\n%s", status, final, excerpt(body))
+	}
+	for _, s := range []*liveStream{onA, onB} {
+		fs := s.end(t, time.Second)
+		if len(fs) == 0 || fs[len(fs)-1].Event != "signed-out" {
+			t.Fatalf("%s ended with %v; want signed-out", s.name, fs)
+		}
+	}
+	t.Logf("both streams ended %v after sign-out", time.Since(start))
+	other.quiet(t, 300*time.Millisecond)
+
+	// The session is over on the server: its old cookie opens no stream anywhere.
+	for _, in := range []*liveInstance{a, b} {
+		req, _ := http.NewRequest(http.MethodGet, in.url+"/events", nil)
+		for _, c := range oldCookies {
+			req.AddCookie(c)
+		}
+		noRedirect := &http.Client{Timeout: liveWait, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		}}
+		resp, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/signin" {
+			t.Fatalf("stream with a signed-out cookie on %s: %d %s", in.name, resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
+}
+
+// TestLiveHeartbeat: a quiet stream gets a comment at the configured interval, so routers that
+// cut idle connections leave it open.
+func TestLiveHeartbeat(t *testing.T) {
+	t.Parallel()
+	sys := newLiveSystem(t, liveHeartbeat)
+	a := sys.start(t, "A", "127.0.0.1:0")
+	tom := sys.signIn(t, a, liveTom)
+	s := tom.open(t, a, "Tom's quiet stream", tom.liveAfter(t, a), "")
+	s.connected(t)
+	frames := s.quiet(t, 10*liveHeartbeat)
+	var gaps []time.Duration
+	for i, f := range frames {
+		if !slices.Equal(f.Comments, []string{"ping"}) {
+			t.Fatalf("frame %v on a quiet stream; want a ping", f)
+		}
+		if i > 0 {
+			gaps = append(gaps, f.At.Sub(frames[i-1].At))
+		}
+	}
+	if len(frames) < 5 || len(frames) > 11 {
+		t.Fatalf("%d pings in %v at a %v heartbeat", len(frames), 10*liveHeartbeat, liveHeartbeat)
+	}
+	slices.Sort(gaps)
+	if median := gaps[len(gaps)/2]; median < liveHeartbeat/2 || median > 2*liveHeartbeat {
+		t.Fatalf("pings every %v (median), want every %v", median, liveHeartbeat)
+	}
+}
+
+// TestLiveStreamsLeakNothing: a browser that goes away leaves nothing behind. 200 streams are
+// opened and dropped (the body closed unread); the hub lets each go on its next failed heartbeat
+// write, and the process's goroutines return to where they were.
+//
+// Not parallel: it counts the goroutines of the whole test binary. The baseline is taken after a
+// first round of 200, because fasthttp keeps the worker goroutines of finished connections in a
+// pool for 10 s to serve the next ones; that pool is bounded and reused, and a leak shows in the
+// second round as much as in the first.
+func TestLiveStreamsLeakNothing(t *testing.T) {
+	const n = 200
+	sys := newLiveSystem(t, liveHeartbeat)
+	a := sys.start(t, "A", "127.0.0.1:0")
+	maria := sys.signIn(t, a, liveMaria)
+	after := maria.liveAfter(t, a)
+	tr := &http.Transport{MaxIdleConnsPerHost: -1}
+	defer tr.CloseIdleConnections()
+	open := func() []*liveStream {
+		var streams []*liveStream
+		for i := range n {
+			streams = append(streams, maria.openWith(t, a, tr, fmt.Sprintf("stream %d", i), after, "", false))
+		}
+		liveWaitFor(t, liveWait, fmt.Sprintf("%d streams open, want %d", a.hub.Len(), n), func() bool { return a.hub.Len() == n })
+		return streams
+	}
+	drop := func(streams []*liveStream) time.Duration {
+		start := time.Now()
+		for _, s := range streams {
+			s.close()
+		}
+		liveWaitFor(t, 15*time.Second, "dropped streams still registered", func() bool { return a.hub.Len() == 0 })
+		return time.Since(start)
+	}
+
+	t.Logf("first round: the hub let %d dropped streams go in %v", n, drop(open()))
+	baseline := settledGoroutines()
+	streams := open()
+	if during := runtime.NumGoroutine(); during < baseline+n {
+		t.Fatalf("%d goroutines with %d streams open, baseline %d: the count does not see streams", during, n, baseline)
+	}
+	t.Logf("second round: the hub let %d dropped streams go in %v", n, drop(streams))
+	tr.CloseIdleConnections()
+	const tolerance = 10
+	deadline := time.Now().Add(15 * time.Second)
+	for runtime.NumGoroutine() > baseline+tolerance {
+		if time.Now().After(deadline) {
+			var dump bytes.Buffer
+			pprof.Lookup("goroutine").WriteTo(&dump, 1)
+			t.Fatalf("%d goroutines after the streams went, baseline %d\n%s", runtime.NumGoroutine(), baseline, dump.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("goroutines: baseline %d, now %d", baseline, runtime.NumGoroutine())
+
+	// The instance still serves streams.
+	s := maria.open(t, a, "a stream after all that", after, "")
+	s.connected(t)
+}
+
+// settledGoroutines waits for the goroutine count to stop moving, and returns it.
+func settledGoroutines() int {
+	last := runtime.NumGoroutine()
+	for range 50 {
+		time.Sleep(100 * time.Millisecond)
+		now := runtime.NumGoroutine()
+		if now == last {
+			return now
+		}
+		last = now
+	}
+	return last
+}
+
+// newestEvent is the newest event id in the system's database.
+func newestEvent(t *testing.T, sys *liveSystem) int64 {
+	t.Helper()
+	n, _, err := sys.oracle.EventHorizon(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
