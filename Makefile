@@ -3,12 +3,40 @@
 # REDIS_URL are not set.
 GO ?= go
 
-.PHONY: run test vet
+# Build and test with the Go release that has the standard library's security fixes, on any
+# machine: the go command fetches it through the module proxy when the installed one is older,
+# even where `go env GOTOOLCHAIN` says local (go.mod's toolchain line alone would not be enough
+# there). Override with `make GOTOOLCHAIN=... test` to try another.
+export GOTOOLCHAIN := go1.26.10
+
+.PHONY: run test vet vulncheck browser-tools screenshots
 run: deps
 	$(GO) run . dev
 
-test: deps vet
-	$(GO) test -count=1 -race -timeout 20m ./...
+# The whole-system tests (systemtest/: the browser suite among them) run on their own, from their
+# folder: in that mode go test shows what the test binary prints, so the browser suite's summary
+# ("browser flows: N run, ...") appears without -v.
+test: deps vet vulncheck browser-tools
+	$(GO) test -count=1 -race -timeout 20m $$($(GO) list ./... | grep -v '/systemtest$$')
+	cd systemtest && $(GO) test -count=1 -race -timeout 20m
+
+# Test tools from the npm registry that the browser suite loads into pages (axe-core), pinned by
+# systemtest/browser/package-lock.json; npm ci runs again only when that changes.
+BROWSER_TOOLS := systemtest/browser
+browser-tools: $(BROWSER_TOOLS)/node_modules/.installed
+$(BROWSER_TOOLS)/node_modules/.installed: $(BROWSER_TOOLS)/package.json $(BROWSER_TOOLS)/package-lock.json
+	npm ci --prefix $(BROWSER_TOOLS) --no-audit --no-fund
+	@touch $@
+
+# Screenshots of the inbox, a message's details, the compose form and the staff dashboard, on a
+# desktop and a phone, for the README.
+screenshots: deps
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestScreenshots$$' ./systemtest/
+
+# govulncheck against a database built locally from the golang.org/x/vulndb module (it needs the
+# Go module proxy, not vuln.go.dev); cached under .data/vulncheck. See .ci/vulncheck.
+vulncheck:
+	GO=$(GO) .ci/vulncheck
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l . ; echo "gofmt: files above need formatting" >&2; exit 1; }
@@ -19,11 +47,12 @@ vet:
 # (Debian/Ubuntu, as root); as non-root it only says what to install.
 #
 # DEPS_APT lists command:package pairs; the package is installed when the
-# command is not on PATH. To add the browser for UI tests later:
-#   DEPS_APT += chromium:chromium chromedriver:chromium-driver
+# command is not on PATH. Chromium is the browser the browser suite drives
+# (systemtest/, through chromedp; no test tool downloads a browser of its own);
+# npm installs that suite's pinned test tools.
 # (PostgreSQL is not listed: initdb/pg_ctl live in /usr/lib/postgresql/N/bin,
 # not on PATH; store/localpg reports clearly if they are missing.)
-DEPS_APT := redis-server:redis-server
+DEPS_APT := redis-server:redis-server chromium:chromium chromedriver:chromium-driver npm:npm
 
 .PHONY: deps
 deps:

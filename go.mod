@@ -6,6 +6,7 @@ toolchain go1.26.10
 
 require (
 	github.com/alexedwards/argon2id v1.0.0 // indirect
+	// brotli: fiber v2.52.15 asks for v1.1.0, which has GO-2026-6888 (fixed in v1.2.7). Keep >= v1.2.7.
 	github.com/andybalholm/brotli v1.2.8 // indirect
 	github.com/boombuler/barcode v1.0.1-0.20190219062509-6c824513bacc // indirect
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect

@@ -76,6 +76,11 @@ func serve() error {
 		return err
 	}
 	log := newLogger(cfg.Production)
+	if addr := os.Getenv("PPROF_ADDR"); addr != "" {
+		if err := startProfiler(addr, log); err != nil {
+			return err
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
@@ -114,6 +119,13 @@ func serve() error {
 	log.Info("shutting down")
 	if err := web.ShutdownWithTimeout(20 * time.Second); err != nil {
 		log.Warn("shutdown", "error", err.Error())
+	}
+	// Live streams have their own connections and end on the shutdown signal; wait for their
+	// goodbye (a retry hint) before the process goes.
+	drain, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if !hub.Drain(drain) {
+		log.Warn("shutdown: live streams still open", "streams", hub.Len())
 	}
 	return nil
 }

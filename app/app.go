@@ -51,6 +51,9 @@ func New(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*fib
 		BodyLimit:             64 * 1024,         // far above the largest form: a 4,000-character message
 		DisableStartupMessage: true,
 	})
+	// A live stream takes its connection over (see eventStream) and closes it itself; fasthttp
+	// then lets go of the request's memory at once instead of holding it for the stream's life.
+	f.Server().KeepHijackedConns = true
 	a.middleware(f)
 	a.routes(f)
 	return f, nil

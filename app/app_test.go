@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -325,6 +324,10 @@ func wantPage(t *testing.T, r *response) *htmltest.Node {
 	if !strings.Contains(r.Body, "<html") {
 		t.Fatalf("want a whole page, got:\n%s", r.Body)
 	}
+	// The same URL answers htmx with a fragment: no cache may hand one for the other.
+	if !varies(r) {
+		t.Errorf("page without Vary: HX-Request (Vary %q)", r.Header.Values("Vary"))
+	}
 	return r.doc(t)
 }
 
@@ -422,6 +425,3 @@ func notice(t *testing.T, n *htmltest.Node) string {
 	}
 	return el.TextContent()
 }
-
-// rawTag matches markup that only an unescaped payload would produce.
-var rawTag = regexp.MustCompile(`(?i)<(script|img)[\s>]`)

@@ -2,7 +2,9 @@ package app
 
 import (
 	"bufio"
+	"net"
 	"strconv"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -24,12 +26,76 @@ func (a *App) eventStream(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, "text/event-stream")
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("X-Accel-Buffering", "no") // no proxy may hold events back
-	stream := a.hub.Open(viewer, key)
+	if c.Method() == fiber.MethodHead {
+		return nil // a stream's headers, and no stream
+	}
 	opts := realtime.ServeOptions{After: after, Shutdown: shutdown, Sessions: a.cfg.Sessions, Heartbeat: a.cfg.Heartbeat}
-	c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
-		a.hub.Serve(a.store, stream, w, opts)
+	// The stream is written straight to the connection, which this handler takes over from
+	// fasthttp once the middleware has run (Hijack, as fasthttp's WebSocket upgrade does; the
+	// server keeps hijacked connections open for us, see New). fasthttp's own streamed body
+	// (SetBodyStreamWriter) passes every stream through a second goroutine and an in-memory pipe
+	// with buffers of their own, and holds the request's memory to the end: twice the memory an
+	// idle page needs, and a client that has gone is noticed one heartbeat later, once the failed
+	// write has come back through the pipe. The response head is the one the middleware built.
+	c.Response().Header.SetContentLength(-1) // Transfer-Encoding: chunked
+	head := append([]byte(nil), c.Response().Header.Header()...)
+	c.Context().HijackSetNoResponse(true)
+	c.Context().Hijack(func(hijacked net.Conn) {
+		// fasthttp recycles its wrapper, and the request with it, when this returns; the stream
+		// keeps only the connection.
+		conn := hijacked
+		if u, ok := hijacked.(interface{ UnsafeConn() net.Conn }); ok {
+			conn = u.UnsafeConn()
+		}
+		go a.serveStream(conn, head, viewer, key, opts)
 	})
 	return nil
+}
+
+// serveStream writes the response head, then the stream as HTTP/1.1 chunks (one per frame, each
+// in one write), then the last chunk, and closes the connection.
+func (a *App) serveStream(conn net.Conn, head []byte, v store.Viewer, key string, opts realtime.ServeOptions) {
+	defer conn.Close()
+	stream := a.hub.Open(v, key)
+	cw := &chunkWriter{conn: conn, buf: head}
+	if err := cw.send(); err != nil {
+		a.hub.Close(stream)
+		return
+	}
+	cw.buf = nil // frames are small; the head's buffer need not live as long as the stream
+	a.hub.Serve(a.store, stream, bufio.NewWriterSize(cw, 512), opts)
+	cw.buf = append(cw.buf[:0], "0\r\n\r\n"...)
+	cw.send()
+}
+
+// streamWriteTimeout bounds one write to a stream's connection: a client that takes nothing for
+// this long has gone, even if the network never said so.
+const streamWriteTimeout = time.Minute
+
+// chunkWriter frames each write as one HTTP/1.1 chunk.
+type chunkWriter struct {
+	conn net.Conn
+	buf  []byte
+}
+
+func (cw *chunkWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil // an empty chunk would end the body
+	}
+	cw.buf = strconv.AppendInt(cw.buf[:0], int64(len(p)), 16)
+	cw.buf = append(cw.buf, "\r\n"...)
+	cw.buf = append(cw.buf, p...)
+	cw.buf = append(cw.buf, "\r\n"...)
+	if err := cw.send(); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+func (cw *chunkWriter) send() error {
+	cw.conn.SetWriteDeadline(time.Now().Add(streamWriteTimeout))
+	_, err := cw.conn.Write(cw.buf)
+	return err
 }
 
 // lastID reads an event id; anything else counts as none.

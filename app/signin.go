@@ -54,7 +54,17 @@ func (a *App) signin(c *fiber.Ctx) error {
 		}
 		return a.showSignin(c, fiber.StatusUnauthorized, email, signinProblem)
 	}
-	// A cookie planted before sign-in is ignored: the session is always new.
+	// The session is always new, and the one the browser came with (planted by someone else, or
+	// its own from before) ends here, on the server and in its open pages: a cookie from before
+	// sign-in is worth nothing after it.
+	if old := c.Cookies(a.cookieName(c)); old != "" {
+		if err := a.store.EndSession(c.UserContext(), old, o); err != nil {
+			return err
+		}
+		if err := a.hub.SessionEnded(c.UserContext(), store.SessionKey(old)); err != nil {
+			a.log.Warn("sign-out not broadcast", "request_id", o.RequestID, "error", err.Error())
+		}
+	}
 	token, err := a.store.CreateSession(c.UserContext(), user, o)
 	if err != nil {
 		return err

@@ -32,13 +32,15 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // Viewers of two practices, for the tests that need no database.
 var (
-	maria       = store.Viewer{UserID: 11, PracticeID: 1, Role: store.RolePatient}
-	tom         = store.Viewer{UserID: 12, PracticeID: 1, Role: store.RolePatient}
-	riverStaff  = store.Viewer{UserID: 21, PracticeID: 1, Role: store.RoleStaff}
-	grace       = store.Viewer{UserID: 31, PracticeID: 2, Role: store.RolePatient}
-	hillStaff   = store.Viewer{UserID: 41, PracticeID: 2, Role: store.RoleStaff}
-	testTimeout = 5 * time.Second
+	maria      = store.Viewer{UserID: 11, PracticeID: 1, Role: store.RolePatient}
+	tom        = store.Viewer{UserID: 12, PracticeID: 1, Role: store.RolePatient}
+	riverStaff = store.Viewer{UserID: 21, PracticeID: 1, Role: store.RoleStaff}
+	grace      = store.Viewer{UserID: 31, PracticeID: 2, Role: store.RolePatient}
+	hillStaff  = store.Viewer{UserID: 41, PracticeID: 2, Role: store.RoleStaff}
 )
+
+// testTimeout bounds every wait that is not itself what a test measures.
+const testTimeout = 5 * time.Second
 
 // ev is a message_sent event in patient's conversation 100+id.
 func ev(id int64, patient store.Viewer) store.Event {

@@ -16,13 +16,13 @@ type Stream struct {
 	Viewer     store.Viewer
 	SessionKey string
 
-	events  chan Wire     // live events for this viewer, buffered
+	events  chan *Wire    // live events for this viewer, buffered; shared with other streams, read-only
 	resync  chan struct{} // "you may have missed something: replay from PostgreSQL"
 	ended   chan struct{} // closed when the session signs out
 	endOnce sync.Once
 }
 
-func (s *Stream) offer(w Wire) {
+func (s *Stream) offer(w *Wire) {
 	select {
 	case s.events <- w:
 	default:
@@ -93,7 +93,7 @@ func (h *Hub) Serve(src Source, s *Stream, w *bufio.Writer, o ServeOptions) {
 		var err error
 		select {
 		case e := <-s.events:
-			err = sse.event(e)
+			err = sse.event(*e)
 		case <-s.resync:
 			err = replay()
 		case <-tick.C:

@@ -126,6 +126,26 @@ func TestServeWithTheStore(t *testing.T) {
 	}
 }
 
+// TestServeReplayPostponedWhileDatabaseAway: when PostgreSQL does not answer the replay, the
+// stream stays open, says so in a comment, and replays a little later; nothing is lost.
+func TestServeReplayPostponedWhileDatabaseAway(t *testing.T) {
+	t.Parallel()
+	for _, after := range []int64{0, 1} { // with an id the horizon query fails first, without the replay
+		t.Run(fmt.Sprintf("after %d", after), func(t *testing.T) {
+			t.Parallel()
+			src := &fakeSource{failReads: 1}
+			src.add(ev(1, maria), ev(2, maria), ev(3, maria))
+			p := serve(t, NewHub(nil, quiet), src, maria, "k", ServeOptions{After: after, Heartbeat: time.Hour})
+			p.connected(t)
+			if f := p.nextFrame(t, testTimeout); !slices.Contains(f.Comments, "replay postponed") {
+				t.Fatalf("frame %v; want the postponed replay noted", f)
+			}
+			p.expectIDs(t, ids(after+1, 3)...)
+			p.expectQuiet(t, 50*time.Millisecond)
+		})
+	}
+}
+
 // TestServePrunedHistorySendsReload: a page further behind than the events table reaches is
 // told to reload everything, under the newest id, instead of being replayed a gap.
 func TestServePrunedHistorySendsReload(t *testing.T) {
@@ -363,7 +383,11 @@ func TestServeWriterFails(t *testing.T) {
 			if h.Len() != 0 {
 				t.Fatalf("Len %d after Serve returned", h.Len())
 			}
+			queued := len(s.events)
 			h.Deliver(ev(2, maria)) // nothing is left to deliver to, and nothing blocks
+			if len(s.events) != queued {
+				t.Fatal("a closed stream is still offered events")
+			}
 		})
 	}
 }

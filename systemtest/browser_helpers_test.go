@@ -18,7 +18,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
@@ -289,8 +291,8 @@ func closeBrowser() {
 	}
 }
 
-// Flows are counted for the summary line TestMain prints.
-var flows, flowsFailed atomic.Int64
+// Flows and the page states axe checked are counted for the summary TestMain prints.
+var flows, flowsFailed, axeStates atomic.Int64
 
 // flow marks t as one browser flow; on failure it leaves a screenshot of each page named.
 func flow(t *testing.T, pages ...*tab) {
@@ -306,7 +308,9 @@ func flow(t *testing.T, pages ...*tab) {
 	})
 }
 
-func flowCounts() (int64, int64) { return flows.Load(), flowsFailed.Load() }
+func flowCounts() (run, failed, axeChecked int64) {
+	return flows.Load(), flowsFailed.Load(), axeStates.Load()
+}
 
 // device is how a page is emulated.
 type device struct {
@@ -371,6 +375,20 @@ const recorder = `(() => {
     }, true);
   }
   addEventListener('load', () => keep('load', location.pathname + location.search));
+  // The status line, as it changes; and requests of elements already swapped out.
+  let last = null;
+  const watch = () => {
+    const n = document.getElementById('notice');
+    const text = n ? n.textContent : null;
+    if (text !== last) { last = text; keep('notice', JSON.stringify(text)); }
+    const inbox = document.getElementById('inbox');
+    if (inbox && !inbox.__watched) {
+      inbox.__watched = true;
+      for (const name of ['htmx:before:request', 'htmx:after:swap', 'htmx:error'])
+        inbox.addEventListener(name, e => { if (!e.target.isConnected) keep(name + ' (detached)', ((e.detail.ctx || {}).request || {}).action || ''); });
+    }
+  };
+  addEventListener('DOMContentLoaded', () => { watch(); new MutationObserver(watch).observe(document.body, {subtree: true, childList: true, characterData: true}); });
 })()`
 
 func (p *tab) emulate(d device) chromedp.Action {
@@ -401,6 +419,8 @@ func (p *tab) setDevice(t *testing.T, d device) {
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 
+// failureScreenshot, for a failed test, logs the page's last htmx events and saves what it shows
+// in failureDir, naming the file in the test's log.
 func (p *tab) failureScreenshot(t *testing.T) {
 	ctx, cancel := context.WithTimeout(p.ctx, 10*time.Second)
 	defer cancel()
@@ -408,24 +428,31 @@ func (p *tab) failureScreenshot(t *testing.T) {
 	if chromedp.Run(ctx, chromedp.Evaluate(`window.__events || []`, &events)) == nil && len(events) > 0 {
 		t.Logf("%s's page, last events:\n  %s", p.name, strings.Join(events, "\n  "))
 	}
-	var png []byte
-	if err := chromedp.Run(ctx, chromedp.CaptureScreenshot(&png)); err != nil {
+	file, err := p.saveScreenshot(ctx, t.Name())
+	if err != nil {
 		t.Logf("no screenshot of %s's page: %v", p.name, err)
-		return
-	}
-	dir, _ := filepath.Abs(failureDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Logf("no screenshot: %v", err)
-		return
-	}
-	file := filepath.Join(dir, unsafeName.ReplaceAllString(t.Name()+"-"+p.name, "_")+".png")
-	if err := os.WriteFile(file, png, 0o644); err != nil {
-		t.Logf("no screenshot: %v", err)
 		return
 	}
 	var url string
 	chromedp.Run(ctx, chromedp.Location(&url))
 	t.Logf("screenshot of %s's page (%s) at the failure: %s", p.name, url, file)
+}
+
+// saveScreenshot writes what the page shows to failureDir as <test>-<page>.png.
+func (p *tab) saveScreenshot(ctx context.Context, test string) (string, error) {
+	var png []byte
+	if err := chromedp.Run(ctx, chromedp.CaptureScreenshot(&png)); err != nil {
+		return "", err
+	}
+	dir, err := filepath.Abs(failureDir)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	file := filepath.Join(dir, unsafeName.ReplaceAllString(test+"-"+p.name, "_")+".png")
+	return file, os.WriteFile(file, png, 0o644)
 }
 
 // run runs browser actions, failing the test with what was being done.
@@ -524,6 +551,9 @@ func xField(scope, label string) string {
 // exists is a page expression: does this XPath find something?
 func exists(xpath string) string { return "$x(" + jsString(xpath) + ") !== null" }
 
+// missing is a page expression: does this XPath find nothing?
+func missing(xpath string) string { return "$x(" + jsString(xpath) + ") === null" }
+
 // textOf is a page expression: the visible text of what this XPath finds ("" if nothing).
 func textOf(xpath string) string {
 	return "(($x(" + jsString(xpath) + ") || {}).innerText || '').replace(/\\s+/g, ' ').trim()"
@@ -562,7 +592,9 @@ func (p *tab) click(t *testing.T, xpath string) {
 func (p *tab) tap(t *testing.T, xpath string) {
 	t.Helper()
 	var box struct{ X, Y float64 }
-	p.js(t, `(() => { const e = $x(`+jsString(xpath)+`); e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect(); return {X: r.left + r.width / 2, Y: r.top + r.height / 2}; })()`, &box)
+	// Touches land in the visual viewport, which may be panned away from the layout viewport.
+	p.js(t, `(() => { const e = $x(`+jsString(xpath)+`); e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect(); const v = visualViewport;
+		return {X: (r.left + r.width / 2 - v.offsetLeft) * v.scale, Y: (r.top + r.height / 2 - v.offsetTop) * v.scale}; })()`, &box)
 	point := []*input.TouchPoint{{X: box.X, Y: box.Y}}
 	p.run(t, "tap "+xpath,
 		input.DispatchTouchEvent(input.TouchStart, point),
@@ -587,10 +619,11 @@ func (p *tab) press(t *testing.T, key string) {
 	p.run(t, "press key", chromedp.KeyEvent(key))
 }
 
-// navigate loads a path of the app and waits for the page's load event.
+// navigate loads a path of the app, waits for the page's load event and marks the new page.
 func (p *tab) navigate(t *testing.T, path string) {
 	t.Helper()
 	p.run(t, "navigate to "+path, chromedp.Navigate(p.base+path))
+	p.mark(t)
 }
 
 func (p *tab) location(t *testing.T) string {
@@ -637,7 +670,7 @@ func (p *tab) notice(t *testing.T) string {
 	return p.text(t, `//*[@role='status']`)
 }
 
-// hoverRow moves the mouse over a message's row (its flag and subject).
+// hover moves the mouse over a message's row (its flag and subject).
 func (p *tab) hover(t *testing.T, xpath string) {
 	t.Helper()
 	var box struct{ X, Y float64 }
@@ -676,6 +709,22 @@ func (p *tab) tabTo(t *testing.T, want string, max int) int {
 func (p *tab) offline(t *testing.T, off bool) {
 	t.Helper()
 	p.run(t, "network offline="+strconv.FormatBool(off), network.Enable(), network.EmulateNetworkConditions(off, 0, -1, -1))
+}
+
+// delayRequests holds back the page's requests whose URL matches pattern (a glob) for d, as a
+// slow network would.
+func (p *tab) delayRequests(t *testing.T, pattern string, d time.Duration) {
+	t.Helper()
+	chromedp.ListenTarget(p.ctx, func(ev any) {
+		if paused, ok := ev.(*fetch.EventRequestPaused); ok {
+			go func() {
+				time.Sleep(d)
+				c := chromedp.FromContext(p.ctx)
+				fetch.ContinueRequest(paused.RequestID).Do(cdp.WithExecutor(p.ctx, c.Target))
+			}()
+		}
+	})
+	p.run(t, "delay "+pattern, fetch.Enable().WithPatterns([]*fetch.RequestPattern{{URLPattern: pattern}}))
 }
 
 // readAxe reads axe-core's script once per test binary.

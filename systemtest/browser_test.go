@@ -1,6 +1,10 @@
 package systemtest
 
 import (
+	"image/png"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -164,13 +168,13 @@ func composeWithoutFee(t *testing.T, p *tab) {
 func showDetails(t *testing.T, p *tab) {
 	p.click(t, xControl(xActions(subjRefill, 1), "Show Details"))
 	details := xDetails(subjRefill)
-	p.after(t, "the message's details", exists(details))
+	p.after(t, "the message's details", exists(details)+" && location.pathname.startsWith('/messages/')")
 	p.expectText(t, details, "lisinopril 10 mg", "Dr. Amelia Chen", "Agreed to be billed $25.00")
 	if loc := p.location(t); !strings.HasPrefix(loc, "/messages/") {
 		t.Errorf("with details open the address is %s, want the message's own", loc)
 	}
 	p.click(t, xControl(details, "Close"))
-	p.after(t, "the details closed", "!"+exists(details))
+	p.after(t, "the details closed", missing(details)+" && location.pathname === '/inbox'")
 	if loc := p.location(t); !strings.HasPrefix(loc, "/inbox") {
 		t.Errorf("after closing the details the address is %s, want the inbox", loc)
 	}
@@ -229,7 +233,7 @@ func replyWithoutFee(t *testing.T, p *tab) {
 
 func archive(t *testing.T, p *tab) {
 	p.click(t, xControl(xActions(subjRefill, 1), "Archive"))
-	p.after(t, "the conversation gone from the open list", "!"+exists(xActions(subjRefill, 1)))
+	p.after(t, "the conversation gone from the open list", missing(xActions(subjRefill, 1)))
 	p.expectNotice(t, "The conversation was archived.")
 	p.click(t, xControl("", "Show All Conversations"))
 	p.after(t, "all conversations", exists(xControl("", "Show Open Conversations")))
@@ -259,7 +263,7 @@ func showAll(t *testing.T, p *tab) {
 		t.Errorf("showing all, the address is %s, want /inbox?all=1", loc)
 	}
 	p.click(t, xControl("", "Show Open Conversations"))
-	p.after(t, "open conversations only", "!"+exists(xActions(subjRash, 1))+" && "+exists(xControl("", "Show All Conversations")))
+	p.after(t, "open conversations only", missing(xActions(subjRash, 1))+" && "+exists(xControl("", "Show All Conversations")))
 }
 
 func reopen(t *testing.T, p *tab) {
@@ -284,14 +288,14 @@ func cancelMessage(t *testing.T, p *tab) {
 	question := xMessage(subjLab, 1) + `//form[.//*[@role='alert' and contains(., 'deleted permanently')]]`
 	p.after(t, "the question before cancelling", exists(question))
 	p.click(t, xControl(question, "Close"))
-	p.after(t, "the question closed", "!"+exists(question))
+	p.after(t, "the question closed", missing(question))
 	if !p.has(t, xActions(subjLab, 1)) {
 		t.Fatalf("closing the question removed the message")
 	}
 	p.click(t, xControl(xActions(subjLab, 1), "Cancel"))
 	p.after(t, "the question before cancelling", exists(question))
 	p.click(t, xControl(question, "Cancel Message"))
-	p.after(t, "the message gone", "!"+exists(xActions(subjLab, 1)))
+	p.after(t, "the message gone", missing(xActions(subjLab, 1)))
 	p.expectNotice(t, "Your message was cancelled and deleted.")
 	p.click(t, xControl("", "Show All Conversations"))
 	p.after(t, "all conversations", exists(xControl("", "Show Open Conversations")))
@@ -362,7 +366,7 @@ func TestBrowserKeyboardOnly(t *testing.T) {
 	// Focus moved into the details, so the next Tab reaches their Close link.
 	p.tabTo(t, "Close", 3)
 	p.press(t, kb.Enter)
-	p.after(t, "the details closed by Enter", "!"+exists(xDetails(subject)))
+	p.after(t, "the details closed by Enter", missing(xDetails(subject)))
 }
 
 // On a phone (touch, no hover, 320 px wide) the actions show without pointing, and a tap works.
@@ -394,14 +398,49 @@ func TestBrowserTouchPhone(t *testing.T) {
 	p.expectNoOverflow(t, "the compose form")
 }
 
-// expectNoOverflow fails if the page scrolls sideways: everything fits the viewport's width.
+// expectNoOverflow fails if anything reaches past the right edge of the device's screen, so the
+// page would scroll sideways. (A phone's browser widens its layout viewport to fit content that
+// overflows, so innerWidth alone would not tell.)
 func (p *tab) expectNoOverflow(t *testing.T, what string) {
 	t.Helper()
-	var w struct{ Scroll, Inner int }
-	p.js(t, `({Scroll: document.documentElement.scrollWidth, Inner: innerWidth})`, &w)
-	if w.Scroll > w.Inner {
-		var wide []string
-		p.js(t, `[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > innerWidth + 0.5).slice(0, 5).map(e => e.tagName + (e.id ? '#' + e.id : '') + ' ' + (e.innerText || '').slice(0, 40))`, &wide)
-		t.Errorf("%s at %d px: the page is %d px wide and scrolls sideways; too wide: %q", what, w.Inner, w.Scroll, wide)
+	var wide []string
+	p.js(t, `(() => { const w = `+strconv.FormatInt(p.dev.width, 10)+`; const out = [];
+		if (document.documentElement.scrollWidth > w) out.push('the page is ' + document.documentElement.scrollWidth + ' px wide');
+		for (const e of document.querySelectorAll('body *')) {
+			const r = e.getBoundingClientRect();
+			if (r.width > 0 && r.right + scrollX > w + 0.5) out.push(e.tagName + (e.id ? '#' + e.id : '') + ' reaches ' + Math.round(r.right + scrollX) + ' px: ' + JSON.stringify((e.innerText || '').slice(0, 40)));
+		}
+		return out.slice(0, 8); })()`, &wide)
+	if len(wide) > 0 {
+		t.Errorf("%s at %d px wide scrolls sideways:\n  %s", what, p.dev.width, strings.Join(wide, "\n  "))
+	}
+}
+
+// The screenshot a failing test leaves behind is a real picture of the page, where the failure
+// message says.
+func TestBrowserFailureScreenshot(t *testing.T) {
+	in := newSystem(t).start(t)
+	p := openPage(t, "patient", in.URL, desktop)
+	flow(t)
+	p.signIn(t, maria)
+	file, err := p.saveScreenshot(p.ctx, t.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(file)
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s is not a PNG: %v", file, err)
+	}
+	if b := img.Bounds(); b.Dx() != int(desktop.width) || b.Dy() != int(desktop.height) {
+		t.Errorf("the screenshot is %v, want the %dx%d screen", b, desktop.width, desktop.height)
+	}
+	if !strings.HasSuffix(filepath.Dir(file), filepath.FromSlash(failureDir)) {
+		t.Errorf("screenshots go to %s, want %s", filepath.Dir(file), failureDir)
 	}
 }

@@ -139,6 +139,7 @@ func (s *liveSystem) start(t *testing.T, name, addr string) *liveInstance {
 	client, err := realtime.Connect(s.redis.URL)
 	if err != nil {
 		cancel()
+		st.Close()
 		t.Fatal(err)
 	}
 	in.hub = realtime.NewHub(client, log)
@@ -147,10 +148,17 @@ func (s *liveSystem) start(t *testing.T, name, addr string) *liveInstance {
 		defer close(ran)
 		in.hub.Run(ctx)
 	}()
+	fail := func(format string, args ...any) {
+		t.Helper()
+		cancel()
+		<-ran
+		client.Close()
+		st.Close()
+		t.Fatalf(format, args...)
+	}
 	in.web, err = app.New(s.config(), st, in.hub, log)
 	if err != nil {
-		cancel()
-		t.Fatal(err)
+		fail("%s: %v", name, err)
 	}
 	var ln net.Listener
 	for try := 0; ; try++ { // a restarted instance takes its predecessor's address
@@ -161,8 +169,7 @@ func (s *liveSystem) start(t *testing.T, name, addr string) *liveInstance {
 		time.Sleep(50 * time.Millisecond)
 	}
 	if err != nil {
-		cancel()
-		t.Fatalf("listen on %s: %v", addr, err)
+		fail("%s: listen on %s: %v", name, addr, err)
 	}
 	served := make(chan struct{})
 	go func() {
@@ -174,6 +181,15 @@ func (s *liveSystem) start(t *testing.T, name, addr string) *liveInstance {
 	in.stop = func() {
 		if err := in.web.ShutdownWithTimeout(5 * time.Second); err != nil {
 			t.Errorf("%s: shutdown: %v", name, err)
+		}
+		// Streams end on shutdown (with a retry hint), each on its own goroutine: wait for them
+		// before the store they replay from is closed.
+		deadline := time.Now().Add(liveWait)
+		for in.hub.Len() > 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := in.hub.Len(); n > 0 {
+			t.Errorf("%s: %d streams still open after shutdown", name, n)
 		}
 		cancel()
 		for what, done := range map[string]chan struct{}{"the listener": served, "Hub.Run": ran} {
@@ -542,8 +558,9 @@ func checkEventData(t *testing.T, stream string, f sseFrame, e store.Event, secr
 			t.Errorf("%s: event data carries %q: %s", stream, k, f.Data)
 		}
 	}
-	if data["kind"] != e.Kind || data["conversation_id"] != float64(e.ConversationID) {
-		t.Errorf("%s: data %s, want kind %s in conversation %d", stream, f.Data, e.Kind, e.ConversationID)
+	if data["kind"] != e.Kind || data["conversation_id"] != float64(e.ConversationID) ||
+		(e.MessageID != 0 && data["message_id"] != float64(e.MessageID)) {
+		t.Errorf("%s: data %s, want %s of message %d in conversation %d", stream, f.Data, e.Kind, e.MessageID, e.ConversationID)
 	}
 	for _, secret := range secrets {
 		if strings.Contains(strings.ToLower(f.Data), strings.ToLower(secret)) {

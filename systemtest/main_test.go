@@ -18,8 +18,8 @@ import (
 func TestMain(m *testing.M) {
 	code := storetest.Run(m)
 	closeBrowser()
-	if n, failed := flowCounts(); n > 0 {
-		fmt.Printf("browser flows: %d run, %d failed\n", n, failed)
+	if n, failed, axe := flowCounts(); n > 0 {
+		fmt.Printf("browser flows: %d run, %d failed; axe checked %d page states at WCAG 2.1 AA\n", n, failed, axe)
 	}
 	os.Exit(code)
 }

@@ -536,7 +536,7 @@ func walkThrough(t *testing.T, htmx bool) {
 	)
 	sys := startWalkSystem(t)
 	w := sys.newWalker(t, htmx)
-	// page reloads the current address as a whole page, as a reload or a return visit would.
+	// reload loads the current address as a whole page, as a reload or a return visit does.
 	reload := func() { w.load(http.MethodGet, w.url.RequestURI(), nil) }
 
 	w.signIn(patientEmail)
@@ -730,7 +730,7 @@ func walkThrough(t *testing.T, htmx bool) {
 
 	// Nothing but ids and kinds crossed Redis.
 	published := sys.events.all()
-	for _, text := range []string{subject, body, followUp, reply, "Maria", "Lopez", "Chen", "Refill", "lab"} {
+	for _, text := range []string{subject, body, followUp, reply, "Maria", "Lopez", "Chen", "Refill", lab} {
 		if strings.Contains(published, text) {
 			t.Errorf("%q was published on Redis:\n%s", text, published)
 		}

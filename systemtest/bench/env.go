@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -91,7 +92,7 @@ func moduleRoot() (string, error) {
 	}
 }
 
-func setupEnv(ctx context.Context) (*env, error) {
+func setupEnv(ctx context.Context, bin string) (*env, error) {
 	e := &env{}
 	var err error
 	if e.root, err = moduleRoot(); err != nil {
@@ -106,13 +107,18 @@ func setupEnv(ctx context.Context) (*env, error) {
 	}
 
 	step := time.Now()
-	e.bin = filepath.Join(e.tmp, "securemessages")
-	build := exec.CommandContext(ctx, "go", "build", "-o", e.bin, ".")
-	build.Dir = e.root
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build: %v\n%s", err, out)
+	if bin != "" {
+		e.bin = bin
+		logf("serving with %s", bin)
+	} else {
+		e.bin = filepath.Join(e.tmp, "securemessages")
+		build := exec.CommandContext(ctx, "go", "build", "-o", e.bin, ".")
+		build.Dir = e.root
+		if out, err := build.CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("go build: %v\n%s", err, out)
+		}
+		logf("built the server binary in %s", since(step))
 	}
-	logf("built the server binary in %s", since(step))
 
 	step = time.Now()
 	e.serverURL = os.Getenv("DATABASE_URL")
@@ -511,4 +517,45 @@ func machine() string {
 		}
 	}
 	return fmt.Sprintf("%d cores (nproc), %s%s", nprocs(), model, mem)
+}
+
+// machineBusy is the CPU time every core of the machine has spent busy (/proc/stat).
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	var busy int64
+	for i, v := range f[1:] {
+		n, _ := strconv.ParseInt(v, 10, 64)
+		if i == 3 || i == 4 || i >= 8 { // idle, iowait; guest time is already in user
+			continue
+		}
+		busy += n
+	}
+	return time.Duration(busy) * time.Second / clockTick
+}
+
+// software names the versions the figures were measured with.
+func (e *env) software(ctx context.Context) string {
+	pg := "PostgreSQL ?"
+	var v string
+	if e.db.GetContext(ctx, &v, "SHOW server_version") == nil {
+		pg = "PostgreSQL " + strings.Fields(v)[0]
+	}
+	rd := "Redis ?"
+	if info, err := e.redis.Info(ctx, "server").Result(); err == nil {
+		for _, line := range strings.Split(info, "\n") {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), "redis_version:"); ok {
+				rd = "Redis " + v
+			}
+		}
+	}
+	where := "private servers on loopback"
+	if e.pg == nil || e.redisSrv == nil {
+		where = "DATABASE_URL / REDIS_URL servers"
+	}
+	return fmt.Sprintf("%s, %s, %s (%s)", runtime.Version(), pg, rd, where)
 }

@@ -76,9 +76,10 @@ type loadResult struct {
 	cpu      cpuShare
 }
 
-// cpuShare is how many cores each party used during a round.
+// cpuShare is how many cores each party used during a round; others is the rest of the
+// machine's busy time (another program running on it makes the figures noisy).
 type cpuShare struct {
-	bench, server, postgres, redis float64
+	bench, server, postgres, redis, others float64
 }
 
 func (c cpuShare) String() string {
@@ -89,7 +90,7 @@ func (c cpuShare) String() string {
 	if c.redis > 0.005 {
 		s += fmt.Sprintf(", redis %.2f", c.redis)
 	}
-	return s + " cores"
+	return s + fmt.Sprintf(", other programs %.2f cores", c.others)
 }
 
 // meter measures the CPU the parties use between start and stop.
@@ -99,10 +100,12 @@ type meter struct {
 	t0      time.Time
 	b0, s0  time.Duration
 	p0, r0  time.Duration
+	busy0   time.Duration
 }
 
 func (e *env) meter(servers ...int) *meter {
-	m := &meter{e: e, servers: servers, t0: time.Now(), b0: cpuTime(os.Getpid(), false), p0: treeCPU(e.pgPID()), r0: cpuTime(e.redisPID(), false)}
+	m := &meter{e: e, servers: servers, t0: time.Now(), b0: cpuTime(os.Getpid(), false), p0: treeCPU(e.pgPID()),
+		r0: cpuTime(e.redisPID(), false), busy0: machineBusy()}
 	for _, pid := range servers {
 		m.s0 += cpuTime(pid, false)
 	}
@@ -124,6 +127,7 @@ func (m *meter) stop() (cpuShare, time.Duration, time.Duration) {
 	if m.e.redisPID() > 0 {
 		c.redis = share(cpuTime(m.e.redisPID(), false) - m.r0)
 	}
+	c.others = max(0, share(machineBusy()-m.busy0)-c.bench-c.server-c.postgres-c.redis)
 	return c, wall, server
 }
 

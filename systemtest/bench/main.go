@@ -7,9 +7,13 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime"
+	"strings"
+	"syscall"
 	"time"
 
 	"securemessages/store"
@@ -37,23 +41,99 @@ func round(d time.Duration) time.Duration {
 
 func nprocs() int { return runtime.NumCPU() }
 
+type config struct {
+	rounds    int
+	duration  time.Duration
+	warmup    time.Duration
+	clients   int
+	streams   int
+	events    int
+	rate      int
+	dead      int
+	heartbeat int
+	phases    map[string]bool
+	profile   string
+	hold      bool
+	bin       string
+}
+
 func main() {
-	ctx := context.Background()
-	e, err := setupEnv(ctx)
-	if err != nil {
+	if dir := os.Getenv(ceilingEnv); dir != "" {
+		if err := ceilingMain(dir); err != nil {
+			fmt.Fprintln(os.Stderr, "ceiling:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	var cfg config
+	var phases string
+	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds per figure; each figure is their median")
+	flag.DurationVar(&cfg.duration, "duration", 3*time.Second, "length of one round of HTTP load")
+	flag.DurationVar(&cfg.warmup, "warmup", time.Second, "warm-up before the HTTP rounds")
+	flag.IntVar(&cfg.clients, "clients", 32, "concurrent HTTP clients")
+	flag.IntVar(&cfg.streams, "streams", 5000, "open live streams for the fan-out")
+	flag.IntVar(&cfg.events, "events", 30, "changes committed per fan-out round")
+	flag.IntVar(&cfg.rate, "rate", 10, "changes per second in the fan-out")
+	flag.IntVar(&cfg.dead, "dead", 2000, "streams whose clients vanish")
+	flag.IntVar(&cfg.heartbeat, "heartbeat", 5, "SSE_HEARTBEAT_SECONDS of the server the dead streams are measured on")
+	flag.StringVar(&cfg.profile, "profile", "", "write the server's CPU profiles and goroutine dumps of the page rounds to this folder")
+	flag.StringVar(&cfg.bin, "bin", "", "serve with this securemessages binary instead of building one (to measure an older build)")
+	flag.BoolVar(&cfg.hold, "hold", false, "after seeding, print the database's address and wait for Ctrl-C (for EXPLAIN and friends)")
+	flag.StringVar(&phases, "phases", "pages,fanout,release", "which parts to run")
+	flag.Parse()
+	cfg.phases = map[string]bool{}
+	for _, p := range strings.Split(phases, ",") {
+		cfg.phases[strings.TrimSpace(p)] = true
+	}
+	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+func run(cfg config) error {
+	ctx := context.Background()
+	limit := raiseFileLimit()
+	logf("machine: %s; open-file limit %d", machine(), limit)
+	e, err := setupEnv(ctx, cfg.bin)
+	if err != nil {
+		return err
+	}
 	defer e.close()
 	if err := store.Migrate(ctx, e.db.DB); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		return
+		return err
 	}
-	st := store.New(e.db, storetest.Keys)
-	d, err := seed(ctx, st, e)
+	if err := e.grantWeb(ctx); err != nil {
+		return err
+	}
+	d, err := seed(ctx, e.store, e)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		return
+		return err
 	}
-	_ = d
+	if cfg.hold {
+		fmt.Printf("DATABASE_URL=%q\nREDIS_URL=%q\nMESSAGE_KEYS=%q\n", e.dbURL, e.redisURL, storetest.KeySpec)
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+		<-sig
+		return nil
+	}
+	rep := &report{cfg: cfg, data: d, machine: machine(), software: e.software(ctx)}
+	if cfg.phases["pages"] {
+		if rep.pages, err = runPages(ctx, e, d, cfg); err != nil {
+			return err
+		}
+	}
+	if cfg.phases["fanout"] {
+		if rep.fanout, err = runFanout(ctx, e, d, cfg); err != nil {
+			return err
+		}
+	}
+	if cfg.phases["release"] {
+		if rep.release, err = runRelease(ctx, e, d, cfg); err != nil {
+			return err
+		}
+	}
+	rep.took = time.Since(start)
+	rep.print(os.Stdout)
+	return nil
 }

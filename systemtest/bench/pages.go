@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"io"
+	"net/http"
 
 	"fmt"
 	"os"
@@ -43,7 +45,17 @@ type countRow struct {
 func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult, error) {
 	res := &pagesResult{db: map[bool][]loadResult{}, dbStatements: map[bool]int{}}
 	step := time.Now()
-	web, err := e.startServer(ctx, "web", 0)
+	var extra []string
+	pprofAddr := ""
+	if cfg.profile != "" {
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		pprofAddr = fmt.Sprintf("127.0.0.1:%d", port)
+		extra = append(extra, "PPROF_ADDR="+pprofAddr)
+	}
+	web, err := e.startServer(ctx, "web", 0, extra...)
 	if err != nil {
 		return nil, err
 	}
@@ -96,6 +108,9 @@ func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult
 		plainCode, _, plainBody, err := fetchPlain(plain)
 		if err == nil && plainCode == 200 {
 			c.plain = len(plainBody)
+			if cfg.profile != "" {
+				os.WriteFile(filepath.Join(cfg.profile, c.key+".html"), plainBody, 0o644)
+			}
 		}
 		if err := saveCapture(capDir, c.key, headers, body); err != nil {
 			return nil, err
@@ -128,7 +143,14 @@ func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult
 	for r := 1; r <= cfg.rounds; r++ {
 		step := time.Now()
 		for _, c := range res.cases {
+			var prof chan struct{}
+			if r == 1 && pprofAddr != "" {
+				prof = profileDuring(pprofAddr, cfg.profile, c.key, cfg.duration)
+			}
 			c.inbox = append(c.inbox, runLoad(e, c.req, cfg.clients, cfg.duration, web.pid))
+			if prof != nil {
+				<-prof
+			}
 			c.ceiling = append(c.ceiling, runLoad(e, request{addr: ceiling.addr, path: "/" + c.key}, cfg.clients, cfg.duration, ceiling.pid))
 			if c.full {
 				c.single = append(c.single, runLoad(e, c.req, 1, cfg.duration, web.pid))
@@ -150,4 +172,37 @@ func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult
 func fetchPlain(r request) (int, [][2]string, []byte, error) {
 	r.accept = "identity"
 	return fetch(r)
+}
+
+// profileDuring takes the server's CPU profile over a load round, and a goroutine dump half-way,
+// into dir (bench -profile dir).
+func profileDuring(addr, dir, name string, d time.Duration) chan struct{} {
+	done := make(chan struct{})
+	get := func(path, file string) { saveProfile(addr, path, filepath.Join(dir, file)) }
+	go func() {
+		defer close(done)
+		secs := max(1, int(d.Seconds())-1)
+		go func() {
+			time.Sleep(d / 2)
+			get("/debug/pprof/goroutine?debug=1", name+".goroutines.txt")
+		}()
+		get(fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), name+".cpu.pprof")
+	}()
+	return done
+}
+
+func saveProfile(addr, path, file string) {
+	resp, err := http.Get("http://" + addr + path)
+	if err != nil {
+		logf("profile: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(file)
+	if err != nil {
+		logf("profile: %v", err)
+		return
+	}
+	defer f.Close()
+	io.Copy(f, resp.Body)
 }

@@ -253,6 +253,9 @@ func seed(ctx context.Context, st *store.Store, e *env) (*dataset, error) {
 	for _, p := range plans {
 		d.conversations++
 		d.messages += 1 + len(p.replies)
+		if !p.other {
+			d.practiceConversations++
+		}
 	}
 
 	// The two patients the pages are measured on, and the small practice, are written through
@@ -363,7 +366,6 @@ func seed(ctx context.Context, st *store.Store, e *env) (*dataset, error) {
 	}
 	logf("seed: %d more conversations, %d messages in bulk (COPY) in %s; through the store at %.0f/s they would take %s",
 		len(inBulk), bulkMsgs, since(step), rate, round(time.Duration(float64(bulkTxs)/rate*float64(time.Second))))
-	d.practiceConversations = d.conversations - len(plans) + len(plans) // set below
 	d.conversations += len(lakePlans)
 	for _, p := range append(plans, lakePlans...) {
 		if p.archive {

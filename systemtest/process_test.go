@@ -1,0 +1,373 @@
+package systemtest
+
+// The binary as the platform runs it: `securemessages serve` as a subprocess, configured from its
+// environment, killed with SIGKILL in the middle of sends, stopped with SIGTERM under load; and the
+// operator's commands, `audit-verify` and `reencrypt`, run against a real database.
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"securemessages/store"
+	"securemessages/store/storetest"
+)
+
+// TestProcess builds the binary once and runs the tests that need it, in parallel; the binary is
+// removed when the last of them is done.
+func TestProcess(t *testing.T) {
+	t.Parallel()
+	bin := secBuild(t, t.TempDir())
+	t.Run("SIGKILL in the middle of sends", func(t *testing.T) { t.Parallel(); testSIGKILLMidSend(t, bin) })
+	t.Run("SIGTERM under load", func(t *testing.T) { t.Parallel(); testSIGTERMUnderLoad(t, bin) })
+	t.Run("audit-verify and reencrypt commands", func(t *testing.T) { t.Parallel(); testOperatorCommands(t, bin) })
+}
+
+func (s *secSystem) env() map[string]string {
+	return map[string]string{"DATABASE_URL": s.dbURL, "REDIS_URL": s.redis.URL, "MESSAGE_KEYS": storetest.KeySpec,
+		"SSE_HEARTBEAT_SECONDS": "1"}
+}
+
+// testSIGKILLMidSend: the process is killed while patients and staff are sending as fast as they
+// can. After a restart, nothing is half written: every message has its conversation, its event and
+// its audit row and opens with the key ring, every event of a send has its message, every send
+// that was confirmed is there once, and the sessions signed in before the crash still work.
+func testSIGKILLMidSend(t *testing.T, bin string) {
+	sys := newSecSystem(t)
+	port := secFreePort(t)
+	p := secServe(t, bin, sys.env(), port)
+	clients := []*secClient{secSignIn(t, p.URL, secMaria), secSignIn(t, p.URL, secTom), secSignIn(t, p.URL, secPhysician)}
+	for _, c := range clients {
+		c.token(t)
+	}
+	parent := sys.startConversation(t, secTom, "Fever", "Since last night.")
+	var baseMessage, baseEvent int64
+	if err := sys.db().QueryRow(`SELECT (SELECT max(id) FROM messages), (SELECT max(id) FROM events)`).Scan(&baseMessage, &baseEvent); err != nil {
+		t.Fatal(err)
+	}
+
+	var mu sync.Mutex
+	confirmed := map[string]string{} // submit key -> body
+	var sent atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range 6 {
+		c := clients[i%3]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				path, form := "/messages", secComposeForm(fmt.Sprintf("Crash %d-%d", i, n), fmt.Sprintf("Body %d-%d", i, n))
+				if c.email == secPhysician {
+					path, form = fmt.Sprintf("/messages/%d/replies", parent.MessageID), secReplyForm(fmt.Sprintf("Reply %d-%d", i, n))
+				}
+				r, err := c.do("POST", path, secWithToken(form, c.csrf))
+				if err != nil {
+					continue // the process is gone: this send was never confirmed
+				}
+				if r.Status == http.StatusSeeOther {
+					mu.Lock()
+					confirmed[form.Get("submit_key")] = form.Get("body")
+					mu.Unlock()
+					sent.Add(1)
+				}
+			}
+		}()
+	}
+	deadline := time.Now().Add(secWait)
+	for sent.Load() < 40 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.kill() // SIGKILL, with sends in flight
+	close(stop)
+	wg.Wait()
+	if sent.Load() < 40 {
+		t.Fatalf("only %d sends confirmed before the kill", sent.Load())
+	}
+
+	// Restart on the same port: the sessions from before the crash are still signed in.
+	p = secServe(t, bin, sys.env(), port)
+	for _, c := range clients {
+		if r := c.get(t, "/inbox"); r.Status != http.StatusOK {
+			t.Errorf("%s after the restart: %s", c.email, r)
+		}
+	}
+
+	checks := []struct{ what, query string }{
+		{"conversations without a message", `SELECT count(*) FROM conversations c
+			WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id)`},
+		{"messages without their event", `SELECT count(*) FROM messages m
+			WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.kind = 'message_sent' AND e.message_id = m.id)`},
+		{"events without their message", fmt.Sprintf(`SELECT count(*) FROM events e WHERE e.id > %d
+			AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.id = e.message_id)`, baseEvent)},
+		{"messages without their audit row", fmt.Sprintf(`SELECT count(*) FROM messages m WHERE m.id > %d
+			AND NOT EXISTS (SELECT 1 FROM audit_log a WHERE a.object_type = 'message' AND a.object_id = m.id
+			                AND a.action IN ('conversation_started', 'follow_up_sent', 'reply_sent'))`, baseMessage)},
+		{"replies whose parent is not marked acted on", `SELECT count(*) FROM messages r JOIN messages p ON p.id = r.parent_id
+			WHERE NOT p.acted_on`},
+		{"events sent twice for one message", `SELECT count(*) FROM (SELECT message_id FROM events
+			WHERE kind = 'message_sent' GROUP BY message_id HAVING count(*) > 1) d`},
+	}
+	for _, c := range checks {
+		if n := sys.count(t, c.query); n != 0 {
+			t.Errorf("%d %s", n, c.what)
+		}
+	}
+	// Every message written opens with the key ring and reads as it was sent.
+	var ids []int64
+	if err := sys.db().Select(&ids, `SELECT id FROM messages WHERE id > $1`, baseMessage); err != nil {
+		t.Fatal(err)
+	}
+	staff := sys.viewer(t, secNurse)
+	bodies := map[string]bool{}
+	for _, id := range ids {
+		m, err := sys.st.MessageDetails(context.Background(), staff, store.Origin{}, id)
+		if err != nil {
+			t.Fatalf("message %d after the crash: %v", id, err)
+		}
+		bodies[m.Details.Body] = true
+	}
+	for key, body := range confirmed {
+		if n := sys.count(t, `SELECT count(*) FROM messages WHERE submit_key = $1`, key); n != 1 || !bodies[body] {
+			t.Errorf("confirmed send %q: %d messages", body, n)
+		}
+	}
+	if _, broken, err := sys.st.VerifyAudit(context.Background()); err != nil || broken != nil {
+		t.Errorf("audit chain after the crash: %+v, %v", broken, err)
+	}
+	t.Logf("%d sends confirmed before SIGKILL, %d messages written", len(confirmed), len(ids))
+
+	// And it works.
+	maria := clients[0]
+	if r := maria.post(t, "/messages", secComposeForm("After the crash", "Still here")); r.Status != http.StatusSeeOther {
+		t.Errorf("send after the restart: %s", r)
+	}
+}
+
+// testSIGTERMUnderLoad: SIGTERM while requests are in flight and pages hold their live streams.
+// The process stops accepting at once, lets the requests in flight finish (they are held on a row
+// lock until after the signal), ends each stream with a retry hint, and exits by itself, cleanly,
+// well within the 30 seconds the platform allows.
+func testSIGTERMUnderLoad(t *testing.T, bin string) {
+	sys := newSecSystem(t)
+	port := secFreePort(t)
+	p := secServe(t, bin, sys.env(), port)
+	maria, physician, tom := secSignIn(t, p.URL, secMaria), secSignIn(t, p.URL, secPhysician), secSignIn(t, p.URL, secTom)
+	for _, c := range []*secClient{maria, physician, tom} {
+		c.token(t)
+	}
+	toArchive := sys.startConversation(t, secMaria, "Archive me during shutdown", "Text")
+	toAnswer := sys.startConversation(t, secTom, "Answer me during shutdown", "Text")
+	after := sys.newestEvent(t)
+	streams := []*secStream{
+		maria.stream(t, "Maria's stream", after),
+		physician.stream(t, "the physician's stream", after),
+		tom.stream(t, "Tom's stream", after),
+	}
+
+	// Hold both conversations' rows, so that the two requests below stay in flight.
+	ctx := context.Background()
+	tx, err := sys.db().BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT id FROM conversations WHERE id IN ($1, $2) FOR UPDATE`,
+		toArchive.ConversationID, toAnswer.ConversationID); err != nil {
+		t.Fatal(err)
+	}
+	type answer struct {
+		r   *secResp
+		err error
+	}
+	archived, answered := make(chan answer, 1), make(chan answer, 1)
+	go func() {
+		r, err := maria.fresh().do("POST", fmt.Sprintf("/conversations/%d/archive", toArchive.ConversationID), secWithToken(nil, maria.csrf))
+		archived <- answer{r, err}
+	}()
+	go func() {
+		r, err := physician.fresh().do("POST", fmt.Sprintf("/messages/%d/replies", toAnswer.MessageID),
+			secWithToken(secReplyForm("Sent as the server shuts down"), physician.csrf))
+		answered <- answer{r, err}
+	}()
+	waitUntilSQL(t, sys, 2, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)
+
+	// Some load besides, which may fail once the server stops accepting.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, c := range []*secClient{maria, tom} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c.do("GET", "/inbox", nil)
+				time.Sleep(10 * time.Millisecond)
+			}
+		}()
+	}
+
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	signalled := time.Now()
+	// It stops accepting new connections.
+	for {
+		if _, err := secAnon(p.URL).do("GET", "/healthz", nil); err != nil {
+			break
+		}
+		if time.Since(signalled) > 5*time.Second {
+			t.Fatal("still accepting new connections 5 s after SIGTERM")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	// The requests in flight are still waiting on the lock; let them go.
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case <-p.exited:
+		t.Fatal("the process exited with requests still in flight")
+	default:
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	for name, ch := range map[string]chan answer{"archive": archived, "reply": answered} {
+		select {
+		case a := <-ch:
+			if a.err != nil || a.r.Status != http.StatusSeeOther {
+				t.Errorf("%s in flight at SIGTERM: %v %v", name, a.err, a.r)
+			}
+		case <-time.After(secWait):
+			t.Fatalf("%s in flight at SIGTERM never answered", name)
+		}
+	}
+	if n := sys.count(t, `SELECT count(*) FROM conversations WHERE id = $1 AND archived_at IS NOT NULL`, toArchive.ConversationID); n != 1 {
+		t.Error("the archive in flight at SIGTERM was not committed")
+	}
+	if n := sys.count(t, `SELECT count(*) FROM messages WHERE parent_id = $1`, toAnswer.MessageID); n != 1 {
+		t.Error("the reply in flight at SIGTERM was not committed")
+	}
+
+	// Each stream ended with a retry hint, so the browser comes back soon, to another instance.
+	for _, s := range streams {
+		fs := s.waitFor(t, "end of the stream", secWait, func(_ []secFrame, ended bool) bool { return ended })
+		if len(fs) == 0 || fs[len(fs)-1].Retry == "" {
+			t.Errorf("%s did not end with a retry hint: %+v", s.name, secTail(fs))
+		}
+	}
+	took, err := p.waitExit(30*time.Second - time.Since(signalled))
+	if err != nil {
+		t.Fatalf("after SIGTERM: %v (%v)", err, took)
+	}
+	if exit := p.cmd.ProcessState.ExitCode(); exit != 0 {
+		t.Errorf("exit code %d after SIGTERM", exit)
+	}
+	t.Logf("exited %v after SIGTERM", time.Since(signalled).Round(time.Millisecond))
+}
+
+// waitUntilSQL waits until a count query reaches want.
+func waitUntilSQL(t *testing.T, sys *secSystem, want int, query string) {
+	t.Helper()
+	deadline := time.Now().Add(secWait)
+	for sys.count(t, query) < want {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %d from %s", secWait, want, query)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// testOperatorCommands: `securemessages audit-verify` holds on a clean log and, after a row is
+// edited behind the triggers' back, fails naming the first broken link; `securemessages
+// reencrypt` moves every message onto the new primary key, after which the old key can go.
+func testOperatorCommands(t *testing.T, bin string) {
+	sys := newSecSystem(t)
+	env := sys.env()
+	out, err := secRun(t, bin, env, "audit-verify")
+	if err != nil || !strings.Contains(out, "audit chain holds") {
+		t.Fatalf("audit-verify on a clean log: %v\n%s", err, out)
+	}
+
+	// Rotate: a new primary key in front of the old one; move everything; drop the old key.
+	newKey := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcdef"))
+	total := sys.count(t, `SELECT count(*) FROM messages`)
+	env["MESSAGE_KEYS"] = "2:" + newKey + "," + storetest.KeySpec
+	out, err = secRun(t, bin, env, "reencrypt")
+	if err != nil || !strings.Contains(out, fmt.Sprintf("re-encrypted %d messages", total)) {
+		t.Fatalf("reencrypt: %v\n%s", err, out)
+	}
+	if n := sys.count(t, `SELECT count(*) FROM messages WHERE substring(body FROM 2 FOR 4) = '\x00000002'::bytea
+		AND substring(subject FROM 2 FOR 4) = '\x00000002'::bytea AND substring(instructions FROM 2 FOR 4) = '\x00000002'::bytea`); n != total {
+		t.Errorf("%d of %d messages under key 2 after reencrypt", n, total)
+	}
+	env["MESSAGE_KEYS"] = "2:" + newKey
+	port := secFreePort(t)
+	p := secServe(t, bin, env, port)
+	maria := secSignIn(t, p.URL, secMaria)
+	r := maria.get(t, "/inbox?all=1")
+	if r.Status != http.StatusOK || !strings.Contains(r.Body, "Question about my lab results") {
+		t.Errorf("inbox with only the new key: %s", r)
+	}
+	p.kill()
+
+	// Tamper with one row in the middle, as the table's owner can with the triggers off.
+	var seq, id int64
+	if err := sys.db().QueryRow(`SELECT chain_seq, id FROM audit_log ORDER BY chain_seq OFFSET 3 LIMIT 1`).Scan(&seq, &id); err != nil {
+		t.Fatal(err)
+	}
+	secTamperAudit(t, sys, `UPDATE audit_log SET outcome = 'failure' WHERE id = $1`, id)
+	out, err = secRun(t, bin, env, "audit-verify")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("audit-verify on an edited log: %v, want exit status 1\n%s", err, out)
+	}
+	want := fmt.Sprintf("audit chain broken at entry %d (row %d)", seq, id)
+	if !strings.Contains(out, want) || !strings.Contains(out, "edited") {
+		t.Errorf("audit-verify says %q, want it to name %q as edited", out, want)
+	}
+}
+
+// secTamperAudit runs a statement against audit_log with its triggers off, as the table's owner
+// could, and puts them back on.
+func secTamperAudit(t *testing.T, sys *secSystem, stmt string, args ...any) {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := sys.db().BeginTxx(ctx, &sql.TxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	for _, q := range []string{`ALTER TABLE audit_log DISABLE TRIGGER USER`, stmt, `ALTER TABLE audit_log ENABLE TRIGGER USER`} {
+		a := args
+		if q != stmt {
+			a = nil
+		}
+		if _, err := tx.ExecContext(ctx, q, a...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,968 @@
+package systemtest
+
+// The harness of the security and fault tests (faults_test.go, process_test.go,
+// security_matrix_test.go, injection_test.go, sessions_test.go, signin_security_test.go,
+// headers_test.go, at_rest_test.go): the real app on a loopback listener over real PostgreSQL and
+// Redis, clients that speak HTTP the way a browser does (one cookie, the CSRF token from the page),
+// live streams read the way hx-sse reads them, and the built binary run as a subprocess. Every
+// name here starts with "sec" so the other suites of this package can grow without clashing.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
+
+	"securemessages/app"
+	"securemessages/realtime"
+	"securemessages/realtime/localredis"
+	"securemessages/store"
+	"securemessages/store/storetest"
+)
+
+// Demo accounts (password store.DemoPassword).
+const (
+	secMaria     = "maria.lopez@riverside.example" // Riverside patient; Riverside charges $25, so she consents
+	secTom       = "tom.becker@riverside.example"  // the other Riverside patient
+	secGrace     = "grace.kim@hillcrest.example"   // patient of the other practice
+	secPhysician = "physician@riverside.example"   // Riverside staff
+	secNurse     = "nurse@riverside.example"       // Riverside staff
+	secHillStaff = "physician@hillcrest.example"   // staff of the other practice
+)
+
+// secWait bounds every wait that is not itself the point of a test.
+const secWait = 15 * time.Second
+
+// ---------------------------------------------------------------------------------------------
+// The system: one test's database and Redis server, shared by its app instances.
+
+type secSystem struct {
+	dbURL string
+	redis *localredis.Server
+	st    *store.Store // the test's own handle on the database, for setting up and checking
+}
+
+// newSecSystem makes a fresh demo database (a clone, by storetest) and a private Redis server: a
+// Redis per test, because pub/sub channels are server-wide and another test's events (from a
+// database with the same ids) must not reach this test's streams.
+func newSecSystem(t *testing.T) *secSystem {
+	t.Helper()
+	return newSecSystemOn(t, storetest.URL(t, true))
+}
+
+// newSecSystemOn is newSecSystem over a database that already holds the demo.
+func newSecSystemOn(t *testing.T, dbURL string) *secSystem {
+	t.Helper()
+	dir := t.TempDir() // before Start: cleanups run last-in first-out, so Redis stops first
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rs, err := localredis.Start(ctx, dir, 0)
+	if err != nil {
+		t.Fatalf("start redis: %v", err)
+	}
+	t.Cleanup(func() { rs.Stop() })
+	st, err := store.Open(ctx, dbURL, storetest.Keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return &secSystem{dbURL: dbURL, redis: rs, st: st}
+}
+
+func (s *secSystem) db() *sqlx.DB { return s.st.DB() }
+
+// user is a demo account as the store sees it.
+func (s *secSystem) user(t *testing.T, email string) store.User {
+	t.Helper()
+	u, err := s.st.UserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatalf("demo user %s: %v", email, err)
+	}
+	return u
+}
+
+func (s *secSystem) viewer(t *testing.T, email string) store.Viewer {
+	t.Helper()
+	return s.user(t, email).Viewer()
+}
+
+// count runs a count query.
+func (s *secSystem) count(t *testing.T, query string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := s.db().GetContext(context.Background(), &n, query, args...); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return n
+}
+
+// newestEvent is the id of the newest row in the events table.
+func (s *secSystem) newestEvent(t *testing.T) int64 {
+	t.Helper()
+	newest, _, err := s.st.EventHorizon(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newest
+}
+
+// eventIDs lists the ids of v's events after id: what v's stream must deliver.
+func (s *secSystem) eventIDs(t *testing.T, v store.Viewer, after int64) []int64 {
+	t.Helper()
+	es, err := s.st.EventsAfter(context.Background(), v, after, 10000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]int64, len(es))
+	for i, e := range es {
+		ids[i] = e.ID
+	}
+	return ids
+}
+
+// startConversation writes a new conversation straight through the store (set-up, not the
+// thing tested), with consent to any fee and a fresh submit key.
+func (s *secSystem) startConversation(t *testing.T, email, subject, body string) store.Sent {
+	t.Helper()
+	sent, err := s.st.StartConversation(context.Background(), s.viewer(t, email), store.Origin{RequestID: "set-up"},
+		store.NewConversation{Subject: subject, Body: body, BillingConsent: true, SubmitKey: secKey()})
+	if err != nil {
+		t.Fatalf("start conversation: %v", err)
+	}
+	return sent
+}
+
+// reply writes a follow-up or reply straight through the store.
+func (s *secSystem) reply(t *testing.T, email string, parent int64, body string) store.Sent {
+	t.Helper()
+	sent, err := s.st.SendReply(context.Background(), s.viewer(t, email), store.Origin{RequestID: "set-up"},
+		store.NewReply{ParentID: parent, Body: body, BillingConsent: true, SubmitKey: secKey()})
+	if err != nil {
+		t.Fatalf("reply: %v", err)
+	}
+	return sent
+}
+
+// ---------------------------------------------------------------------------------------------
+// An instance: the real app, with its hub on the system's Redis, served on a loopback listener.
+
+type secInstance struct {
+	URL string
+	App *fiber.App
+	Hub *realtime.Hub
+	Cfg app.Config
+	log *secLog
+
+	mu      sync.Mutex
+	stopped bool
+	closers []func()
+}
+
+// secConfig is the configuration the binary would read from this environment, with a short
+// heartbeat so that streams notice an ended session quickly.
+func (s *secSystem) config(t *testing.T) app.Config {
+	t.Helper()
+	vars := map[string]string{"DATABASE_URL": s.dbURL, "REDIS_URL": s.redis.URL, "MESSAGE_KEYS": storetest.KeySpec}
+	cfg, err := app.ConfigFromEnv(func(k string) string { return vars[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Heartbeat = 200 * time.Millisecond
+	return cfg
+}
+
+// start runs an instance; tweak, if given, changes its configuration first.
+func (s *secSystem) start(t *testing.T, tweak func(*app.Config)) *secInstance {
+	t.Helper()
+	cfg := s.config(t)
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	in := &secInstance{Cfg: cfg, log: &secLog{}}
+	log := slog.New(slog.NewTextHandler(in.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, cancel := context.WithCancel(context.Background())
+	in.closers = append(in.closers, cancel)
+	t.Cleanup(func() {
+		in.Stop()
+		if t.Failed() && in.log.Len() > 0 {
+			t.Logf("app log (%s):\n%s", in.URL, in.log.String())
+		}
+	})
+	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.Keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.closers = append(in.closers, func() { st.Close() })
+	client, err := realtime.Connect(cfg.RedisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.closers = append(in.closers, func() { client.Close() })
+	in.Hub = realtime.NewHub(client, log)
+	go in.Hub.Run(ctx)
+	in.App, err = app.New(cfg, st, in.Hub, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go in.App.Listener(ln)
+	in.URL = "http://" + ln.Addr().String()
+	return in
+}
+
+// Stop shuts the instance down the way SIGTERM does.
+func (in *secInstance) Stop() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if in.stopped {
+		return
+	}
+	in.stopped = true
+	if in.App != nil {
+		in.App.ShutdownWithTimeout(5 * time.Second)
+	}
+	for i := len(in.closers) - 1; i >= 0; i-- {
+		in.closers[i]()
+	}
+}
+
+// secLog keeps an instance's or a process's output for the log of a failed test.
+type secLog struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *secLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *secLog) Len() int { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.Len() }
+
+func (l *secLog) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.String() }
+
+// ---------------------------------------------------------------------------------------------
+// A client: one browser, with its session cookie and the CSRF token from one of its pages.
+
+type secClient struct {
+	base   string
+	email  string // whose session, "" when signed out
+	hc     *http.Client
+	cookie *http.Cookie
+	csrf   string
+	header []string // name, value pairs sent with every request (X-Forwarded-Proto)
+	secret string   // the account's authenticator secret, once set up
+}
+
+// secResp is one answer, read whole.
+type secResp struct {
+	Status  int
+	Header  http.Header
+	Body    string
+	Cookies []*http.Cookie
+	Method  string
+	Path    string
+}
+
+func (r *secResp) cookie(name string) *http.Cookie {
+	for _, c := range r.Cookies {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (r *secResp) String() string {
+	return fmt.Sprintf("%s %s: %d (Location %q)", r.Method, r.Path, r.Status, r.Header.Get("Location"))
+}
+
+func secHTTPClient() *http.Client {
+	return &http.Client{
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64, DisableCompression: true},
+		// Redirects are part of what is tested: see them, do not follow them.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       30 * time.Second,
+	}
+}
+
+// anon is a browser that is not signed in.
+func (in *secInstance) anon() *secClient { return secAnon(in.URL) }
+
+func secAnon(base string) *secClient { return &secClient{base: base, hc: secHTTPClient()} }
+
+// signIn signs email in on this instance through the sign-in form.
+func (in *secInstance) signIn(t *testing.T, email string) *secClient {
+	t.Helper()
+	return secSignIn(t, in.URL, email)
+}
+
+func secSignIn(t *testing.T, base, email string) *secClient {
+	t.Helper()
+	c := secAnon(base)
+	c.signIn(t, email)
+	return c
+}
+
+// signIn posts the sign-in form from this browser and keeps the cookie it is given. A browser
+// that is already signed in sends its session's CSRF token, as the page it is on would.
+func (c *secClient) signIn(t *testing.T, email string) {
+	t.Helper()
+	form := url.Values{"email": {email}, "password": {store.DemoPassword}}
+	if c.cookie != nil && c.csrf == "" {
+		if r, err := c.do("GET", "/inbox", nil); err == nil && r.Status == http.StatusOK {
+			c.csrf = secInputValue(secParse(t, r.Body), "_csrf")
+		}
+	}
+	r, err := c.do("POST", "/signin", secWithToken(form, c.csrf))
+	if err != nil {
+		t.Fatalf("sign in %s: %v", email, err)
+	}
+	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/inbox" {
+		t.Fatalf("sign in %s: %s\n%s", email, r, secExcerpt(r.Body))
+	}
+	name := "sid"
+	if c.https() {
+		name = "__Host-sid"
+	}
+	ck := r.cookie(name)
+	if ck == nil || ck.Value == "" {
+		t.Fatalf("sign in %s: no %s cookie in %q", email, name, r.Header.Values("Set-Cookie"))
+	}
+	c.cookie, c.email, c.csrf = ck, email, ""
+}
+
+func (c *secClient) https() bool {
+	for i := 0; i+1 < len(c.header); i += 2 {
+		if strings.EqualFold(c.header[i], "X-Forwarded-Proto") && c.header[i+1] == "https" {
+			return true
+		}
+	}
+	return false
+}
+
+// on is the same browser talking to another instance (as behind a load balancer).
+func (c *secClient) on(in *secInstance) *secClient {
+	d := *c
+	d.base = in.URL
+	return &d
+}
+
+// fresh is the same session on connections of its own.
+func (c *secClient) fresh() *secClient {
+	d := *c
+	d.hc = secHTTPClient()
+	return &d
+}
+
+// token is a masked CSRF token of this session, read from a page as a browser would.
+func (c *secClient) token(t *testing.T) string {
+	t.Helper()
+	if c.csrf == "" && c.cookie != nil {
+		r := c.get(t, "/inbox")
+		if r.Status != http.StatusOK {
+			t.Fatalf("GET /inbox for a CSRF token: %s\n%s", r, secExcerpt(r.Body))
+		}
+		c.csrf = secInputValue(secParse(t, r.Body), "_csrf")
+		if c.csrf == "" {
+			t.Fatalf("no _csrf input in /inbox:\n%s", secExcerpt(r.Body))
+		}
+	}
+	return c.csrf
+}
+
+func (c *secClient) get(t *testing.T, path string, header ...string) *secResp {
+	t.Helper()
+	r, err := c.do("GET", path, nil, header...)
+	if err != nil {
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	return r
+}
+
+// post sends a form with this session's CSRF token in the _csrf field, as a plain form does.
+func (c *secClient) post(t *testing.T, path string, form url.Values, header ...string) *secResp {
+	t.Helper()
+	form = secWithToken(form, c.token(t))
+	r, err := c.do("POST", path, form, header...)
+	if err != nil {
+		t.Fatalf("POST %s: %v", path, err)
+	}
+	return r
+}
+
+func secWithToken(form url.Values, token string) url.Values {
+	out := url.Values{}
+	for k, v := range form {
+		out[k] = append([]string(nil), v...)
+	}
+	if token != "" {
+		out.Set("_csrf", token)
+	}
+	return out
+}
+
+// do makes one request exactly as given, with the session cookie; it does not touch t, so that
+// goroutines may call it.
+func (c *secClient) do(method, path string, form url.Values, header ...string) (*secResp, error) {
+	return c.doCtx(context.Background(), method, path, form, header...)
+}
+
+func (c *secClient) doCtx(ctx context.Context, method, path string, form url.Values, header ...string) (*secResp, error) {
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return nil, err
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if c.cookie != nil {
+		req.AddCookie(&http.Cookie{Name: c.cookie.Name, Value: c.cookie.Value})
+	}
+	all := append(append([]string(nil), c.header...), header...)
+	for i := 0; i+1 < len(all); i += 2 {
+		req.Header.Set(all[i], all[i+1])
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	return &secResp{Status: resp.StatusCode, Header: resp.Header, Body: string(b), Cookies: resp.Cookies(),
+		Method: method, Path: path}, nil
+}
+
+// composeForm is what the compose form sends for a patient of a practice that charges.
+func secComposeForm(subject, body string) url.Values {
+	return url.Values{"subject": {subject}, "body": {body}, "consent": {"yes"}, "submit_key": {secKey()}}
+}
+
+// replyForm is what the inline follow-up or reply form sends.
+func secReplyForm(body string) url.Values {
+	return url.Values{"body": {body}, "consent": {"yes"}, "submit_key": {secKey()}}
+}
+
+// secKey is a new submit key, as the server puts in each form it shows.
+func secKey() string { return uuid.NewString() }
+
+func secExcerpt(body string) string {
+	if len(body) > 1500 {
+		return body[:1500] + "…"
+	}
+	return body
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTML, read with golang.org/x/net/html: the parser browsers' algorithm is specified by.
+
+func secParse(t *testing.T, body string) *html.Node {
+	t.Helper()
+	doc, err := html.Parse(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("parse HTML: %v", err)
+	}
+	return doc
+}
+
+// secParseFragment parses an htmx fragment the way htmx does: as the content of a <body>.
+func secParseFragment(t *testing.T, body string) *html.Node {
+	t.Helper()
+	ctx := &html.Node{Type: html.ElementNode, Data: "body", DataAtom: atom.Body}
+	nodes, err := html.ParseFragment(strings.NewReader(body), ctx)
+	if err != nil {
+		t.Fatalf("parse fragment: %v", err)
+	}
+	root := &html.Node{Type: html.DocumentNode}
+	for _, n := range nodes {
+		root.AppendChild(n)
+	}
+	return root
+}
+
+func secAttr(n *html.Node, name string) (string, bool) {
+	for _, a := range n.Attr {
+		if a.Key == name {
+			return a.Val, true
+		}
+	}
+	return "", false
+}
+
+func secAll(n *html.Node, match func(*html.Node) bool) []*html.Node {
+	var out []*html.Node
+	var walk func(*html.Node)
+	walk = func(n *html.Node) {
+		if match(n) {
+			out = append(out, n)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c)
+		}
+	}
+	walk(n)
+	return out
+}
+
+func secFirst(n *html.Node, match func(*html.Node) bool) *html.Node {
+	if all := secAll(n, match); len(all) > 0 {
+		return all[0]
+	}
+	return nil
+}
+
+func secByID(n *html.Node, id string) *html.Node {
+	return secFirst(n, func(n *html.Node) bool {
+		v, ok := secAttr(n, "id")
+		return n.Type == html.ElementNode && ok && v == id
+	})
+}
+
+func secTag(tag string) func(*html.Node) bool {
+	return func(n *html.Node) bool { return n.Type == html.ElementNode && n.Data == tag }
+}
+
+// secText is the text of n and everything under it.
+func secText(n *html.Node) string {
+	var b strings.Builder
+	for _, t := range secAll(n, func(n *html.Node) bool { return n.Type == html.TextNode }) {
+		b.WriteString(t.Data)
+	}
+	return b.String()
+}
+
+// secInputValue is the value of the first input named name.
+func secInputValue(n *html.Node, name string) string {
+	in := secFirst(n, func(n *html.Node) bool {
+		v, _ := secAttr(n, "name")
+		return n.Type == html.ElementNode && n.Data == "input" && v == name
+	})
+	if in == nil {
+		return ""
+	}
+	v, _ := secAttr(in, "value")
+	return v
+}
+
+// secFormOf is a form's action and the values of its inputs and textareas, as a browser would
+// send them (checkboxes only when checked).
+func secFormOf(form *html.Node) (string, url.Values) {
+	action, _ := secAttr(form, "action")
+	values := url.Values{}
+	for _, n := range secAll(form, func(n *html.Node) bool {
+		return n.Type == html.ElementNode && (n.Data == "input" || n.Data == "textarea")
+	}) {
+		name, _ := secAttr(n, "name")
+		if name == "" {
+			continue
+		}
+		if n.Data == "textarea" {
+			values.Add(name, secText(n))
+			continue
+		}
+		typ, _ := secAttr(n, "type")
+		if _, checked := secAttr(n, "checked"); (typ == "checkbox" || typ == "radio") && !checked {
+			continue
+		}
+		v, _ := secAttr(n, "value")
+		values.Add(name, v)
+	}
+	return action, values
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live streams, read the way hx-sse reads them.
+
+// secFrame is one server-sent event, or a block of comments and fields without an event.
+type secFrame struct {
+	ID       int64
+	Event    string
+	Data     string
+	Retry    string
+	Comments []string
+}
+
+type secStream struct {
+	name string
+	body io.ReadCloser
+
+	mu     sync.Mutex
+	frames []secFrame
+	ended  bool
+	err    error
+	done   chan struct{}
+	change chan struct{}
+}
+
+// stream opens the page's live stream: /events?after=after, as the page renders it.
+func (c *secClient) stream(t *testing.T, name string, after int64) *secStream {
+	t.Helper()
+	req, err := http.NewRequest("GET", fmt.Sprintf("%s/events?after=%d", c.base, after), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if c.cookie != nil {
+		req.AddCookie(&http.Cookie{Name: c.cookie.Name, Value: c.cookie.Value})
+	}
+	for i := 0; i+1 < len(c.header); i += 2 {
+		req.Header.Set(c.header[i], c.header[i+1])
+	}
+	// A client of its own, without a timeout: the stream is meant to stay open.
+	hc := &http.Client{Transport: &http.Transport{DisableCompression: true},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Do(req)
+	if err != nil {
+		t.Fatalf("%s: open stream: %v", name, err)
+	}
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		t.Fatalf("%s: stream answered %d %q\n%s", name, resp.StatusCode, resp.Header.Get("Content-Type"), secExcerpt(string(b)))
+	}
+	s := &secStream{name: name, body: resp.Body, done: make(chan struct{}), change: make(chan struct{}, 1)}
+	go s.read()
+	t.Cleanup(s.close)
+	s.waitFor(t, "the first frame", secWait, func(fs []secFrame, _ bool) bool { return len(fs) > 0 })
+	return s
+}
+
+func (s *secStream) read() {
+	defer close(s.done)
+	sc := bufio.NewScanner(s.body)
+	var f secFrame
+	var has bool
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" {
+			if has {
+				s.add(f)
+			}
+			f, has = secFrame{}, false
+			continue
+		}
+		has = true
+		switch {
+		case strings.HasPrefix(line, ":"):
+			f.Comments = append(f.Comments, strings.TrimSpace(line[1:]))
+		default:
+			field, value, _ := strings.Cut(line, ":")
+			value = strings.TrimPrefix(value, " ")
+			switch field {
+			case "id":
+				f.ID, _ = strconv.ParseInt(value, 10, 64)
+			case "event":
+				f.Event = value
+			case "data":
+				f.Data += value
+			case "retry":
+				f.Retry = value
+			}
+		}
+	}
+	s.mu.Lock()
+	s.ended, s.err = true, sc.Err()
+	s.mu.Unlock()
+	s.notify()
+}
+
+func (s *secStream) add(f secFrame) {
+	s.mu.Lock()
+	s.frames = append(s.frames, f)
+	s.mu.Unlock()
+	s.notify()
+}
+
+func (s *secStream) notify() {
+	select {
+	case s.change <- struct{}{}:
+	default:
+	}
+}
+
+func (s *secStream) close() {
+	s.body.Close()
+	<-s.done
+}
+
+func (s *secStream) snapshot() ([]secFrame, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]secFrame(nil), s.frames...), s.ended
+}
+
+// waitFor waits until ok holds for the frames read so far (and whether the stream has ended).
+func (s *secStream) waitFor(t *testing.T, what string, timeout time.Duration, ok func([]secFrame, bool) bool) []secFrame {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		fs, ended := s.snapshot()
+		if ok(fs, ended) {
+			return fs
+		}
+		select {
+		case <-s.change:
+		case <-deadline:
+			t.Fatalf("%s: no %s within %v; read %d frames (ended %t): %+v", s.name, what, timeout, len(fs), ended, secTail(fs))
+		}
+	}
+}
+
+// eventIDs are the ids of the "changed" events read so far, in order.
+func (s *secStream) eventIDs() []int64 {
+	fs, _ := s.snapshot()
+	var ids []int64
+	for _, f := range fs {
+		if f.Event == realtime.SSEChanged {
+			ids = append(ids, f.ID)
+		}
+	}
+	return ids
+}
+
+// expectIDs waits until the stream has delivered every id in want, and checks it delivered
+// nothing else and nothing twice.
+func (s *secStream) expectIDs(t *testing.T, timeout time.Duration, want []int64) {
+	t.Helper()
+	wantSet := map[int64]bool{}
+	for _, id := range want {
+		wantSet[id] = true
+	}
+	s.waitFor(t, fmt.Sprintf("delivery of events %v", want), timeout, func([]secFrame, bool) bool {
+		got := map[int64]bool{}
+		for _, id := range s.eventIDs() {
+			got[id] = true
+		}
+		for id := range wantSet {
+			if !got[id] {
+				return false
+			}
+		}
+		return true
+	})
+	got := s.eventIDs()
+	seen := map[int64]bool{}
+	for i, id := range got {
+		if seen[id] {
+			t.Errorf("%s: event %d delivered twice (%v)", s.name, id, got)
+		}
+		seen[id] = true
+		if i > 0 && id <= got[i-1] {
+			t.Errorf("%s: event ids out of order: %v", s.name, got)
+		}
+		if !wantSet[id] {
+			t.Errorf("%s: event %d is not one of its viewer's (want %v)", s.name, id, want)
+		}
+	}
+}
+
+// expectCaughtUp waits until the stream has sent the newest of want, and checks that it sent
+// only events of want, in increasing order, none twice. (Which ids a stream may skip: see
+// TestFaultRedisDown.)
+func (s *secStream) expectCaughtUp(t *testing.T, timeout time.Duration, want []int64) {
+	t.Helper()
+	if len(want) == 0 {
+		t.Fatalf("%s: nothing to catch up on", s.name)
+	}
+	newest := want[len(want)-1]
+	s.waitFor(t, fmt.Sprintf("event %d", newest), timeout, func([]secFrame, bool) bool {
+		ids := s.eventIDs()
+		return len(ids) > 0 && ids[len(ids)-1] >= newest
+	})
+	wantSet := map[int64]bool{}
+	for _, id := range want {
+		wantSet[id] = true
+	}
+	got := s.eventIDs()
+	for i, id := range got {
+		if i > 0 && id <= got[i-1] {
+			t.Errorf("%s: event ids out of order or repeated: %v", s.name, got)
+		}
+		if !wantSet[id] {
+			t.Errorf("%s: event %d is not one of its viewer's (want %v)", s.name, id, want)
+		}
+	}
+}
+
+func secTail(fs []secFrame) []secFrame {
+	if len(fs) > 8 {
+		return fs[len(fs)-8:]
+	}
+	return fs
+}
+
+// ---------------------------------------------------------------------------------------------
+// The binary, built once by a test and run as a subprocess, as the platform runs it.
+
+// secBuild builds the securemessages command into dir. It builds with the race detector when the
+// tests run with it, so that the packages compiled for the test are reused from the build cache.
+func secBuild(t *testing.T, dir string) string {
+	t.Helper()
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("module root not found from %s: %v", root, err)
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+	}
+	bin := filepath.Join(dir, "securemessages")
+	args := []string{"build", "-o", bin}
+	if secRaceEnabled {
+		args = append(args, "-race")
+	}
+	args = append(args, ".")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goBin, args...)
+	cmd.Dir = root
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	t.Logf("built %s in %v", bin, time.Since(start).Round(time.Millisecond))
+	return bin
+}
+
+// secProc is the binary running as a subprocess.
+type secProc struct {
+	cmd    *exec.Cmd
+	out    *secLog
+	URL    string
+	exited chan struct{}
+	err    error // from Wait, once exited is closed
+}
+
+// secFreePort asks the kernel for a free loopback port for a subprocess to listen on.
+func secFreePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// secRun runs the binary with args and env (on top of a minimal environment) to completion.
+func secRun(t *testing.T, bin string, env map[string]string, args ...string) (string, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = secEnv(env)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func secEnv(env map[string]string) []string {
+	out := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.TempDir()}
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// secServe starts `securemessages serve` on port and waits until it answers /healthz.
+func secServe(t *testing.T, bin string, env map[string]string, port int) *secProc {
+	t.Helper()
+	env["PORT"] = strconv.Itoa(port)
+	p := &secProc{out: &secLog{}, URL: "http://127.0.0.1:" + strconv.Itoa(port), exited: make(chan struct{})}
+	p.cmd = exec.Command(bin, "serve")
+	p.cmd.Env = secEnv(env)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("output of the process on port %d:\n%s", port, secExcerptTail(p.out.String()))
+		}
+	})
+	hc := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(secWait)
+	for {
+		select {
+		case <-p.exited:
+			t.Fatalf("serve exited during start-up (%v):\n%s", p.err, p.out.String())
+		default:
+		}
+		if resp, err := hc.Get(p.URL + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not answer /healthz within %v:\n%s", secWait, p.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// kill sends SIGKILL, as the platform does to a process that outstays its welcome, and reaps it.
+func (p *secProc) kill() {
+	select {
+	case <-p.exited:
+		return
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	<-p.exited
+}
+
+// waitExit waits for the process to exit by itself, at most timeout.
+func (p *secProc) waitExit(timeout time.Duration) (time.Duration, error) {
+	start := time.Now()
+	select {
+	case <-p.exited:
+		return time.Since(start), p.err
+	case <-time.After(timeout):
+		return time.Since(start), errors.New("still running")
+	}
+}
+
+func secExcerptTail(s string) string {
+	if len(s) > 4000 {
+		return "…" + s[len(s)-4000:]
+	}
+	return s
+}

@@ -1,0 +1,447 @@
+package systemtest
+
+// The access matrix: every route of the app's own route table, for an anonymous visitor, a
+// patient (Maria), another patient of her practice (Tom), staff of her practice and staff of
+// another practice, against Maria's ids (and an id that does not exist). Only the cells allowed
+// succeed; every other answers 404 (or, signed out, a sign-in redirect or 401) and changes
+// nothing. A route the table does not know fails the test, so a new route cannot slip past it.
+// Then the same for live streams: no event of Maria's reaches anybody else's stream.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"securemessages/store"
+)
+
+type secActor string
+
+const (
+	secAnonActor  secActor = "anonymous"
+	secOwner      secActor = "Maria (the patient)"
+	secOtherPat   secActor = "Tom (another patient)"
+	secStaffActor secActor = "staff of her practice"
+	secOtherStaff secActor = "staff of another practice"
+)
+
+var secActors = []secActor{secAnonActor, secOwner, secOtherPat, secStaffActor, secOtherStaff}
+
+// secCell is what one actor gets from one route.
+type secCell struct {
+	status   int
+	location string // for a redirect: where to
+	changes  bool   // the request is allowed to change something (and must)
+}
+
+var (
+	secOK        = secCell{status: http.StatusOK}
+	secNotFound  = secCell{status: http.StatusNotFound}
+	secToSignIn  = secCell{status: http.StatusSeeOther, location: "/signin"}
+	secToInbox   = secCell{status: http.StatusSeeOther, location: "/inbox"}
+	secNoSession = secCell{status: http.StatusUnauthorized}
+	secRefused   = secCell{status: http.StatusConflict} // visible, but the action does not apply to this viewer
+	secInvalid   = secCell{status: http.StatusUnprocessableEntity}
+)
+
+func secDid(location string) secCell {
+	return secCell{status: http.StatusSeeOther, location: location, changes: true}
+}
+
+// secTarget is what a request acts on, made afresh for each cell.
+type secTarget struct {
+	message, conversation int64
+}
+
+// secRouteSpec is one row of the matrix: how to make the request, and each actor's answer.
+type secRouteSpec struct {
+	// target makes what the request acts on; nil for routes without ids.
+	target func(t *testing.T, sys *secSystem) secTarget
+	// form is the body of a POST, nil for none.
+	form func(sys *secSystem, t *testing.T) url.Values
+	// want is each actor's answer for Maria's id (or for the route, without ids).
+	want map[secActor]secCell
+	// check, if set, runs after an allowed change.
+	check func(t *testing.T, sys *secSystem, actor secActor)
+}
+
+func secSame(c secCell) map[secActor]secCell {
+	return map[secActor]secCell{secAnonActor: c, secOwner: c, secOtherPat: c, secStaffActor: c, secOtherStaff: c}
+}
+
+func secSignedIn(anon, signedIn secCell) map[secActor]secCell {
+	return map[secActor]secCell{secAnonActor: anon, secOwner: signedIn, secOtherPat: signedIn, secStaffActor: signedIn, secOtherStaff: signedIn}
+}
+
+// secMessageRoute: a route on Maria's message; the owner and her practice's staff get owner and
+// staff, everybody else the 404 of a message that does not exist.
+func secMessageRoute(anon, owner, staff secCell) map[secActor]secCell {
+	return map[secActor]secCell{secAnonActor: anon, secOwner: owner, secOtherPat: secNotFound, secStaffActor: staff, secOtherStaff: secNotFound}
+}
+
+// secMatrix is the table: one row per route of app/routes.go, keyed "METHOD pattern".
+func secMatrix() map[string]secRouteSpec {
+	fresh := func(t *testing.T, sys *secSystem) secTarget {
+		s := sys.startConversation(t, secMaria, "Matrix", "Only Maria and her care team may see this.")
+		return secTarget{message: s.MessageID, conversation: s.ConversationID}
+	}
+	archivedOne := func(t *testing.T, sys *secSystem) secTarget {
+		tg := fresh(t, sys)
+		if _, err := sys.st.Archive(context.Background(), sys.viewer(t, secMaria), store.Origin{}, tg.conversation); err != nil {
+			t.Fatal(err)
+		}
+		return tg
+	}
+	reply := func(*secSystem, *testing.T) url.Values { return secReplyForm("Matrix reply") }
+	code := func(*secSystem, *testing.T) url.Values { return url.Values{"code": {"000000"}} }
+	return map[string]secRouteSpec{
+		"GET /healthz":  {want: secSame(secOK)},
+		"GET /static/+": {want: secSame(secOK)},
+		"GET /":         {want: secSignedIn(secToSignIn, secToInbox)},
+		"GET /signin":   {want: secSignedIn(secOK, secToInbox)},
+		"POST /signin": {
+			form: func(*secSystem, *testing.T) url.Values {
+				return url.Values{"email": {secGrace}, "password": {store.DemoPassword}}
+			},
+			want: secSame(secDid("/inbox")),
+		},
+		// Nobody here owes a second factor: the code step is closed to all.
+		"GET /signin/code":  {want: secSame(secToSignIn)},
+		"POST /signin/code": {form: code, want: secSame(secToSignIn)},
+		"POST /signout":     {want: secSignedIn(secToSignIn, secDid("/signin"))},
+
+		"GET /account/security":      {want: secSignedIn(secToSignIn, secOK)},
+		"POST /account/totp":          {want: secSignedIn(secNoSession, secCell{status: http.StatusOK, changes: true})},
+		"POST /account/totp/enable":  {form: code, want: secSignedIn(secNoSession, secInvalid)},
+		"POST /account/totp/disable": {form: code, want: secSignedIn(secNoSession, secInvalid)},
+
+		"GET /inbox":        {want: secSignedIn(secToSignIn, secOK)},
+		"GET /messages/new": {want: secSignedIn(secToSignIn, secOK)},
+		"POST /messages": {
+			// Maria's id as the patient to write to: her practice's staff may; a patient always
+			// writes as themself; the other practice's staff cannot choose her.
+			form: func(sys *secSystem, t *testing.T) url.Values {
+				f := secComposeForm("Matrix compose", "Text")
+				f.Set("patient", fmt.Sprint(sys.user(t, secMaria).ID))
+				return f
+			},
+			want: map[secActor]secCell{secAnonActor: secNoSession, secOwner: secDid("/inbox?notice=sent"),
+				secOtherPat: secDid("/inbox?notice=sent"), secStaffActor: secDid("/inbox?notice=sent"), secOtherStaff: secInvalid},
+			check: func(t *testing.T, sys *secSystem, actor secActor) {
+				var patient int64
+				if err := sys.db().Get(&patient, `SELECT patient_id FROM conversations ORDER BY id DESC LIMIT 1`); err != nil {
+					t.Fatal(err)
+				}
+				want := sys.user(t, secMaria).ID
+				if actor == secOtherPat {
+					want = sys.user(t, secTom).ID // Tom writes as himself, whatever the form says
+				}
+				if patient != want {
+					t.Errorf("%s: the new conversation belongs to user %d, want %d", actor, patient, want)
+				}
+			},
+		},
+		"GET /messages/:id":       {target: fresh, want: secMessageRoute(secToSignIn, secOK, secOK)},
+		"GET /messages/:id/slot":  {target: fresh, want: secMessageRoute(secToSignIn, secOK, secOK)},
+		"GET /messages/:id/reply": {target: fresh, want: secMessageRoute(secToSignIn, secOK, secOK)},
+		"POST /messages/:id/replies": {target: fresh, form: reply,
+			want: secMessageRoute(secNoSession, secDid("/inbox?notice=sent"), secDid("/inbox?notice=sent"))},
+		"GET /messages/:id/cancel":  {target: fresh, want: secMessageRoute(secToSignIn, secOK, secRefused)},
+		"POST /messages/:id/cancel": {target: fresh, want: secMessageRoute(secNoSession, secDid("/inbox?notice=cancelled"), secRefused)},
+		"POST /conversations/:id/archive": {target: fresh,
+			want: secMessageRoute(secNoSession, secDid("/inbox?notice=archived"), secDid("/inbox?notice=archived"))},
+		"POST /conversations/:id/reopen": {target: archivedOne,
+			want: secMessageRoute(secNoSession, secDid("/inbox?notice=reopened"), secDid("/inbox?notice=reopened"))},
+
+		"GET /events": {want: secSignedIn(secToSignIn, secOK)},
+	}
+}
+
+// secState is what a refused request must leave alone: every row count that a change moves, and
+// the audit of changes (reads are audited too, and are not changes; nor is a refusal, which the
+// store records with its outcome, e.g. a cancel refused as "too_late").
+func (s *secSystem) state(t *testing.T) string {
+	t.Helper()
+	var st string
+	err := s.db().Get(&st, `SELECT concat_ws(' ',
+		'messages', (SELECT count(*) FROM messages), (SELECT coalesce(sum(id), 0) FROM messages),
+		'acted_on', (SELECT count(*) FROM messages WHERE acted_on),
+		'conversations', (SELECT count(*) FROM conversations),
+		'archived', (SELECT count(*) FROM conversations WHERE archived_at IS NOT NULL),
+		'activity', (SELECT coalesce(max(last_activity_at)::text, '') FROM conversations),
+		'events', (SELECT count(*) FROM events),
+		'sessions', (SELECT count(*) FROM sessions),
+		'failures', (SELECT count(*) FROM signin_failures),
+		'totp', (SELECT count(*) FROM users WHERE totp_secret IS NOT NULL OR totp_enabled),
+		'audited', (SELECT count(*) FROM audit_log WHERE action <> 'message_read' AND outcome = 'success'))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestAccessMatrix walks every route × actor × id.
+func TestAccessMatrix(t *testing.T) {
+	t.Parallel()
+	sys := newSecSystem(t)
+	in := sys.start(t, nil)
+	matrix := secMatrix()
+
+	// The route table, from the app itself.
+	seen := map[string]bool{}
+	var routes []string
+	for _, r := range in.App.GetRoutes(true) {
+		key := r.Method + " " + r.Path
+		if r.Method == http.MethodHead {
+			key = "GET " + r.Path // HEAD answers as GET does, without the body
+		}
+		if _, ok := matrix[key]; !ok {
+			t.Errorf("route %s %s has no row in the access matrix: add one", r.Method, r.Path)
+			continue
+		}
+		seen[key] = true
+		routes = append(routes, r.Method+" "+r.Path)
+	}
+	for key := range matrix {
+		if !seen[key] {
+			t.Errorf("the access matrix has a row for %s, which is not a route", key)
+		}
+	}
+	sort.Strings(routes)
+	if len(routes) < 20 {
+		t.Fatalf("only %d routes: %v", len(routes), routes)
+	}
+
+	// One signed-in browser per actor; sign-in and sign-out get a session of their own each time.
+	clients := map[secActor]*secClient{
+		secAnonActor:  in.anon(),
+		secOwner:      in.signIn(t, secMaria),
+		secOtherPat:   in.signIn(t, secTom),
+		secStaffActor: in.signIn(t, secPhysician),
+		secOtherStaff: in.signIn(t, secHillStaff),
+	}
+	emails := map[secActor]string{secOwner: secMaria, secOtherPat: secTom, secStaffActor: secPhysician, secOtherStaff: secHillStaff}
+	asset := ""
+	if n := secFirst(secParse(t, clients[secOwner].get(t, "/inbox").Body), secTag("link")); n != nil {
+		asset, _ = secAttr(n, "href")
+	}
+	if !strings.HasPrefix(asset, "/static/") {
+		t.Fatalf("no stylesheet link to find an asset by: %q", asset)
+	}
+
+	cells := 0
+	for _, route := range routes {
+		method, pattern, _ := strings.Cut(route, " ")
+		spec := matrix[strings.Replace(route, "HEAD ", "GET ", 1)]
+		for _, actor := range secActors {
+			ids := []string{""}
+			if spec.target != nil {
+				ids = []string{"Maria's", "unknown"}
+			}
+			for _, which := range ids {
+				c := clients[actor]
+				if (route == "POST /signout" || route == "POST /signin") && actor != secAnonActor {
+					// Both end the session they are sent with: use one of its own.
+					c = in.signIn(t, emails[actor])
+				}
+				want := spec.want[actor]
+				path := pattern
+				switch {
+				case pattern == "/static/+":
+					path = asset
+				case which == "Maria's":
+					tg := spec.target(t, sys)
+					id := tg.message
+					if strings.HasPrefix(pattern, "/conversations/") {
+						id = tg.conversation
+					}
+					path = strings.Replace(pattern, ":id", fmt.Sprint(id), 1)
+				case which == "unknown":
+					path = strings.Replace(pattern, ":id", "987654321", 1)
+					if actor != secAnonActor {
+						want = secNotFound
+					}
+				}
+				var form url.Values
+				if method == http.MethodPost {
+					form = url.Values{}
+					if spec.form != nil {
+						form = spec.form(sys, t)
+					}
+				}
+				name := fmt.Sprintf("%s %s as %s", method, path, actor)
+				if which != "" {
+					name += " (" + which + " id)"
+				}
+				before := sys.state(t)
+				audited := sys.count(t, `SELECT count(*) FROM audit_log`)
+				got := secRequest(t, c, method, path, form)
+				cells++
+				if method == http.MethodHead && actor == secAnonActor && want == secToSignIn && got.Status == http.StatusUnauthorized {
+					// requireUser sends only GET to the sign-in page; a HEAD, like a POST, gets 401.
+					want = secNoSession
+				}
+				if got.Status != want.status || (want.location != "" && got.Header.Get("Location") != want.location) {
+					t.Errorf("%s: %s, want %d %s\n%s", name, got, want.status, want.location, secExcerpt(got.Body))
+					continue
+				}
+				after := sys.state(t)
+				switch {
+				case want.changes && method != http.MethodHead && before == after:
+					t.Errorf("%s: answered %d but changed nothing", name, got.Status)
+				case !want.changes && before != after:
+					t.Errorf("%s: answered %d and changed something:\n  before %s\n  after  %s", name, got.Status, before, after)
+				case !want.changes && want.status >= 400:
+					// Refused: not even a read is recorded as having happened (a refusal may be
+					// recorded, as what it was).
+					if n := sys.count(t, `SELECT count(*) FROM audit_log`) - audited; n > 0 &&
+						sys.count(t, `SELECT count(*) FROM (SELECT outcome FROM audit_log ORDER BY chain_seq DESC LIMIT $1) a
+							WHERE outcome = 'success'`, n) != 0 {
+						t.Errorf("%s: refused, yet audited as a success", name)
+					}
+				}
+				if want.changes && spec.check != nil && method != http.MethodHead {
+					spec.check(t, sys, actor)
+				}
+			}
+		}
+	}
+	t.Logf("%d routes, %d cells", len(routes), cells)
+	// Every stream the matrix opened (and HEAD /events) has let go of the hub.
+	deadline := time.Now().Add(secWait)
+	for in.Hub.Len() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d streams still registered after their connections closed", in.Hub.Len())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// secRequest makes one request of the matrix: a POST with the actor's CSRF token (signed out,
+// there is none to send), a stream opened only to read its status.
+func secRequest(t *testing.T, c *secClient, method, path string, form url.Values) *secResp {
+	t.Helper()
+	if method == http.MethodGet && strings.HasPrefix(path, "/events") {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		r, err := c.streamStatus(ctx, path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		return r
+	}
+	if method == http.MethodPost && c.cookie != nil {
+		form = secWithToken(form, c.token(t))
+	}
+	r, err := c.do(method, path, form)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	return r
+}
+
+// streamStatus opens a stream and reads only its status and headers.
+func (c *secClient) streamStatus(ctx context.Context, path string) (*secResp, error) {
+	req, err := http.NewRequestWithContext(ctx, "GET", c.base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.cookie != nil {
+		req.AddCookie(&http.Cookie{Name: c.cookie.Name, Value: c.cookie.Value})
+	}
+	for i := 0; i+1 < len(c.header); i += 2 {
+		req.Header.Set(c.header[i], c.header[i+1])
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	return &secResp{Status: resp.StatusCode, Header: resp.Header, Method: "GET", Path: path}, nil
+}
+
+// TestLiveStreamsMatrix: every kind of change to Maria's conversations (her message, a staff
+// reply, her follow-up, an archive, a re-open, a cancel), made on instance A, reaches her own
+// streams and her practice's staff on both instances, and nobody else's: not the other patient
+// of her practice, not a patient or the staff of another practice.
+func TestLiveStreamsMatrix(t *testing.T) {
+	t.Parallel()
+	sys := newSecSystem(t)
+	a := sys.start(t, nil)
+	b := sys.start(t, nil)
+	after := sys.newestEvent(t)
+	type watcher struct {
+		s     *secStream
+		email string
+	}
+	open := func(in *secInstance, email, name string) watcher {
+		return watcher{in.signIn(t, email).stream(t, name, after), email}
+	}
+	allowed := []watcher{
+		open(b, secMaria, "Maria on B"),
+		open(a, secMaria, "Maria on A"),
+		open(b, secPhysician, "Riverside physician on B"),
+		open(a, secNurse, "Riverside nurse on A"),
+	}
+	others := []watcher{
+		open(a, secTom, "Tom on A"),
+		open(b, secTom, "Tom on B"),
+		open(b, secGrace, "Grace (Hillcrest patient) on B"),
+		open(a, secHillStaff, "Hillcrest physician on A"),
+		open(b, secHillStaff, "Hillcrest physician on B"),
+	}
+
+	maria, staff := a.signIn(t, secMaria), a.signIn(t, secPhysician)
+	step := func(c *secClient, path string, form url.Values) {
+		t.Helper()
+		if r := c.post(t, path, form); r.Status != http.StatusSeeOther {
+			t.Fatalf("POST %s: %s\n%s", path, r, secExcerpt(r.Body))
+		}
+	}
+	step(maria, "/messages", secComposeForm("Live matrix", "Only for Maria and Riverside"))
+	var conv, first int64
+	if err := sys.db().QueryRow(`SELECT conversation_id, id FROM messages ORDER BY id DESC LIMIT 1`).Scan(&conv, &first); err != nil {
+		t.Fatal(err)
+	}
+	step(staff, fmt.Sprintf("/messages/%d/replies", first), secReplyForm("A reply"))
+	step(maria, fmt.Sprintf("/messages/%d/replies", first), secReplyForm("A follow-up"))
+	step(staff, fmt.Sprintf("/conversations/%d/archive", conv), url.Values{})
+	step(maria, fmt.Sprintf("/conversations/%d/reopen", conv), url.Values{})
+	step(maria, "/messages", secComposeForm("Sent by mistake", "Cancel me"))
+	var mistake int64
+	if err := sys.db().Get(&mistake, `SELECT id FROM messages ORDER BY id DESC LIMIT 1`); err != nil {
+		t.Fatal(err)
+	}
+	step(maria, fmt.Sprintf("/messages/%d/cancel", mistake), url.Values{})
+
+	var kinds []string
+	if err := sys.db().Select(&kinds, `SELECT DISTINCT kind FROM events WHERE id > $1 ORDER BY kind`, after); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(kinds, ",") != "conversation_archived,conversation_reopened,message_cancelled,message_sent" {
+		t.Fatalf("the changes made events of kinds %v; want every kind", kinds)
+	}
+	mariaIDs := sys.eventIDs(t, sys.viewer(t, secMaria), after)
+	if len(mariaIDs) != 7 {
+		t.Fatalf("%d events of Maria's, want 7", len(mariaIDs))
+	}
+	for _, w := range allowed {
+		w.s.expectIDs(t, secWait, mariaIDs)
+	}
+	// The allowed streams on the far instance have heard it all through Redis; give the others
+	// the same chance, plus some heartbeats, and they must have heard nothing.
+	time.Sleep(time.Second)
+	for _, w := range others {
+		if ids := w.s.eventIDs(); len(ids) != 0 {
+			t.Errorf("%s received events %v of Maria's", w.s.name, ids)
+		}
+		if fs, ended := w.s.snapshot(); ended {
+			t.Errorf("%s ended: %+v", w.s.name, secTail(fs))
+		}
+	}
+}
