@@ -9,7 +9,7 @@ GO ?= go
 # there). Override with `make GOTOOLCHAIN=... test` to try another.
 export GOTOOLCHAIN := go1.26.10
 
-.PHONY: run test vet vulncheck browser-tools screenshots
+.PHONY: run test vet vulncheck browser-tools screenshots bench
 run: deps
 	$(GO) run . dev
 
@@ -32,6 +32,14 @@ $(BROWSER_TOOLS)/node_modules/.installed: $(BROWSER_TOOLS)/package.json $(BROWSE
 # desktop and a phone, for the README.
 screenshots: deps
 	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestScreenshots$$' ./systemtest/
+
+# The performance suite (README, "Performance"): seeds a practice into a database of its own and
+# measures the inbox pages, live fan-out and the cost of open streams against real servers, printing
+# a table. Not part of `make test`: it prints figures and fails only if it cannot run at all. About
+# ten minutes on two cores; flags through BENCHFLAGS, e.g. make bench BENCHFLAGS="-rounds 5"
+# (go run ./systemtest/bench -h lists them).
+bench: deps
+	$(GO) run ./systemtest/bench $(BENCHFLAGS)
 
 # govulncheck against a database built locally from the golang.org/x/vulndb module (it needs the
 # Go module proxy, not vuln.go.dev); cached under .data/vulncheck. See .ci/vulncheck.

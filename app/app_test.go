@@ -136,7 +136,7 @@ func (e *env) reply(t *testing.T, email string, parentID int64, body string) sto
 
 // counts is the state a refused request must leave alone.
 type counts struct {
-	Messages, Conversations, Archived, ActedOn, Events, Sessions int
+	Messages, Conversations, Archived, ActedOn, Events, Sessions, SignIns int
 }
 
 func (e *env) counts(t *testing.T) counts {
@@ -146,8 +146,9 @@ func (e *env) counts(t *testing.T) counts {
 		(SELECT count(*) FROM messages), (SELECT count(*) FROM conversations),
 		(SELECT count(*) FROM conversations WHERE archived_at IS NOT NULL),
 		(SELECT count(*) FROM messages WHERE acted_on), (SELECT count(*) FROM events),
-		(SELECT count(*) FROM sessions)`).
-		Scan(&c.Messages, &c.Conversations, &c.Archived, &c.ActedOn, &c.Events, &c.Sessions)
+		(SELECT count(*) FROM sessions),
+		(SELECT count(*) FROM audit_log WHERE action = 'signed_in')`).
+		Scan(&c.Messages, &c.Conversations, &c.Archived, &c.ActedOn, &c.Events, &c.Sessions, &c.SignIns)
 	if err != nil {
 		t.Fatal(err)
 	}

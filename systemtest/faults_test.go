@@ -500,22 +500,26 @@ func TestFaultRedisDown(t *testing.T) {
 	time.Sleep(time.Second)
 	stopLoad()
 
-	// Every request worked, and none waited on Redis for long.
-	var during, slow int
+	// Every request worked, and none waited on Redis for long (publishing gives up after a
+	// second; the rest is the machine's load).
+	var during int
+	kinds := map[string]int{}
 	for _, r := range results {
 		if r.err != nil {
 			t.Errorf("%s (Redis down %t): %v", r.what, r.down, r.err)
 		}
 		if r.down {
 			during++
+			kinds[r.what]++
 		}
-		if r.elapsed > 3*time.Second {
-			slow++
+		if r.elapsed > 5*time.Second {
 			t.Errorf("%s (Redis down %t) took %v", r.what, r.down, r.elapsed)
 		}
 	}
-	if during < 100 {
-		t.Errorf("only %d requests while Redis was down", during)
+	for _, what := range []string{"Maria sends", "Tom sends", "the physician replies", "the nurse reads and replies", "Maria reads", "Tom signs in"} {
+		if kinds[what] < 2 {
+			t.Errorf("%q happened %d times while Redis was down", what, kinds[what])
+		}
 	}
 	t.Logf("%d requests, %d while Redis was down; %d events missed by streams on the other instance", len(results), during, missed)
 

@@ -116,7 +116,7 @@ func secMatrix() map[string]secRouteSpec {
 		"POST /signout":     {want: secSignedIn(secToSignIn, secDid("/signin"))},
 
 		"GET /account/security":      {want: secSignedIn(secToSignIn, secOK)},
-		"POST /account/totp":          {want: secSignedIn(secNoSession, secCell{status: http.StatusOK, changes: true})},
+		"POST /account/totp":         {want: secSignedIn(secNoSession, secCell{status: http.StatusOK, changes: true})},
 		"POST /account/totp/enable":  {form: code, want: secSignedIn(secNoSession, secInvalid)},
 		"POST /account/totp/disable": {form: code, want: secSignedIn(secNoSession, secInvalid)},
 

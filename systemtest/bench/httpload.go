@@ -83,14 +83,14 @@ type cpuShare struct {
 }
 
 func (c cpuShare) String() string {
-	s := fmt.Sprintf("bench %.2f, server %.2f", c.bench, c.server)
-	if c.postgres > 0 {
+	s := fmt.Sprintf("server %.2f", c.server)
+	if c.postgres >= 0 {
 		s += fmt.Sprintf(", postgres %.2f", c.postgres)
 	}
 	if c.redis > 0.005 {
 		s += fmt.Sprintf(", redis %.2f", c.redis)
 	}
-	return s + fmt.Sprintf(", other programs %.2f cores", c.others)
+	return s + fmt.Sprintf(", load generator %.2f, other programs %.2f cores", c.bench, c.others)
 }
 
 // meter measures the CPU the parties use between start and stop.
@@ -121,13 +121,14 @@ func (m *meter) stop() (cpuShare, time.Duration, time.Duration) {
 	server := s - m.s0
 	share := func(d time.Duration) float64 { return d.Seconds() / wall.Seconds() }
 	c := cpuShare{bench: share(cpuTime(os.Getpid(), false) - m.b0), server: share(server)}
+	c.postgres = -1 // unknown: PostgreSQL is not ours to watch
 	if m.e.pgPID() > 0 {
 		c.postgres = share(treeCPU(m.e.pgPID()) - m.p0)
 	}
 	if m.e.redisPID() > 0 {
 		c.redis = share(cpuTime(m.e.redisPID(), false) - m.r0)
 	}
-	c.others = max(0, share(machineBusy()-m.busy0)-c.bench-c.server-c.postgres-c.redis)
+	c.others = max(0, share(machineBusy()-m.busy0)-c.bench-c.server-max(c.postgres, 0)-c.redis)
 	return c, wall, server
 }
 

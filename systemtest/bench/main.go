@@ -118,19 +118,25 @@ func run(cfg config) error {
 		return nil
 	}
 	rep := &report{cfg: cfg, data: d, machine: machine(), software: e.software(ctx)}
+	// A part that cannot finish (a machine too slow for a timeout, say) is reported in the table
+	// and the others still run: only a run that could not start at all fails.
+	failed := func(part string, err error) {
+		logf("%s: %v", part, err)
+		rep.failures = append(rep.failures, fmt.Sprintf("%s could not finish: %v", part, err))
+	}
 	if cfg.phases["pages"] {
 		if rep.pages, err = runPages(ctx, e, d, cfg); err != nil {
-			return err
+			failed("inbox pages", err)
 		}
 	}
 	if cfg.phases["fanout"] {
 		if rep.fanout, err = runFanout(ctx, e, d, cfg); err != nil {
-			return err
+			failed("live fan-out", err)
 		}
 	}
 	if cfg.phases["release"] {
 		if rep.release, err = runRelease(ctx, e, d, cfg); err != nil {
-			return err
+			failed("dead streams", err)
 		}
 	}
 	rep.took = time.Since(start)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -17,6 +18,7 @@ type report struct {
 	fanout   *fanoutResult
 	release  *releaseResult
 	took     time.Duration
+	failures []string
 }
 
 // --- medians ---------------------------------------------------------------------------------
@@ -55,6 +57,8 @@ func spread[T int | int64 | float64 | time.Duration](xs []T, f func(T) string) s
 func rps(v float64) string { return fmt.Sprintf("%.0f/s", v) }
 func ms(d time.Duration) string {
 	switch {
+	case d < 0:
+		return "n/a"
 	case d >= 100*time.Millisecond:
 		return fmt.Sprintf("%.0f ms", float64(d)/1e6)
 	case d >= 10*time.Millisecond:
@@ -233,8 +237,8 @@ func (r *report) print(w io.Writer) {
 			if i > 0 {
 				fmt.Fprintf(w, "; ")
 			}
-			cu := c.inbox[len(c.inbox)/2].cpu
-			fmt.Fprintf(w, "%s: server %s, postgres %s, load generator %s, other programs %s", c.key, cores(cu.server), cores(cu.postgres), cores(cu.bench), cores(cu.others))
+			cu := medianRound(c.inbox).cpu
+			fmt.Fprintf(w, "%s: %s", c.key, cu)
 		}
 		fmt.Fprintln(w)
 
@@ -351,6 +355,9 @@ func (r *report) print(w io.Writer) {
 		verdicts = append(verdicts, verdict{"dead streams let go within two heartbeats", hbs(all) + " heartbeats", res})
 	}
 
+	for _, f := range r.failures {
+		fmt.Fprintf(w, "\n%s\n", f)
+	}
 	fmt.Fprintf(w, "\nTargets (issue 5)\n\n")
 	t := &table{}
 	t.add("target", "measured (median)", "verdict")
@@ -361,8 +368,18 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "\nwhole run: %s\n", round(r.took))
 }
 
+// medianRound is the round whose throughput is the median.
+func medianRound(rs []loadResult) loadResult {
+	s := slices.Clone(rs)
+	slices.SortFunc(s, func(a, b loadResult) int { return cmp.Compare(a.rps, b.rps) })
+	return s[len(s)/2]
+}
+
 // perRequest is the CPU time a party spent per request in a round, from its share of the cores.
 func perRequest(l loadResult, share float64) time.Duration {
+	if share < 0 {
+		return -1 // not measured
+	}
 	if l.rps == 0 {
 		return 0
 	}
