@@ -14,7 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
-	"securemessages/internal/htmltest"
+	"securemessages/views/htmltest"
 	"securemessages/realtime"
 	"securemessages/store"
 	"securemessages/store/storetest"

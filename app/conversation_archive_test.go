@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"securemessages/internal/htmltest"
+	"securemessages/views/htmltest"
 )
 
 // actionForm is the form behind an action button (Archive, Re-Open) of a message, as shown.

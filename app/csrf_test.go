@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"securemessages/internal/htmltest"
+	"securemessages/views/htmltest"
 	"securemessages/store"
 )
 

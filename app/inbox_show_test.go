@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"securemessages/internal/htmltest"
+	"securemessages/views/htmltest"
 	"securemessages/store"
 )
 

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"securemessages/internal/htmltest"
+	"securemessages/views/htmltest"
 )
 
 // cancelForm is the confirmation form under a message, as the page gives it.

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"securemessages/internal/htmltest"
+	"securemessages/views/htmltest"
 )
 
 // composeSection checks an answer that shows the compose form, and returns #compose.

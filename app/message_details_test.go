@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"securemessages/internal/htmltest"
+	"securemessages/views/htmltest"
 )
 
 // slotOf checks an answer that opens the slot under message id, page or fragment, and returns

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"securemessages/internal/htmltest"
+	"securemessages/views/htmltest"
 )
 
 // blankCompose is the compose form as the page gives it (CSRF token, submit key), unfilled.

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"securemessages/internal/htmltest"
+	"securemessages/views/htmltest"
 )
 
 // wantSecurityHeaders checks what every page and fragment must carry: a strict CSP, no framing,

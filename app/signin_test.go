@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"securemessages/internal/htmltest"
+	"securemessages/views/htmltest"
 	"securemessages/store"
 )
 

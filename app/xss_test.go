@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"securemessages/internal/htmltest"
+	"securemessages/views/htmltest"
 )
 
 // payload tries to break out of text, of a quoted attribute, and into htmx attributes.

@@ -27,7 +27,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"securemessages/app"
-	"securemessages/internal/htmltest"
+	"securemessages/views/htmltest"
 	"securemessages/realtime"
 	"securemessages/realtime/localredis"
 	"securemessages/store"
