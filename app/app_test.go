@@ -14,10 +14,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 
-	"securemessages/views/htmltest"
 	"securemessages/realtime"
 	"securemessages/store"
 	"securemessages/store/storetest"
+	"securemessages/views/htmltest"
 )
 
 // TestMain starts a private PostgreSQL server for the package's tests when DATABASE_URL is unset.

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"securemessages/views/htmltest"
 	"securemessages/store"
+	"securemessages/views/htmltest"
 )
 
 // csrfCase is a request a route would carry out, with what it changes when it does.

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"securemessages/views/htmltest"
 	"securemessages/store"
+	"securemessages/views/htmltest"
 )
 
 // maria's demo inbox, by message.

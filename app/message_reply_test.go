@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"securemessages/views/htmltest"
 	"securemessages/store"
+	"securemessages/views/htmltest"
 )
 
 // replyFormFor opens the Reply or Send Follow-Up form under a message, as the page gives it.

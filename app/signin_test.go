@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"securemessages/views/htmltest"
 	"securemessages/store"
+	"securemessages/views/htmltest"
 )
 
 func TestSigninWrongPasswordAndUnknownEmailLookTheSame(t *testing.T) {

@@ -89,7 +89,8 @@ func (h *Hub) Serve(src Source, s *Stream, w *bufio.Writer, o ServeOptions) {
 	}
 	tick := time.NewTicker(o.Heartbeat)
 	defer tick.Stop()
-	for beats := 1; ; beats++ {
+	beats := 0
+	for {
 		var err error
 		select {
 		case e := <-s.events:
@@ -100,6 +101,8 @@ func (h *Hub) Serve(src Source, s *Stream, w *bufio.Writer, o ServeOptions) {
 			// A failed write is the only sign that a browser has gone, so the heartbeat is also
 			// how a vanished client is let go.
 			err = sse.comment(": ping")
+			beats++
+			// Every third heartbeat, check the session has not expired meanwhile.
 			if err == nil && beats%3 == 0 && !sessionActive(src, s.SessionKey, o.Sessions) {
 				sse.named(SSESignedOut, "{}")
 				return

@@ -27,11 +27,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"securemessages/app"
-	"securemessages/views/htmltest"
 	"securemessages/realtime"
 	"securemessages/realtime/localredis"
 	"securemessages/store"
 	"securemessages/store/storetest"
+	"securemessages/views/htmltest"
 )
 
 // walkSystem is the binary's own wiring (main.go's serve) on a loopback port: the demo database,

@@ -232,15 +232,10 @@ func (r *report) print(w io.Writer) {
 				atMost(float64(med(pick(c.inbox, func(l loadResult) time.Duration { return l.p99 }))), float64(20*time.Millisecond))})
 		}
 		t.print(w, "  ")
-		fmt.Fprintf(w, "\n  CPU during the 32-client rounds (cores of %d): ", nprocs())
-		for i, c := range p.cases {
-			if i > 0 {
-				fmt.Fprintf(w, "; ")
-			}
-			cu := medianRound(c.inbox).cpu
-			fmt.Fprintf(w, "%s: %s", c.key, cu)
+		fmt.Fprintf(w, "\n  CPU in the median %d-client round, of %d cores:\n", cfg.clients, nprocs())
+		for _, c := range p.cases {
+			fmt.Fprintf(w, "    %-24s %s\n", c.name, medianRound(c.inbox).cpu)
 		}
-		fmt.Fprintln(w)
 
 		fmt.Fprintf(w, "\n2. Statements per render, counted by PostgreSQL (pg_stat_statements, the web servers' own role)\n\n")
 		t = &table{}
@@ -259,7 +254,7 @@ func (r *report) print(w io.Writer) {
 		t.print(w, "  ")
 		for _, c := range p.counts {
 			if c.err == nil && c.conversations == heavyConvs && c.what == "patient inbox" {
-				fmt.Fprintf(w, "\n  a patient's render: %s\n", strings.Join(c.count.queries, "; "))
+				fmt.Fprintf(w, "\n  a patient's render, as PostgreSQL counted it:\n    %s\n", strings.Join(c.count.queries, "\n    "))
 			}
 		}
 		for _, what := range []string{"patient inbox", "staff dashboard"} {
