@@ -15,7 +15,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -100,9 +99,3 @@ func (h *Hub) Ping(ctx context.Context) error {
 	}
 	return h.client.Ping(ctx).Err()
 }
-
-// Publisher is the Hub's former name, kept while callers move to NewHub.
-type Publisher = Hub
-
-// NewPublisher is NewHub with the default logger.
-func NewPublisher(client *redis.Client) *Hub { return NewHub(client, slog.Default()) }

@@ -18,25 +18,24 @@ import (
 // fanoutRound is one round of live fan-out: fresh server(s), the streams opened, changes
 // committed and published, and what arrived where.
 type fanoutRound struct {
-	instances   int
-	streams     int
-	connect     time.Duration // to open every stream
-	rssPerKB    float64       // server memory added per idle stream (one instance only)
-	rssBase     int64
-	rssAfter    int64
-	p50, p99    time.Duration // commit -> arrival, over every allowed (stream, event)
-	max         time.Duration
-	expected    int
-	delivered   int
-	unexpected  int // an event on a stream not allowed to see it
-	duplicates  int
-	cpuPer1000  time.Duration // server CPU per 1,000 deliveries over the publish window
-	idleCPU     float64       // cores the server(s) used while the streams were idle, just before
-	floorP50    time.Duration // raw Redis publish -> subscriber, same round
-	floorP99    time.Duration
-	cpu         cpuShare
-	commitP50   time.Duration // SendReply's own time, for reference
-	publishedAt time.Duration // how long the 30 commits took, start to end
+	instances  int
+	streams    int
+	connect    time.Duration // to open every stream
+	rssPerKB   float64       // server memory added per idle stream (one instance only)
+	rssBase    int64
+	rssAfter   int64
+	p50, p99   time.Duration // commit -> arrival, over every allowed (stream, event)
+	max        time.Duration
+	expected   int
+	delivered  int
+	unexpected int // an event on a stream not allowed to see it
+	duplicates int
+	cpuPer1000 time.Duration // server CPU per 1,000 deliveries over the publish window
+	idleCPU    float64       // cores the server(s) used while the streams were idle, just before
+	floorP50   time.Duration // raw Redis publish -> subscriber, same round
+	floorP99   time.Duration
+	cpu        cpuShare
+	commitP50  time.Duration // SendReply's own time, for reference
 }
 
 type fanoutResult struct {
@@ -46,7 +45,6 @@ type fanoutResult struct {
 	patStreams   int
 	perEvent     int // expected deliveries per event
 	single, dual []fanoutRound
-	sessions     time.Duration
 }
 
 type streamUser struct {
@@ -141,7 +139,7 @@ func runFanout(ctx context.Context, e *env, d *dataset, cfg config) (*fanoutResu
 	if err != nil {
 		return nil, err
 	}
-	res := &fanoutResult{streams: len(set.clients), sessions: took}
+	res := &fanoutResult{streams: len(set.clients)}
 	for _, c := range set.clients {
 		switch {
 		case c.staff && c.practice == d.practice.ID:
@@ -162,17 +160,17 @@ func runFanout(ctx context.Context, e *env, d *dataset, cfg config) (*fanoutResu
 	next := 0
 	for _, instances := range []int{1, 2} {
 		for r := 1; r <= cfg.rounds; r++ {
-			round, err := fanoutOnce(ctx, e, d, cfg, set, hub, instances, &next)
+			rd, err := fanoutOnce(ctx, e, d, cfg, set, hub, instances, &next)
 			if err != nil {
 				return nil, err
 			}
 			if instances == 1 {
-				res.single = append(res.single, round)
+				res.single = append(res.single, rd)
 			} else {
-				res.dual = append(res.dual, round)
+				res.dual = append(res.dual, rd)
 			}
 			logf("fan-out: %d instance(s), round %d: p50 %s p99 %s, %d of %d delivered, %.1f KB/stream, %s CPU/1,000, floor p99 %s",
-				instances, r, round.p50, round.p99, round.delivered, round.expected, round.rssPerKB, round.cpuPer1000, round.floorP99)
+				instances, r, ms(rd.p50), ms(rd.p99), rd.delivered, rd.expected, rd.rssPerKB, ms(rd.cpuPer1000), ms(rd.floorP99))
 		}
 	}
 	return res, nil
@@ -266,7 +264,6 @@ func fanoutOnce(ctx context.Context, e *env, d *dataset, cfg config, set *stream
 	m := e.meter(pids...)
 	tick := time.NewTicker(time.Second / time.Duration(cfg.rate))
 	defer tick.Stop()
-	first := time.Now()
 	for k := 0; k < cfg.events; k++ {
 		if k > 0 {
 			<-tick.C
@@ -288,7 +285,6 @@ func fanoutOnce(ctx context.Context, e *env, d *dataset, cfg config, set *stream
 			return rd, err
 		}
 	}
-	rd.publishedAt = time.Since(first)
 	rd.commitP50 = percentile(commitDur, 0.5)
 
 	// Wait until everything expected has arrived, or 5 s after the last commit.
