@@ -51,7 +51,7 @@ type InboxFilter struct {
 }
 
 // PageSize is how many conversations one page of a list shows.
-const PageSize = 50
+const PageSize = 20
 
 // InboxPage is one page of a list.
 type InboxPage struct {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"securemessages/store"
 )
 
 type report struct {
@@ -163,7 +165,7 @@ func (r *report) print(w io.Writer) {
 	var verdicts []verdict
 
 	if p := r.pages; p != nil {
-		fmt.Fprintf(w, "\n1. Inbox page: GET /inbox, first page (50 conversations), %d keep-alive clients, compressed as for a browser\n\n", cfg.clients)
+		fmt.Fprintf(w, "\n1. Inbox page: GET /inbox, first page (%d conversations), %d keep-alive clients, compressed as for a browser\n\n", store.PageSize, cfg.clients)
 		t := &table{}
 		t.add("request", "size (sent / html)", "requests/s", "p50", "p99", "÷ HTTP ceiling", "÷ DB ceiling", "CPU/request: server, postgres", "load generator CPU")
 		for _, c := range p.cases {
@@ -353,7 +355,7 @@ func (r *report) print(w io.Writer) {
 	for _, f := range r.failures {
 		fmt.Fprintf(w, "\n%s\n", f)
 	}
-	fmt.Fprintf(w, "\nTargets (issue 5)\n\n")
+	fmt.Fprintf(w, "\nTargets\n\n")
 	t := &table{}
 	t.add("target", "measured (median)", "verdict")
 	for _, v := range verdicts {
