@@ -14,6 +14,7 @@ import (
 type inboxOptions struct {
 	showAll bool
 	open    *MessageNode // a message with its slot open (details, a form, a question)
+	only    int64        // show this conversation alone (the whole-page view of one message)
 	compose *ComposeForm
 	notice  Notice
 }
@@ -31,8 +32,8 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 	if err != nil {
 		return nil, err
 	}
-	filter := store.InboxFilter{IncludeArchived: o.showAll, Page: pageParam(c)}
-	if v.Role == store.RoleStaff {
+	filter := store.InboxFilter{IncludeArchived: o.showAll, Page: pageParam(c), ConversationID: o.only}
+	if v.Role == store.RoleStaff && o.only == 0 {
 		filter.Assignment = assignment(c)
 	}
 	page, err := a.store.InboxPage(c.UserContext(), v, filter)

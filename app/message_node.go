@@ -8,8 +8,9 @@ import (
 	"securemessages/store"
 )
 
-// showSlot answers with a message's slot: for htmx just the slot, otherwise the whole inbox with
-// the slot open under its message (in "Show All Conversations" if its thread is archived).
+// showSlot answers with a message's slot: for htmx just the slot; otherwise a whole page of the
+// message's conversation with the slot open under the message. The conversation is shown on its
+// own, because it may be on any page of the list (or among the archived ones).
 func (a *App) showSlot(c *fiber.Ctx, status int, m *store.Message, slot *Slot) error {
 	sess := session(c)
 	v := sess.User.Viewer()
@@ -23,7 +24,8 @@ func (a *App) showSlot(c *fiber.Ctx, status int, m *store.Message, slot *Slot) e
 		}
 		return a.render(c, view{status: status, fragment: "partials/slot", fragmentData: n})
 	}
-	vd, err := a.inboxView(c, inboxOptions{showAll: showAll(c) || m.ThreadArchived, open: &MessageNode{ID: m.ID, Slot: slot}})
+	vd, err := a.inboxView(c, inboxOptions{showAll: showAll(c) || m.ThreadArchived, only: m.ConversationID,
+		open: &MessageNode{ID: m.ID, Slot: slot}})
 	if err != nil {
 		return err
 	}

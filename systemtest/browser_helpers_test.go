@@ -1,13 +1,10 @@
 package systemtest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -27,9 +24,7 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
-	"github.com/gofiber/fiber/v2"
 
-	"securemessages/app"
 	"securemessages/realtime"
 	"securemessages/realtime/localredis"
 	"securemessages/store"
@@ -59,7 +54,8 @@ const (
 )
 
 // ---------------------------------------------------------------------------------------------
-// The system under test: a fresh demo database, a private Redis, and app instances on loopback.
+// The system under test: a fresh demo database, a private Redis, and app instances on loopback
+// (harness_test.go's appServer).
 
 // system is one test's PostgreSQL database and Redis server, shared by its app instances (as
 // several web instances share them in production).
@@ -71,16 +67,7 @@ type system struct {
 func newSystem(t *testing.T) *system {
 	t.Helper()
 	dbURL := storetest.URL(t, true)
-	// A Redis server per test: pub/sub channels are server-wide, and another test's events (from a
-	// database with the same ids) must not reach this test's pages.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	rs, err := localredis.Start(ctx, t.TempDir(), 0)
-	if err != nil {
-		t.Fatalf("start redis: %v", err)
-	}
-	t.Cleanup(func() { rs.Stop() })
-	return &system{dbURL: dbURL, redis: rs}
+	return &system{dbURL: dbURL, redis: startRedis(t, t.TempDir())}
 }
 
 // instance is one running web instance: the real app, with its hub on Redis, served on loopback.
@@ -93,8 +80,7 @@ type instance struct {
 
 	mu      sync.Mutex
 	running bool
-	web     *fiber.App
-	closers []func()
+	srv     *appServer
 }
 
 // start runs a new app instance on a free loopback port.
@@ -113,62 +99,18 @@ func (s *system) start(t *testing.T) *instance {
 
 func (in *instance) listen(t *testing.T, port int) {
 	t.Helper()
-	vars := map[string]string{
-		"DATABASE_URL": in.sys.dbURL,
-		"REDIS_URL":    in.sys.redis.URL,
-		"MESSAGE_KEYS": storetest.KeySpec,
-	}
-	cfg, err := app.ConfigFromEnv(func(k string) string { return vars[k] })
+	cfg := envConfig(t, in.sys.dbURL, in.sys.redis.URL)
+	srv, err := startApp(cfg, "127.0.0.1:"+strconv.Itoa(port), in.log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewTextHandler(in.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := store.Open(ctx, in.sys.dbURL, cfg.Keys)
-	if err != nil {
-		cancel()
-		t.Fatal(err)
-	}
-	client, err := realtime.Connect(in.sys.redis.URL)
-	if err != nil {
-		cancel()
-		st.Close()
-		t.Fatal(err)
-	}
-	hub := realtime.NewHub(client, log)
-	go hub.Run(ctx)
-	web, err := app.New(cfg, st, hub, log)
-	if err != nil {
-		cancel()
-		client.Close()
-		st.Close()
-		t.Fatal(err)
-	}
-	var ln net.Listener
-	// The same port again after a restart: the kernel may take a moment to let it go.
-	for try := 0; ; try++ {
-		ln, err = net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil || try == 50 {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if err != nil {
-		cancel()
-		client.Close()
-		st.Close()
-		t.Fatalf("listen: %v", err)
-	}
-	go web.Listener(ln)
-
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	in.Port = ln.Addr().(*net.TCPAddr).Port
+	in.Port = srv.Port()
 	in.URL = "http://127.0.0.1:" + strconv.Itoa(in.Port)
-	in.Hub = hub
-	in.web = web
+	in.Hub = srv.Hub
+	in.srv = srv
 	in.running = true
-	in.closers = []func(){cancel, func() { client.Close() }, func() { st.Close() }}
 }
 
 // Stop shuts the instance down the way SIGTERM does: live streams end with a retry hint.
@@ -179,10 +121,7 @@ func (in *instance) Stop() {
 		return
 	}
 	in.running = false
-	in.web.ShutdownWithTimeout(5 * time.Second)
-	for _, c := range in.closers {
-		c()
-	}
+	in.srv.stop()
 }
 
 // Restart starts a new instance process-alike on the same port, as a platform restart does.
@@ -203,22 +142,6 @@ func (in *instance) waitStreams(t *testing.T, n int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
-
-// logBuffer keeps an instance's warnings for the log of a failed test.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *logBuffer) Len() int { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.Len() }
-
-func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.String() }
 
 // ---------------------------------------------------------------------------------------------
 // The browser: one Chromium per test binary; each page is a tab in a browser context of its own

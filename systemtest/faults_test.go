@@ -120,7 +120,7 @@ func TestFaultPostgresRestart(t *testing.T) {
 			default:
 			}
 			path, form := next(n)
-			a := &secAttempt{who: who, path: path, form: secWithToken(form, c.csrf), phase: phase.Load()}
+			a := &secAttempt{who: who, path: path, form: withToken(form, c.csrf), phase: phase.Load()}
 			// Now and then the htmx variant, which sends the token in a header.
 			a.htmx = n%5 == 4
 			var r *secResp
@@ -245,15 +245,15 @@ func TestFaultPostgresRestart(t *testing.T) {
 			checkTryAgain(t, a)
 			retry = append(retry, a)
 		default:
-			t.Errorf("%s POST %s (phase %d, htmx %t): status %d, want it confirmed or 503\n%s", a.who, a.path, a.phase, a.htmx, a.status, secExcerpt(a.body))
+			t.Errorf("%s POST %s (phase %d, htmx %t): status %d, want it confirmed or 503\n%s", a.who, a.path, a.phase, a.htmx, a.status, excerpt(a.body))
 		}
 	}
 	for _, a := range reads {
 		if a.err == nil && a.status != http.StatusOK && a.status != http.StatusServiceUnavailable {
-			t.Errorf("GET /inbox (phase %d): status %d, want 200 or 503\n%s", a.phase, a.status, secExcerpt(a.body))
+			t.Errorf("GET /inbox (phase %d): status %d, want 200 or 503\n%s", a.phase, a.status, excerpt(a.body))
 		}
 		if a.status == http.StatusServiceUnavailable && !strings.Contains(a.body, "try again") {
-			t.Errorf("GET /inbox during the outage: a 503 that does not say to try again:\n%s", secExcerpt(a.body))
+			t.Errorf("GET /inbox during the outage: a 503 that does not say to try again:\n%s", excerpt(a.body))
 		}
 	}
 	t.Logf("%d sends (%d answered 503 or broke off), %d reads", len(attempts), len(retry), len(reads))
@@ -312,7 +312,7 @@ func TestFaultPostgresRestart(t *testing.T) {
 	// And a newcomer can still sign in and write, on the same app.
 	grace := in.signIn(t, secGrace)
 	if r := grace.post(t, "/messages", url.Values{"subject": {"After"}, "body": {"All good"}, "submit_key": {secKey()}}); r.Status != http.StatusSeeOther {
-		t.Errorf("send after the outage: %s\n%s", r, secExcerpt(r.Body))
+		t.Errorf("send after the outage: %s\n%s", r, excerpt(r.Body))
 	}
 }
 
@@ -336,7 +336,7 @@ func checkTryAgain(t *testing.T, a *secAttempt) {
 	doc := secParse(t, a.body)
 	form := secFirst(doc, func(n *html.Node) bool { return n.Data == "form" && strings.Contains(secText(n), "Try Again") })
 	if form == nil {
-		t.Errorf("503 page without a Try Again form:\n%s", secExcerpt(a.body))
+		t.Errorf("503 page without a Try Again form:\n%s", excerpt(a.body))
 		return
 	}
 	if kept := secFirst(doc, secTag("textarea")); kept == nil || secText(kept) != a.form.Get("body") {
@@ -407,7 +407,7 @@ func TestFaultRedisDown(t *testing.T) {
 		if r != nil {
 			res.status = r.Status
 			if r.Status != want {
-				res.err = fmt.Errorf("status %d, want %d: %s", r.Status, want, secExcerpt(r.Body))
+				res.err = fmt.Errorf("status %d, want %d: %s", r.Status, want, excerpt(r.Body))
 			}
 		}
 		mu.Lock()
@@ -436,17 +436,17 @@ func TestFaultRedisDown(t *testing.T) {
 	loop(150*time.Millisecond, func(n int) {
 		c := instances[n%2]
 		record("Maria sends", http.StatusSeeOther, func() (*secResp, error) {
-			return c.do("POST", "/messages", secWithToken(secComposeForm(fmt.Sprintf("Load %d", n), "Under load"), mariaToken))
+			return c.do("POST", "/messages", withToken(secComposeForm(fmt.Sprintf("Load %d", n), "Under load"), mariaToken))
 		})
 	})
 	loop(200*time.Millisecond, func(n int) {
 		record("Tom sends", http.StatusSeeOther, func() (*secResp, error) {
-			return tom.do("POST", "/messages", secWithToken(secComposeForm(fmt.Sprintf("Tom %d", n), "Under load"), tomToken))
+			return tom.do("POST", "/messages", withToken(secComposeForm(fmt.Sprintf("Tom %d", n), "Under load"), tomToken))
 		})
 	})
 	loop(200*time.Millisecond, func(n int) {
 		record("the physician replies", http.StatusSeeOther, func() (*secResp, error) {
-			return physician.do("POST", fmt.Sprintf("/messages/%d/replies", parent.MessageID), secWithToken(secReplyForm("Rest it."), physicianToken))
+			return physician.do("POST", fmt.Sprintf("/messages/%d/replies", parent.MessageID), withToken(secReplyForm("Rest it."), physicianToken))
 		})
 	})
 	loop(250*time.Millisecond, func(n int) {
@@ -454,7 +454,7 @@ func TestFaultRedisDown(t *testing.T) {
 			if r, err := nurse.do("GET", "/inbox", nil, "HX-Request", "true"); err != nil || r.Status != http.StatusOK {
 				return r, err
 			}
-			return nurse.do("POST", fmt.Sprintf("/messages/%d/replies", parent.MessageID), secWithToken(secReplyForm("Ice it."), nurseToken))
+			return nurse.do("POST", fmt.Sprintf("/messages/%d/replies", parent.MessageID), withToken(secReplyForm("Ice it."), nurseToken))
 		})
 	})
 	loop(100*time.Millisecond, func(n int) {
@@ -566,7 +566,7 @@ func TestDoubleSubmitOverHTTP(t *testing.T) {
 				if i%2 == 0 {
 					answers[i], errs[i] = c.do("POST", tc.path, tc.form, "HX-Request", "true", "X-CSRF-Token", token)
 				} else {
-					answers[i], errs[i] = c.do("POST", tc.path, secWithToken(tc.form, token))
+					answers[i], errs[i] = c.do("POST", tc.path, withToken(tc.form, token))
 				}
 			}()
 		}
@@ -577,7 +577,7 @@ func TestDoubleSubmitOverHTTP(t *testing.T) {
 			case errs[i] != nil:
 				t.Errorf("%s copy %d: %v", tc.name, i, errs[i])
 			case i%2 == 0 && r.Status != http.StatusOK:
-				t.Errorf("%s copy %d (htmx): status %d\n%s", tc.name, i, r.Status, secExcerpt(r.Body))
+				t.Errorf("%s copy %d (htmx): status %d\n%s", tc.name, i, r.Status, excerpt(r.Body))
 			case i%2 == 1 && (r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/inbox?notice=sent"):
 				t.Errorf("%s copy %d: %s", tc.name, i, r)
 			}
@@ -620,8 +620,8 @@ func TestRacesOverHTTP(t *testing.T) {
 		var e1, e2 error
 		a, b := c1.fresh(), c2.fresh()
 		wg.Add(2)
-		go func() { defer wg.Done(); <-start; r1, e1 = a.do("POST", p1, secWithToken(f1, c1.csrf)) }()
-		go func() { defer wg.Done(); <-start; r2, e2 = b.do("POST", p2, secWithToken(f2, c2.csrf)) }()
+		go func() { defer wg.Done(); <-start; r1, e1 = a.do("POST", p1, withToken(f1, c1.csrf)) }()
+		go func() { defer wg.Done(); <-start; r2, e2 = b.do("POST", p2, withToken(f2, c2.csrf)) }()
 		close(start)
 		wg.Wait()
 		if e1 != nil || e2 != nil {
@@ -629,7 +629,7 @@ func TestRacesOverHTTP(t *testing.T) {
 		}
 		for _, r := range []*secResp{r1, r2} {
 			if r.Status >= 500 {
-				t.Fatalf("%s\n%s", r, secExcerpt(r.Body))
+				t.Fatalf("%s\n%s", r, excerpt(r.Body))
 			}
 		}
 		return r1.Status, r2.Status

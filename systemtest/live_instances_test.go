@@ -4,16 +4,12 @@ package systemtest
 // PostgreSQL database and one Redis server, each with its own hub, on loopback; people signed in
 // over plain HTTP with a cookie jar; and a server-sent-events client that reads a stream the way
 // a browser does. Names here start with "live" so they stay clear of the browser suite's harness.
+// Starting and stopping instances, Redis, responses and SSE frames come from harness_test.go.
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -63,20 +59,8 @@ type liveSystem struct {
 func newLiveSystem(t *testing.T, heartbeat time.Duration) *liveSystem {
 	t.Helper()
 	sys := &liveSystem{dbURL: storetest.URL(t, true), heartbeat: heartbeat}
-	dir := t.TempDir() // before Start: cleanups run last-in first-out, so Redis stops first
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	rs, err := localredis.Start(ctx, dir, 0)
-	if err != nil {
-		t.Fatalf("start redis: %v", err)
-	}
-	t.Cleanup(func() { rs.Stop() })
-	sys.redis = rs
-	sys.oracle, err = store.Open(ctx, sys.dbURL, storetest.Keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { sys.oracle.Close() })
+	sys.redis = startRedis(t, t.TempDir())
+	sys.oracle = openStore(t, sys.dbURL)
 	return sys
 }
 
@@ -119,7 +103,7 @@ type liveInstance struct {
 	addr   string
 	hub    *realtime.Hub
 	web    *fiber.App
-	log    *liveLog
+	log    *logBuffer
 	stopMu sync.Mutex
 	stop   func() // shuts the instance down; nil once done
 }
@@ -128,58 +112,14 @@ type liveInstance struct {
 // its own store, Redis client and hub, `go hub.Run(ctx)`, the app on a loopback listener.
 func (s *liveSystem) start(t *testing.T, name, addr string) *liveInstance {
 	t.Helper()
-	in := &liveInstance{name: name, log: &liveLog{}}
-	log := slog.New(slog.NewTextHandler(in.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctx, cancel := context.WithCancel(context.Background())
-	st, err := store.Open(ctx, s.dbURL, storetest.Keys)
+	in := &liveInstance{name: name, log: &logBuffer{}}
+	srv, err := startApp(s.config(), addr, in.log)
 	if err != nil {
-		cancel()
-		t.Fatal(err)
+		t.Fatalf("%s: %v", name, err)
 	}
-	client, err := realtime.Connect(s.redis.URL)
-	if err != nil {
-		cancel()
-		st.Close()
-		t.Fatal(err)
-	}
-	in.hub = realtime.NewHub(client, log)
-	ran := make(chan struct{})
-	go func() {
-		defer close(ran)
-		in.hub.Run(ctx)
-	}()
-	fail := func(format string, args ...any) {
-		t.Helper()
-		cancel()
-		<-ran
-		client.Close()
-		st.Close()
-		t.Fatalf(format, args...)
-	}
-	in.web, err = app.New(s.config(), st, in.hub, log)
-	if err != nil {
-		fail("%s: %v", name, err)
-	}
-	var ln net.Listener
-	for try := 0; ; try++ { // a restarted instance takes its predecessor's address
-		ln, err = net.Listen("tcp", addr)
-		if err == nil || try == 50 {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if err != nil {
-		fail("%s: listen on %s: %v", name, addr, err)
-	}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		in.web.Listener(ln)
-	}()
-	in.addr = ln.Addr().String()
-	in.url = "http://" + in.addr
+	in.hub, in.web, in.addr, in.url = srv.Hub, srv.App, srv.Addr, srv.URL
 	in.stop = func() {
-		if err := in.web.ShutdownWithTimeout(5 * time.Second); err != nil {
+		if err := srv.shutdown(); err != nil {
 			t.Errorf("%s: shutdown: %v", name, err)
 		}
 		// Streams end on shutdown (with a retry hint), each on its own goroutine: wait for them
@@ -191,16 +131,15 @@ func (s *liveSystem) start(t *testing.T, name, addr string) *liveInstance {
 		if n := in.hub.Len(); n > 0 {
 			t.Errorf("%s: %d streams still open after shutdown", name, n)
 		}
-		cancel()
-		for what, done := range map[string]chan struct{}{"the listener": served, "Hub.Run": ran} {
+		srv.stopHub()
+		for what, done := range map[string]chan struct{}{"the listener": srv.served, "Hub.Run": srv.ran} {
 			select {
 			case <-done:
 			case <-time.After(liveWait):
 				t.Errorf("%s: %s still running after shutdown", name, what)
 			}
 		}
-		client.Close()
-		st.Close()
+		srv.closeConnections()
 		s.mu.Lock()
 		s.running--
 		s.mu.Unlock()
@@ -247,22 +186,6 @@ func (in *liveInstance) shutdown() {
 	}
 }
 
-// liveLog keeps an instance's warnings for the log of a failed test.
-type liveLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *liveLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *liveLog) Len() int { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.Len() }
-
-func (l *liveLog) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.String() }
-
 // liveUser is a person signed in over HTTP; the cookie jar holds the session for every instance
 // (cookies are per host, not per port), as one browser would against a load-balanced site.
 type liveUser struct {
@@ -306,27 +229,8 @@ func (u *liveUser) post(t *testing.T, in *liveInstance, path string, form url.Va
 	return readResponse(t, resp)
 }
 
-func readResponse(t *testing.T, resp *http.Response) (int, string, *url.URL) {
-	t.Helper()
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, string(b), resp.Request.URL
-}
-
-func excerpt(body string) string {
-	if len(body) > 2000 {
-		return body[:2000] + "…"
-	}
-	return body
-}
-
 var (
 	liveConnectRE = regexp.MustCompile(`hx-sse:connect="/events\?after=(\d+)"`)
-	liveCSRFRE    = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
-	liveSubmitRE  = regexp.MustCompile(`name="submit_key" value="([^"]+)"`)
 )
 
 // liveAfter loads the inbox and reads the event id the page renders into its stream's URL.
@@ -353,13 +257,13 @@ func (u *liveUser) form(t *testing.T, in *liveInstance, path string) url.Values 
 		t.Fatalf("GET %s as %s on %s: status %d\n%s", path, u.email, in.name, status, excerpt(body))
 	}
 	v := url.Values{}
-	m := liveCSRFRE.FindStringSubmatch(body)
-	if m == nil {
+	csrf := pageInput(t, body, "_csrf")
+	if csrf == "" {
 		t.Fatalf("GET %s: no _csrf field", path)
 	}
-	v.Set("_csrf", m[1])
-	if m := liveSubmitRE.FindStringSubmatch(body); m != nil {
-		v.Set("submit_key", m[1])
+	v.Set("_csrf", csrf)
+	if key := pageInput(t, body, "submit_key"); key != "" {
+		v.Set("submit_key", key)
 	}
 	return v
 }
@@ -398,19 +302,6 @@ func (u *liveUser) conversation(t *testing.T, in *liveInstance, action string, i
 	f := u.form(t, in, "/inbox?all=1")
 	u.change(t, in, fmt.Sprintf("/conversations/%d/%s", id, action), url.Values{"_csrf": {f.Get("_csrf")}})
 }
-
-// sseFrame is one server-sent-events frame.
-type sseFrame struct {
-	ID, Event, Data, Retry string
-	Comments               []string
-	At                     time.Time
-}
-
-func (f sseFrame) String() string {
-	return fmt.Sprintf("{id:%q event:%q data:%q retry:%q comments:%q}", f.ID, f.Event, f.Data, f.Retry, f.Comments)
-}
-
-func (f sseFrame) isEvent() bool { return f.ID != "" || f.Event != "" || f.Data != "" }
 
 // liveStream is an open GET /events, read on its own goroutine into frames.
 type liveStream struct {
@@ -466,34 +357,11 @@ func (u *liveUser) openWith(t *testing.T, in *liveInstance, tr *http.Transport, 
 func (s *liveStream) read() {
 	defer close(s.ended)
 	defer close(s.frames)
-	sc := bufio.NewScanner(s.resp.Body)
-	var f sseFrame
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case line == "":
-			if f.isEvent() || f.Retry != "" || len(f.Comments) > 0 {
-				f.At = time.Now()
-				s.frames <- f
-			}
-			f = sseFrame{}
-		case strings.HasPrefix(line, ":"):
-			f.Comments = append(f.Comments, strings.TrimSpace(line[1:]))
-		default:
-			field, value, _ := strings.Cut(line, ":")
-			value = strings.TrimPrefix(value, " ")
-			switch field {
-			case "id":
-				f.ID = value
-			case "event":
-				f.Event = value
-			case "data":
-				f.Data = value
-			case "retry":
-				f.Retry = value
-			}
+	readSSE(s.resp.Body, func(f sseFrame) {
+		if f.isEvent() || f.Retry != "" || len(f.Comments) > 0 {
+			s.frames <- f
 		}
-	}
+	})
 }
 
 // close drops the stream, as a closed tab or a lost connection does: without reading to the end.

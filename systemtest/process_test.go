@@ -76,7 +76,7 @@ func testSIGKILLMidSend(t *testing.T, bin string) {
 				if c.email == secPhysician {
 					path, form = fmt.Sprintf("/messages/%d/replies", parent.MessageID), secReplyForm(fmt.Sprintf("Reply %d-%d", i, n))
 				}
-				r, err := c.do("POST", path, secWithToken(form, c.csrf))
+				r, err := c.do("POST", path, withToken(form, c.csrf))
 				if err != nil {
 					continue // the process is gone: this send was never confirmed
 				}
@@ -197,12 +197,12 @@ func testSIGTERMUnderLoad(t *testing.T, bin string) {
 	}
 	archived, answered := make(chan answer, 1), make(chan answer, 1)
 	go func() {
-		r, err := maria.fresh().do("POST", fmt.Sprintf("/conversations/%d/archive", toArchive.ConversationID), secWithToken(nil, maria.csrf))
+		r, err := maria.fresh().do("POST", fmt.Sprintf("/conversations/%d/archive", toArchive.ConversationID), withToken(nil, maria.csrf))
 		archived <- answer{r, err}
 	}()
 	go func() {
 		r, err := physician.fresh().do("POST", fmt.Sprintf("/messages/%d/replies", toAnswer.MessageID),
-			secWithToken(secReplyForm("Sent as the server shuts down"), physician.csrf))
+			withToken(secReplyForm("Sent as the server shuts down"), physician.csrf))
 		answered <- answer{r, err}
 	}()
 	waitUntilSQL(t, sys, 2, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)
@@ -271,7 +271,7 @@ func testSIGTERMUnderLoad(t *testing.T, bin string) {
 
 	// Each stream ended with a retry hint, so the browser comes back soon, to another instance.
 	for _, s := range streams {
-		fs := s.waitFor(t, "end of the stream", secWait, func(_ []secFrame, ended bool) bool { return ended })
+		fs := s.waitFor(t, "end of the stream", secWait, func(_ []sseFrame, ended bool) bool { return ended })
 		if len(fs) == 0 || fs[len(fs)-1].Retry == "" {
 			t.Errorf("%s did not end with a retry hint: %+v", s.name, secTail(fs))
 		}

@@ -6,15 +6,13 @@ package systemtest
 // Redis, clients that speak HTTP the way a browser does (one cookie, the CSRF token from the page),
 // live streams read the way hx-sse reads them, and the built binary run as a subprocess. Every
 // name here starts with "sec" so the other suites of this package can grow without clashing.
+// Instances, Redis, form tokens and SSE frames come from the shared harness, harness_test.go.
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -75,19 +73,8 @@ func newSecSystem(t *testing.T) *secSystem {
 // newSecSystemOn is newSecSystem over a database that already holds the demo.
 func newSecSystemOn(t *testing.T, dbURL string) *secSystem {
 	t.Helper()
-	dir := t.TempDir() // before Start: cleanups run last-in first-out, so Redis stops first
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	rs, err := localredis.Start(ctx, dir, 0)
-	if err != nil {
-		t.Fatalf("start redis: %v", err)
-	}
-	t.Cleanup(func() { rs.Stop() })
-	st, err := store.Open(ctx, dbURL, storetest.Keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	rs := startRedis(t, t.TempDir())
+	st := openStore(t, dbURL)
 	return &secSystem{dbURL: dbURL, redis: rs, st: st}
 }
 
@@ -173,22 +160,18 @@ type secInstance struct {
 	App *fiber.App
 	Hub *realtime.Hub
 	Cfg app.Config
-	log *secLog
+	log *logBuffer
 
 	mu      sync.Mutex
 	stopped bool
-	closers []func()
+	srv     *appServer
 }
 
 // secConfig is the configuration the binary would read from this environment, with a short
 // heartbeat so that streams notice an ended session quickly.
 func (s *secSystem) config(t *testing.T) app.Config {
 	t.Helper()
-	vars := map[string]string{"DATABASE_URL": s.dbURL, "REDIS_URL": s.redis.URL, "MESSAGE_KEYS": storetest.KeySpec}
-	cfg, err := app.ConfigFromEnv(func(k string) string { return vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := envConfig(t, s.dbURL, s.redis.URL)
 	cfg.Heartbeat = 200 * time.Millisecond
 	return cfg
 }
@@ -200,38 +183,21 @@ func (s *secSystem) start(t *testing.T, tweak func(*app.Config)) *secInstance {
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	in := &secInstance{Cfg: cfg, log: &secLog{}}
-	log := slog.New(slog.NewTextHandler(in.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ctx, cancel := context.WithCancel(context.Background())
-	in.closers = append(in.closers, cancel)
+	in := &secInstance{Cfg: cfg, log: &logBuffer{}}
 	t.Cleanup(func() {
 		in.Stop()
 		if t.Failed() && in.log.Len() > 0 {
 			t.Logf("app log (%s):\n%s", in.URL, in.log.String())
 		}
 	})
-	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.Keys)
+	srv, err := startApp(cfg, "127.0.0.1:0", in.log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.closers = append(in.closers, func() { st.Close() })
-	client, err := realtime.Connect(cfg.RedisURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in.closers = append(in.closers, func() { client.Close() })
-	in.Hub = realtime.NewHub(client, log)
-	go in.Hub.Run(ctx)
-	in.App, err = app.New(cfg, st, in.Hub, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go in.App.Listener(ln)
-	in.URL = "http://" + ln.Addr().String()
+	in.mu.Lock()
+	in.srv = srv
+	in.mu.Unlock()
+	in.URL, in.App, in.Hub = srv.URL, srv.App, srv.Hub
 	return in
 }
 
@@ -239,33 +205,12 @@ func (s *secSystem) start(t *testing.T, tweak func(*app.Config)) *secInstance {
 func (in *secInstance) Stop() {
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.stopped {
+	if in.stopped || in.srv == nil {
 		return
 	}
 	in.stopped = true
-	if in.App != nil {
-		in.App.ShutdownWithTimeout(5 * time.Second)
-	}
-	for i := len(in.closers) - 1; i >= 0; i-- {
-		in.closers[i]()
-	}
+	in.srv.stop()
 }
-
-// secLog keeps an instance's or a process's output for the log of a failed test.
-type secLog struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (l *secLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.buf.Write(p)
-}
-
-func (l *secLog) Len() int { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.Len() }
-
-func (l *secLog) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.String() }
 
 // ---------------------------------------------------------------------------------------------
 // A client: one browser, with its session cookie and the CSRF token from one of its pages.
@@ -340,12 +285,12 @@ func (c *secClient) signIn(t *testing.T, email string) {
 			c.csrf = secInputValue(secParse(t, r.Body), "_csrf")
 		}
 	}
-	r, err := c.do("POST", "/signin", secWithToken(form, c.csrf))
+	r, err := c.do("POST", "/signin", withToken(form, c.csrf))
 	if err != nil {
 		t.Fatalf("sign in %s: %v", email, err)
 	}
 	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/inbox" {
-		t.Fatalf("sign in %s: %s\n%s", email, r, secExcerpt(r.Body))
+		t.Fatalf("sign in %s: %s\n%s", email, r, excerpt(r.Body))
 	}
 	name := "sid"
 	if c.https() {
@@ -387,11 +332,11 @@ func (c *secClient) token(t *testing.T) string {
 	if c.csrf == "" && c.cookie != nil {
 		r := c.get(t, "/inbox")
 		if r.Status != http.StatusOK {
-			t.Fatalf("GET /inbox for a CSRF token: %s\n%s", r, secExcerpt(r.Body))
+			t.Fatalf("GET /inbox for a CSRF token: %s\n%s", r, excerpt(r.Body))
 		}
 		c.csrf = secInputValue(secParse(t, r.Body), "_csrf")
 		if c.csrf == "" {
-			t.Fatalf("no _csrf input in /inbox:\n%s", secExcerpt(r.Body))
+			t.Fatalf("no _csrf input in /inbox:\n%s", excerpt(r.Body))
 		}
 	}
 	return c.csrf
@@ -409,23 +354,12 @@ func (c *secClient) get(t *testing.T, path string, header ...string) *secResp {
 // post sends a form with this session's CSRF token in the _csrf field, as a plain form does.
 func (c *secClient) post(t *testing.T, path string, form url.Values, header ...string) *secResp {
 	t.Helper()
-	form = secWithToken(form, c.token(t))
+	form = withToken(form, c.token(t))
 	r, err := c.do("POST", path, form, header...)
 	if err != nil {
 		t.Fatalf("POST %s: %v", path, err)
 	}
 	return r
-}
-
-func secWithToken(form url.Values, token string) url.Values {
-	out := url.Values{}
-	for k, v := range form {
-		out[k] = append([]string(nil), v...)
-	}
-	if token != "" {
-		out.Set("_csrf", token)
-	}
-	return out
 }
 
 // do makes one request exactly as given, with the session cookie; it does not touch t, so that
@@ -478,13 +412,6 @@ func secReplyForm(body string) url.Values {
 
 // secKey is a new submit key, as the server puts in each form it shows.
 func secKey() string { return uuid.NewString() }
-
-func secExcerpt(body string) string {
-	if len(body) > 1500 {
-		return body[:1500] + "…"
-	}
-	return body
-}
 
 // ---------------------------------------------------------------------------------------------
 // HTML, read with golang.org/x/net/html: the parser browsers' algorithm is specified by.
@@ -606,21 +533,12 @@ func secFormOf(form *html.Node) (string, url.Values) {
 // ---------------------------------------------------------------------------------------------
 // Live streams, read the way hx-sse reads them.
 
-// secFrame is one server-sent event, or a block of comments and fields without an event.
-type secFrame struct {
-	ID       int64
-	Event    string
-	Data     string
-	Retry    string
-	Comments []string
-}
-
 type secStream struct {
 	name string
 	body io.ReadCloser
 
 	mu     sync.Mutex
-	frames []secFrame
+	frames []sseFrame
 	ended  bool
 	err    error
 	done   chan struct{}
@@ -651,55 +569,25 @@ func (c *secClient) stream(t *testing.T, name string, after int64) *secStream {
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		t.Fatalf("%s: stream answered %d %q\n%s", name, resp.StatusCode, resp.Header.Get("Content-Type"), secExcerpt(string(b)))
+		t.Fatalf("%s: stream answered %d %q\n%s", name, resp.StatusCode, resp.Header.Get("Content-Type"), excerpt(string(b)))
 	}
 	s := &secStream{name: name, body: resp.Body, done: make(chan struct{}), change: make(chan struct{}, 1)}
 	go s.read()
 	t.Cleanup(s.close)
-	s.waitFor(t, "the first frame", secWait, func(fs []secFrame, _ bool) bool { return len(fs) > 0 })
+	s.waitFor(t, "the first frame", secWait, func(fs []sseFrame, _ bool) bool { return len(fs) > 0 })
 	return s
 }
 
 func (s *secStream) read() {
 	defer close(s.done)
-	sc := bufio.NewScanner(s.body)
-	var f secFrame
-	var has bool
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" {
-			if has {
-				s.add(f)
-			}
-			f, has = secFrame{}, false
-			continue
-		}
-		has = true
-		switch {
-		case strings.HasPrefix(line, ":"):
-			f.Comments = append(f.Comments, strings.TrimSpace(line[1:]))
-		default:
-			field, value, _ := strings.Cut(line, ":")
-			value = strings.TrimPrefix(value, " ")
-			switch field {
-			case "id":
-				f.ID, _ = strconv.ParseInt(value, 10, 64)
-			case "event":
-				f.Event = value
-			case "data":
-				f.Data += value
-			case "retry":
-				f.Retry = value
-			}
-		}
-	}
+	err := readSSE(s.body, s.add)
 	s.mu.Lock()
-	s.ended, s.err = true, sc.Err()
+	s.ended, s.err = true, err
 	s.mu.Unlock()
 	s.notify()
 }
 
-func (s *secStream) add(f secFrame) {
+func (s *secStream) add(f sseFrame) {
 	s.mu.Lock()
 	s.frames = append(s.frames, f)
 	s.mu.Unlock()
@@ -718,14 +606,14 @@ func (s *secStream) close() {
 	<-s.done
 }
 
-func (s *secStream) snapshot() ([]secFrame, bool) {
+func (s *secStream) snapshot() ([]sseFrame, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]secFrame(nil), s.frames...), s.ended
+	return append([]sseFrame(nil), s.frames...), s.ended
 }
 
 // waitFor waits until ok holds for the frames read so far (and whether the stream has ended).
-func (s *secStream) waitFor(t *testing.T, what string, timeout time.Duration, ok func([]secFrame, bool) bool) []secFrame {
+func (s *secStream) waitFor(t *testing.T, what string, timeout time.Duration, ok func([]sseFrame, bool) bool) []sseFrame {
 	t.Helper()
 	deadline := time.After(timeout)
 	for {
@@ -747,7 +635,8 @@ func (s *secStream) eventIDs() []int64 {
 	var ids []int64
 	for _, f := range fs {
 		if f.Event == realtime.SSEChanged {
-			ids = append(ids, f.ID)
+			id, _ := strconv.ParseInt(f.ID, 10, 64)
+			ids = append(ids, id)
 		}
 	}
 	return ids
@@ -761,7 +650,7 @@ func (s *secStream) expectIDs(t *testing.T, timeout time.Duration, want []int64)
 	for _, id := range want {
 		wantSet[id] = true
 	}
-	s.waitFor(t, fmt.Sprintf("delivery of events %v", want), timeout, func([]secFrame, bool) bool {
+	s.waitFor(t, fmt.Sprintf("delivery of events %v", want), timeout, func([]sseFrame, bool) bool {
 		got := map[int64]bool{}
 		for _, id := range s.eventIDs() {
 			got[id] = true
@@ -798,7 +687,7 @@ func (s *secStream) expectCaughtUp(t *testing.T, timeout time.Duration, want []i
 		t.Fatalf("%s: nothing to catch up on", s.name)
 	}
 	newest := want[len(want)-1]
-	s.waitFor(t, fmt.Sprintf("event %d", newest), timeout, func([]secFrame, bool) bool {
+	s.waitFor(t, fmt.Sprintf("event %d", newest), timeout, func([]sseFrame, bool) bool {
 		ids := s.eventIDs()
 		return len(ids) > 0 && ids[len(ids)-1] >= newest
 	})
@@ -817,7 +706,7 @@ func (s *secStream) expectCaughtUp(t *testing.T, timeout time.Duration, want []i
 	}
 }
 
-func secTail(fs []secFrame) []secFrame {
+func secTail(fs []sseFrame) []sseFrame {
 	if len(fs) > 8 {
 		return fs[len(fs)-8:]
 	}
@@ -863,7 +752,7 @@ func secBuild(t *testing.T, dir string) string {
 // secProc is the binary running as a subprocess.
 type secProc struct {
 	cmd    *exec.Cmd
-	out    *secLog
+	out    *logBuffer
 	URL    string
 	exited chan struct{}
 	err    error // from Wait, once exited is closed
@@ -903,7 +792,7 @@ func secEnv(env map[string]string) []string {
 func secServe(t *testing.T, bin string, env map[string]string, port int) *secProc {
 	t.Helper()
 	env["PORT"] = strconv.Itoa(port)
-	p := &secProc{out: &secLog{}, URL: "http://127.0.0.1:" + strconv.Itoa(port), exited: make(chan struct{})}
+	p := &secProc{out: &logBuffer{}, URL: "http://127.0.0.1:" + strconv.Itoa(port), exited: make(chan struct{})}
 	p.cmd = exec.Command(bin, "serve")
 	p.cmd.Env = secEnv(env)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out

@@ -287,7 +287,7 @@ func TestAccessMatrix(t *testing.T) {
 					want = secNoSession
 				}
 				if got.Status != want.status || (want.location != "" && got.Header.Get("Location") != want.location) {
-					t.Errorf("%s: %s, want %d %s\n%s", name, got, want.status, want.location, secExcerpt(got.Body))
+					t.Errorf("%s: %s, want %d %s\n%s", name, got, want.status, want.location, excerpt(got.Body))
 					continue
 				}
 				after := sys.state(t)
@@ -336,7 +336,7 @@ func secRequest(t *testing.T, c *secClient, method, path string, form url.Values
 		return r
 	}
 	if method == http.MethodPost && c.cookie != nil {
-		form = secWithToken(form, c.token(t))
+		form = withToken(form, c.token(t))
 	}
 	r, err := c.do(method, path, form)
 	if err != nil {
@@ -400,7 +400,7 @@ func TestLiveStreamsMatrix(t *testing.T) {
 	step := func(c *secClient, path string, form url.Values) {
 		t.Helper()
 		if r := c.post(t, path, form); r.Status != http.StatusSeeOther {
-			t.Fatalf("POST %s: %s\n%s", path, r, secExcerpt(r.Body))
+			t.Fatalf("POST %s: %s\n%s", path, r, excerpt(r.Body))
 		}
 	}
 	step(maria, "/messages", secComposeForm("Live matrix", "Only for Maria and Riverside"))

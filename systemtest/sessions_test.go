@@ -109,7 +109,7 @@ func TestSessionExpiry(t *testing.T) {
 			}
 			s := c.stream(t, "Maria's stream", sys.newestEvent(t))
 			age(t, c, tc.set, tc.by+time.Minute)
-			fs := s.waitFor(t, "the end of the stream", secWait, func(_ []secFrame, ended bool) bool { return ended })
+			fs := s.waitFor(t, "the end of the stream", secWait, func(_ []sseFrame, ended bool) bool { return ended })
 			if last := fs[len(fs)-1]; last.Event != realtime.SSESignedOut {
 				t.Errorf("the stream of an expired session ended with %+v, want a %s event", last, realtime.SSESignedOut)
 			}
@@ -147,7 +147,7 @@ func TestSignOutEndsSessionAndStreams(t *testing.T) {
 		t.Error("the session row is still there after sign-out")
 	}
 	start := time.Now()
-	fs := laptopStream.waitFor(t, "the end of the stream", 2*time.Second, func(_ []secFrame, ended bool) bool { return ended })
+	fs := laptopStream.waitFor(t, "the end of the stream", 2*time.Second, func(_ []sseFrame, ended bool) bool { return ended })
 	if last := fs[len(fs)-1]; last.Event != realtime.SSESignedOut {
 		t.Errorf("the signed-out stream ended with %+v", last)
 	}
@@ -156,7 +156,7 @@ func TestSignOutEndsSessionAndStreams(t *testing.T) {
 		t.Errorf("the cookie after sign-out: %s", r)
 	}
 	before := sys.state(t)
-	if r, _ := laptop.do("POST", "/messages", secWithToken(secComposeForm("Replayed", "Text"), token)); r.Status != http.StatusUnauthorized {
+	if r, _ := laptop.do("POST", "/messages", withToken(secComposeForm("Replayed", "Text"), token)); r.Status != http.StatusUnauthorized {
 		t.Errorf("a send with the signed-out cookie and its token: %s", r)
 	}
 	if after := sys.state(t); after != before {

@@ -167,14 +167,14 @@ func TestTOTP(t *testing.T) {
 		return n.Data == "code" && strings.Contains(class, "secret")
 	})
 	if r.Status != http.StatusOK || secret == nil {
-		t.Fatalf("set-up: %s\n%s", r, secExcerpt(r.Body))
+		t.Fatalf("set-up: %s\n%s", r, excerpt(r.Body))
 	}
 	staff.secret = secText(secret)
 	if r := staff.post(t, "/account/totp/enable", url.Values{"code": {"123456"}}); r.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("turning on with a wrong code: %s", r)
 	}
 	if r := staff.post(t, "/account/totp/enable", url.Values{"code": {code(t)}}); r.Status != http.StatusOK || !strings.Contains(secVisible(t, r.Body), "is on") {
-		t.Fatalf("turning on: %s\n%s", r, secExcerpt(r.Body))
+		t.Fatalf("turning on: %s\n%s", r, excerpt(r.Body))
 	}
 	if n := sys.count(t, `SELECT count(*) FROM users WHERE email = $1 AND totp_enabled AND totp_secret IS NOT NULL
 		AND position(convert_to($2, 'UTF8') IN totp_secret) = 0`, secNurse, staff.secret); n != 1 {
@@ -227,7 +227,7 @@ func TestTOTP(t *testing.T) {
 	good := code(t)
 	r = pending.post(t, "/signin/code", url.Values{"code": {good}})
 	if r.Status != http.StatusSeeOther || r.Header.Get("Location") != "/inbox" {
-		t.Fatalf("the right code: %s\n%s", r, secExcerpt(r.Body))
+		t.Fatalf("the right code: %s\n%s", r, excerpt(r.Body))
 	}
 	full := in.anon()
 	full.cookie = r.cookie("sid")

@@ -10,8 +10,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -26,9 +24,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"securemessages/app"
 	"securemessages/realtime"
-	"securemessages/realtime/localredis"
 	"securemessages/store"
 	"securemessages/store/storetest"
 	"securemessages/views/htmltest"
@@ -56,23 +52,9 @@ func startWalkSystem(t *testing.T) *walkSystem {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	rs, err := localredis.Start(ctx, filepath.Join(dir, "redis"), 0)
-	if err != nil {
-		t.Fatalf("start redis: %v", err)
-	}
-	t.Cleanup(func() { rs.Stop() })
+	rs := startRedis(t, filepath.Join(dir, "redis"))
 
-	dbURL := storetest.URL(t, true)
-	vars := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": rs.URL, "MESSAGE_KEYS": storetest.KeySpec}
-	cfg, err := app.ConfigFromEnv(func(k string) string { return vars[k] })
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.Keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	cfg := envConfig(t, storetest.URL(t, true), rs.URL)
 	client, err := realtime.Connect(cfg.RedisURL)
 	if err != nil {
 		t.Fatal(err)
@@ -88,30 +70,22 @@ func startWalkSystem(t *testing.T) *walkSystem {
 	go events.record(sub.Channel())
 	t.Cleanup(func() { sub.Close() })
 
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	hub := realtime.NewHub(client, log)
-	hubCtx, stopHub := context.WithCancel(context.Background())
-	go hub.Run(hubCtx)
-	t.Cleanup(stopHub)
-	web, err := app.New(cfg, st, hub, log)
+	srv, err := startApp(cfg, "127.0.0.1:0", io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- web.Listener(ln) }()
 	t.Cleanup(func() {
-		if err := web.ShutdownWithTimeout(5 * time.Second); err != nil {
+		if err := srv.shutdown(); err != nil {
 			t.Errorf("shutdown: %v", err)
 		}
-		if err := <-served; err != nil {
-			t.Errorf("serve: %v", err)
+		<-srv.served
+		if srv.serveErr != nil {
+			t.Errorf("serve: %v", srv.serveErr)
 		}
+		srv.stopHub()
+		srv.closeConnections()
 	})
-	return &walkSystem{base: "http://" + ln.Addr().String(), st: st, events: events}
+	return &walkSystem{base: srv.URL, st: srv.st, events: events}
 }
 
 // walkEvents is every payload published on the event channel, in order.
