@@ -67,6 +67,19 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 	return vd, nil
 }
 
+// fragmentInbox is what a fragment's links and forms need of the inbox (the view they keep: archived
+// shown, staff filter, page; and the CSRF token) without loading the list, which a fragment does
+// not show.
+func fragmentInbox(c *fiber.Ctx) *InboxView {
+	sess := session(c)
+	iv := &InboxView{ShowAll: showAll(c), Staff: sess.User.Role == store.RoleStaff, Page: pageParam(c),
+		CSRFToken: maskCSRF(sess.CSRFToken)}
+	if iv.Staff {
+		iv.Assignment = assignment(c)
+	}
+	return iv
+}
+
 // messageNode builds a message and its replies for the viewer, asking store.Allowed for the
 // actions. open, if it is this message, carries the slot to show under it.
 func messageNode(v store.Viewer, m *store.Message, iv *InboxView, open *MessageNode) *MessageNode {

@@ -44,14 +44,21 @@ func (a *App) composeForm(c *fiber.Ctx, n store.NewConversation, problems map[st
 	return form, nil
 }
 
+// showCompose answers with the compose form: for htmx the form alone, otherwise the inbox with the
+// form open at its top.
 func (a *App) showCompose(c *fiber.Ctx, status int, form *ComposeForm) error {
+	if isFragment(c) {
+		if status >= 400 {
+			c.Set("HX-Retarget", "#compose")
+			c.Set("HX-Reswap", "outerHTML")
+		}
+		iv := fragmentInbox(c)
+		iv.Compose = form
+		return a.render(c, view{status: status, fragment: "partials/compose", fragmentData: iv})
+	}
 	vd, err := a.inboxView(c, inboxOptions{showAll: showAll(c), compose: form})
 	if err != nil {
 		return err
 	}
-	if isFragment(c) && status >= 400 {
-		c.Set("HX-Retarget", "#compose")
-		c.Set("HX-Reswap", "outerHTML")
-	}
-	return a.render(c, view{status: status, page: "pages/inbox", data: vd, fragment: "partials/compose", fragmentData: vd.Inbox})
+	return a.render(c, view{status: status, page: "pages/inbox", data: vd})
 }

@@ -12,11 +12,9 @@ import (
 // message's conversation with the slot open under the message. The conversation is shown on its
 // own, because it may be on any page of the list (or among the archived ones).
 func (a *App) showSlot(c *fiber.Ctx, status int, m *store.Message, slot *Slot) error {
-	sess := session(c)
-	v := sess.User.Viewer()
+	v := session(c).User.Viewer()
 	if isFragment(c) {
-		iv := &InboxView{ShowAll: showAll(c), Staff: v.Role == store.RoleStaff, CSRFToken: maskCSRF(sess.CSRFToken)}
-		n := messageNode(v, m, iv, nil)
+		n := messageNode(v, m, fragmentInbox(c), nil)
 		n.Slot = slot
 		if status >= 400 {
 			c.Set("HX-Retarget", "#slot-"+itoa(m.ID))
