@@ -33,12 +33,7 @@ func New(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*fib
 	if err != nil {
 		return nil, err
 	}
-	engine, err := views.New(template.FuncMap{
-		"asset":   assets.URL,
-		"date":    formatDate,
-		"fee":     store.FormatFee,
-		"maxBody": func() int { return store.MaxBodyLen },
-	})
+	engine, err := views.New(templateFuncs(assets))
 	if err != nil {
 		return nil, err
 	}
@@ -59,10 +54,18 @@ func New(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*fib
 	return f, nil
 }
 
+// templateFuncs are the functions the views call.
+func templateFuncs(assets *static.Assets) template.FuncMap {
+	return template.FuncMap{
+		"asset":   assets.URL,
+		"fee":     store.FormatFee,
+		"maxBody": func() int { return store.MaxBodyLen },
+	}
+}
+
 // formatDate shows a message's date the way an inbox does: the time today, the day this year,
 // the full date before that.
-func formatDate(t time.Time) string {
-	now := time.Now()
+func formatDate(t, now time.Time) string {
 	t = t.Local()
 	switch {
 	case t.YearDay() == now.YearDay() && t.Year() == now.Year():

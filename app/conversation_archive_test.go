@@ -19,7 +19,7 @@ func actionForm(t *testing.T, inbox *htmltest.Node, id int64, button string) *ht
 	if b == nil {
 		t.Fatalf("message %d has no %s button", id, button)
 	}
-	return b.Closest(htmltest.Tag("form"))
+	return b.Form()
 }
 
 func TestConversationArchive(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -50,8 +51,10 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 			return nil, err
 		}
 	}
+	q, now := iv.Q(), time.Now()
 	for _, conv := range page.Conversations {
-		cv := &ConversationView{ID: conv.ID, Archived: conv.Archived(), Inbox: iv}
+		cv := &ConversationView{ID: conv.ID, Archived: conv.Archived(), StateAction: stateAction(conv.ID, conv.Archived(), q),
+			Inbox: iv}
 		if iv.Staff {
 			cv.PatientName = conv.PatientName
 			cv.Instructions = conv.Instructions
@@ -59,7 +62,7 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 			cv.Awaiting = conv.AwaitingPractice()
 		}
 		for _, m := range conv.Messages {
-			cv.Messages = append(cv.Messages, messageNode(v, m, iv, o.open))
+			cv.Messages = append(cv.Messages, buildNode(v, m, iv, q, now, o.open))
 		}
 		iv.Conversations = append(iv.Conversations, cv)
 	}
@@ -83,27 +86,61 @@ func fragmentInbox(c *fiber.Ctx) *InboxView {
 // messageNode builds a message and its replies for the viewer, asking store.Allowed for the
 // actions. open, if it is this message, carries the slot to show under it.
 func messageNode(v store.Viewer, m *store.Message, iv *InboxView, open *MessageNode) *MessageNode {
+	return buildNode(v, m, iv, iv.Q(), time.Now(), open)
+}
+
+func buildNode(v store.Viewer, m *store.Message, iv *InboxView, q string, now time.Time, open *MessageNode) *MessageNode {
 	n := &MessageNode{
 		ID:             m.ID,
 		ConversationID: m.ConversationID,
 		Subject:        m.Subject,
-		SentAt:         m.CreatedAt,
+		Sent:           stamp(m.CreatedAt, now),
 		Flag:           flagFor(v, m),
 		Actions:        store.Allowed(v, m.Facts()),
 		Inbox:          iv,
 	}
+	n.Links = linksFor(n.ID, n.Actions, q)
 	if open != nil && open.ID == m.ID {
 		n.Slot = open.Slot
 	}
 	for _, r := range m.Replies {
-		n.Replies = append(n.Replies, messageNode(v, r, iv, open))
+		n.Replies = append(n.Replies, buildNode(v, r, iv, q, now, open))
 	}
 	return n
 }
 
+// linksFor makes the addresses of the links a message allows; q is the list's query.
+func linksFor(id int64, a store.Actions, q string) MessageLinks {
+	var l MessageLinks
+	msg := itoa(id)
+	if a.ShowDetails {
+		l.Details = msg + q
+	}
+	if a.FollowUp || a.Reply {
+		l.Reply = msg + "/reply" + q
+	}
+	if a.Cancel {
+		l.Cancel = msg + "/cancel" + q
+	}
+	return l
+}
+
+// stateAction is where a conversation's Archive or Re-Open buttons post; q is the list's query,
+// which the answer keeps.
+func stateAction(id int64, archived bool, q string) string {
+	if archived {
+		return "/conversations/" + itoa(id) + "/reopen" + q
+	}
+	return "/conversations/" + itoa(id) + "/archive" + q
+}
+
+func stamp(t, now time.Time) Stamp {
+	return Stamp{Machine: t.UTC().Format("2006-01-02T15:04:05Z"), Shown: formatDate(t, now)}
+}
+
 func flagFor(v store.Viewer, m *store.Message) Flag {
 	if m.AuthorID == v.UserID {
-		return Flag{Text: "Me", Label: "Sent by you", Who: "You", Mine: true}
+		return Flag{Who: "You", Mine: true} // the template writes "Me" and "Sent by you" as they are
 	}
 	return Flag{Text: m.AuthorInitials, Label: "From " + m.AuthorName, Who: m.AuthorName}
 }

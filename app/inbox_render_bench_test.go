@@ -1,7 +1,6 @@
 package app
 
 import (
-	"html/template"
 	"io"
 	"testing"
 	"time"
@@ -22,8 +21,7 @@ func BenchmarkInboxRender(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	engine, err := views.New(template.FuncMap{"asset": assets.URL, "date": formatDate, "fee": store.FormatFee,
-		"maxBody": func() int { return store.MaxBodyLen }})
+	engine, err := views.New(templateFuncs(assets))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -33,7 +31,7 @@ func BenchmarkInboxRender(b *testing.B) {
 	vd.CSRFHeaders = csrfHeaders(vd.CSRFToken)
 	iv := &InboxView{CSRFToken: vd.CSRFToken, Page: 1, More: true, LiveAfter: 1234}
 	id := int64(1000)
-	for c := int64(1); c <= 50; c++ {
+	for c := int64(1); c <= store.PageSize; c++ {
 		var root, parent *store.Message
 		for k := 0; k < 5; k++ {
 			m := &store.Message{ID: id, ConversationID: c, AuthorID: 7, AuthorRole: store.RolePatient,
@@ -50,7 +48,7 @@ func BenchmarkInboxRender(b *testing.B) {
 			}
 			parent = m
 		}
-		iv.Conversations = append(iv.Conversations, &ConversationView{ID: c, Inbox: iv,
+		iv.Conversations = append(iv.Conversations, &ConversationView{ID: c, StateAction: stateAction(c, false, iv.Q()), Inbox: iv,
 			Messages: []*MessageNode{messageNode(patient.Viewer(), root, iv, nil)}})
 	}
 	vd.Inbox = iv

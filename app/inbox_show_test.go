@@ -181,9 +181,9 @@ func TestInboxShowAll(t *testing.T) {
 		if details.Attr["href"] != "/messages/"+itoa(m.lab.ID)+"?all=1" {
 			t.Errorf("Show Details links to %q, losing ?all=1", details.Attr["href"])
 		}
-		reopen := messageLI(inbox, m.rash.ID).First(htmltest.Tag("form"))
-		if reopen.FormValues().Get("all") != "1" {
-			t.Error("the Re-Open form loses ?all=1")
+		reopen := actionForm(t, inbox, m.rash.ID, "Re-Open")
+		if want := "/conversations/" + itoa(m.rash.ConversationID) + "/reopen?all=1"; reopen.Attr["action"] != want || reopen.Attr["hx-post"] != want {
+			t.Errorf("the Re-Open form posts to %q (htmx %q), want %q, which keeps ?all=1", reopen.Attr["action"], reopen.Attr["hx-post"], want)
 		}
 	})
 }

@@ -109,7 +109,8 @@ func renderCases(subject, body, name string) []renderCase {
 			flag = Flag{Text: "ML", Label: "From " + name, Who: name}
 		}
 		node := func(id int64, slot *Slot, actions store.Actions) *MessageNode {
-			return &MessageNode{ID: id, ConversationID: 1, Subject: subject, SentAt: sent, Flag: flag, Actions: actions, Slot: slot, Inbox: iv}
+			return &MessageNode{ID: id, ConversationID: 1, Subject: subject, Sent: stamp(sent, sent), Flag: flag, Actions: actions,
+				Links: linksFor(id, actions, iv.Q()), Slot: slot, Inbox: iv}
 		}
 		all := store.Actions{ShowDetails: true, FollowUp: true, Reply: true, Archive: true, Cancel: true}
 		first := node(11, &Slot{Kind: SlotDetails, Details: &store.Details{Body: body, RequestedStaffName: name,
@@ -120,12 +121,12 @@ func renderCases(subject, body, name string) []renderCase {
 			node(13, &Slot{Kind: SlotCancel}, all),
 			node(14, nil, store.Actions{ShowDetails: true, Reopen: true}),
 		}
-		cv := &ConversationView{ID: 1, Inbox: iv, Messages: []*MessageNode{first}}
+		cv := &ConversationView{ID: 1, StateAction: stateAction(1, false, iv.Q()), Inbox: iv, Messages: []*MessageNode{first}}
 		if staff {
 			cv.PatientName, cv.RequestedStaffName, cv.Awaiting = name, name, true
 			cv.Instructions = store.Instructions{ResponseMethod: "portal", FeeCents: 2500}
 		}
-		iv.Conversations = []*ConversationView{cv, {ID: 2, Archived: true, Inbox: iv, PatientName: name,
+		iv.Conversations = []*ConversationView{cv, {ID: 2, Archived: true, StateAction: stateAction(2, true, iv.Q()), Inbox: iv, PatientName: name,
 			Messages: []*MessageNode{node(21, nil, store.Actions{ShowDetails: true, Reopen: true})}}}
 		vd.Inbox = iv
 		return vd

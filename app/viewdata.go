@@ -1,8 +1,6 @@
 package app
 
 import (
-	"time"
-
 	"securemessages/store"
 )
 
@@ -77,8 +75,12 @@ type InboxView struct {
 
 // ConversationView is one thread in the list.
 type ConversationView struct {
-	ID          int64
-	Archived    bool
+	ID       int64
+	Archived bool
+	// StateAction is where the conversation's form posts: archive it, or re-open it when archived.
+	// Every message's Archive or Re-Open button submits that one form (the button's form
+	// attribute), so a thread carries one form and one CSRF token, not one per message.
+	StateAction string
 	PatientName string
 	Messages    []*MessageNode
 	Inbox       *InboxView
@@ -93,21 +95,38 @@ type MessageNode struct {
 	ID             int64
 	ConversationID int64
 	Subject        string
-	SentAt         time.Time
+	Sent           Stamp
 	Flag           Flag
 	Actions        store.Actions
-	Slot           *Slot // what is open under the message, if anything
+	Links          MessageLinks // where each of Actions leads, "" where it does not apply
+	Slot           *Slot        // what is open under the message, if anything
 	Replies        []*MessageNode
 	Inbox          *InboxView
 }
 
-// Flag says who sent a message: "Me" in red for the viewer's own, the author's initials in blue
-// for anyone else. Label is the accessible name, so the flag is never colour alone.
+// Stamp is when a message was sent, for the machine (the datetime attribute) and as shown.
+type Stamp struct{ Machine, Shown string }
+
+// MessageLinks are the addresses of a message's links below /messages/ (which the template
+// writes), each keeping the list's view (its query). They are made once per message: an inbox page
+// shows about a hundred messages, and every value the template writes goes through
+// html/template's escapers, which cost more than the page's database work (make bench, README
+// "Performance"). Archive and Re-Open are buttons of the conversation's form
+// (ConversationView.StateAction).
+type MessageLinks struct {
+	Details string // "7?all=1": the details under the message
+	Reply   string // "7/reply?all=1": the Send Follow-Up or Reply form under the message
+	Cancel  string // "7/cancel?all=1": the question before a cancel
+}
+
+// Flag says who sent a message: "Me" in red for the viewer's own (the template writes it, with
+// the accessible name "Sent by you"), the author's initials in blue for anyone else. Label is the
+// accessible name, so the flag is never colour alone.
 type Flag struct {
-	Text  string
-	Label string // "Sent by you", "From Dr. Amelia Chen"
-	Who   string // "You", "Dr. Amelia Chen"
 	Mine  bool
+	Text  string // others' only: "AC"
+	Label string // others' only: "From Dr. Amelia Chen"
+	Who   string // "You", "Dr. Amelia Chen"
 }
 
 // Slot kinds: what can open under a message.

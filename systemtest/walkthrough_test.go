@@ -250,34 +250,43 @@ func (w *walker) swap(el *htmltest.Node, method, target string, form url.Values)
 	if strings.Contains(string(b), "<html") {
 		w.t.Fatalf("%s %s with HX-Request: a whole page instead of a fragment", method, target)
 	}
-	into := el.Attr["hx-target"]
+	into := el.HX("hx-target")
 	if rt := resp.Header.Get("HX-Retarget"); rt != "" {
 		into = rt
 	}
-	how := el.Attr["hx-swap"]
+	how := el.HX("hx-swap")
 	if rs := resp.Header.Get("HX-Reswap"); rs != "" {
 		how = rs
 	}
-	if !strings.HasPrefix(into, "#") || how != "outerHTML" {
-		w.t.Fatalf("%s %s: swap %q into %q; the walker knows only outerHTML into an id", method, target, how, into)
+	if how != "outerHTML" {
+		w.t.Fatalf("%s %s: swap %q into %q; the walker knows only outerHTML", method, target, how, into)
 	}
-	old := w.doc.ByID(into[1:])
-	if old == nil {
-		w.t.Fatalf("%s %s: the page has no %s to swap into", method, target, into)
+	var old *htmltest.Node
+	switch {
+	case strings.HasPrefix(into, "#"):
+		old = w.doc.ByID(into[1:])
+	case strings.HasPrefix(into, "next ."):
+		class := strings.TrimPrefix(into, "next .")
+		old = el.Next(func(n *htmltest.Node) bool { return n.HasClass(class) })
+	default:
+		w.t.Fatalf("%s %s: swap into %q; the walker knows an id and \"next .class\"", method, target, into)
+	}
+	if old == nil || old.Attr["id"] == "" {
+		w.t.Fatalf("%s %s: the page has no %s with an id to swap into", method, target, into)
 	}
 	frag, err := htmltest.Parse(string(b))
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	if roots := frag.Elements(); len(roots) != 1 || "#"+roots[0].Attr["id"] != into {
-		w.t.Fatalf("%s %s: fragment for %s is not one element with that id:\n%s", method, target, into, b)
+	if roots := frag.Elements(); len(roots) != 1 || roots[0].Attr["id"] != old.Attr["id"] {
+		w.t.Fatalf("%s %s: fragment for #%s is not one element with that id:\n%s", method, target, old.Attr["id"], b)
 	}
 	old.ReplaceWith(frag.Elements()...)
 	w.swaps++
 	push := resp.Header.Get("HX-Push-Url")
-	if push == "" && el.Attr["hx-push-url"] == "true" {
+	if push == "" && el.HX("hx-push-url") == "true" {
 		push = target
-	} else if p := el.Attr["hx-push-url"]; push == "" && p != "" && p != "false" {
+	} else if p := el.HX("hx-push-url"); push == "" && p != "" && p != "false" {
 		push = p
 	}
 	if push != "" {
@@ -401,7 +410,7 @@ func (w *walker) buttonForm(within *htmltest.Node, text string) *htmltest.Node {
 	if b == nil {
 		w.t.Fatalf("no %q button in:\n%s", text, within.TextContent())
 	}
-	return b.Closest(htmltest.Tag("form"))
+	return b.Form()
 }
 
 // message is the message shown with this subject whose flag names who ("Sent by you",

@@ -148,6 +148,55 @@ func (n *Node) Closest(match func(*Node) bool) *Node {
 	return nil
 }
 
+// Form is a control's form owner, as a browser finds it: the form its form attribute names,
+// else the form it lies in; nil if neither.
+func (n *Node) Form() *Node {
+	if id := n.Attr["form"]; id != "" {
+		root := n
+		for root.Parent != nil {
+			root = root.Parent
+		}
+		if f := root.ByID(id); f != nil && f.Tag == "form" {
+			return f
+		}
+		return nil
+	}
+	return n.Closest(Tag("form"))
+}
+
+// HX is the htmx attribute name of n as htmx 4 reads it: n's own, else the nearest ancestor's
+// name:inherited (htmx 4 inherits only what is marked so); "" if none.
+func (n *Node) HX(name string) string {
+	if v, ok := n.Attr[name]; ok {
+		return v
+	}
+	for m := n.Parent; m != nil; m = m.Parent {
+		if v, ok := m.Attr[name+":inherited"]; ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// Next is the first element after n in document order, outside n, that match accepts (what
+// htmx 4's "next <selector>" target finds); nil if none.
+func (n *Node) Next(match func(*Node) bool) *Node {
+	root := n
+	for root.Parent != nil {
+		root = root.Parent
+	}
+	passed := false
+	for _, m := range root.All(func(*Node) bool { return true }) {
+		switch {
+		case m == n:
+			passed = true
+		case passed && !n.Contains(m) && match(m):
+			return m
+		}
+	}
+	return nil
+}
+
 // HasClass reports whether the element's class attribute lists c.
 func (n *Node) HasClass(c string) bool {
 	for _, f := range strings.Fields(n.Attr["class"]) {
