@@ -276,15 +276,14 @@ func (s *Store) message(ctx context.Context, v Viewer, id int64) (*Message, deta
 }
 
 // AwaitingCount counts the practice's open conversations in which the patient has the last word:
-// the staff queue's "waiting for a reply".
+// the staff queue's "waiting for a reply". The database keeps who has the last word on each
+// conversation (migration 00005).
 func (s *Store) AwaitingCount(ctx context.Context, v Viewer) (int, error) {
 	var n int
 	err := s.db.GetContext(ctx, &n, `
 		SELECT count(*) FROM conversations c
 		WHERE c.practice_id = $1 AND ($2::bigint IS NULL OR c.patient_id = $2) AND c.archived_at IS NULL
-		  AND (SELECT a.role FROM messages m JOIN users a ON a.id = m.author_id
-		       WHERE m.conversation_id = c.id
-		       ORDER BY m.created_at DESC, m.id DESC LIMIT 1) = 'patient'`,
+		  AND c.patient_has_last_word`,
 		v.PracticeID, v.patientScope())
 	if err != nil {
 		return 0, fmt.Errorf("store: conversations awaiting a reply: %w", err)

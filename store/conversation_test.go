@@ -277,9 +277,21 @@ func TestAwaitingPractice(t *testing.T) {
 	closed := start(t, f.s, f.david, store.NewConversation{Subject: "Closed", NoResponseNeeded: true})
 	followedUp := start(t, f.s, f.hDesk, store.NewConversation{Subject: "From the desk", PatientID: f.david.UserID})
 	reply(t, f.s, f.hDesk, followedUp.MessageID, "Reminder")
+	// The practice's answer is cancelled: the patient has the last word again.
+	withdrawn := start(t, f.s, f.david, store.NewConversation{Subject: "Answer withdrawn"})
+	withdrawnAnswer := reply(t, f.s, f.hNurse, withdrawn.MessageID, "Answer")
+	if _, err := f.s.Cancel(ctx, f.hNurse, store.Origin{}, withdrawnAnswer.MessageID); err != nil {
+		t.Fatal(err)
+	}
+	// Asked, then archived: nothing is owed.
+	shelved := start(t, f.s, f.david, store.NewConversation{Subject: "Shelved"})
+	if _, err := f.s.Archive(ctx, f.david, store.Origin{}, shelved.ConversationID); err != nil {
+		t.Fatal(err)
+	}
 
 	want := map[int64]bool{asked.ConversationID: true, answered.ConversationID: false, again.ConversationID: true,
-		closed.ConversationID: false, followedUp.ConversationID: false}
+		closed.ConversationID: false, followedUp.ConversationID: false, withdrawn.ConversationID: true,
+		shelved.ConversationID: false}
 	for id, awaiting := range want {
 		c, err := f.s.Conversation(ctx, f.hNurse, id)
 		if err != nil {
