@@ -89,6 +89,8 @@ func messageNode(v store.Viewer, m *store.Message, iv *InboxView, open *MessageN
 	return buildNode(v, m, iv, iv.Q(), time.Now(), open)
 }
 
+// buildNode is messageNode with what every message of a page shares made once: the list's query
+// and the time dates are shown against.
 func buildNode(v store.Viewer, m *store.Message, iv *InboxView, q string, now time.Time, open *MessageNode) *MessageNode {
 	n := &MessageNode{
 		ID:             m.ID,
