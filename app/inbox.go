@@ -53,8 +53,7 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 	}
 	q, now := iv.Q(), time.Now()
 	for _, conv := range page.Conversations {
-		cv := &ConversationView{ID: conv.ID, Archived: conv.Archived(), StateAction: stateAction(conv.ID, conv.Archived(), q),
-			Inbox: iv}
+		cv := &ConversationView{ID: conv.ID, Archived: conv.Archived(), Inbox: iv}
 		if iv.Staff {
 			cv.PatientName = conv.PatientName
 			cv.Instructions = conv.Instructions
@@ -63,6 +62,9 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 		}
 		for _, m := range conv.Messages {
 			cv.Messages = append(cv.Messages, buildNode(v, m, iv, q, now, o.open))
+		}
+		if len(cv.Messages) > 0 {
+			cv.StateAction = stateAction(cv.ID, cv.Messages[0].Actions, q)
 		}
 		iv.Conversations = append(iv.Conversations, cv)
 	}
@@ -127,13 +129,17 @@ func linksFor(id int64, a store.Actions, q string) MessageLinks {
 	return l
 }
 
-// stateAction is where a conversation's Archive or Re-Open buttons post; q is the list's query,
-// which the answer keeps.
-func stateAction(id int64, archived bool, q string) string {
-	if archived {
+// stateAction is where a conversation's Archive or Re-Open buttons post, as store.Allowed gives
+// them (a thread-wide action, the same on every message); "" if neither applies. q is the list's
+// query, which the answer keeps.
+func stateAction(id int64, a store.Actions, q string) string {
+	switch {
+	case a.Reopen:
 		return "/conversations/" + itoa(id) + "/reopen" + q
+	case a.Archive:
+		return "/conversations/" + itoa(id) + "/archive" + q
 	}
-	return "/conversations/" + itoa(id) + "/archive" + q
+	return ""
 }
 
 func stamp(t, now time.Time) Stamp {

@@ -48,7 +48,7 @@ func BenchmarkInboxRender(b *testing.B) {
 			}
 			parent = m
 		}
-		iv.Conversations = append(iv.Conversations, &ConversationView{ID: c, StateAction: stateAction(c, false, iv.Q()), Inbox: iv,
+		iv.Conversations = append(iv.Conversations, &ConversationView{ID: c, StateAction: stateAction(c, store.Actions{Archive: true}, iv.Q()), Inbox: iv,
 			Messages: []*MessageNode{messageNode(patient.Viewer(), root, iv, nil)}})
 	}
 	vd.Inbox = iv

@@ -121,12 +121,12 @@ func renderCases(subject, body, name string) []renderCase {
 			node(13, &Slot{Kind: SlotCancel}, all),
 			node(14, nil, store.Actions{ShowDetails: true, Reopen: true}),
 		}
-		cv := &ConversationView{ID: 1, StateAction: stateAction(1, false, iv.Q()), Inbox: iv, Messages: []*MessageNode{first}}
+		cv := &ConversationView{ID: 1, StateAction: stateAction(1, all, iv.Q()), Inbox: iv, Messages: []*MessageNode{first}}
 		if staff {
 			cv.PatientName, cv.RequestedStaffName, cv.Awaiting = name, name, true
 			cv.Instructions = store.Instructions{ResponseMethod: "portal", FeeCents: 2500}
 		}
-		iv.Conversations = []*ConversationView{cv, {ID: 2, Archived: true, StateAction: stateAction(2, true, iv.Q()), Inbox: iv, PatientName: name,
+		iv.Conversations = []*ConversationView{cv, {ID: 2, Archived: true, StateAction: stateAction(2, store.Actions{ShowDetails: true, Reopen: true}, iv.Q()), Inbox: iv, PatientName: name,
 			Messages: []*MessageNode{node(21, nil, store.Actions{ShowDetails: true, Reopen: true})}}}
 		vd.Inbox = iv
 		return vd

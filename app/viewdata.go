@@ -77,7 +77,8 @@ type InboxView struct {
 type ConversationView struct {
 	ID       int64
 	Archived bool
-	// StateAction is where the conversation's form posts: archive it, or re-open it when archived.
+	// StateAction is where the conversation's form posts: archive it, or re-open it when archived
+	// (as store.Allowed says); "" for no form.
 	// Every message's Archive or Re-Open button submits that one form (the button's form
 	// attribute), so a thread carries one form and one CSRF token, not one per message.
 	StateAction string
