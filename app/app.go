@@ -33,8 +33,12 @@ func New(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*fib
 	if err != nil {
 		return nil, err
 	}
-	engine, err := views.New(templateFuncs(assets))
+	threads := newThreadCache(cfg.ThreadCache)
+	engine, err := views.New(templateFuncs(assets, threads))
 	if err != nil {
+		return nil, err
+	}
+	if err := threads.setEngine(engine); err != nil {
 		return nil, err
 	}
 	a := &App{cfg: cfg, store: st, hub: hub, assets: assets, log: log}
@@ -55,11 +59,12 @@ func New(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*fib
 }
 
 // templateFuncs are the functions the views call.
-func templateFuncs(assets *static.Assets) template.FuncMap {
+func templateFuncs(assets *static.Assets, threads *threadCache) template.FuncMap {
 	return template.FuncMap{
 		"asset":   assets.URL,
 		"fee":     store.FormatFee,
 		"maxBody": func() int { return store.MaxBodyLen },
+		"thread":  threads.HTML,
 	}
 }
 

@@ -25,7 +25,11 @@ type Config struct {
 	Signin      store.SigninLimits
 	ShowDemo    bool // list the demo sign-ins on the sign-in page (local runs only)
 	Heartbeat   time.Duration
+	ThreadCache int // rendered message threads kept in memory (threadCache); 0 keeps none
 }
+
+// defaultThreadCache holds a few hundred open pages' threads: about 20 MB at most.
+const defaultThreadCache = 4096
 
 // ConfigFromEnv reads the environment. Every problem is reported, one line each, so an operator
 // fixes them all in one go.
@@ -38,6 +42,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Sessions:    store.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour},
 		Signin:      store.SigninLimits{Window: 15 * time.Minute, PerAccount: 5, PerAddress: 30},
 		Heartbeat:   realtime.Heartbeat,
+		ThreadCache: defaultThreadCache,
 	}
 	var problems []string
 	if p := getenv("PORT"); p != "" {
@@ -84,6 +89,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			problems = append(problems, fmt.Sprintf("SSE_HEARTBEAT_SECONDS %q must be a whole number from 1 to 50", v))
 		}
 		c.Heartbeat = time.Duration(n) * time.Second
+	}
+	if v := getenv("THREAD_CACHE_ENTRIES"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 1_000_000 {
+			problems = append(problems, fmt.Sprintf("THREAD_CACHE_ENTRIES %q must be a whole number from 0 (keep none) to 1000000", v))
+		}
+		c.ThreadCache = n
 	}
 	c.ShowDemo = getenv("SHOW_DEMO_SIGNINS") == "true" && !c.Production
 	if len(problems) > 0 {

@@ -100,9 +100,11 @@ type MessageNode struct {
 	Flag           Flag
 	Actions        store.Actions
 	Links          MessageLinks // where each of Actions leads, "" where it does not apply
-	Slot           *Slot        // what is open under the message, if anything
+	Slot           *Slot        `json:"-"` // what is open under the message, if anything (never cached)
 	Replies        []*MessageNode
-	Inbox          *InboxView
+	// The list the message is in, for an open Slot's forms. partials/thread, whose HTML is cached
+	// by a digest of the nodes (threadCache), must read nothing of it.
+	Inbox *InboxView `json:"-"`
 }
 
 // Stamp is when a message was sent, for the machine (the datetime attribute) and as shown.

@@ -4,7 +4,9 @@
 // template engine serialises every render that names a layout.
 //
 // Nothing here turns user text into template.HTML, and no user text goes into hx-on, hx-vals or
-// hx-headers: html/template escapes for the context it sees, and it does not see into those.
+// hx-headers: html/template escapes for the context it sees, and it does not see into those. The
+// one template.HTML a page writes is a conversation's messages ({{thread .Messages}}), which is
+// partials/thread's own escaped output, kept by the app's thread cache.
 package views
 
 import (

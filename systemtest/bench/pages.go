@@ -20,6 +20,7 @@ type pageCase struct {
 	req   request
 	staff bool
 	full  bool // a whole page (not the htmx fragment)
+	pid   int  // the server that answers it, whose CPU is measured
 	bytes int  // the response body as sent (compressed)
 	plain int  // the same, uncompressed
 	enc   string
@@ -60,6 +61,13 @@ func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult
 		return nil, err
 	}
 	defer web.stop()
+	// The same server with no thread cache: what a page costs when every thread on it changed
+	// since it was last shown (the measured pages repeat, so the cached server renders none).
+	cold, err := e.startServer(ctx, "web-uncached", 0, "THREAD_CACHE_ENTRIES=0")
+	if err != nil {
+		return nil, err
+	}
+	defer cold.stop()
 	toks, err := sessions(ctx, e.store, []store.User{d.heavy(), d.ten(), d.staff[0], d.otherStaff[0], d.lake.staff[0]}, 1)
 	if err != nil {
 		return nil, err
@@ -88,6 +96,14 @@ func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult
 		{name: "patient, htmx fragment", key: "patient-fragment", req: request{addr: web.addr, path: "/inbox", cookie: heavy, htmx: true}},
 		{name: "staff, full page", key: "staff-page", req: request{addr: web.addr, path: "/inbox", cookie: staff}, staff: true, full: true},
 		{name: "staff, htmx fragment", key: "staff-fragment", req: request{addr: web.addr, path: "/inbox", cookie: staff, htmx: true}, staff: true},
+		{name: "patient, page, no cache", key: "patient-page-uncached", req: request{addr: cold.addr, path: "/inbox", cookie: heavy}, full: true},
+		{name: "staff, page, no cache", key: "staff-page-uncached", req: request{addr: cold.addr, path: "/inbox", cookie: staff}, staff: true, full: true},
+	}
+	for _, c := range res.cases {
+		c.pid = web.pid
+		if c.req.addr == cold.addr {
+			c.pid = cold.pid
+		}
 	}
 	capDir := filepath.Join(e.tmp, "ceiling")
 	if err := os.MkdirAll(capDir, 0o755); err != nil {
@@ -138,22 +154,22 @@ func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult
 	// Warm up every path once, then measure in rounds; each round runs every case, so a slow
 	// moment of the machine touches all of them alike.
 	for _, c := range res.cases {
-		runLoad(e, c.req, cfg.clients, cfg.warmup, web.pid)
+		runLoad(e, c.req, cfg.clients, cfg.warmup, c.pid)
 	}
 	for r := 1; r <= cfg.rounds; r++ {
 		step := time.Now()
 		for _, c := range res.cases {
 			var prof chan struct{}
-			if r == 1 && pprofAddr != "" {
+			if r == 1 && pprofAddr != "" && c.pid == web.pid {
 				prof = profileDuring(pprofAddr, cfg.profile, c.key, cfg.duration)
 			}
-			c.inbox = append(c.inbox, runLoad(e, c.req, cfg.clients, cfg.duration, web.pid))
+			c.inbox = append(c.inbox, runLoad(e, c.req, cfg.clients, cfg.duration, c.pid))
 			if prof != nil {
 				<-prof
 			}
 			c.ceiling = append(c.ceiling, runLoad(e, request{addr: ceiling.addr, path: "/" + c.key}, cfg.clients, cfg.duration, ceiling.pid))
 			if c.full {
-				c.single = append(c.single, runLoad(e, c.req, 1, cfg.duration, web.pid))
+				c.single = append(c.single, runLoad(e, c.req, 1, cfg.duration, c.pid))
 			}
 		}
 		for _, staffSide := range []bool{false, true} {
