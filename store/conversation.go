@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -94,30 +95,130 @@ func (s *Store) Inbox(ctx context.Context, v Viewer, f InboxFilter) ([]*Conversa
 	return page.Conversations, err
 }
 
-// InboxPage lists a page of the viewer's conversations, and says whether an older page follows.
-// One query, whatever the number of conversations.
+// InboxPage lists a page of the viewer's conversations (or f.ConversationID alone), and says
+// whether an older page follows. One query, whatever the number of conversations.
 func (s *Store) InboxPage(ctx context.Context, v Viewer, f InboxFilter) (InboxPage, error) {
 	page := max(f.Page, 1)
+	query, args, err := listQuery(v, f, page)
+	if err != nil {
+		return InboxPage{}, fmt.Errorf("store: inbox of user %d: %w", v.UserID, err)
+	}
 	var rows []inboxRow
-	// The page of conversations is chosen first (one more than fits, to know whether another
-	// page follows), then their messages are joined to it.
-	err := s.db.SelectContext(ctx, &rows, `
+	if err := s.sel(ctx, &rows, query, args...); err != nil {
+		return InboxPage{}, fmt.Errorf("store: inbox of user %d: %w", v.UserID, err)
+	}
+	list, err := s.buildTrees(rows)
+	if err != nil {
+		return InboxPage{}, err
+	}
+	res := InboxPage{Conversations: list, Page: page}
+	if len(list) > PageSize {
+		res.Conversations, res.More = list[:PageSize], true
+	}
+	return res, nil
+}
+
+// listQuery is the statement of the list f asks for, and its arguments.
+//
+// Each list (a patient's or the practice's; open or all; by assignment) is a statement of its
+// own, not one with "this patient or anyone, archived or not, this filter or none" in it: each is
+// prepared, and PostgreSQL keeps one plan for a prepared statement only when that plan suits
+// every argument. With those alternatives in it, it plans the statement anew at every call, which
+// costs more than running it.
+func listQuery(v Viewer, f InboxFilter, page int) (string, []any, error) {
+	if f.ConversationID != 0 {
+		return oneConversationSQL, []any{f.ConversationID, v.PracticeID, v.patientScope(), f.IncludeArchived}, nil
+	}
+	shape := listShape{staff: v.Role != RolePatient, archived: f.IncludeArchived, assignment: f.Assignment, later: page > 1}
+	query, ok := pageSQL[shape]
+	if !ok {
+		return "", nil, fmt.Errorf("no list %+v", shape)
+	}
+	var args []any
+	switch {
+	case !shape.staff:
+		args = []any{v.UserID, v.PracticeID}
+	case shape.assignment == AssignedToMe:
+		args = []any{v.PracticeID, v.UserID}
+	default:
+		args = []any{v.PracticeID}
+	}
+	if shape.later {
+		args = append(args, (page-1)*PageSize)
+	}
+	return query, args, nil
+}
+
+// listShape names one list's statement in pageSQL.
+type listShape struct {
+	staff      bool   // the practice's queue, not a patient's list
+	archived   bool   // archived conversations too
+	assignment string // staff: AssignedToMe, Unassigned or "" for all
+	later      bool   // a page after the first
+}
+
+// pageSQL holds a statement for each list. Each chooses the page of conversations first (one
+// more than fits, to know whether another page follows), then joins their messages to it. A
+// patient's list takes $1 patient and $2 practice; the practice's queue $1 practice, and "mine"
+// $2 the staff member; a later page then the number of conversations to skip. The first message
+// says whom the patient asked for.
+//
+// The first page, which every live refresh fetches, has no OFFSET, and the page size is written
+// in: with either left to an argument, PostgreSQL cannot tell how many rows a plan will be asked
+// for, and plans the statement anew at every call.
+var pageSQL = map[listShape]string{}
+
+func init() {
+	const root = "JOIN messages r ON r.conversation_id = c.id AND r.parent_id IS NULL"
+	for _, archived := range []bool{false, true} {
+		open := ""
+		if !archived {
+			open = " AND c.archived_at IS NULL"
+		}
+		for _, later := range []bool{false, true} {
+			pageSQL[listShape{archived: archived, later: later}] =
+				listSQL("", "c.patient_id = $1 AND c.practice_id = $2"+open, later, 3)
+			pageSQL[listShape{staff: true, archived: archived, later: later}] =
+				listSQL("", "c.practice_id = $1"+open, later, 2)
+			pageSQL[listShape{staff: true, archived: archived, assignment: AssignedToMe, later: later}] =
+				listSQL(root, "c.practice_id = $1"+open+" AND r.requested_staff_id = $2", later, 3)
+			pageSQL[listShape{staff: true, archived: archived, assignment: Unassigned, later: later}] =
+				listSQL(root, "c.practice_id = $1"+open+" AND r.requested_staff_id IS NULL", later, 2)
+		}
+	}
+}
+
+// listSQL is a list's statement: the conversations of join and where, newest activity first, a
+// page of them (skipping $offsetParam when later), then their messages.
+func listSQL(join, where string, later bool, offsetParam int) string {
+	skip := ""
+	if later {
+		skip = " OFFSET $" + strconv.Itoa(offsetParam)
+	}
+	return `
 		WITH page AS (
 			SELECT c.id, row_number() OVER (ORDER BY c.last_activity_at DESC, c.id DESC) AS rank
 			FROM (
 				SELECT c.id, c.last_activity_at
-				FROM conversations c
-				JOIN messages r ON r.conversation_id = c.id AND r.parent_id IS NULL
-				WHERE c.practice_id = $1
-				  AND ($2::bigint IS NULL OR c.patient_id = $2)
-				  AND ($3 OR c.archived_at IS NULL)
-				  AND ($4::bigint = 0 OR c.id = $4)
-				  AND ($5 = '' OR ($5 = 'mine' AND r.requested_staff_id = $6)
-				               OR ($5 = 'unassigned' AND r.requested_staff_id IS NULL))
+				FROM conversations c ` + join + `
+				WHERE ` + where + `
 				ORDER BY c.last_activity_at DESC, c.id DESC
-				LIMIT $7 OFFSET $8
+				LIMIT ` + strconv.Itoa(PageSize+1) + skip + `
 			) c
-		)
+		)` + pageMessagesSQL
+}
+
+const (
+	// $1 the conversation, $2 practice, $3 patient (NULL for staff), $4 archived too.
+	oneConversationSQL = `
+		WITH page AS (
+			SELECT c.id, 1 AS rank
+			FROM conversations c
+			WHERE c.id = $1 AND c.practice_id = $2
+			  AND ($3::bigint IS NULL OR c.patient_id = $3)
+			  AND ($4 OR c.archived_at IS NULL)
+		)` + pageMessagesSQL
+	pageMessagesSQL = `
 		SELECT c.id AS conversation_id, c.patient_id, p.full_name AS patient_name,
 		       p.initials AS patient_initials, c.archived_at, c.last_activity_at,
 		       m.id AS message_id, m.parent_id, m.author_id, a.role AS author_role,
@@ -131,22 +232,8 @@ func (s *Store) InboxPage(ctx context.Context, v Viewer, f InboxFilter) (InboxPa
 		JOIN messages m ON m.conversation_id = c.id
 		JOIN users a ON a.id = m.author_id
 		LEFT JOIN users rs ON rs.id = m.requested_staff_id
-		ORDER BY page.rank, m.created_at, m.id`,
-		v.PracticeID, v.patientScope(), f.IncludeArchived, f.ConversationID, f.Assignment, v.UserID,
-		PageSize+1, (page-1)*PageSize)
-	if err != nil {
-		return InboxPage{}, fmt.Errorf("store: inbox of user %d: %w", v.UserID, err)
-	}
-	list, err := s.buildTrees(rows)
-	if err != nil {
-		return InboxPage{}, err
-	}
-	res := InboxPage{Conversations: list, Page: page}
-	if len(list) > PageSize {
-		res.Conversations, res.More = list[:PageSize], true
-	}
-	return res, nil
-}
+		ORDER BY page.rank, m.created_at, m.id`
+)
 
 // Conversation loads one of the viewer's conversations; another's answers ErrNotFound.
 func (s *Store) Conversation(ctx context.Context, v Viewer, id int64) (*Conversation, error) {
@@ -280,7 +367,7 @@ func (s *Store) message(ctx context.Context, v Viewer, id int64) (*Message, deta
 // conversation (migration 00005).
 func (s *Store) AwaitingCount(ctx context.Context, v Viewer) (int, error) {
 	var n int
-	err := s.db.GetContext(ctx, &n, `
+	err := s.get(ctx, &n, `
 		SELECT count(*) FROM conversations c
 		WHERE c.practice_id = $1 AND ($2::bigint IS NULL OR c.patient_id = $2) AND c.archived_at IS NULL
 		  AND c.patient_has_last_word`,

@@ -327,7 +327,8 @@ func TestAwaitingPractice(t *testing.T) {
 }
 
 // TestInboxPages: a long inbox comes in pages of PageSize conversations, newest first, every
-// conversation on exactly one page, each with its whole tree however many messages it has.
+// conversation on exactly one page, each with its whole tree however many messages it has; the
+// open conversations alone, and all of them.
 func TestInboxPages(t *testing.T) {
 	t.Parallel()
 	f := newDemo(t)
@@ -338,8 +339,17 @@ func TestInboxPages(t *testing.T) {
 			r := reply(t, f.s, f.hNurse, sent.MessageID, "Answer")
 			reply(t, f.s, f.grace, r.MessageID, "Thanks")
 		}
+		if i%9 == 4 {
+			if _, err := f.s.Archive(ctx, f.grace, origin, sent.ConversationID); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
-	for _, v := range []store.Viewer{f.grace, f.hNurse} {
+	for _, tc := range []struct {
+		v   store.Viewer
+		all bool
+	}{{f.grace, true}, {f.hNurse, true}, {f.grace, false}, {f.hNurse, false}} {
+		v := tc.v
 		var patient int64 // 0: the whole practice
 		if v.Role == store.RolePatient {
 			patient = v.UserID
@@ -347,13 +357,17 @@ func TestInboxPages(t *testing.T) {
 		var want []int64
 		if err := f.s.DB().SelectContext(ctx, &want, `
 			SELECT id FROM conversations WHERE practice_id = $1 AND ($2 = 0 OR patient_id = $2)
-			ORDER BY last_activity_at DESC, id DESC`, v.PracticeID, patient); err != nil {
+			  AND ($3 OR archived_at IS NULL)
+			ORDER BY last_activity_at DESC, id DESC`, v.PracticeID, patient, tc.all); err != nil {
 			t.Fatal(err)
+		}
+		if len(want) <= 2*store.PageSize {
+			t.Fatalf("%d conversations make fewer than three pages", len(want))
 		}
 		var got []int64
 		pages := (len(want) + store.PageSize - 1) / store.PageSize
 		for n := 1; n <= pages+1; n++ {
-			page, err := f.s.InboxPage(ctx, v, store.InboxFilter{IncludeArchived: true, Page: n})
+			page, err := f.s.InboxPage(ctx, v, store.InboxFilter{IncludeArchived: tc.all, Page: n})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -375,11 +389,11 @@ func TestInboxPages(t *testing.T) {
 			t.Errorf("user %d: pages hold %d conversations %v,\nwant %d %v", v.UserID, len(got), got, len(want), want)
 		}
 		// Page 0 and negative pages are the first page.
-		first, err := f.s.InboxPage(ctx, v, store.InboxFilter{IncludeArchived: true})
+		first, err := f.s.InboxPage(ctx, v, store.InboxFilter{IncludeArchived: tc.all})
 		if err != nil {
 			t.Fatal(err)
 		}
-		neg, err := f.s.InboxPage(ctx, v, store.InboxFilter{IncludeArchived: true, Page: -3})
+		neg, err := f.s.InboxPage(ctx, v, store.InboxFilter{IncludeArchived: tc.all, Page: -3})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -48,11 +48,15 @@ func (s *Store) EventsAfter(ctx context.Context, v Viewer, after int64, limit in
 // EventHorizon reports the newest event id, and the oldest one still kept. A page that has seen
 // less than the oldest kept cannot be replayed to and must reload.
 func (s *Store) EventHorizon(ctx context.Context) (newest, oldest int64, err error) {
-	err = s.db.QueryRowxContext(ctx, `SELECT coalesce(max(id), 0), coalesce(min(id), 0) FROM events`).Scan(&newest, &oldest)
+	var h struct {
+		Newest int64 `db:"newest"`
+		Oldest int64 `db:"oldest"`
+	}
+	err = s.get(ctx, &h, `SELECT coalesce(max(id), 0) AS newest, coalesce(min(id), 0) AS oldest FROM events`)
 	if err != nil {
 		return 0, 0, fmt.Errorf("store: event horizon: %w", err)
 	}
-	return newest, oldest, nil
+	return h.Newest, h.Oldest, nil
 }
 
 // PruneEvents deletes events older than the retention window; they exist only for replay.

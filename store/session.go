@@ -131,7 +131,7 @@ func (s *Store) SessionByToken(ctx context.Context, token string, limits Session
 		LastSeenAt time.Time `db:"last_seen_at"`
 		Pending    bool      `db:"second_factor_pending"`
 	}
-	err := s.db.GetContext(ctx, &row, `
+	err := s.get(ctx, &row, `
 		SELECT s.csrf_token, s.created_at, s.last_seen_at, s.second_factor_pending, `+prefixed("u.", userColumns)+`
 		FROM sessions s JOIN users u ON u.id = s.user_id
 		WHERE s.token_hash = $1

@@ -60,13 +60,18 @@ var (
 
 // Store is the application's PostgreSQL database.
 type Store struct {
-	db   *sqlx.DB
-	keys *Keyring
-	now  func() time.Time
+	db    *sqlx.DB
+	keys  *Keyring
+	now   func() time.Time
+	stmts statements // the hot reads, prepared (prepared.go)
 }
 
 // Open connects to PostgreSQL and checks that it answers.
 func Open(ctx context.Context, databaseURL string, keys *Keyring) (*Store, error) {
+	databaseURL, prepare, err := splitPreparedParam(databaseURL)
+	if err != nil {
+		return nil, err
+	}
 	db, err := sqlx.Open("postgres", databaseURL)
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
@@ -79,7 +84,9 @@ func Open(ctx context.Context, databaseURL string, keys *Keyring) (*Store, error
 		db.Close()
 		return nil, fmt.Errorf("store: connect: %w", err)
 	}
-	return New(db, keys), nil
+	s := New(db, keys)
+	s.stmts.off = !prepare
+	return s, nil
 }
 
 // New wraps an open database.

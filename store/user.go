@@ -53,7 +53,7 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 // Practice loads the viewer's practice.
 func (s *Store) Practice(ctx context.Context, v Viewer) (Practice, error) {
 	var p Practice
-	err := s.db.GetContext(ctx, &p, `SELECT id, name, message_fee_cents FROM practices WHERE id = $1`, v.PracticeID)
+	err := s.get(ctx, &p, `SELECT id, name, message_fee_cents FROM practices WHERE id = $1`, v.PracticeID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Practice{}, ErrNotFound
 	}

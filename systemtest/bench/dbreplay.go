@@ -19,11 +19,13 @@ import (
 // The database ceiling replays, straight against PostgreSQL, the very statements a render
 // issues. They are captured by running the store methods the handler calls (session lookup, then
 // what inboxView asks for) over a connection that records each statement and its arguments: the
-// SQL is the store's own, not a copy that could drift from it.
+// SQL is the store's own, not a copy that could drift from it. A statement the store prepared is
+// replayed prepared.
 
 type statement struct {
-	query string
-	args  []any
+	query    string
+	args     []any
+	prepared bool
 }
 
 type recorder struct {
@@ -31,10 +33,10 @@ type recorder struct {
 	stmts []statement
 }
 
-func (r *recorder) add(q string, args []driver.NamedValue) {
+func (r *recorder) add(q string, args []driver.NamedValue, prepared bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	s := statement{query: q}
+	s := statement{query: q, prepared: prepared}
 	for _, a := range args {
 		s.args = append(s.args, a.Value)
 	}
@@ -63,17 +65,42 @@ type recConn struct {
 }
 
 func (c *recConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
-	c.rec.add(q, args)
+	c.rec.add(q, args, false)
 	return c.Conn.(driver.QueryerContext).QueryContext(ctx, q, args)
 }
 
 func (c *recConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
-	c.rec.add(q, args)
+	c.rec.add(q, args, false)
 	return c.Conn.(driver.ExecerContext).ExecContext(ctx, q, args)
 }
 
+func (c *recConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	st, err := c.Conn.(driver.ConnPrepareContext).PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return &recStmt{Stmt: st, query: q, rec: c.rec}, nil
+}
+
+// recStmt records each execution of a prepared statement.
+type recStmt struct {
+	driver.Stmt
+	query string
+	rec   *recorder
+}
+
+func (s *recStmt) QueryContext(ctx context.Context, args []driver.NamedValue) (driver.Rows, error) {
+	s.rec.add(s.query, args, true)
+	return s.Stmt.(driver.StmtQueryContext).QueryContext(ctx, args)
+}
+
+func (s *recStmt) ExecContext(ctx context.Context, args []driver.NamedValue) (driver.Result, error) {
+	s.rec.add(s.query, args, true)
+	return s.Stmt.(driver.StmtExecContext).ExecContext(ctx, args)
+}
+
 func (c *recConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
-	c.rec.add("BEGIN", nil)
+	c.rec.add("BEGIN", nil, false)
 	return c.Conn.(driver.ConnBeginTx).BeginTx(ctx, opts)
 }
 
@@ -138,6 +165,15 @@ func replayLoad(ctx context.Context, e *env, stmts []statement, clients int, d t
 	for _, c := range conns {
 		c.Close()
 	}
+	prep := make([]*sql.Stmt, len(stmts))
+	for i, st := range stmts {
+		if st.prepared {
+			if prep[i], err = db.PrepareContext(ctx, st.query); err != nil {
+				return loadResult{}, err
+			}
+			defer prep[i].Close()
+		}
+	}
 	lat := make([][]time.Duration, clients)
 	var errs atomic.Int64
 	var firstErr atomic.Value
@@ -154,7 +190,7 @@ func replayLoad(ctx context.Context, e *env, stmts []statement, clients int, d t
 				if t.After(deadline) {
 					break
 				}
-				if err := replayOnce(ctx, db, stmts); err != nil {
+				if err := replayOnce(ctx, db, prep, stmts); err != nil {
 					errs.Add(1)
 					firstErr.CompareAndSwap(nil, err)
 					continue
@@ -179,9 +215,16 @@ func replayLoad(ctx context.Context, e *env, stmts []statement, clients int, d t
 	return res, nil
 }
 
-func replayOnce(ctx context.Context, db *sql.DB, stmts []statement) error {
-	for _, s := range stmts {
-		rows, err := db.QueryContext(ctx, s.query, s.args...)
+// replayOnce runs the statements of one render; prep holds those the store prepared.
+func replayOnce(ctx context.Context, db *sql.DB, prep []*sql.Stmt, stmts []statement) error {
+	for i, s := range stmts {
+		var rows *sql.Rows
+		var err error
+		if prep[i] != nil {
+			rows, err = prep[i].QueryContext(ctx, s.args...)
+		} else {
+			rows, err = db.QueryContext(ctx, s.query, s.args...)
+		}
 		if err != nil {
 			return err
 		}
