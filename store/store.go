@@ -12,6 +12,8 @@
 // requested staff member, which the staff queue filters on and which says who should answer, not
 // what the message is about.
 //
+// The reads every inbox render makes are prepared statements (prepared.go), one per list.
+//
 // The store must not know about HTTP, templates or Redis.
 package store
 
