@@ -5,9 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"securemessages/static"
 	"securemessages/store"
-	"securemessages/views"
 )
 
 // BenchmarkInboxRender renders a full inbox page of 20 conversations of 5 messages (what the
@@ -19,27 +17,16 @@ import (
 //
 //	go test ./app -run '^$' -bench InboxRender -cpuprofile cpu.out
 func BenchmarkInboxRender(b *testing.B) {
-	assets, err := static.Load()
-	if err != nil {
-		b.Fatal(err)
-	}
 	for _, tc := range []struct {
 		name    string
 		entries int
 	}{{"uncached", 0}, {"cached", defaultThreadCache}} {
-		b.Run(tc.name, func(b *testing.B) { benchmarkInboxRender(b, assets, tc.entries) })
+		b.Run(tc.name, func(b *testing.B) { benchmarkInboxRender(b, tc.entries) })
 	}
 }
 
-func benchmarkInboxRender(b *testing.B, assets *static.Assets, entries int) {
-	threads := newThreadCache(entries)
-	engine, err := views.New(templateFuncs(assets, threads))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := threads.setEngine(engine); err != nil {
-		b.Fatal(err)
-	}
+func benchmarkInboxRender(b *testing.B, entries int) {
+	engine, _ := testViews(b, entries)
 	patient := store.User{ID: 7, PracticeID: 1, Role: store.RolePatient, FullName: "Maria Lopez", Initials: "ML"}
 	vd := &ViewData{Title: "Messages", User: &patient, Practice: store.Practice{ID: 1, Name: "Riverside Family Medicine"},
 		CSRFToken: maskCSRF("0123456789abcdefghijklmnopqrstuvwxyzABCDEFG")}

@@ -6,25 +6,34 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gofiber/template/html/v2"
+
 	"securemessages/static"
 	"securemessages/store"
 	"securemessages/views"
 )
 
-func testThreadCache(t *testing.T, entries int) *threadCache {
-	t.Helper()
+// testViews loads the views as app.New does, with a thread cache of entries threads.
+func testViews(tb testing.TB, entries int) (*html.Engine, *threadCache) {
+	tb.Helper()
 	assets, err := static.Load()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	threads := newThreadCache(entries)
 	engine, err := views.New(templateFuncs(assets, threads))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	if err := threads.setEngine(engine); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
+	return engine, threads
+}
+
+func testThreadCache(t *testing.T, entries int) *threadCache {
+	t.Helper()
+	_, threads := testViews(t, entries)
 	return threads
 }
 
