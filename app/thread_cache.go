@@ -24,10 +24,10 @@ const threadCacheTTL = 10 * time.Minute
 // The messages are where html/template spends its time (every value it writes goes through an
 // escaper called by reflection), and they are a page's bulk.
 //
-// A thread's HTML is a pure function of its []*MessageNode (partials/thread reads nothing else:
-// no CSRF token, no list state besides the links the nodes carry), so the key is a digest of the
-// nodes themselves, every field included: whatever changes the HTML changes the key, and a
-// change never waits for an invalidation. Two viewers with identical nodes would get identical
+// A thread's HTML with no panel open is a pure function of its []*MessageNode (partials/thread
+// reads nothing else: no CSRF token, no list state besides the links the nodes carry), so the
+// key is a digest of the nodes themselves, every field included: whatever changes the HTML
+// changes the key, and a change never waits for an invalidation. Two viewers with identical nodes would get identical
 // HTML, so sharing an entry between them shows neither anything of the other's. A thread with a
 // panel open (a Slot) is rendered fresh and not kept.
 type threadCache struct {
