@@ -4,14 +4,12 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -19,6 +17,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"securemessages/realtime/localredis"
+	"securemessages/realtime/ssetest"
 	"securemessages/store"
 	"securemessages/store/storetest"
 )
@@ -110,48 +109,12 @@ func (f *fakeSource) set(fn func(*fakeSource)) {
 }
 
 // frame is one server-sent-events frame as a browser would read it.
-type frame struct {
-	ID, Event, Data, Retry string
-	Comments               []string
-}
-
-func (f frame) String() string {
-	return fmt.Sprintf("{id:%q event:%q data:%q retry:%q comments:%q}", f.ID, f.Event, f.Data, f.Retry, f.Comments)
-}
+type frame = ssetest.Frame
 
 // readFrames parses an SSE body into frames until it ends.
 func readFrames(r io.Reader, out chan<- frame) {
 	defer close(out)
-	sc := bufio.NewScanner(r)
-	var f frame
-	empty := true
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" {
-			if !empty {
-				out <- f
-			}
-			f, empty = frame{}, true
-			continue
-		}
-		empty = false
-		if strings.HasPrefix(line, ":") {
-			f.Comments = append(f.Comments, strings.TrimSpace(line[1:]))
-			continue
-		}
-		field, value, _ := strings.Cut(line, ":")
-		value = strings.TrimPrefix(value, " ")
-		switch field {
-		case "id":
-			f.ID = value
-		case "event":
-			f.Event = value
-		case "data":
-			f.Data = value
-		case "retry":
-			f.Retry = value
-		}
-	}
+	ssetest.Read(r, func(f frame) { out <- f })
 }
 
 // pipeStream is a stream served into a pipe the test reads, as fasthttp's writer would be.

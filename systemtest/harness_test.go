@@ -8,7 +8,6 @@ package systemtest
 // sec_helpers_test.go, browser_helpers_test.go, walkthrough_test.go) are built on these.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -18,7 +17,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +27,7 @@ import (
 	"securemessages/app"
 	"securemessages/realtime"
 	"securemessages/realtime/localredis"
+	"securemessages/realtime/ssetest"
 	"securemessages/store"
 	"securemessages/store/storetest"
 )
@@ -242,51 +241,8 @@ func withToken(form url.Values, token string) url.Values {
 
 // sseFrame is one server-sent-events frame: an event, or a block of comments and fields without
 // one.
-type sseFrame struct {
-	ID, Event, Data, Retry string
-	Comments               []string
-	At                     time.Time // when it was read
-}
-
-func (f sseFrame) String() string {
-	return fmt.Sprintf("{id:%q event:%q data:%q retry:%q comments:%q}", f.ID, f.Event, f.Data, f.Retry, f.Comments)
-}
-
-func (f sseFrame) isEvent() bool { return f.ID != "" || f.Event != "" || f.Data != "" }
+type sseFrame = ssetest.Frame
 
 // readSSE reads frames from r the way a browser's EventSource does, calling emit with each frame
 // that has at least one line, until r ends; it returns the error that ended it (nil at EOF).
-func readSSE(r io.Reader, emit func(sseFrame)) error {
-	sc := bufio.NewScanner(r)
-	var f sseFrame
-	var has bool
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" {
-			if has {
-				f.At = time.Now()
-				emit(f)
-			}
-			f, has = sseFrame{}, false
-			continue
-		}
-		has = true
-		if strings.HasPrefix(line, ":") {
-			f.Comments = append(f.Comments, strings.TrimSpace(line[1:]))
-			continue
-		}
-		field, value, _ := strings.Cut(line, ":")
-		value = strings.TrimPrefix(value, " ")
-		switch field {
-		case "id":
-			f.ID = value
-		case "event":
-			f.Event = value
-		case "data":
-			f.Data += value
-		case "retry":
-			f.Retry = value
-		}
-	}
-	return sc.Err()
-}
+func readSSE(r io.Reader, emit func(sseFrame)) error { return ssetest.Read(r, emit) }

@@ -358,7 +358,7 @@ func (s *liveStream) read() {
 	defer close(s.ended)
 	defer close(s.frames)
 	readSSE(s.resp.Body, func(f sseFrame) {
-		if f.isEvent() || f.Retry != "" || len(f.Comments) > 0 {
+		if f.IsEvent() || f.Retry != "" || len(f.Comments) > 0 {
 			s.frames <- f
 		}
 	})
@@ -380,7 +380,7 @@ func (s *liveStream) next(t *testing.T, d time.Duration) sseFrame {
 			if !ok {
 				t.Fatalf("%s ended; want an event", s.name)
 			}
-			if f.isEvent() {
+			if f.IsEvent() {
 				return f
 			}
 		case <-deadline:
@@ -449,7 +449,7 @@ func (s *liveStream) quiet(t *testing.T, d time.Duration) []sseFrame {
 			if !ok {
 				t.Fatalf("%s ended; want it open and quiet", s.name)
 			}
-			if f.isEvent() {
+			if f.IsEvent() {
 				t.Fatalf("%s: got %v; want nothing", s.name, f)
 			}
 			comments = append(comments, f)

@@ -256,7 +256,7 @@ func TestLiveInstanceRestart(t *testing.T) {
 	b.shutdown()
 	frames := s.end(t, 2*time.Second)
 	t.Logf("B shut down in %v", time.Since(start))
-	if len(frames) == 0 || frames[len(frames)-1].Retry == "" || frames[len(frames)-1].isEvent() {
+	if len(frames) == 0 || frames[len(frames)-1].Retry == "" || frames[len(frames)-1].IsEvent() {
 		t.Fatalf("B's stream ended with %v; want a retry hint", frames)
 	}
 
