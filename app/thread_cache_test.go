@@ -119,10 +119,7 @@ func TestThreadKeyCoversEveryField(t *testing.T) {
 	t.Parallel()
 	iv := &InboxView{CSRFToken: "token", Page: 1}
 	base := sampleThread(store.Viewer{UserID: 7, PracticeID: 1, Role: store.RolePatient}, iv)
-	baseKey, err := threadKey(base)
-	if err != nil {
-		t.Fatal(err)
-	}
+	baseKey := threadKey(base)
 	skip := map[string]bool{"Slot": true, "Inbox": true} // never cached; not read by partials/thread
 	var paths []string
 	var walk func(typ reflect.Type, path string)
@@ -148,12 +145,35 @@ func TestThreadKeyCoversEveryField(t *testing.T) {
 			t.Errorf("%s: a field of kind the test cannot change; teach mutate its kind", p)
 			continue
 		}
-		key, err := threadKey(nodes)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if key == baseKey {
+		if threadKey(nodes) == baseKey {
 			t.Errorf("changing %s keeps the thread's cache key: a changed thread would show its old HTML", p)
+		}
+	}
+}
+
+// Threads that hold the same values in another arrangement get other keys: a character moved from
+// one field to the next, a reply moved a level up.
+func TestThreadKeyTellsArrangementsApart(t *testing.T) {
+	t.Parallel()
+	node := func(id int64, label, who string, replies ...*MessageNode) *MessageNode {
+		return &MessageNode{ID: id, Flag: Flag{Label: label, Who: who}, Replies: replies}
+	}
+	pairs := []struct {
+		name string
+		a, b []*MessageNode
+	}{
+		{"a character moved between fields",
+			[]*MessageNode{node(1, "ab", "c")}, []*MessageNode{node(1, "a", "bc")}},
+		{"a reply moved a level up",
+			[]*MessageNode{node(1, "s", "w", node(2, "s", "w", node(3, "s", "w")))},
+			[]*MessageNode{node(1, "s", "w", node(2, "s", "w"), node(3, "s", "w"))}},
+		{"a reply made a thread of its own",
+			[]*MessageNode{node(1, "s", "w", node(2, "s", "w"))},
+			[]*MessageNode{node(1, "s", "w"), node(2, "s", "w")}},
+	}
+	for _, p := range pairs {
+		if threadKey(p.a) == threadKey(p.b) {
+			t.Errorf("%s: both threads have one key", p.name)
 		}
 	}
 }

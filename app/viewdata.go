@@ -100,11 +100,11 @@ type MessageNode struct {
 	Flag           Flag
 	Actions        store.Actions
 	Links          MessageLinks // where each of Actions leads, "" where it does not apply
-	Slot           *Slot        `json:"-"` // what is open under the message, if anything (never cached)
+	Slot           *Slot        // what is open under the message, if anything (never cached)
 	Replies        []*MessageNode
 	// The list the message is in, for an open Slot's forms. Outside an open Slot, partials/thread,
 	// whose HTML is cached by a digest of the nodes (threadCache), must read nothing of it.
-	Inbox *InboxView `json:"-"`
+	Inbox *InboxView
 }
 
 // Stamp is when a message was sent, for the machine (the datetime attribute) and as shown.
