@@ -177,6 +177,10 @@ func TestOpenRejectsOtherAssociatedData(t *testing.T) {
 	t.Parallel()
 	k := mustRing(t, "1:"+randomKey(t))
 	ad := store.MessageAD("body", 12, 34)
+	// Values in databases were sealed under these very bytes: they must never change.
+	if want := "sm/v1|messages.body|12|34"; string(ad) != want {
+		t.Fatalf("associated data %q, want %q", ad, want)
+	}
 	sealed := k.Seal([]byte("Blood sugar 240 this morning"), ad)
 	others := map[string][]byte{
 		"other column":       store.MessageAD("subject", 12, 34),
