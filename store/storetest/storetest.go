@@ -92,6 +92,13 @@ func URL(t testing.TB, demo bool) string {
 	return pgtestdb.Custom(t, config(t), migrator{demo: demo}).URL()
 }
 
+// EmptyURL returns the connection URL of a new database with nothing in it, not even the schema,
+// for tests of the migrations themselves.
+func EmptyURL(t testing.TB) string {
+	t.Helper()
+	return pgtestdb.Custom(t, config(t), pgtestdb.NoopMigrator{}).URL()
+}
+
 func open(t testing.TB, m migrator) *store.Store {
 	t.Helper()
 	conf := pgtestdb.Custom(t, config(t), m)
