@@ -26,6 +26,10 @@ type pageCase struct {
 	enc   string
 
 	inbox, ceiling, single []loadResult
+	// db: the DB ceiling of the case's side, replayed right after each of its rounds, so that
+	// the two figures of a ratio meet the machine in the same state (its speed drifts by a third
+	// within minutes here).
+	db []loadResult
 }
 
 type pagesResult struct {
@@ -152,7 +156,7 @@ func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult
 	}
 
 	// Warm up every path once, then measure in rounds; each round runs every case, so a slow
-	// moment of the machine touches all of them alike.
+	// moment of the machine touches all of them alike, and each case's DB ceiling right after it.
 	for _, c := range res.cases {
 		runLoad(e, c.req, cfg.clients, cfg.warmup, c.pid)
 	}
@@ -167,17 +171,16 @@ func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult
 			if prof != nil {
 				<-prof
 			}
+			lr, err := replayLoad(ctx, e, stmts[c.staff], cfg.clients, cfg.duration)
+			if err != nil {
+				return nil, err
+			}
+			c.db = append(c.db, lr)
+			res.db[c.staff] = append(res.db[c.staff], lr)
 			c.ceiling = append(c.ceiling, runLoad(e, request{addr: ceiling.addr, path: "/" + c.key}, cfg.clients, cfg.duration, ceiling.pid))
 			if c.full {
 				c.single = append(c.single, runLoad(e, c.req, 1, cfg.duration, c.pid))
 			}
-		}
-		for _, staffSide := range []bool{false, true} {
-			lr, err := replayLoad(ctx, e, stmts[staffSide], cfg.clients, cfg.duration)
-			if err != nil {
-				return nil, err
-			}
-			res.db[staffSide] = append(res.db[staffSide], lr)
 		}
 		logf("pages: round %d of %d in %s", r, cfg.rounds, since(step))
 	}
