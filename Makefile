@@ -36,7 +36,7 @@ screenshots: deps
 # The performance suite (README, "Performance"): seeds a practice into a database of its own and
 # measures the inbox pages, live fan-out and the cost of open streams against real servers, printing
 # a table. Not part of `make test`: it prints figures and fails only if it cannot run at all. About
-# ten minutes on two cores; flags through BENCHFLAGS, e.g. make bench BENCHFLAGS="-rounds 5"
+# five and a half minutes on two cores; flags through BENCHFLAGS, e.g. make bench BENCHFLAGS="-rounds 5"
 # (go run ./systemtest/bench -h lists them).
 bench: deps
 	$(GO) run ./systemtest/bench $(BENCHFLAGS)
