@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"io/fs"
 	"slices"
 	"strings"
@@ -38,12 +39,12 @@ func TestMigrationsRollBackAndRunAgain(t *testing.T) {
 	// The schema after each version, going up one at a time; after[0] is the empty database.
 	after := []string{schemaOf(ctx, t, db)}
 	for {
-		res, err := provider.UpByOne(ctx)
-		if err != nil {
-			break // goose.ErrNoNextVersion once all have run; checked below
+		_, err := provider.UpByOne(ctx)
+		if errors.Is(err, goose.ErrNoNextVersion) {
+			break
 		}
-		if res.Error != nil {
-			t.Fatalf("%s: %v", res.Source.Path, res.Error)
+		if err != nil {
+			t.Fatalf("going up one at a time, after version %d: %v", len(after)-1, err)
 		}
 		after = append(after, schemaOf(ctx, t, db))
 	}
