@@ -100,6 +100,38 @@ func TestInboxHidesArchived(t *testing.T) {
 	}
 }
 
+// TestQueueShowsWhatThePatientAsked: each conversation of the staff's list carries what its
+// first message asked for (response method, billing consent, staff member), from the first row
+// of the conversation alone; the conversation's own columns come the same way. A patient's list
+// leaves what was asked out.
+func TestQueueShowsWhatThePatientAsked(t *testing.T) {
+	t.Parallel()
+	f := newDemo(t)
+	const rash = "Rash on my forearm"
+	staffSide := conversationBySubject(t, f.s, f.nurse, rash)
+	want := store.Instructions{ResponseMethod: "phone", BillingConsent: true, FeeCents: 2500}
+	if staffSide.Instructions != want || staffSide.RequestedStaffName != "Jordan Patel, RN" {
+		t.Errorf("staff's list: instructions %+v, requested %q; want %+v, %q",
+			staffSide.Instructions, staffSide.RequestedStaffName, want, "Jordan Patel, RN")
+	}
+	if staffSide.PatientID != f.maria.UserID || staffSide.PatientName != "Maria Lopez" || staffSide.PatientInitials != "ML" ||
+		!staffSide.Archived() || staffSide.LastActivityAt.IsZero() {
+		t.Errorf("staff's list: conversation %+v", staffSide)
+	}
+	if len(staffSide.Messages) != 1 || len(staffSide.Messages[0].Replies) == 0 {
+		t.Fatalf("staff's list: %d first messages, want 1 with replies", len(staffSide.Messages))
+	}
+	patientSide := conversationBySubject(t, f.s, f.maria, rash)
+	if patientSide.Instructions != (store.Instructions{}) || patientSide.RequestedStaffName != "" {
+		t.Errorf("patient's list: instructions %+v, requested %q; it does not show them",
+			patientSide.Instructions, patientSide.RequestedStaffName)
+	}
+	if patientSide.PatientID != f.maria.UserID || patientSide.LastActivityAt != staffSide.LastActivityAt ||
+		patientSide.Archived() != staffSide.Archived() {
+		t.Errorf("patient's list: conversation %+v, staff's %+v", patientSide, staffSide)
+	}
+}
+
 // TestMessageDetails: Show Details reveals the body and special instructions, and each read is
 // audited (without text).
 func TestMessageDetails(t *testing.T) {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
@@ -64,6 +65,24 @@ func (s *Store) get(ctx context.Context, dest any, query string, args ...any) er
 func (s *Store) sel(ctx context.Context, dest any, query string, args ...any) error {
 	return s.prepared(ctx, query, func(st *sqlx.Stmt) error { return st.SelectContext(ctx, dest, args...) },
 		func() error { return s.db.SelectContext(ctx, dest, query, args...) })
+}
+
+// query runs query through its prepared statement and hands the rows to read, which may be
+// called a second time if the statement had to be prepared again.
+func (s *Store) query(ctx context.Context, query string, args []any, read func(*sql.Rows) error) error {
+	run := func(q func() (*sql.Rows, error)) error {
+		rows, err := q()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		return read(rows)
+	}
+	return s.prepared(ctx, query,
+		func(st *sqlx.Stmt) error {
+			return run(func() (*sql.Rows, error) { return st.QueryContext(ctx, args...) })
+		},
+		func() error { return run(func() (*sql.Rows, error) { return s.db.QueryContext(ctx, query, args...) }) })
 }
 
 // prepared runs withStmt on query's prepared statement, or unprepared when statements are off.
