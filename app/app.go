@@ -61,10 +61,11 @@ func New(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*fib
 // templateFuncs are the functions the views call.
 func templateFuncs(assets *static.Assets, threads *threadCache) template.FuncMap {
 	return template.FuncMap{
-		"asset":   assets.URL,
-		"fee":     store.FormatFee,
-		"maxBody": func() int { return store.MaxBodyLen },
-		"thread":  threads.HTML,
+		"asset":     assets.URL,
+		"fee":       store.FormatFee,
+		"maxBody":   func() int { return store.MaxBodyLen },
+		"thread":    threads.HTML,
+		"stateForm": threads.StateForm,
 	}
 }
 

@@ -30,9 +30,21 @@ const threadCacheTTL = 10 * time.Minute
 // changes the key, and a change never waits for an invalidation. Two viewers with identical nodes would get identical
 // HTML, so sharing an entry between them shows neither anything of the other's. A thread with a
 // panel open (a Slot) is rendered fresh and not kept.
+//
+// It also keeps the opening tag of each conversation's Archive/Re-Open form
+// (partials/state-form), a pure function of the conversation and the address it posts to. The
+// form's CSRF token, masked anew for every page, is written after it, fresh.
 type threadCache struct {
-	tmpl *template.Template                               // partials/thread
-	lru  *expirable.LRU[[sha256.Size]byte, template.HTML] // nil when the cache is off
+	tmpl  *template.Template                               // partials/thread
+	lru   *expirable.LRU[[sha256.Size]byte, template.HTML] // nil when the cache is off
+	form  *template.Template                               // partials/state-form
+	forms *expirable.LRU[stateForm, template.HTML]         // nil when the cache is off
+}
+
+// stateForm is what partials/state-form writes.
+type stateForm struct {
+	ID     int64
+	Action string
 }
 
 // newThreadCache keeps up to entries threads; 0 keeps none. The template is given later
@@ -41,18 +53,42 @@ func newThreadCache(entries int) *threadCache {
 	t := &threadCache{}
 	if entries > 0 {
 		t.lru = expirable.NewLRU[[sha256.Size]byte, template.HTML](entries, nil, threadCacheTTL)
+		t.forms = expirable.NewLRU[stateForm, template.HTML](entries, nil, threadCacheTTL)
 	}
 	return t
 }
 
-// setEngine takes partials/thread from the loaded templates. It is executed directly rather than
-// through the engine's Render, which takes the engine's lock and adds a function to the template
-// set on every call: about 40 µs, as much as the thread itself once cached.
+// setEngine takes partials/thread and partials/state-form from the loaded templates. They are
+// executed directly rather than through the engine's Render, which takes the engine's lock and
+// adds a function to the template set on every call: about 40 µs, as much as a thread once cached.
 func (t *threadCache) setEngine(e *html.Engine) error {
 	if t.tmpl = e.Templates.Lookup("partials/thread"); t.tmpl == nil {
 		return errors.New("views: partials/thread is missing")
 	}
+	if t.form = e.Templates.Lookup("partials/state-form"); t.form == nil {
+		return errors.New("views: partials/state-form is missing")
+	}
 	return nil
+}
+
+// StateForm is partials/state-form rendered for the conversation id posting to action: the
+// template function "stateForm". Its three values cost html/template about as much as the rest
+// of the conversation's markup together (an inbox page has twenty).
+func (t *threadCache) StateForm(id int64, action string) (template.HTML, error) {
+	key := stateForm{ID: id, Action: action}
+	if t.forms != nil {
+		if h, ok := t.forms.Get(key); ok {
+			return h, nil
+		}
+	}
+	h, err := execute(t.form, key)
+	if err != nil {
+		return "", fmt.Errorf("render state form: %w", err)
+	}
+	if t.forms != nil {
+		t.forms.Add(key, h)
+	}
+	return h, nil
 }
 
 // HTML is partials/thread rendered for msgs: the template function "thread".
@@ -72,13 +108,22 @@ func (t *threadCache) HTML(msgs []*MessageNode) (template.HTML, error) {
 	return h, nil
 }
 
-// render runs partials/thread. Its output is html/template's own, escaped for where it stands;
-// handing it back as template.HTML only saves escaping it twice.
+// render runs partials/thread.
 func (t *threadCache) render(msgs []*MessageNode) (template.HTML, error) {
+	h, err := execute(t.tmpl, msgs)
+	if err != nil {
+		return "", fmt.Errorf("render thread: %w", err)
+	}
+	return h, nil
+}
+
+// execute runs tmpl on data. Its output is html/template's own, escaped for where it stands;
+// handing it back as template.HTML only saves escaping it twice.
+func execute(tmpl *template.Template, data any) (template.HTML, error) {
 	b := bytebufferpool.Get()
 	defer bytebufferpool.Put(b)
-	if err := t.tmpl.Execute(b, msgs); err != nil {
-		return "", fmt.Errorf("render thread: %w", err)
+	if err := tmpl.Execute(b, data); err != nil {
+		return "", err
 	}
 	return template.HTML(b.String()), nil
 }

@@ -112,6 +112,35 @@ func TestThreadCacheRendersOpenSlotsFresh(t *testing.T) {
 	}
 }
 
+// A kept form's opening tag is what a fresh render gives, for its own conversation and address
+// only.
+func TestStateFormMatchesFreshRender(t *testing.T) {
+	t.Parallel()
+	cached, fresh := testThreadCache(t, 16), testThreadCache(t, 0)
+	for _, f := range []stateForm{{70, "/conversations/70/archive"}, {70, "/conversations/70/archive?all=1"},
+		{71, "/conversations/71/reopen?all=1&page=2"}} {
+		want, err := fresh.StateForm(f.ID, f.Action)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 2 { // rendered, then kept
+			got, err := cached.StateForm(f.ID, f.Action)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != want {
+				t.Errorf("%+v: kept %q, fresh %q", f, got, want)
+			}
+		}
+		if !strings.Contains(string(want), `id="state-`+itoa(f.ID)+`"`) || !strings.Contains(string(want), `action="`+strings.ReplaceAll(f.Action, "&", "&amp;")+`"`) {
+			t.Errorf("%+v: %q", f, want)
+		}
+	}
+	if n := cached.forms.Len(); n != 3 {
+		t.Errorf("%d forms kept, want 3", n)
+	}
+}
+
 // Every field of a message node (and of what it holds) takes part in the key, so no change to
 // what a thread shows can find an older thread's HTML. A field added later is covered by this
 // test as soon as it exists; one tagged out of the key fails it.
