@@ -96,8 +96,8 @@ type inboxRow struct {
 
 // scan reads the columns of pageMessagesSQL, in its order. The lists scan their rows by hand
 // rather than through sqlx: sqlx finds each row's fields again by reflection, which was about 5%
-// of the server's CPU on an inbox page (make bench -profile). TestInboxTree and TestInboxPages
-// read every column back.
+// of the server's CPU on an inbox page (make bench -profile). TestInboxTree, TestInboxPages and
+// TestQueueShowsWhatThePatientAsked read every column back.
 func (r *inboxRow) scan(rows *sql.Rows) error {
 	return rows.Scan(&r.ConversationID, &r.PatientID, &r.PatientName, &r.PatientInitials, &r.ArchivedAt,
 		&r.LastActivityAt, &r.MessageID, &r.ParentID, &r.AuthorID, &r.AuthorRole, &r.AuthorName,
