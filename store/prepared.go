@@ -61,12 +61,6 @@ func (s *Store) get(ctx context.Context, dest any, query string, args ...any) er
 		func() error { return s.db.GetContext(ctx, dest, query, args...) })
 }
 
-// sel is sqlx's SelectContext, through the prepared statement for query.
-func (s *Store) sel(ctx context.Context, dest any, query string, args ...any) error {
-	return s.prepared(ctx, query, func(st *sqlx.Stmt) error { return st.SelectContext(ctx, dest, args...) },
-		func() error { return s.db.SelectContext(ctx, dest, query, args...) })
-}
-
 // query runs query through its prepared statement and hands the rows to read, which may be
 // called a second time if the statement had to be prepared again.
 func (s *Store) query(ctx context.Context, query string, args []any, read func(*sql.Rows) error) error {
