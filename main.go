@@ -92,6 +92,7 @@ func serve() error {
 		return err
 	}
 	defer st.Close()
+	st.KeepConversations(cfg.ThreadCache)
 	var hub *realtime.Hub
 	if cfg.RedisURL != "" {
 		client, err := realtime.Connect(cfg.RedisURL)

@@ -25,10 +25,12 @@ type Config struct {
 	Signin      store.SigninLimits
 	ShowDemo    bool // list the demo sign-ins on the sign-in page (local runs only)
 	Heartbeat   time.Duration
-	ThreadCache int // rendered message threads kept in memory (threadCache); 0 keeps none
+	// Rendered message threads kept in memory (threadCache), and as many conversations read for
+	// lists (store.KeepConversations); 0 keeps none.
+	ThreadCache int
 }
 
-// defaultThreadCache holds a few hundred open pages' threads: about 20 MB at most.
+// defaultThreadCache holds a few hundred open pages' threads and conversations: about 25 MB at most.
 const defaultThreadCache = 4096
 
 // ConfigFromEnv reads the environment. Every problem is reported, one line each, so an operator

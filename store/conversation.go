@@ -5,8 +5,11 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
+
+	"github.com/lib/pq"
 )
 
 // Conversation is one thread between a patient and their practice, its messages as a tree.
@@ -17,6 +20,7 @@ type Conversation struct {
 	PatientInitials string
 	ArchivedAt      *time.Time
 	LastActivityAt  time.Time
+	Revision        int64      // changes with anything a list shows of it (conversation_cache.go)
 	Messages        []*Message // the first message, and under it the replies as a tree
 	// The first message's special instructions, shown at a glance in the staff queue. A patient's
 	// list leaves them out: the patient's page does not show them (their message's details do).
@@ -80,6 +84,7 @@ type inboxRow struct {
 	PatientInitials sql.NullString `db:"patient_initials"`
 	ArchivedAt      sql.NullTime   `db:"archived_at"`
 	LastActivityAt  sql.NullTime   `db:"last_activity_at"`
+	Revision        sql.NullInt64  `db:"revision"`
 	MessageID       int64          `db:"message_id"`
 	ParentID        sql.NullInt64  `db:"parent_id"`
 	AuthorID        int64          `db:"author_id"`
@@ -100,7 +105,7 @@ type inboxRow struct {
 // TestQueueShowsWhatThePatientAsked read every column back.
 func (r *inboxRow) scan(rows *sql.Rows) error {
 	return rows.Scan(&r.ConversationID, &r.PatientID, &r.PatientName, &r.PatientInitials, &r.ArchivedAt,
-		&r.LastActivityAt, &r.MessageID, &r.ParentID, &r.AuthorID, &r.AuthorRole, &r.AuthorName,
+		&r.LastActivityAt, &r.Revision, &r.MessageID, &r.ParentID, &r.AuthorID, &r.AuthorRole, &r.AuthorName,
 		&r.AuthorInitials, &r.Subject, &r.ActedOn, &r.CreatedAt, &r.RootInstructions, &r.RequestedStaffName)
 }
 
@@ -112,15 +117,83 @@ func (s *Store) Inbox(ctx context.Context, v Viewer, f InboxFilter) ([]*Conversa
 }
 
 // InboxPage lists a page of the viewer's conversations (or f.ConversationID alone), and says
-// whether an older page follows. One query, whatever the number of conversations.
+// whether an older page follows. Two statements at most, whatever the number of conversations:
+// the page's conversations and their revisions, then the messages of those the conversation
+// cache does not hold at that revision (none, when it holds them all).
 func (s *Store) InboxPage(ctx context.Context, v Viewer, f InboxFilter) (InboxPage, error) {
 	page := max(f.Page, 1)
-	query, args, err := listQuery(v, f, page)
-	if err != nil {
+	fail := func(err error) (InboxPage, error) {
 		return InboxPage{}, fmt.Errorf("store: inbox of user %d: %w", v.UserID, err)
 	}
-	var rows []inboxRow
+	if f.ConversationID != 0 {
+		list, err := s.readConversations(ctx, oneConversationSQL,
+			[]any{f.ConversationID, v.PracticeID, v.patientScope(), f.IncludeArchived})
+		if err != nil {
+			return fail(err)
+		}
+		return InboxPage{Conversations: list, Page: page}, nil
+	}
+	query, args, err := listQuery(v, f, page)
+	if err != nil {
+		return fail(err)
+	}
+	var listed []conversationKey
+	glance := v.Role != RolePatient
 	err = s.query(ctx, query, args, func(rs *sql.Rows) error {
+		listed = listed[:0] // a statement prepared again runs the query again
+		for rs.Next() {
+			k := conversationKey{glance: glance}
+			if err := rs.Scan(&k.id, &k.revision); err != nil {
+				return err
+			}
+			listed = append(listed, k)
+		}
+		return rs.Err()
+	})
+	if err != nil {
+		return fail(err)
+	}
+	res := InboxPage{Page: page}
+	if len(listed) > PageSize {
+		listed, res.More = listed[:PageSize], true
+	}
+	res.Conversations = make([]*Conversation, len(listed))
+	var missing []int64
+	for i, k := range listed {
+		if c, ok := s.convs.get(k); ok {
+			res.Conversations[i] = c
+		} else {
+			missing = append(missing, k.id)
+		}
+	}
+	if len(missing) > 0 {
+		query, args := fetchQuery(v, missing)
+		read, err := s.readConversations(ctx, query, args)
+		if err != nil {
+			return fail(err)
+		}
+		byID := make(map[int64]*Conversation, len(read))
+		for _, c := range read {
+			// Kept at the revision read with it, which a change committed between the two
+			// statements makes newer than the one listed: the next list reads it again.
+			s.convs.add(conversationKey{id: c.ID, revision: c.Revision, glance: glance}, c)
+			byID[c.ID] = c
+		}
+		for i, k := range listed {
+			if res.Conversations[i] == nil {
+				res.Conversations[i] = byID[k.id]
+			}
+		}
+		// A conversation gone between the two statements (its only message cancelled) is left out.
+		res.Conversations = slices.DeleteFunc(res.Conversations, func(c *Conversation) bool { return c == nil })
+	}
+	return res, nil
+}
+
+// readConversations runs a statement that ends in pageMessagesSQL and builds its conversations.
+func (s *Store) readConversations(ctx context.Context, query string, args []any) ([]*Conversation, error) {
+	var rows []inboxRow
+	err := s.query(ctx, query, args, func(rs *sql.Rows) error {
 		rows = rows[:0] // a statement prepared again runs the query again
 		for rs.Next() {
 			rows = append(rows, inboxRow{})
@@ -131,17 +204,9 @@ func (s *Store) InboxPage(ctx context.Context, v Viewer, f InboxFilter) (InboxPa
 		return rs.Err()
 	})
 	if err != nil {
-		return InboxPage{}, fmt.Errorf("store: inbox of user %d: %w", v.UserID, err)
+		return nil, err
 	}
-	list, err := s.buildTrees(rows)
-	if err != nil {
-		return InboxPage{}, err
-	}
-	res := InboxPage{Conversations: list, Page: page}
-	if len(list) > PageSize {
-		res.Conversations, res.More = list[:PageSize], true
-	}
-	return res, nil
+	return s.buildTrees(rows)
 }
 
 // listQuery is the statement of the list f asks for, and its arguments.
@@ -183,11 +248,10 @@ type listShape struct {
 	later      bool   // a page after the first
 }
 
-// pageSQL holds a statement for each list. Each chooses the page of conversations first (one
-// more than fits, to know whether another page follows), then joins their messages to it. A
-// patient's list takes $1 patient and $2 practice; the practice's queue $1 practice, and "mine"
-// $2 the staff member; a later page then the number of conversations to skip. The first message
-// says whom the patient asked for.
+// pageSQL holds a statement for each list: the ids and revisions of a page of conversations,
+// one more than fits, to know whether another page follows. A patient's list takes $1 patient and
+// $2 practice; the practice's queue $1 practice, and "mine" $2 the staff member; a later page
+// then the number of conversations to skip. The first message says whom the patient asked for.
 //
 // The first page, which every live refresh fetches, has no OFFSET, and the page size is written
 // in: with either left to an argument, PostgreSQL cannot tell how many rows a plan will be asked
@@ -203,34 +267,54 @@ func init() {
 		}
 		for _, later := range []bool{false, true} {
 			pageSQL[listShape{archived: archived, later: later}] =
-				listSQL("", "c.patient_id = $1 AND c.practice_id = $2"+open, later, 3, patientList)
+				listSQL("", "c.patient_id = $1 AND c.practice_id = $2"+open, later, 3)
 			pageSQL[listShape{staff: true, archived: archived, later: later}] =
-				listSQL("", "c.practice_id = $1"+open, later, 2, staffList)
+				listSQL("", "c.practice_id = $1"+open, later, 2)
 			pageSQL[listShape{staff: true, archived: archived, assignment: AssignedToMe, later: later}] =
-				listSQL(root, "c.practice_id = $1"+open+" AND r.requested_staff_id = $2", later, 3, staffList)
+				listSQL(root, "c.practice_id = $1"+open+" AND r.requested_staff_id = $2", later, 3)
 			pageSQL[listShape{staff: true, archived: archived, assignment: Unassigned, later: later}] =
-				listSQL(root, "c.practice_id = $1"+open+" AND r.requested_staff_id IS NULL", later, 2, staffList)
+				listSQL(root, "c.practice_id = $1"+open+" AND r.requested_staff_id IS NULL", later, 2)
 		}
 	}
 }
 
 // listSQL is a list's statement: the conversations of join and where, newest activity first, a
-// page of them (skipping $offsetParam when later), then their messages as messages reads them.
-func listSQL(join, where string, later bool, offsetParam int, messages string) string {
+// page of them (skipping $offsetParam when later), with their revisions.
+func listSQL(join, where string, later bool, offsetParam int) string {
 	skip := ""
 	if later {
 		skip = " OFFSET $" + strconv.Itoa(offsetParam)
 	}
 	return `
+		SELECT c.id, c.revision
+		FROM conversations c ` + join + `
+		WHERE ` + where + `
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT ` + strconv.Itoa(PageSize+1) + skip
+}
+
+// fetchQuery is the statement that reads the messages of the listed conversations ids, in their
+// order, and its arguments: $1 the ids, $2 the practice, and for a patient $3 the patient. The
+// ids come from the viewer's own list; the statement checks the viewer's scope again all the same.
+func fetchQuery(v Viewer, ids []int64) (string, []any) {
+	if v.Role == RolePatient {
+		return fetchPatientSQL, []any{pq.Array(ids), v.PracticeID, v.UserID}
+	}
+	return fetchStaffSQL, []any{pq.Array(ids), v.PracticeID}
+}
+
+var (
+	fetchPatientSQL = fetchSQL("AND c.patient_id = $3", patientList)
+	fetchStaffSQL   = fetchSQL("", staffList)
+)
+
+func fetchSQL(scope, messages string) string {
+	return `
 		WITH page AS (
-			SELECT c.id, row_number() OVER (ORDER BY c.last_activity_at DESC, c.id DESC) AS rank
-			FROM (
-				SELECT c.id, c.last_activity_at
-				FROM conversations c ` + join + `
-				WHERE ` + where + `
-				ORDER BY c.last_activity_at DESC, c.id DESC
-				LIMIT ` + strconv.Itoa(PageSize+1) + skip + `
-			) c
+			SELECT p.id, p.rank
+			FROM unnest($1::bigint[]) WITH ORDINALITY AS p (id, rank)
+			JOIN conversations c ON c.id = p.id
+			WHERE c.practice_id = $2 ` + scope + `
 		)` + messages
 }
 
@@ -268,6 +352,7 @@ func pageMessagesSQL(glance bool) string {
 		       CASE WHEN m.parent_id IS NULL THEN p.initials END AS patient_initials,
 		       CASE WHEN m.parent_id IS NULL THEN c.archived_at END AS archived_at,
 		       CASE WHEN m.parent_id IS NULL THEN c.last_activity_at END AS last_activity_at,
+		       CASE WHEN m.parent_id IS NULL THEN c.revision END AS revision,
 		       m.id AS message_id, m.parent_id, m.author_id, a.role AS author_role,
 		       a.full_name AS author_name, a.initials AS author_initials,
 		       m.subject, m.acted_on, m.created_at,
@@ -305,7 +390,8 @@ func (s *Store) buildTrees(rows []inboxRow) ([]*Conversation, error) {
 				return nil, fmt.Errorf("store: conversation %d: its first row lacks the conversation", r.ConversationID)
 			}
 			c := &Conversation{ID: r.ConversationID, PatientID: r.PatientID.Int64, PatientName: r.PatientName.String,
-				PatientInitials: r.PatientInitials.String, LastActivityAt: r.LastActivityAt.Time}
+				PatientInitials: r.PatientInitials.String, LastActivityAt: r.LastActivityAt.Time,
+				Revision: r.Revision.Int64}
 			if r.ArchivedAt.Valid {
 				c.ArchivedAt = &r.ArchivedAt.Time
 			}

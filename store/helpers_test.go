@@ -32,6 +32,9 @@ type fixture struct {
 func newDemo(t *testing.T) *fixture {
 	t.Helper()
 	s := storetest.NewDemo(t)
+	// Lists keep conversations as the server's do, so that every test that lists, changes and
+	// lists again also proves the change reaches a list that already held the conversation.
+	s.KeepConversations(1000)
 	f := &fixture{s: s}
 	for email, v := range map[string]*store.Viewer{
 		"maria.lopez@riverside.example": &f.maria,

@@ -66,6 +66,7 @@ type Store struct {
 	keys  *Keyring
 	now   func() time.Time
 	stmts statements // the hot reads, prepared (prepared.go)
+	convs conversationCache
 }
 
 // Open connects to PostgreSQL and checks that it answers.

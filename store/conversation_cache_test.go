@@ -1,0 +1,138 @@
+package store_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"securemessages/store"
+	"securemessages/store/storetest"
+)
+
+// describe writes out everything a list holds of a conversation, so that a kept one can be
+// compared with one read afresh.
+func describe(c *store.Conversation) string {
+	var b strings.Builder
+	archived := ""
+	if c.ArchivedAt != nil {
+		archived = c.ArchivedAt.UTC().String()
+	}
+	fmt.Fprintf(&b, "conversation %d rev %d patient %d %q %q archived %q last %s instructions %+v requested %q\n",
+		c.ID, c.Revision, c.PatientID, c.PatientName, c.PatientInitials, archived, c.LastActivityAt.UTC(),
+		c.Instructions, c.RequestedStaffName)
+	walk(c.Messages, func(m *store.Message, depth int) {
+		fmt.Fprintf(&b, "%*s%d by %d %s %q %q: %q acted %v archived %v at %s\n", depth*2, "", m.ID, m.AuthorID,
+			m.AuthorRole, m.AuthorName, m.AuthorInitials, m.Subject, m.ActedOn, m.ThreadArchived, m.CreatedAt.UTC())
+	})
+	return b.String()
+}
+
+// TestListsKeepWhatDidNotChange: a list shown again hands back the conversations it already
+// held, without reading them, and reads afresh exactly those that changed in any way the list
+// shows: a message sent or cancelled, the thread archived or re-opened, a name changed. After
+// every change, what it shows is what a store with no cache reads.
+func TestListsKeepWhatDidNotChange(t *testing.T) {
+	t.Parallel()
+	f := newDemo(t) // lists keep conversations
+	ctx := t.Context()
+	fresh := store.New(f.s.DB(), storetest.Keys) // keeps none
+	all := store.InboxFilter{IncludeArchived: true}
+	nurse, err := f.s.UserByEmail(ctx, "nurse@riverside.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := start(t, f.s, f.maria, store.NewConversation{Subject: "Dizzy since the new dose",
+		RequestedStaffID: f.nurse.UserID, ResponseMethod: "phone"})
+	id := sent.ConversationID
+
+	// list lists for v, compares it with a fresh read, and returns it by conversation.
+	list := func(v store.Viewer) map[int64]*store.Conversation {
+		t.Helper()
+		kept, err := f.s.Inbox(ctx, v, all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		read, err := fresh.Inbox(ctx, v, all)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(kept) != len(read) {
+			t.Fatalf("user %d: %d conversations, read afresh %d", v.UserID, len(kept), len(read))
+		}
+		byID := map[int64]*store.Conversation{}
+		for i := range kept {
+			if got, want := describe(kept[i]), describe(read[i]); got != want {
+				t.Errorf("user %d, conversation %d of the list:\n got %s\nwant %s", v.UserID, i, got, want)
+			}
+			byID[kept[i].ID] = kept[i]
+		}
+		return byID
+	}
+	// after makes a change and checks that exactly the conversations named were read again, for
+	// the patient and for the staff.
+	before := map[store.Viewer]map[int64]*store.Conversation{f.maria: list(f.maria), f.nurse: list(f.nurse)}
+	after := func(what string, change func(), changed ...int64) {
+		t.Helper()
+		change()
+		for v, old := range before {
+			now := list(v)
+			for cid, c := range now {
+				reread := old[cid] != c
+				if want := slices.Contains(changed, cid) || old[cid] == nil; reread != want {
+					t.Errorf("%s: user %d's conversation %d read again: %v, want %v", what, v.UserID, cid, reread, want)
+				}
+				if reread && old[cid] != nil && c.Revision == old[cid].Revision {
+					t.Errorf("%s: conversation %d read again at the same revision %d", what, cid, c.Revision)
+				}
+			}
+			before[v] = now
+		}
+	}
+
+	after("nothing", func() {})
+	var answer store.Sent
+	after("a reply", func() { answer = reply(t, f.s, f.nurse, sent.MessageID, "Please sit down when it happens.") }, id)
+	var followUp store.Sent
+	after("a follow-up", func() { followUp = reply(t, f.s, f.maria, answer.MessageID, "It happened again.") }, id)
+	after("a cancel", func() {
+		if _, err := f.s.Cancel(ctx, f.maria, origin, followUp.MessageID); err != nil {
+			t.Fatal(err)
+		}
+	}, id)
+	after("an archive", func() {
+		if _, err := f.s.Archive(ctx, f.maria, origin, id); err != nil {
+			t.Fatal(err)
+		}
+	}, id)
+	after("a re-open", func() {
+		if _, err := f.s.Reopen(ctx, f.maria, origin, id); err != nil {
+			t.Fatal(err)
+		}
+	}, id)
+
+	// Names: the nurse wrote in and was asked for in this conversation only of Maria's.
+	nurseIn := func() (ids []int64) {
+		for cid, c := range before[f.nurse] {
+			shows := c.RequestedStaffName == nurse.FullName
+			walk(c.Messages, func(m *store.Message, _ int) { shows = shows || m.AuthorID == nurse.ID })
+			if shows {
+				ids = append(ids, cid)
+			}
+		}
+		return ids
+	}()
+	after("the nurse's name", func() {
+		f.s.DB().MustExecContext(ctx, `UPDATE users SET full_name = 'Jordan Price-Ellis', initials = 'JE' WHERE id = $1`, nurse.ID)
+	}, nurseIn...)
+	var marias []int64
+	for cid := range before[f.maria] {
+		marias = append(marias, cid)
+	}
+	after("the patient's name", func() {
+		f.s.DB().MustExecContext(ctx, `UPDATE users SET full_name = 'Maria Lopez-Ruiz' WHERE id = $1`, f.maria.UserID)
+	}, marias...)
+	after("a name written again unchanged", func() {
+		f.s.DB().MustExecContext(ctx, `UPDATE users SET full_name = full_name WHERE id = $1`, f.maria.UserID)
+	})
+}
