@@ -111,36 +111,54 @@ func (c *recConn) CheckNamedValue(v *driver.NamedValue) error {
 	return driver.ErrSkip
 }
 
-// renderStatements records what one render of the inbox issues for a viewer's session.
-func renderStatements(ctx context.Context, e *env, token string, staff bool) ([]statement, error) {
+// renderStatements records what one render of the inbox issues for a viewer's session. For a
+// side that keeps conversations, the render before it is not recorded: the one recorded finds
+// the page's conversations kept, as every repeated page on that server does.
+func renderStatements(ctx context.Context, e *env, token string, sd side) ([]statement, error) {
 	rec := &recorder{}
 	db := sqlx.NewDb(sql.OpenDB(recConnector{dsn: e.dbURL, rec: rec}), "postgres")
 	defer db.Close()
 	db.SetMaxOpenConns(1)
 	st := store.New(db, storetest.Keys)
+	if sd.kept {
+		st.KeepConversations(store.PageSize)
+	}
 	if err := db.PingContext(ctx); err != nil {
 		return nil, err
 	}
-	rec.stmts = nil
 	// What a GET /inbox runs: app.loadSession, then app.inboxView.
-	sess, err := st.SessionByToken(ctx, token, store.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour})
-	if err != nil {
-		return nil, err
+	render := func() error {
+		sess, err := st.SessionByToken(ctx, token, store.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour})
+		if err != nil {
+			return err
+		}
+		v := sess.User.Viewer()
+		if _, _, err := st.EventHorizon(ctx); err != nil {
+			return err
+		}
+		if _, err := st.Practice(ctx, v); err != nil {
+			return err
+		}
+		if _, err := st.InboxPage(ctx, v, store.InboxFilter{Page: 1}); err != nil {
+			return err
+		}
+		if sd.staff {
+			if _, err := st.AwaitingCount(ctx, v); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
-	v := sess.User.Viewer()
-	if _, _, err := st.EventHorizon(ctx); err != nil {
-		return nil, err
-	}
-	if _, err := st.Practice(ctx, v); err != nil {
-		return nil, err
-	}
-	if _, err := st.InboxPage(ctx, v, store.InboxFilter{Page: 1}); err != nil {
-		return nil, err
-	}
-	if staff {
-		if _, err := st.AwaitingCount(ctx, v); err != nil {
+	if sd.kept {
+		if err := render(); err != nil {
 			return nil, err
 		}
+	}
+	rec.mu.Lock()
+	rec.stmts = nil
+	rec.mu.Unlock()
+	if err := render(); err != nil {
+		return nil, err
 	}
 	return rec.stmts, nil
 }

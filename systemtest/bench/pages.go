@@ -20,6 +20,7 @@ type pageCase struct {
 	req   request
 	staff bool
 	full  bool // a whole page (not the htmx fragment)
+	kept  bool // served by the server that keeps threads and conversations (not the one that keeps none)
 	pid   int  // the server that answers it, whose CPU is measured
 	bytes int  // the response body as sent (compressed)
 	plain int  // the same, uncompressed
@@ -34,21 +35,27 @@ type pageCase struct {
 
 type pagesResult struct {
 	cases         []*pageCase
-	db            map[bool][]loadResult // by staff
-	dbStatements  map[bool]int
+	db            map[side][]loadResult
+	dbStatements  map[side]int
 	counts        []countRow
 	ceilingServer string
 }
 
+// side is whose render a DB ceiling replays, and whether the store kept the page's conversations
+// from the render before (as the server that keeps them does, every time a page repeats).
+type side struct{ staff, kept bool }
+
 type countRow struct {
 	what          string
 	conversations int
-	count         statementCount
+	count         statementCount // a render repeated, on the server that keeps conversations
 	err           error
+	fresh         statementCount // the same render on the server that keeps none
+	freshErr      error
 }
 
 func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult, error) {
-	res := &pagesResult{db: map[bool][]loadResult{}, dbStatements: map[bool]int{}}
+	res := &pagesResult{db: map[side][]loadResult{}, dbStatements: map[side]int{}}
 	step := time.Now()
 	var extra []string
 	pprofAddr := ""
@@ -65,8 +72,9 @@ func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult
 		return nil, err
 	}
 	defer web.stop()
-	// The same server with no thread cache: what a page costs when every thread on it changed
-	// since it was last shown (the measured pages repeat, so the cached server renders none).
+	// The same server keeping no threads and no conversations: what a page costs when every
+	// conversation on it changed since it was last shown (the measured pages repeat, so the
+	// server that keeps them reads and renders none).
 	cold, err := e.startServer(ctx, "web-uncached", 0, "THREAD_CACHE_ENTRIES=0")
 	if err != nil {
 		return nil, err
@@ -91,8 +99,12 @@ func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult
 		{"staff dashboard", 200, request{addr: web.addr, path: "/inbox", cookie: lakeStaff}},
 		{"staff dashboard", d.practiceConversations, request{addr: web.addr, path: "/inbox", cookie: staff}},
 	} {
-		n, err := countRender(ctx, e, c.req)
-		res.counts = append(res.counts, countRow{what: c.what, conversations: c.convs, count: n, err: err})
+		row := countRow{what: c.what, conversations: c.convs}
+		row.count, row.err = countRender(ctx, e, c.req)
+		fresh := c.req
+		fresh.addr = cold.addr
+		row.fresh, row.freshErr = countRender(ctx, e, fresh)
+		res.counts = append(res.counts, row)
 	}
 
 	res.cases = []*pageCase{
@@ -104,9 +116,9 @@ func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult
 		{name: "staff, page, no cache", key: "staff-page-uncached", req: request{addr: cold.addr, path: "/inbox", cookie: staff}, staff: true, full: true},
 	}
 	for _, c := range res.cases {
-		c.pid = web.pid
+		c.pid, c.kept = web.pid, true
 		if c.req.addr == cold.addr {
-			c.pid = cold.pid
+			c.pid, c.kept = cold.pid, false
 		}
 	}
 	capDir := filepath.Join(e.tmp, "ceiling")
@@ -143,16 +155,16 @@ func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult
 	defer ceiling.stop()
 	res.ceilingServer = "a bare Fiber app in a subprocess of its own"
 
-	stmts := map[bool][]statement{}
-	for _, staffSide := range []bool{false, true} {
+	stmts := map[side][]statement{}
+	for _, sd := range []side{{false, true}, {true, true}, {false, false}, {true, false}} {
 		tok := heavy
-		if staffSide {
+		if sd.staff {
 			tok = staff
 		}
-		if stmts[staffSide], err = renderStatements(ctx, e, tok, staffSide); err != nil {
+		if stmts[sd], err = renderStatements(ctx, e, tok, sd); err != nil {
 			return nil, err
 		}
-		res.dbStatements[staffSide] = len(stmts[staffSide])
+		res.dbStatements[sd] = len(stmts[sd])
 	}
 
 	// Warm up every path once, then measure in rounds; each round runs every case, so a slow
@@ -171,12 +183,13 @@ func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult
 			if prof != nil {
 				<-prof
 			}
-			lr, err := replayLoad(ctx, e, stmts[c.staff], cfg.clients, cfg.duration)
+			sd := side{staff: c.staff, kept: c.kept}
+			lr, err := replayLoad(ctx, e, stmts[sd], cfg.clients, cfg.duration)
 			if err != nil {
 				return nil, err
 			}
 			c.db = append(c.db, lr)
-			res.db[c.staff] = append(res.db[c.staff], lr)
+			res.db[sd] = append(res.db[sd], lr)
 			c.ceiling = append(c.ceiling, runLoad(e, request{addr: ceiling.addr, path: "/" + c.key}, cfg.clients, cfg.duration, ceiling.pid))
 			if c.full {
 				c.single = append(c.single, runLoad(e, c.req, 1, cfg.duration, c.pid))
