@@ -45,6 +45,9 @@ type pagesResult struct {
 // from the render before (as the server that keeps them does, every time a page repeats).
 type side struct{ staff, kept bool }
 
+// sides are the DB ceilings replayed, in the order the report prints them.
+var sides = []side{{false, true}, {true, true}, {false, false}, {true, false}}
+
 type countRow struct {
 	what          string
 	conversations int
@@ -156,7 +159,7 @@ func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult
 	res.ceilingServer = "a bare Fiber app in a subprocess of its own"
 
 	stmts := map[side][]statement{}
-	for _, sd := range []side{{false, true}, {true, true}, {false, false}, {true, false}} {
+	for _, sd := range sides {
 		tok := heavy
 		if sd.staff {
 			tok = staff

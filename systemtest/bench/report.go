@@ -190,7 +190,7 @@ func (r *report) print(w io.Writer) {
 				ms(med(pick(c.ceiling, func(l loadResult) time.Duration { return perRequest(l, l.cpu.server) })))+", -",
 				cores(med(pick(c.ceiling, func(l loadResult) float64 { return l.cpu.bench }))))
 		}
-		for _, sd := range []side{{false, true}, {true, true}, {false, false}, {true, false}} {
+		for _, sd := range sides {
 			who := map[bool]string{false: "patient", true: "staff"}[sd.staff]
 			kept := map[bool]string{false: "nothing kept", true: "page kept"}[sd.kept]
 			rs := p.db[sd]
@@ -244,18 +244,16 @@ func (r *report) print(w io.Writer) {
 		fmt.Fprintf(w, "\n2. Statements per render, counted by PostgreSQL (pg_stat_statements, the web servers' own role)\n\n")
 		t = &table{}
 		t.add("render", "conversations", "statements, page kept", "nothing kept")
-		counts := map[string][][]int{} // by render: the kept counts, the fresh ones
+		counts := map[string]*[2][]int{} // by render: the kept counts, then the fresh ones
 		for _, c := range p.counts {
+			if counts[c.what] == nil {
+				counts[c.what] = &[2][]int{}
+			}
 			cell := func(n statementCount, err error, series int) string {
 				if err != nil {
 					return "n/a: " + err.Error()
 				}
-				ns := counts[c.what]
-				if ns == nil {
-					ns = make([][]int, 2)
-				}
-				ns[series] = append(ns[series], n.total)
-				counts[c.what] = ns
+				counts[c.what][series] = append(counts[c.what][series], n.total)
 				return fmt.Sprint(n.total)
 			}
 			t.add(c.what, fmt.Sprint(c.conversations), cell(c.count, c.err, 0), cell(c.fresh, c.freshErr, 1))
@@ -268,7 +266,7 @@ func (r *report) print(w io.Writer) {
 		}
 		for _, what := range []string{"patient inbox", "staff dashboard"} {
 			res, shown := "n/a (not counted)", "n/a"
-			if ns := counts[what]; len(ns) == 2 && len(ns[0]) > 1 && len(ns[1]) > 1 {
+			if ns := counts[what]; ns != nil && len(ns[0]) > 1 && len(ns[1]) > 1 {
 				res = "met (the same at every size)"
 				for _, series := range ns {
 					if slices.Min(series) != slices.Max(series) {
