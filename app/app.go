@@ -35,16 +35,16 @@ func New(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*fib
 		return nil, err
 	}
 	threads := newThreadCache(cfg.ThreadCache)
-	engine, err := views.New(templateFuncs(assets, threads))
+	set, err := views.New(templateFuncs(assets, threads))
 	if err != nil {
 		return nil, err
 	}
-	if err := threads.setEngine(engine); err != nil {
+	if err := threads.setViews(set); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, store: st, hub: hub, assets: assets, views: engine, log: log}
+	a := &App{cfg: cfg, store: st, hub: hub, assets: assets, views: set, log: log}
 	f := fiber.New(fiber.Config{
-		Views:                 engine,
+		Views:                 set,
 		ErrorHandler:          a.handleError,
 		ReadTimeout:           30 * time.Second,
 		IdleTimeout:           120 * time.Second, // longer than routers keep idle keep-alive connections

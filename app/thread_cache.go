@@ -8,9 +8,10 @@ import (
 	"html/template"
 	"time"
 
-	"github.com/gofiber/template/html/v2"
 	"github.com/hashicorp/golang-lru/v2/expirable"
 	"github.com/valyala/bytebufferpool"
+
+	"securemessages/views"
 )
 
 // threadCacheTTL is how long a rendered thread is kept: long enough for a dashboard's live
@@ -58,14 +59,13 @@ func newThreadCache(entries int) *threadCache {
 	return t
 }
 
-// setEngine takes partials/thread and partials/state-form from the loaded templates. They are
-// executed directly rather than through the engine's Render, which takes the engine's lock and
-// adds a function to the template set on every call: about 40 µs, as much as a thread once cached.
-func (t *threadCache) setEngine(e *html.Engine) error {
-	if t.tmpl = e.Templates.Lookup("partials/thread"); t.tmpl == nil {
+// setViews takes partials/thread and partials/state-form from the loaded templates, looked up
+// once rather than on every call.
+func (t *threadCache) setViews(s *views.Set) error {
+	if t.tmpl = s.Lookup("partials/thread"); t.tmpl == nil {
 		return errors.New("views: partials/thread is missing")
 	}
-	if t.form = e.Templates.Lookup("partials/state-form"); t.form == nil {
+	if t.form = s.Lookup("partials/state-form"); t.form == nil {
 		return errors.New("views: partials/state-form is missing")
 	}
 	return nil

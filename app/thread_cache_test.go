@@ -6,29 +6,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gofiber/template/html/v2"
-
 	"securemessages/static"
 	"securemessages/store"
 	"securemessages/views"
 )
 
 // testViews loads the views as app.New does, with a thread cache of entries threads.
-func testViews(tb testing.TB, entries int) (*html.Engine, *threadCache) {
+func testViews(tb testing.TB, entries int) (*views.Set, *threadCache) {
 	tb.Helper()
 	assets, err := static.Load()
 	if err != nil {
 		tb.Fatal(err)
 	}
 	threads := newThreadCache(entries)
-	engine, err := views.New(templateFuncs(assets, threads))
+	set, err := views.New(templateFuncs(assets, threads))
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if err := threads.setEngine(engine); err != nil {
+	if err := threads.setViews(set); err != nil {
 		tb.Fatal(err)
 	}
-	return engine, threads
+	return set, threads
 }
 
 func testThreadCache(t *testing.T, entries int) *threadCache {

@@ -76,7 +76,7 @@ func main() {
 	flag.IntVar(&cfg.rate, "rate", 10, "changes per second in the fan-out")
 	flag.IntVar(&cfg.dead, "dead", 2000, "streams whose clients vanish")
 	flag.IntVar(&cfg.heartbeat, "heartbeat", 5, "SSE_HEARTBEAT_SECONDS of the server the dead streams are measured on")
-	flag.StringVar(&cfg.profile, "profile", "", "write the server's CPU profiles and goroutine dumps of the page rounds to this folder")
+	flag.StringVar(&cfg.profile, "profile", "", "write the server's CPU profiles, goroutine dumps and execution traces of the page rounds to this folder")
 	flag.StringVar(&cfg.bin, "bin", "", "serve with this securemessages binary instead of building one (to measure an older build)")
 	flag.BoolVar(&cfg.hold, "hold", false, "after seeding, print the database's address and wait for Ctrl-C (for EXPLAIN and friends)")
 	flag.StringVar(&phases, "phases", "pages,fanout,release", "which parts to run")

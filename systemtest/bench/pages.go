@@ -209,7 +209,8 @@ func fetchPlain(r request) (int, [][2]string, []byte, error) {
 	return fetch(r)
 }
 
-// profileDuring takes the server's CPU profile over a load round, and a goroutine dump half-way,
+// profileDuring takes the server's CPU profile over a load round, and half-way a goroutine dump
+// and a second of execution trace (go tool trace -pprof=sync shows what requests waited for),
 // into dir (bench -profile dir).
 func profileDuring(addr, dir, name string, d time.Duration) chan struct{} {
 	done := make(chan struct{})
@@ -220,6 +221,7 @@ func profileDuring(addr, dir, name string, d time.Duration) chan struct{} {
 		go func() {
 			time.Sleep(d / 2)
 			get("/debug/pprof/goroutine?debug=1", name+".goroutines.txt")
+			get("/debug/pprof/trace?seconds=1", name+".trace")
 		}()
 		get(fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs), name+".cpu.pprof")
 	}()
