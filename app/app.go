@@ -25,6 +25,7 @@ type App struct {
 	assets *static.Assets
 	views  fiber.Views // the templates, which render writes straight into the response
 	log    *slog.Logger
+	admission
 }
 
 // New builds the HTTP application. Templates and assets are loaded here, so a broken one stops
@@ -42,7 +43,7 @@ func New(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*fib
 	if err := threads.setViews(set); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, store: st, hub: hub, assets: assets, views: set, log: log}
+	a := &App{cfg: cfg, store: st, hub: hub, assets: assets, views: set, log: log, admission: newAdmission(cfg.RequestSlots)}
 	f := fiber.New(fiber.Config{
 		Views:                 set,
 		ErrorHandler:          a.handleError,

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -28,23 +29,31 @@ type Config struct {
 	// Rendered message threads kept in memory (threadCache), and as many conversations read for
 	// lists (store.KeepConversations); 0 keeps none.
 	ThreadCache int
+	// Requests worked on at once; the rest wait their turn in arrival order (admit).
+	RequestSlots int
 }
 
 // defaultThreadCache holds a few hundred open pages' threads and conversations: about 25 MB at most.
 const defaultThreadCache = 4096
 
+// defaultRequestSlots is four requests per core the process may use: enough to keep the cores
+// busy while some requests wait for the database, few enough that each runs without waiting
+// long for a turn. A database far away (a few milliseconds per statement) may need more.
+func defaultRequestSlots() int { return 4 * runtime.GOMAXPROCS(0) }
+
 // ConfigFromEnv reads the environment. Every problem is reported, one line each, so an operator
 // fixes them all in one go.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	c := Config{
-		Port:        3000,
-		DatabaseURL: getenv("DATABASE_URL"),
-		RedisURL:    getenv("REDIS_URL"),
-		Production:  getenv("APP_ENV") == "production",
-		Sessions:    store.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour},
-		Signin:      store.SigninLimits{Window: 15 * time.Minute, PerAccount: 5, PerAddress: 30},
-		Heartbeat:   realtime.Heartbeat,
-		ThreadCache: defaultThreadCache,
+		Port:         3000,
+		DatabaseURL:  getenv("DATABASE_URL"),
+		RedisURL:     getenv("REDIS_URL"),
+		Production:   getenv("APP_ENV") == "production",
+		Sessions:     store.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour},
+		Signin:       store.SigninLimits{Window: 15 * time.Minute, PerAccount: 5, PerAddress: 30},
+		Heartbeat:    realtime.Heartbeat,
+		ThreadCache:  defaultThreadCache,
+		RequestSlots: defaultRequestSlots(),
 	}
 	var problems []string
 	if p := getenv("PORT"); p != "" {
@@ -98,6 +107,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			problems = append(problems, fmt.Sprintf("THREAD_CACHE_ENTRIES %q must be a whole number from 0 (keep none) to 1000000", v))
 		}
 		c.ThreadCache = n
+	}
+	if v := getenv("REQUEST_SLOTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 10_000 {
+			problems = append(problems, fmt.Sprintf("REQUEST_SLOTS %q must be a whole number from 1 to 10000", v))
+		}
+		c.RequestSlots = n
 	}
 	c.ShowDemo = getenv("SHOW_DEMO_SIGNINS") == "true" && !c.Production
 	if len(problems) > 0 {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"runtime"
 	"strings"
 	"testing"
 
@@ -45,6 +46,8 @@ func TestConfigFromEnvReportsEveryProblem(t *testing.T) {
 		{"REDIS_URL not redis", with(map[string]string{"REDIS_URL": "http://cache"}), []string{"REDIS_URL must be a redis:// or rediss:// URL"}},
 		{"THREAD_CACHE_ENTRIES negative", with(map[string]string{"THREAD_CACHE_ENTRIES": "-1"}), []string{`THREAD_CACHE_ENTRIES "-1" must be a whole number from 0 (keep none) to 1000000`}},
 		{"THREAD_CACHE_ENTRIES not a number", with(map[string]string{"THREAD_CACHE_ENTRIES": "lots"}), []string{`THREAD_CACHE_ENTRIES "lots" must be a whole number`}},
+		{"REQUEST_SLOTS zero", with(map[string]string{"REQUEST_SLOTS": "0"}), []string{`REQUEST_SLOTS "0" must be a whole number from 1 to 10000`}},
+		{"REQUEST_SLOTS not a number", with(map[string]string{"REQUEST_SLOTS": "many"}), []string{`REQUEST_SLOTS "many" must be a whole number`}},
 		{"TRUST_PROXY not a bool", with(map[string]string{"TRUST_PROXY": "maybe"}), []string{`TRUST_PROXY "maybe" must be true or false`}},
 		{"production without keys", with(map[string]string{"APP_ENV": "production", "MESSAGE_KEYS": "", "REDIS_URL": "rediss://cache:6380"}),
 			[]string{"MESSAGE_KEYS is not set: production refuses to start without the message key ring"}},
@@ -79,6 +82,7 @@ func TestConfigFromEnvGood(t *testing.T) {
 		"PORT": "8080", "DATABASE_URL": "postgres://u:p@db:5432/app?sslmode=require", "REDIS_URL": "rediss://:pw@cache:6380",
 		"MESSAGE_KEYS": storetest.KeySpec + ",2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "APP_ENV": "production",
 		"TRUST_PROXY": "true", "SHOW_DEMO_SIGNINS": "true", "THREAD_CACHE_ENTRIES": "0",
+		"REQUEST_SLOTS": "12",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -95,6 +99,9 @@ func TestConfigFromEnvGood(t *testing.T) {
 	if cfg.ThreadCache != 0 {
 		t.Errorf("THREAD_CACHE_ENTRIES=0 keeps %d threads", cfg.ThreadCache)
 	}
+	if cfg.RequestSlots != 12 {
+		t.Errorf("REQUEST_SLOTS=12 gives %d slots", cfg.RequestSlots)
+	}
 	if cfg.Sessions.Idle <= 0 || cfg.Sessions.Absolute <= cfg.Sessions.Idle || cfg.Signin.PerAccount <= 0 || cfg.Signin.Window <= 0 {
 		t.Errorf("limits %+v %+v", cfg.Sessions, cfg.Signin)
 	}
@@ -104,7 +111,8 @@ func TestConfigFromEnvGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if local.Port != 3000 || local.Production || !local.ShowDemo || local.RedisURL != "" || local.ThreadCache != defaultThreadCache {
+	if local.Port != 3000 || local.Production || !local.ShowDemo || local.RedisURL != "" || local.ThreadCache != defaultThreadCache ||
+		local.RequestSlots != 4*runtime.GOMAXPROCS(0) {
 		t.Errorf("local defaults: %+v", local)
 	}
 }

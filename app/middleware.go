@@ -32,6 +32,7 @@ func (a *App) middleware(f *fiber.App) {
 	}))
 	f.Use(a.requireHTTPS)
 	f.Use(a.noStore)
+	f.Use(a.admit) // before compressing and the session: both are part of the work it queues
 	// The event stream is left uncompressed: a compressor per open page for hours, for a few bytes.
 	// Pages are compressed at the fastest level: on an inbox page of 120 KB of HTML, brotli's
 	// default took 1.8 ms of CPU, more than rendering it, for 6.7 KB; the fastest took 0.3 ms for

@@ -93,6 +93,9 @@ func (a *App) handleError(c *fiber.Ctx, err error) error {
 		}
 	case errors.Is(err, store.ErrNotFound):
 		status, message = fiber.StatusNotFound, "That message or conversation was not found. It may have been cancelled."
+	case errors.Is(err, errBusy):
+		status, message = fiber.StatusServiceUnavailable, "Many people are using Secure Messages right now, so nothing was sent or changed. Please try again in a moment."
+		c.Set(fiber.HeaderRetryAfter, "5")
 	case store.Unavailable(err):
 		status, message = fiber.StatusServiceUnavailable, "We cannot reach our records right now, so nothing was sent or changed. Please try again in a minute."
 		c.Set(fiber.HeaderRetryAfter, "30")
