@@ -18,21 +18,13 @@ type inboxOptions struct {
 	only    int64        // show this conversation alone (the whole-page view of one message)
 	compose *ComposeForm
 	notice  Notice
+	made    int64 // the newest event of a change this request made, which the list shows
 }
 
 // inboxView loads the viewer's conversations and builds the inbox around them.
 func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 	sess := session(c)
 	v := sess.User.Viewer()
-	// Read the newest event before the list, so the page never claims an event it does not show.
-	newest, _, err := a.store.EventHorizon(c.UserContext())
-	if err != nil {
-		return nil, err
-	}
-	practice, err := a.store.Practice(c.UserContext(), v)
-	if err != nil {
-		return nil, err
-	}
 	filter := store.InboxFilter{IncludeArchived: o.showAll, Page: pageParam(c), ConversationID: o.only}
 	if v.Role == store.RoleStaff && o.only == 0 {
 		filter.Assignment = assignment(c)
@@ -42,10 +34,13 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 		return nil, err
 	}
 	vd := a.newViewData(c, "Messages")
-	vd.Practice = practice
+	vd.Practice = sess.Practice
 	vd.Notice = o.notice
 	iv := &InboxView{ShowAll: o.showAll, Staff: v.Role == store.RoleStaff, Assignment: filter.Assignment,
-		Compose: o.compose, CSRFToken: vd.CSRFToken, LiveAfter: newest, Page: page.Page, More: page.More}
+		Compose: o.compose, CSRFToken: vd.CSRFToken, Page: page.Page, More: page.More,
+		// Read with the session, before the list, or written by this request before it: the page
+		// never claims an event it does not show, and its own change does not come back to it live.
+		LiveAfter: max(sess.NewestEvent, o.made)}
 	if iv.Staff {
 		if iv.Awaiting, err = a.store.AwaitingCount(c.UserContext(), v); err != nil {
 			return nil, err
@@ -251,7 +246,9 @@ var notices = map[string]string{
 // changed answers a successful change: for htmx, the refreshed inbox (order may have changed)
 // with a notice; otherwise a redirect to it, so a reload does not post again.
 func (a *App) changed(c *fiber.Ctx, code string, events ...store.Event) error {
+	var made int64
 	for _, e := range events {
+		made = max(made, e.ID)
 		if err := a.hub.Publish(c.UserContext(), e); err != nil {
 			// The change is committed and its event is in PostgreSQL; live pages catch up from there.
 			a.log.Warn("publish failed", "request_id", requestID(c), "event_id", e.ID, "error", err.Error())
@@ -266,7 +263,7 @@ func (a *App) changed(c *fiber.Ctx, code string, events ...store.Event) error {
 		}
 		return c.Redirect(target, fiber.StatusSeeOther)
 	}
-	vd, err := a.inboxView(c, inboxOptions{showAll: showAll(c), notice: Notice{Text: notices[code]}})
+	vd, err := a.inboxView(c, inboxOptions{showAll: showAll(c), notice: Notice{Text: notices[code]}, made: made})
 	if err != nil {
 		return err
 	}

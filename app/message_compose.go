@@ -18,12 +18,9 @@ func (a *App) composeShow(c *fiber.Ctx) error {
 
 // composeForm fills the form with what was typed and the practice's staff and fee.
 func (a *App) composeForm(c *fiber.Ctx, n store.NewConversation, problems map[string]string) (*ComposeForm, error) {
-	v := session(c).User.Viewer()
+	sess := session(c)
+	v := sess.User.Viewer()
 	staff, err := a.store.ResponderStaff(c.UserContext(), v)
-	if err != nil {
-		return nil, err
-	}
-	practice, err := a.store.Practice(c.UserContext(), v)
 	if err != nil {
 		return nil, err
 	}
@@ -38,8 +35,8 @@ func (a *App) composeForm(c *fiber.Ctx, n store.NewConversation, problems map[st
 		Staff: staff, Methods: store.ResponseMethods, Problems: problems,
 		MaxSubject: store.MaxSubjectLen, MaxBody: store.MaxBodyLen,
 	}
-	if practice.Charges() && v.Role == store.RolePatient {
-		form.Fee = store.FormatFee(practice.MessageFeeCents)
+	if sess.Practice.Charges() && v.Role == store.RolePatient {
+		form.Fee = store.FormatFee(sess.Practice.MessageFeeCents)
 	}
 	return form, nil
 }

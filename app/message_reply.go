@@ -61,16 +61,10 @@ func (a *App) replySend(c *fiber.Ctx) error {
 }
 
 func (a *App) replyFormFor(c *fiber.Ctx, followUp bool, body string, consent bool, key string, problems map[string]string) (*ReplyForm, error) {
-	v := session(c).User.Viewer()
+	sess := session(c)
 	form := &ReplyForm{FollowUp: followUp, Body: body, Consent: consent, SubmitKey: key, Problems: problems}
-	if v.Role == store.RolePatient {
-		practice, err := a.store.Practice(c.UserContext(), v)
-		if err != nil {
-			return nil, err
-		}
-		if practice.Charges() {
-			form.Fee = store.FormatFee(practice.MessageFeeCents)
-		}
+	if sess.User.Role == store.RolePatient && sess.Practice.Charges() {
+		form.Fee = store.FormatFee(sess.Practice.MessageFeeCents)
 	}
 	return form, nil
 }

@@ -83,7 +83,7 @@ func (f *fakeSource) EventsAfter(_ context.Context, v store.Viewer, after int64,
 	return out, nil
 }
 
-func (f *fakeSource) EventHorizon(context.Context) (newest, oldest int64, err error) {
+func (f *fakeSource) EventHorizon(_ context.Context, practiceID int64) (newest, oldest int64, err error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.failReads > 0 {
@@ -93,7 +93,12 @@ func (f *fakeSource) EventHorizon(context.Context) (newest, oldest int64, err er
 	if len(f.events) == 0 {
 		return 0, 0, nil
 	}
-	return f.events[len(f.events)-1].ID, f.events[0].ID, nil
+	for _, e := range f.events {
+		if e.PracticeID == practiceID {
+			newest = e.ID
+		}
+	}
+	return newest, f.events[0].ID, nil
 }
 
 func (f *fakeSource) SessionActive(context.Context, string, store.SessionLimits) (bool, error) {

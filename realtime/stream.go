@@ -42,7 +42,7 @@ func (s *Stream) end() { s.endOnce.Do(func() { close(s.ended) }) }
 // Source is what a stream reads from PostgreSQL.
 type Source interface {
 	EventsAfter(ctx context.Context, v store.Viewer, after int64, limit int) ([]store.Event, error)
-	EventHorizon(ctx context.Context) (newest, oldest int64, err error)
+	EventHorizon(ctx context.Context, practiceID int64) (newest, oldest int64, err error)
 	SessionActive(ctx context.Context, key string, limits store.SessionLimits) (bool, error)
 }
 
@@ -166,7 +166,7 @@ func (s *sseWriter) replay(src Source, v store.Viewer) (postponed bool, err erro
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if s.last > 0 {
-		newest, oldest, err := src.EventHorizon(ctx)
+		newest, oldest, err := src.EventHorizon(ctx, v.PracticeID)
 		if err != nil {
 			return true, s.comment(": replay postponed")
 		}

@@ -54,12 +54,10 @@ func newDemo(t *testing.T) *fixture {
 		}
 		*v = u.Viewer()
 	}
-	var err error
-	if f.riverside, err = s.Practice(t.Context(), f.maria); err != nil {
-		t.Fatal(err)
-	}
-	if f.hillcrest, err = s.Practice(t.Context(), f.grace); err != nil {
-		t.Fatal(err)
+	for p, v := range map[*store.Practice]store.Viewer{&f.riverside: f.maria, &f.hillcrest: f.grace} {
+		if err := s.DB().GetContext(t.Context(), p, `SELECT id, name, message_fee_cents FROM practices WHERE id = $1`, v.PracticeID); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if f.riverside.MessageFeeCents != 2500 || f.hillcrest.MessageFeeCents != 0 {
 		t.Fatalf("demo fees: riverside %d, hillcrest %d", f.riverside.MessageFeeCents, f.hillcrest.MessageFeeCents)

@@ -45,14 +45,22 @@ func (s *Store) EventsAfter(ctx context.Context, v Viewer, after int64, limit in
 	return events, nil
 }
 
-// EventHorizon reports the newest event id, and the oldest one still kept. A page that has seen
-// less than the oldest kept cannot be replayed to and must reload.
-func (s *Store) EventHorizon(ctx context.Context) (newest, oldest int64, err error) {
+// EventHorizon reports the newest event of a practice, and the oldest event still kept. A page
+// that has seen less than the oldest kept cannot be replayed to and must reload.
+//
+// The newest is the practice's own: its events commit in the order of their ids (writeEvent), so
+// every one of them up to it is committed, and any later one will be replayed or sent live. Ids
+// are drawn from one sequence for all practices, so another practice's newer id may commit while
+// an older one of this practice is still open: a page that took that id would never be sent the
+// older event.
+func (s *Store) EventHorizon(ctx context.Context, practiceID int64) (newest, oldest int64, err error) {
 	var h struct {
 		Newest int64 `db:"newest"`
 		Oldest int64 `db:"oldest"`
 	}
-	err = s.get(ctx, &h, `SELECT coalesce(max(id), 0) AS newest, coalesce(min(id), 0) AS oldest FROM events`)
+	err = s.get(ctx, &h, `
+		SELECT coalesce((SELECT max(id) FROM events WHERE practice_id = $1), 0) AS newest,
+		       coalesce((SELECT min(id) FROM events), 0) AS oldest`, practiceID)
 	if err != nil {
 		return 0, 0, fmt.Errorf("store: event horizon: %w", err)
 	}

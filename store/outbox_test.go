@@ -68,6 +68,60 @@ func TestEventsAfterScoped(t *testing.T) {
 	}
 }
 
+// TestEventHorizonIsThePracticesOwn: event ids come from one sequence for every practice, so
+// another practice's newer event can commit while an older one of this practice is still open. A
+// page whose live stream started after the other practice's id would never be sent the older one;
+// the horizon a page starts from, read alone or with the session, stops before it.
+func TestEventHorizonIsThePracticesOwn(t *testing.T) {
+	t.Parallel()
+	f := newDemo(t)
+	ctx := t.Context()
+	before, _, err := f.s.EventHorizon(ctx, f.riverside.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A change at Riverside, its event written and not yet committed.
+	tx, err := f.s.DB().BeginTxx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var open int64
+	if err := tx.GetContext(ctx, &open, `
+		INSERT INTO events (kind, practice_id, patient_id, conversation_id) VALUES ('message_sent', $1, $2, 0)
+		RETURNING id`, f.riverside.ID, f.maria.UserID); err != nil {
+		t.Fatal(err)
+	}
+	// Meanwhile Hillcrest commits a newer one.
+	if other := start(t, f.s, f.grace, store.NewConversation{Subject: "Vaccination schedule"}); other.Event.ID <= open {
+		t.Fatalf("Hillcrest's event %d is not newer than Riverside's open %d", other.Event.ID, open)
+	}
+
+	newest, _, err := f.s.EventHorizon(ctx, f.riverside.ID)
+	if err != nil || newest != before {
+		t.Errorf("Riverside's horizon with its event %d open: %d, %v; want %d", open, newest, err, before)
+	}
+	u, err := f.s.UserByEmail(ctx, "physician@riverside.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	token, err := f.s.CreateSession(ctx, u, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := f.s.SessionByToken(ctx, token, store.SessionLimits{Idle: time.Hour, Absolute: time.Hour})
+	if err != nil || sess.NewestEvent != before {
+		t.Errorf("a Riverside session's newest event with %d open: %d, %v; want %d", open, sess.NewestEvent, err, before)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	events, err := f.s.EventsAfter(ctx, f.physician, sess.NewestEvent, 100)
+	if err != nil || !slices.ContainsFunc(events, func(e store.Event) bool { return e.ID == open }) {
+		t.Errorf("a page that started after %d is not sent Riverside's event %d: %+v, %v", sess.NewestEvent, open, events, err)
+	}
+}
+
 // TestEventsCommitInIDOrder: a page that replays "after N" must never miss an event, so within a
 // practice events must become visible in the order of their ids. Many senders write at once while
 // a reader replays the way a page does; every event must reach it.
@@ -76,7 +130,7 @@ func TestEventsCommitInIDOrder(t *testing.T) {
 	f := newDemo(t)
 	ctx := t.Context()
 	f.s.DB().SetMaxIdleConns(16)
-	newest, _, err := f.s.EventHorizon(ctx)
+	newest, _, err := f.s.EventHorizon(ctx, f.hNurse.PracticeID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +219,7 @@ func TestEventsCommitInIDOrder(t *testing.T) {
 func TestEventHorizonAndPrune(t *testing.T) {
 	t.Parallel()
 	empty := storetest.New(t)
-	if newest, oldest, err := empty.EventHorizon(t.Context()); err != nil || newest != 0 || oldest != 0 {
+	if newest, oldest, err := empty.EventHorizon(t.Context(), 1); err != nil || newest != 0 || oldest != 0 {
 		t.Errorf("empty horizon %d %d %v", newest, oldest, err)
 	}
 
@@ -175,9 +229,16 @@ func TestEventHorizonAndPrune(t *testing.T) {
 	if err := f.s.DB().SelectContext(ctx, &ids, `SELECT id FROM events ORDER BY id`); err != nil {
 		t.Fatal(err)
 	}
-	newest, oldest, err := f.s.EventHorizon(ctx)
-	if err != nil || newest != ids[len(ids)-1] || oldest != ids[0] {
-		t.Fatalf("horizon %d %d %v, want %d %d", newest, oldest, err, ids[len(ids)-1], ids[0])
+	var riverside int64
+	if err := f.s.DB().GetContext(ctx, &riverside, `SELECT max(id) FROM events WHERE practice_id = $1`, f.riverside.ID); err != nil {
+		t.Fatal(err)
+	}
+	if riverside == ids[len(ids)-1] {
+		t.Fatal("the demo's newest event is Riverside's: the horizon would not show it is the practice's own")
+	}
+	newest, oldest, err := f.s.EventHorizon(ctx, f.riverside.ID)
+	if err != nil || newest != riverside || oldest != ids[0] {
+		t.Fatalf("horizon %d %d %v, want %d %d", newest, oldest, err, riverside, ids[0])
 	}
 	// Age the older half past a 1-hour retention window.
 	half := ids[len(ids)/2]
@@ -191,9 +252,14 @@ func TestEventHorizonAndPrune(t *testing.T) {
 	if int(n) != len(ids)/2 {
 		t.Errorf("pruned %d, want %d", n, len(ids)/2)
 	}
-	newest2, oldest2, err := f.s.EventHorizon(ctx)
-	if err != nil || newest2 != newest || oldest2 != half {
-		t.Errorf("horizon after prune %d %d %v, want %d %d", newest2, oldest2, err, newest, half)
+	// Riverside's events may all be gone now: its horizon is then 0, from which a page replays
+	// whatever it is sent later.
+	if err := f.s.DB().GetContext(ctx, &riverside, `SELECT coalesce(max(id), 0) FROM events WHERE practice_id = $1`, f.riverside.ID); err != nil {
+		t.Fatal(err)
+	}
+	newest2, oldest2, err := f.s.EventHorizon(ctx, f.riverside.ID)
+	if err != nil || newest2 != riverside || oldest2 != half {
+		t.Errorf("horizon after prune %d %d %v, want %d %d", newest2, oldest2, err, riverside, half)
 	}
 	// Nothing else went with them.
 	if n, err := f.s.PruneEvents(ctx, time.Hour); err != nil || n != 0 {

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"securemessages/store"
 	"securemessages/store/storetest"
@@ -38,10 +39,11 @@ func renderReads(t *testing.T, s *store.Store, email string) (store.Practice, st
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.EventHorizon(ctx); err != nil {
+	token, err := s.CreateSession(ctx, u, store.Origin{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := s.Practice(ctx, u.Viewer())
+	sess, err := s.SessionByToken(ctx, token, store.SessionLimits{Idle: time.Hour, Absolute: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +55,7 @@ func renderReads(t *testing.T, s *store.Store, email string) (store.Practice, st
 	if err != nil {
 		t.Fatal(err)
 	}
-	return p, page, n
+	return sess.Practice, page, n
 }
 
 func preparedCount(t *testing.T, s *store.Store) int {

@@ -50,19 +50,6 @@ func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 	return u, nil
 }
 
-// Practice loads the viewer's practice.
-func (s *Store) Practice(ctx context.Context, v Viewer) (Practice, error) {
-	var p Practice
-	err := s.get(ctx, &p, `SELECT id, name, message_fee_cents FROM practices WHERE id = $1`, v.PracticeID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Practice{}, ErrNotFound
-	}
-	if err != nil {
-		return Practice{}, fmt.Errorf("store: practice %d: %w", v.PracticeID, err)
-	}
-	return p, nil
-}
-
 // ResponderStaff lists the viewer's practice's staff who answer messages, for the compose form.
 func (s *Store) ResponderStaff(ctx context.Context, v Viewer) ([]User, error) {
 	var staff []User

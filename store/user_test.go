@@ -3,6 +3,7 @@ package store_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"securemessages/store"
 )
@@ -81,7 +82,9 @@ func TestStaffLists(t *testing.T) {
 	}
 }
 
-func TestPractice(t *testing.T) {
+// TestSessionCarriesThePractice: every page shows its user's practice (its name, and its fee on
+// the forms), read with the session.
+func TestSessionCarriesThePractice(t *testing.T) {
 	t.Parallel()
 	f := newDemo(t)
 	if f.riverside.Name != "Riverside Family Medicine" || !f.riverside.Charges() {
@@ -90,7 +93,21 @@ func TestPractice(t *testing.T) {
 	if f.hillcrest.Name != "Hillcrest Pediatrics" || f.hillcrest.Charges() {
 		t.Errorf("hillcrest %+v", f.hillcrest)
 	}
-	if _, err := f.s.Practice(t.Context(), store.Viewer{UserID: 1, PracticeID: 1 << 40, Role: store.RoleStaff}); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("unknown practice: %v", err)
+	for email, want := range map[string]store.Practice{
+		"maria.lopez@riverside.example": f.riverside, "physician@riverside.example": f.riverside,
+		"grace.kim@hillcrest.example": f.hillcrest, "nurse@hillcrest.example": f.hillcrest,
+	} {
+		u, err := f.s.UserByEmail(t.Context(), email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		token, err := f.s.CreateSession(t.Context(), u, origin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sess, err := f.s.SessionByToken(t.Context(), token, store.SessionLimits{Idle: time.Hour, Absolute: time.Hour})
+		if err != nil || sess.Practice != want {
+			t.Errorf("%s's session: practice %+v, %v; want %+v", email, sess.Practice, err, want)
+		}
 	}
 }

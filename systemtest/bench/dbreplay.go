@@ -133,12 +133,6 @@ func renderStatements(ctx context.Context, e *env, token string, sd side) ([]sta
 			return err
 		}
 		v := sess.User.Viewer()
-		if _, _, err := st.EventHorizon(ctx); err != nil {
-			return err
-		}
-		if _, err := st.Practice(ctx, v); err != nil {
-			return err
-		}
 		if _, err := st.InboxPage(ctx, v, store.InboxFilter{Page: 1}); err != nil {
 			return err
 		}

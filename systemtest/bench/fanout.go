@@ -215,7 +215,7 @@ func fanoutOnce(ctx context.Context, e *env, d *dataset, cfg config, set *stream
 	if instances == 1 {
 		rd.rssBase = rssKB(servers[0].pid)
 	}
-	newest, _, err := e.store.EventHorizon(ctx)
+	newest, err := e.newestEvent(ctx)
 	if err != nil {
 		return rd, err
 	}

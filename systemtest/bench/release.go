@@ -35,7 +35,7 @@ func runRelease(ctx context.Context, e *env, d *dataset, cfg config) (*releaseRe
 	}
 	defer srv.stop()
 	for r := 1; r <= cfg.rounds; r++ {
-		newest, _, err := e.store.EventHorizon(ctx)
+		newest, err := e.newestEvent(ctx)
 		if err != nil {
 			return nil, err
 		}
