@@ -112,7 +112,7 @@ func TestConfigFromEnvGood(t *testing.T) {
 		t.Fatal(err)
 	}
 	if local.Port != 3000 || local.Production || !local.ShowDemo || local.RedisURL != "" || local.ThreadCache != defaultThreadCache ||
-		local.RequestSlots != 4*runtime.GOMAXPROCS(0) {
+		local.RequestSlots != 2*runtime.GOMAXPROCS(0) {
 		t.Errorf("local defaults: %+v", local)
 	}
 }
