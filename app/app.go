@@ -5,6 +5,7 @@
 package app
 
 import (
+	"errors"
 	"html/template"
 	"log/slog"
 	"time"
@@ -24,6 +25,7 @@ type App struct {
 	hub    *realtime.Hub
 	assets *static.Assets
 	views  fiber.Views // the templates, which render writes straight into the response
+	convs  *conversationCache
 	log    *slog.Logger
 	admission
 }
@@ -35,15 +37,15 @@ func New(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*fib
 	if err != nil {
 		return nil, err
 	}
-	threads := newThreadCache(cfg.ThreadCache)
-	set, err := views.New(templateFuncs(assets, threads))
+	threads, convs := newThreadCache(cfg.ThreadCache), newConversationCache(cfg.ThreadCache)
+	set, err := views.New(templateFuncs(assets, threads, convs))
 	if err != nil {
 		return nil, err
 	}
-	if err := threads.setViews(set); err != nil {
+	if err := errors.Join(threads.setViews(set), convs.setViews(set)); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, store: st, hub: hub, assets: assets, views: set, log: log, admission: newAdmission(cfg.RequestSlots)}
+	a := &App{cfg: cfg, store: st, hub: hub, assets: assets, views: set, convs: convs, log: log, admission: newAdmission(cfg.RequestSlots)}
 	f := fiber.New(fiber.Config{
 		Views:                 set,
 		ErrorHandler:          a.handleError,
@@ -61,13 +63,14 @@ func New(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*fib
 }
 
 // templateFuncs are the functions the views call.
-func templateFuncs(assets *static.Assets, threads *threadCache) template.FuncMap {
+func templateFuncs(assets *static.Assets, threads *threadCache, convs *conversationCache) template.FuncMap {
 	return template.FuncMap{
-		"asset":     assets.URL,
-		"fee":       store.FormatFee,
-		"maxBody":   func() int { return store.MaxBodyLen },
-		"thread":    threads.HTML,
-		"stateForm": threads.StateForm,
+		"conversation": convs.HTML,
+		"asset":        assets.URL,
+		"fee":          store.FormatFee,
+		"maxBody":      func() int { return store.MaxBodyLen },
+		"thread":       threads.HTML,
+		"stateForm":    threads.StateForm,
 	}
 }
 

@@ -49,6 +49,14 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 	q, now := iv.Q(), time.Now()
 	for _, conv := range page.Conversations {
 		cv := &ConversationView{ID: conv.ID, Archived: conv.Archived(), Inbox: iv}
+		if o.open == nil {
+			key := a.convs.key(conv, v, q, now)
+			if cv.kept, _ = a.convs.get(key); cv.kept != nil {
+				iv.Conversations = append(iv.Conversations, cv)
+				continue
+			}
+			cv.key = &key
+		}
 		if iv.Staff {
 			cv.PatientName = conv.PatientName
 			cv.Instructions = conv.Instructions

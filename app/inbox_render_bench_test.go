@@ -26,7 +26,7 @@ func BenchmarkInboxRender(b *testing.B) {
 }
 
 func benchmarkInboxRender(b *testing.B, entries int) {
-	engine, _ := testViews(b, entries)
+	engine, _, _ := testViews(b, entries)
 	patient := store.User{ID: 7, PracticeID: 1, Role: store.RolePatient, FullName: "Maria Lopez", Initials: "ML"}
 	vd := &ViewData{Title: "Messages", User: &patient, Practice: store.Practice{ID: 1, Name: "Riverside Family Medicine"},
 		CSRFToken: maskCSRF("0123456789abcdefghijklmnopqrstuvwxyzABCDEFG")}

@@ -12,26 +12,29 @@ import (
 )
 
 // testViews loads the views as app.New does, with a thread cache of entries threads.
-func testViews(tb testing.TB, entries int) (*views.Set, *threadCache) {
+func testViews(tb testing.TB, entries int) (*views.Set, *threadCache, *conversationCache) {
 	tb.Helper()
 	assets, err := static.Load()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	threads := newThreadCache(entries)
-	set, err := views.New(templateFuncs(assets, threads))
+	threads, convs := newThreadCache(entries), newConversationCache(entries)
+	set, err := views.New(templateFuncs(assets, threads, convs))
 	if err != nil {
 		tb.Fatal(err)
 	}
 	if err := threads.setViews(set); err != nil {
 		tb.Fatal(err)
 	}
-	return set, threads
+	if err := convs.setViews(set); err != nil {
+		tb.Fatal(err)
+	}
+	return set, threads, convs
 }
 
 func testThreadCache(t *testing.T, entries int) *threadCache {
 	t.Helper()
-	_, threads := testViews(t, entries)
+	_, threads, _ := testViews(t, entries)
 	return threads
 }
 

@@ -89,6 +89,10 @@ type ConversationView struct {
 	Instructions       store.Instructions
 	RequestedStaffName string
 	Awaiting           bool
+	// For the conversation cache: the key to keep this one under (nil: not kept), or what was
+	// kept of it, in which case nothing else here but ID and Inbox is filled in.
+	key  *conversationKey
+	kept []string
 }
 
 // MessageNode is one message in a thread, with the actions Allowed gives the viewer.
