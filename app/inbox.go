@@ -42,7 +42,7 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 		// never claims an event it does not show, and its own change does not come back to it live.
 		LiveAfter: max(sess.NewestEvent, o.made)}
 	if iv.Staff {
-		if iv.Awaiting, err = a.store.AwaitingCount(c.UserContext(), v); err != nil {
+		if iv.Awaiting, err = a.store.AwaitingCount(c.UserContext(), v, iv.LiveAfter); err != nil {
 			return nil, err
 		}
 	}

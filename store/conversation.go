@@ -500,7 +500,21 @@ func (s *Store) message(ctx context.Context, v Viewer, id int64) (*Message, deta
 // AwaitingCount counts the practice's open conversations in which the patient has the last word:
 // the staff queue's "waiting for a reply". The database keeps who has the last word on each
 // conversation (migration 00005).
-func (s *Store) AwaitingCount(ctx context.Context, v Viewer) (int, error) {
+//
+// asOf is the practice's newest event when the count is asked for (Session.NewestEvent, or the
+// event of a change the request made). Every change that can put a conversation into the queue or
+// take it out (a message sent or cancelled, an archive, a re-open) writes an event of the practice
+// in its own transaction (writeEvent), so the count stays what it was until a newer event: with
+// KeepConversations, it is kept by asOf, and a newer event counts again. Counting a busy practice's
+// queue reads every entry of it (about 0.15 ms for a thousand), where a page that repeats reads
+// nothing else of it.
+func (s *Store) AwaitingCount(ctx context.Context, v Viewer, asOf int64) (int, error) {
+	key := awaitingKey{practiceID: v.PracticeID, patientScope: v.patientScope().Int64, asOf: asOf}
+	if s.convs.awaiting != nil {
+		if n, ok := s.convs.awaiting.Get(key); ok {
+			return n, nil
+		}
+	}
 	var n int
 	err := s.get(ctx, &n, `
 		SELECT count(*) FROM conversations c
@@ -509,6 +523,9 @@ func (s *Store) AwaitingCount(ctx context.Context, v Viewer) (int, error) {
 		v.PracticeID, v.patientScope())
 	if err != nil {
 		return 0, fmt.Errorf("store: conversations awaiting a reply: %w", err)
+	}
+	if s.convs.awaiting != nil {
+		s.convs.awaiting.Add(key, n)
 	}
 	return n, nil
 }

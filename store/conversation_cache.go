@@ -25,7 +25,8 @@ const conversationCacheTTL = 10 * time.Minute
 // The conversations are shared between the requests that list them: nothing may change one
 // after InboxPage returns it.
 type conversationCache struct {
-	lru *expirable.LRU[conversationKey, *Conversation] // nil when the cache is off
+	lru      *expirable.LRU[conversationKey, *Conversation] // nil when the cache is off
+	awaiting *expirable.LRU[awaitingKey, int]               // likewise
 }
 
 type conversationKey struct {
@@ -33,13 +34,21 @@ type conversationKey struct {
 	glance       bool // read with what the staff queue shows at a glance (pageMessagesSQL)
 }
 
-// KeepConversations makes the lists keep up to entries conversations (0 keeps none, the
-// default). Call it before the store serves.
+// KeepConversations makes the lists keep up to entries conversations, and as many counts of the
+// staff queue (0 keeps none, the default). Call it before the store serves.
 func (s *Store) KeepConversations(entries int) {
-	s.convs.lru = nil
+	s.convs.lru, s.convs.awaiting = nil, nil
 	if entries > 0 {
 		s.convs.lru = expirable.NewLRU[conversationKey, *Conversation](entries, nil, conversationCacheTTL)
+		s.convs.awaiting = expirable.NewLRU[awaitingKey, int](entries, nil, conversationCacheTTL)
 	}
+}
+
+// awaitingKey names a count of the conversations awaiting a reply (AwaitingCount): whose queue,
+// as of which of the practice's events.
+type awaitingKey struct {
+	practiceID, patientScope int64
+	asOf                     int64
 }
 
 func (c *conversationCache) get(k conversationKey) (*Conversation, bool) {

@@ -136,3 +136,64 @@ func TestListsKeepWhatDidNotChange(t *testing.T) {
 		f.s.DB().MustExecContext(ctx, `UPDATE users SET full_name = full_name WHERE id = $1`, f.maria.UserID)
 	})
 }
+
+// TestAwaitingCountKeptUntilTheNextEvent: the staff queue's count is kept by the practice's
+// newest event. After each change that moves a conversation into the queue or out of it, the
+// count asked for as of the change's event equals a count by a store that keeps nothing; and as
+// of an event already counted, it is the kept count (a write that makes no event, which the
+// server never does, shows that it was not counted again).
+func TestAwaitingCountKeptUntilTheNextEvent(t *testing.T) {
+	t.Parallel()
+	f := newDemo(t)
+	ctx := t.Context()
+	plain := store.New(f.s.DB(), storetest.Keys) // keeps nothing
+	count := func(s *store.Store, asOf int64) int {
+		t.Helper()
+		n, err := s.AwaitingCount(ctx, f.hNurse, asOf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	check := func(step string, asOf int64, want int) {
+		t.Helper()
+		kept, fresh := count(f.s, asOf), count(plain, asOf)
+		if kept != fresh || fresh != want {
+			t.Errorf("%s: %d kept, %d counted afresh; want %d", step, kept, fresh, want)
+		}
+	}
+	asOf, _, err := f.s.EventHorizon(ctx, f.hNurse.PracticeID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := count(plain, asOf)
+	check("the demo", asOf, before)
+
+	asked := start(t, f.s, f.david, store.NewConversation{Subject: "Asked"})
+	check("David asked", asked.Event.ID, before+1)
+	answer := reply(t, f.s, f.hNurse, asked.MessageID, "Answer")
+	check("the nurse answered", answer.Event.ID, before)
+	cancelled, err := f.s.Cancel(ctx, f.hNurse, store.Origin{}, answer.MessageID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("the nurse cancelled her answer", cancelled.Event.ID, before+1)
+	archived, err := f.s.Archive(ctx, f.hNurse, store.Origin{}, asked.ConversationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("the nurse archived it", archived.ID, before)
+	reopened, err := f.s.Reopen(ctx, f.hNurse, store.Origin{}, asked.ConversationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("the nurse re-opened it", reopened.ID, before+1)
+
+	if _, err := f.s.DB().ExecContext(ctx, `UPDATE conversations SET archived_at = now() WHERE id = $1`, asked.ConversationID); err != nil {
+		t.Fatal(err)
+	}
+	if kept, fresh := count(f.s, reopened.ID), count(plain, reopened.ID); kept != before+1 || fresh != before {
+		t.Errorf("as of the re-open, after a write without an event: %d kept, %d counted; want the kept %d and %d",
+			kept, fresh, before+1, before)
+	}
+}

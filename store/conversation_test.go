@@ -345,7 +345,11 @@ func TestAwaitingPractice(t *testing.T) {
 				fromGo++
 			}
 		}
-		n, err := f.s.AwaitingCount(ctx, v)
+		asOf, _, err := f.s.EventHorizon(ctx, v.PracticeID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := f.s.AwaitingCount(ctx, v, asOf)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -51,7 +51,7 @@ func renderReads(t *testing.T, s *store.Store, email string) (store.Practice, st
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := s.AwaitingCount(ctx, u.Viewer())
+	n, err := s.AwaitingCount(ctx, u.Viewer(), sess.NewestEvent)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,7 +137,7 @@ func renderStatements(ctx context.Context, e *env, token string, sd side) ([]sta
 			return err
 		}
 		if sd.staff {
-			if _, err := st.AwaitingCount(ctx, v); err != nil {
+			if _, err := st.AwaitingCount(ctx, v, sess.NewestEvent); err != nil {
 				return err
 			}
 		}
