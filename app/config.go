@@ -33,7 +33,7 @@ type Config struct {
 	RequestSlots int
 }
 
-// defaultThreadCache holds a few hundred open pages' threads and conversations: about 25 MB at most.
+// defaultThreadCache holds a few hundred open pages' threads and conversations: about 45 MB at most.
 const defaultThreadCache = 4096
 
 // defaultRequestSlots is two requests per core the process may use: enough to keep the cores
