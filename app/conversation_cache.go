@@ -24,7 +24,7 @@ import (
 // list's query (every link keeps it), and of the day (a date shows as a time today, as a day this
 // year, a full date before). The key holds all of them, so a change never waits for an
 // invalidation, and no viewer is ever shown an entry made for another. The CSRF token, masked anew
-// for every page, is the one other value: the entry is kept cut where it goes, and each page
+// for every page, is the one other value: the entry is kept cut where it goes (cut), and each page
 // writes its own token in. A list with a message's panel open is rendered fresh and not kept.
 type conversationCache struct {
 	tmpl *template.Template                        // partials/conversation
@@ -39,9 +39,11 @@ type conversationKey struct {
 	day          string // the day dates are shown against, in the server's time zone
 }
 
-// tokenMark stands for the CSRF token in a kept conversation: letters and dashes, which
-// html/template writes as they are in an attribute, and which no token contains.
-const tokenMark = "csrf-token-of-the-page"
+// standIns stand for the CSRF token when a conversation is rendered to be kept. They are as long
+// as each other and differ in every letter, and html/template writes them as they are, so two
+// renders differ exactly where the token goes (cut). One stand-in alone would not do: a subject
+// or a name can hold the very same letters.
+var standIns = [2]string{"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}
 
 func newConversationCache(entries int) *conversationCache {
 	c := &conversationCache{}
@@ -78,18 +80,57 @@ func (c *conversationCache) get(key conversationKey) ([]string, bool) {
 func (c *conversationCache) HTML(cv *ConversationView) (template.HTML, error) {
 	parts := cv.kept
 	if parts == nil {
-		marked := *cv.Inbox
-		marked.CSRFToken = tokenMark
-		view := *cv
-		view.Inbox = &marked
-		h, err := execute(c.tmpl, &view)
-		if err != nil {
-			return "", fmt.Errorf("render conversation %d: %w", cv.ID, err)
+		if c.lru == nil || cv.key == nil {
+			return c.render(cv, cv.Inbox.CSRFToken)
 		}
-		parts = strings.Split(string(h), tokenMark)
-		if c.lru != nil && cv.key != nil {
-			c.lru.Add(*cv.key, parts)
+		var err error
+		if parts, err = c.cut(cv); err != nil {
+			return "", err
 		}
+		c.lru.Add(*cv.key, parts)
 	}
 	return template.HTML(strings.Join(parts, template.HTMLEscapeString(cv.Inbox.CSRFToken))), nil
+}
+
+// cut renders cv twice, with each stand-in for the CSRF token, and cuts the output where the two
+// differ: there, and only there, a page's token goes.
+func (c *conversationCache) cut(cv *ConversationView) ([]string, error) {
+	a, err := c.render(cv, standIns[0])
+	if err != nil {
+		return nil, err
+	}
+	b, err := c.render(cv, standIns[1])
+	if err != nil {
+		return nil, err
+	}
+	if len(a) != len(b) {
+		return nil, fmt.Errorf("render conversation %d: the CSRF token's stand-ins changed its length", cv.ID)
+	}
+	var parts []string
+	start, n := 0, len(standIns[0])
+	for i := 0; i < len(a); i++ {
+		if a[i] == b[i] {
+			continue
+		}
+		if !strings.HasPrefix(string(a[i:]), standIns[0]) || !strings.HasPrefix(string(b[i:]), standIns[1]) {
+			return nil, fmt.Errorf("render conversation %d: the CSRF token's stand-ins were not written as they are", cv.ID)
+		}
+		parts = append(parts, string(a[start:i]))
+		start = i + n
+		i = start - 1
+	}
+	return append(parts, string(a[start:])), nil
+}
+
+// render runs partials/conversation for cv with token as the page's CSRF token.
+func (c *conversationCache) render(cv *ConversationView, token string) (template.HTML, error) {
+	in := *cv.Inbox
+	in.CSRFToken = token
+	view := *cv
+	view.Inbox = &in
+	h, err := execute(c.tmpl, &view)
+	if err != nil {
+		return "", fmt.Errorf("render conversation %d: %w", cv.ID, err)
+	}
+	return h, nil
 }

@@ -99,3 +99,45 @@ func TestConversationCacheMatchesFreshRender(t *testing.T) {
 	}
 	compare("the physician's name changed")
 }
+
+// TestConversationCacheCutsOnlyAtTheToken: a kept conversation is cut where the page's CSRF
+// token goes and nowhere else, even when a subject or a name holds the very letters the token
+// was stood in for; kept and written out again with another page's token, it reads as rendered.
+func TestConversationCacheCutsOnlyAtTheToken(t *testing.T) {
+	t.Parallel()
+	_, _, convs := testViews(t, 16)
+	staff := store.Viewer{UserID: 3, PracticeID: 1, Role: store.RoleStaff}
+	tricky := standIns[0] + " " + standIns[1]
+	for _, token := range []string{"first-page-token", "second-page-token"} {
+		iv := &InboxView{CSRFToken: token, Page: 1, Staff: true}
+		nodes := sampleThread(staff, iv)
+		nodes[0].Subject = tricky
+		cv := &ConversationView{ID: 1, Inbox: iv, PatientName: tricky, Messages: nodes,
+			StateAction: stateAction(1, nodes[0].Actions, iv.Q())}
+		if cv.StateAction == "" {
+			t.Fatal("the sample conversation has no Archive form: there is no token to cut at")
+		}
+		key := conversationKey{id: 1, revision: 1, viewer: staff}
+		cv.key = &key
+		if kept, ok := convs.get(key); ok {
+			cv.kept = kept
+		}
+		got, err := convs.HTML(cv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := convs.render(cv, token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("page with token %q: kept %v\n%s\nwant\n%s", token, cv.kept != nil, got, want)
+		}
+		if n := strings.Count(string(got), token); n != 1 {
+			t.Errorf("page with token %q: the token is written %d times", token, n)
+		}
+	}
+	if kept, _ := convs.get(conversationKey{id: 1, revision: 1, viewer: staff}); len(kept) != 2 {
+		t.Errorf("kept in %d parts, want 2 (cut at the one token)", len(kept))
+	}
+}
