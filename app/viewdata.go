@@ -90,7 +90,7 @@ type ConversationView struct {
 	RequestedStaffName string
 	Awaiting           bool
 	// For the conversation cache: the key to keep this one under (nil: not kept), or what was
-	// kept of it, in which case nothing else here but ID and Inbox is filled in.
+	// kept of it, in which case nothing else here but ID, Archived and Inbox is filled in.
 	key  *conversationKey
 	kept []string
 }

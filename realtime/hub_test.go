@@ -349,8 +349,8 @@ func sendAs(t *testing.T, st *store.Store, v store.Viewer, subject string) store
 // newest is the newest event of every practice: a point every viewer's stream may start after.
 func newest(t *testing.T, st *store.Store) int64 {
 	t.Helper()
-	var n int64
-	if err := st.DB().GetContext(context.Background(), &n, `SELECT coalesce(max(id), 0) FROM events`); err != nil {
+	n, err := storetest.NewestEvent(context.Background(), st.DB())
+	if err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"securemessages/store"
+	"securemessages/store/storetest"
 )
 
 // liveHeartbeat is the instances' heartbeat: short, so the tests see heartbeats and a vanished
@@ -430,8 +431,8 @@ func settledGoroutines() int {
 // newestEvent is the newest event id in the system's database.
 func newestEvent(t *testing.T, sys *liveSystem) int64 {
 	t.Helper()
-	var n int64
-	if err := sys.oracle.DB().GetContext(context.Background(), &n, `SELECT coalesce(max(id), 0) FROM events`); err != nil {
+	n, err := storetest.NewestEvent(context.Background(), sys.oracle.DB())
+	if err != nil {
 		t.Fatal(err)
 	}
 	return n

@@ -108,8 +108,8 @@ func (s *secSystem) count(t *testing.T, query string, args ...any) int {
 // newestEvent is the id of the newest row in the events table.
 func (s *secSystem) newestEvent(t *testing.T) int64 {
 	t.Helper()
-	var newest int64
-	if err := s.db().GetContext(context.Background(), &newest, `SELECT coalesce(max(id), 0) FROM events`); err != nil {
+	newest, err := storetest.NewestEvent(context.Background(), s.db())
+	if err != nil {
 		t.Fatal(err)
 	}
 	return newest

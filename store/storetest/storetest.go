@@ -176,3 +176,12 @@ func (m migrator) Migrate(ctx context.Context, db *sql.DB, _ pgtestdb.Config) er
 	}
 	return nil
 }
+
+// NewestEvent is the newest event of every practice: a point after which every viewer's live
+// stream may start, for tests and the bench that open streams for several practices at once.
+// (Pages start from their own practice's, store.EventHorizon.)
+func NewestEvent(ctx context.Context, db sqlx.QueryerContext) (int64, error) {
+	var n int64
+	err := sqlx.GetContext(ctx, db, &n, `SELECT coalesce(max(id), 0) FROM events`)
+	return n, err
+}

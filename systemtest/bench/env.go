@@ -238,13 +238,6 @@ func withDatabase(serverURL, db, user string) (string, error) {
 	return u.String(), nil
 }
 
-// newestEvent is the newest event of every practice: the point the measured streams open after.
-func (e *env) newestEvent(ctx context.Context) (int64, error) {
-	var n int64
-	err := e.db.GetContext(ctx, &n, `SELECT coalesce(max(id), 0) FROM events`)
-	return n, err
-}
-
 func (e *env) close() {
 	if e.db != nil {
 		e.db.Close()

@@ -13,6 +13,7 @@ import (
 
 	"securemessages/realtime"
 	"securemessages/store"
+	"securemessages/store/storetest"
 )
 
 // fanoutRound is one round of live fan-out: fresh server(s), the streams opened, changes
@@ -215,7 +216,7 @@ func fanoutOnce(ctx context.Context, e *env, d *dataset, cfg config, set *stream
 	if instances == 1 {
 		rd.rssBase = rssKB(servers[0].pid)
 	}
-	newest, err := e.newestEvent(ctx)
+	newest, err := storetest.NewestEvent(ctx, e.db)
 	if err != nil {
 		return rd, err
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"securemessages/store/storetest"
 )
 
 // releaseRound is one round of clients vanishing: how long until the hub held none of them.
@@ -35,7 +37,7 @@ func runRelease(ctx context.Context, e *env, d *dataset, cfg config) (*releaseRe
 	}
 	defer srv.stop()
 	for r := 1; r <= cfg.rounds; r++ {
-		newest, err := e.newestEvent(ctx)
+		newest, err := storetest.NewestEvent(ctx, e.db)
 		if err != nil {
 			return nil, err
 		}
