@@ -141,6 +141,9 @@ func TestInboxShow(t *testing.T) {
 		if !htmx && !strings.Contains(r.Body, "For non-urgent requests only.") {
 			t.Error("the non-urgent notice is missing")
 		}
+		if i := strings.Index(r.Body, "\n "); i >= 0 {
+			t.Errorf("the templates' indentation is sent: %q", r.Body[max(0, i-40):min(len(r.Body), i+40)])
+		}
 	})
 }
 

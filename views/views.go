@@ -36,7 +36,7 @@ type Set struct {
 
 // New parses every template now, so a mistake stops start-up instead of a request.
 func New(funcs template.FuncMap) (*Set, error) {
-	engine := html.NewFileSystem(http.FS(files), ".html")
+	engine := html.NewFileSystem(indentless{http.FS(files)}, ".html")
 	engine.AddFuncMap(funcs)
 	if err := engine.Load(); err != nil {
 		return nil, err
