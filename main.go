@@ -79,6 +79,8 @@ func serve() error {
 		return err
 	}
 	log := newLogger(cfg.Production)
+	gogc, memoryLimit := tuneGC(os.Getenv)
+	log.Info("garbage collector", "GOGC", gogc, "GOMEMLIMIT_MiB", memoryLimit>>20)
 	if addr := os.Getenv("PPROF_ADDR"); addr != "" {
 		if err := startProfiler(addr, log); err != nil {
 			return err
