@@ -33,7 +33,7 @@ $(BROWSER_TOOLS)/node_modules/.installed: $(BROWSER_TOOLS)/package.json $(BROWSE
 screenshots: deps
 	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestScreenshots$$' ./systemtest/
 
-# The performance suite (README, "Performance"): seeds a practice into a database of its own and
+# The performance suite (docs/performance.md): seeds a practice into a database of its own and
 # measures the inbox pages, live fan-out and the cost of open streams against real servers, printing
 # a table. Not part of `make test`: it prints figures and fails only if it cannot run at all. About
 # five and a half minutes on two cores; flags through BENCHFLAGS, e.g. make bench BENCHFLAGS="-rounds 5"

@@ -18,7 +18,7 @@ import (
 // lib/pq sends a statement with arguments unnamed: PostgreSQL parses and plans it anew at every
 // call, and the driver waits a round trip between parsing and binding. The statements every inbox
 // render runs are prepared instead (database/sql prepares each once per pooled connection), which
-// saves PostgreSQL most of its planning (see README, Performance).
+// saves PostgreSQL most of its planning (see docs/performance.md).
 //
 // Behind a PgBouncer in transaction mode older than 1.21, a statement prepared on one server
 // connection is unknown on the next. There, prepared_statements=false in DATABASE_URL (the
