@@ -88,7 +88,9 @@ func (a *App) handleError(c *fiber.Ctx, err error) error {
 	switch {
 	case errors.As(err, &fe):
 		status, message = fe.Code, fe.Message
-		if status == fiber.StatusNotFound && message == fiber.ErrNotFound.Message {
+		if status == fiber.StatusNotFound {
+			// The router's own message repeats the path ("Cannot GET /…"), which would let a
+			// link put words of its author's choosing on our page.
 			message = "That page does not exist."
 		}
 	case errors.Is(err, store.ErrNotFound):
