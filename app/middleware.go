@@ -16,9 +16,9 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 func (a *App) middleware(f *fiber.App) {
-	f.Use(recover.New())
 	f.Use(requestid.New(requestid.Config{Generator: utils.UUIDv4}))
 	f.Use(a.logRequests)
+	f.Use(recover.New()) // inside logRequests, so a panic is logged as the 500 it becomes
 	f.Use(helmet.New(helmet.Config{
 		ContentSecurityPolicy: contentSecurityPolicy,
 		// same-origin, not helmet's no-referrer: the browser must still send a Referer to us.
@@ -55,21 +55,21 @@ func (a *App) noStore(c *fiber.Ctx) error {
 }
 
 // logRequests writes one line per request: no query strings, bodies or names, so no health
-// information reaches the logs.
+// information reaches the logs. It hands an error to the error handler itself, rather than
+// leaving that to Fiber after the chain has returned, so the line carries the status sent.
 func (a *App) logRequests(c *fiber.Ctx) error {
 	start := time.Now()
 	err := c.Next()
-	status := c.Response().StatusCode()
 	if err != nil {
-		if fe, ok := err.(*fiber.Error); ok {
-			status = fe.Code
+		if err = a.handleError(c, err); err != nil {
+			c.Status(fiber.StatusInternalServerError) // Fiber's last resort answers 500 to this
 		}
 	}
 	a.log.Info("request",
 		"request_id", requestID(c),
 		"method", c.Method(),
 		"route", routePattern(c),
-		"status", status,
+		"status", c.Response().StatusCode(),
 		"duration_ms", time.Since(start).Milliseconds())
 	return err
 }
