@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -121,7 +122,8 @@ func TestMessageSlotsRefused(t *testing.T) {
 }
 
 // Another patient's ids, and another practice's, answer 404 and show none of their data, for every
-// route that takes an id.
+// route that takes an id. Each such answer is audited as a denied access by the viewer to that
+// object; an id that names nothing is not.
 func TestOtherPatientsMessagesAreNotFound(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -129,20 +131,25 @@ func TestOtherPatientsMessagesAreNotFound(t *testing.T) {
 	graces := e.start(t, grace, "Grace private subject QX7", "Grace private body QX7")
 	patient := e.signIn(t, maria)
 	before := e.counts(t)
+	wantDenied := map[string]int{} // "message 12": how many denials of it
 	for _, other := range []struct {
 		name          string
 		msgID, convID int64
-	}{{"same practice", toms.MessageID, toms.ConversationID}, {"other practice", graces.MessageID, graces.ConversationID}} {
+	}{{"same practice", toms.MessageID, toms.ConversationID}, {"other practice", graces.MessageID, graces.ConversationID},
+		{"no such id", 987654321, 987654321}} {
 		msgID, convID := other.msgID, other.convID
 		for _, route := range e.app.GetRoutes(true) {
 			if !strings.Contains(route.Path, ":id") || (route.Method != http.MethodGet && route.Method != http.MethodPost) {
 				continue
 			}
-			id := msgID
+			id, kind := msgID, "message"
 			if strings.HasPrefix(route.Path, "/conversations/") {
-				id = convID
+				id, kind = convID, "conversation"
 			}
 			path := strings.ReplaceAll(route.Path, ":id", itoa(id))
+			if other.name != "no such id" {
+				wantDenied[kind+" "+itoa(id)] += 2 // page and htmx
+			}
 			t.Run(other.name+" "+route.Method+" "+route.Path, func(t *testing.T) {
 				both(t, func(t *testing.T, htmx bool) {
 					c := patient.variant(htmx)
@@ -173,6 +180,29 @@ func TestOtherPatientsMessagesAreNotFound(t *testing.T) {
 	t.Cleanup(func() {
 		if after := e.counts(t); after != before {
 			t.Errorf("requests on another patient's ids changed the database: %+v -> %+v", before, after)
+		}
+		var rows []struct {
+			Object   string `db:"object"`
+			N        int    `db:"n"`
+			Actors   int    `db:"actors"`
+			Untagged int    `db:"untagged"`
+		}
+		if err := e.st.DB().Select(&rows, `
+			SELECT object_type || ' ' || object_id AS object, count(*) AS n,
+			       count(*) FILTER (WHERE actor_id = $1 AND outcome = 'denied') AS actors,
+			       count(*) FILTER (WHERE request_id = '') AS untagged
+			FROM audit_log WHERE action = 'access_denied' GROUP BY 1`, e.user(t, maria).ID); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int{}
+		for _, r := range rows {
+			got[r.Object] = r.N
+			if r.Actors != r.N || r.Untagged != 0 {
+				t.Errorf("%s: %d denials, %d of them by Maria as denied, %d without a request id", r.Object, r.N, r.Actors, r.Untagged)
+			}
+		}
+		if !maps.Equal(got, wantDenied) {
+			t.Errorf("access_denied audit rows per object %v, want %v", got, wantDenied)
 		}
 	})
 }

@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
@@ -95,6 +96,7 @@ func (a *App) handleError(c *fiber.Ctx, err error) error {
 		}
 	case errors.Is(err, store.ErrNotFound):
 		status, message = fiber.StatusNotFound, "That message or conversation was not found. It may have been cancelled."
+		a.recordDenied(c)
 	case errors.Is(err, errBusy):
 		status, message = fiber.StatusServiceUnavailable, "Many people are using Secure Messages right now, so nothing was sent or changed. Please try again in a moment."
 		c.Set(fiber.HeaderRetryAfter, "5")
@@ -118,6 +120,30 @@ func (a *App) handleError(c *fiber.Ctx, err error) error {
 		c.Set("HX-Reswap", "outerHTML")
 	}
 	return a.render(c, view{status: status, page: "pages/error", data: vd, fragment: "partials/notice", fragmentData: vd})
+}
+
+// recordDenied audits a not-found answer to a signed-in viewer for the :id of a message or
+// conversation route; the store writes the row only if the id is a real row of someone else's.
+func (a *App) recordDenied(c *fiber.Ctx) {
+	kind := ""
+	switch route := routePattern(c); {
+	case strings.HasPrefix(route, "/messages/:id"):
+		kind = "message"
+	case strings.HasPrefix(route, "/conversations/:id"):
+		kind = "conversation"
+	}
+	sess := session(c)
+	if kind == "" || sess == nil {
+		return
+	}
+	id, err := idParam(c)
+	if err != nil {
+		return
+	}
+	if err := a.store.RecordDenied(c.UserContext(), sess.User.Viewer(), a.origin(c), kind, id); err != nil {
+		// The answer is a 404 either way; an operator learns the audit could not be written.
+		a.log.Error("audit of denied access failed", "request_id", requestID(c), "route", routePattern(c), "error", err.Error())
+	}
 }
 
 func errorTitle(status int) string {
