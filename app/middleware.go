@@ -1,7 +1,10 @@
 package app
 
 import (
+	"bytes"
+	"regexp"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/helmet"
@@ -16,6 +19,7 @@ const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 func (a *App) middleware(f *fiber.App) {
+	f.Use(keepRouterRequestID)
 	f.Use(requestid.New(requestid.Config{Generator: utils.UUIDv4}))
 	f.Use(a.logRequests)
 	f.Use(recover.New()) // inside logRequests, so a panic is logged as the 500 it becomes
@@ -30,6 +34,7 @@ func (a *App) middleware(f *fiber.App) {
 		CrossOriginResourcePolicy: "same-origin",
 		PermissionPolicy:          "camera=(), microphone=(), geolocation=()",
 	}))
+	f.Use(rejectBadBytes)
 	f.Use(a.requireHTTPS)
 	f.Use(a.noStore)
 	f.Use(a.admit) // before compressing and the session: both are part of the work it queues
@@ -37,6 +42,49 @@ func (a *App) middleware(f *fiber.App) {
 	f.Use(a.loadSession)
 	f.Use(a.checkCSRF)
 }
+
+// routerRequestID is what a request id from the router may look like: a short token of safe
+// characters (Heroku's are UUIDs).
+var routerRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+// keepRouterRequestID drops an X-Request-Id that did not come from a trusted router or is not a
+// short safe token, so that requestid makes a fresh one: the id goes into every log line and
+// audit row, where a client must not write what it likes.
+func keepRouterRequestID(c *fiber.Ctx) error {
+	h := &c.Request().Header
+	if v := h.Peek(fiber.HeaderXRequestID); len(v) > 0 && !(c.IsProxyTrusted() && routerRequestID.Match(v)) {
+		h.Del(fiber.HeaderXRequestID)
+	}
+	return c.Next()
+}
+
+var errBadBytes = fiber.NewError(fiber.StatusBadRequest,
+	"This request could not be read: its address or form holds something that is not text (a NUL "+
+		"character, or bytes that are not UTF-8). Please go back, retype what you entered and send it again.")
+
+// rejectBadBytes refuses, before any handler runs, a request whose path, query or form holds a NUL
+// or invalid UTF-8: PostgreSQL refuses NUL in text, and such bytes are never something a person
+// typed.
+func rejectBadBytes(c *fiber.Ctx) error {
+	req := c.Request()
+	clean := isText(req.URI().Path())
+	visit := func(k, v []byte) { clean = clean && isText(k) && isText(v) }
+	req.URI().QueryArgs().VisitAll(visit)
+	req.PostArgs().VisitAll(visit)
+	if form, err := req.MultipartForm(); err == nil {
+		for k, vs := range form.Value {
+			for _, v := range vs {
+				visit([]byte(k), []byte(v))
+			}
+		}
+	}
+	if !clean {
+		return errBadBytes
+	}
+	return c.Next()
+}
+
+func isText(b []byte) bool { return bytes.IndexByte(b, 0) < 0 && utf8.Valid(b) }
 
 // requireHTTPS sends plain-HTTP requests to HTTPS in production, where the router terminates TLS
 // and says so in X-Forwarded-Proto. The health check stays reachable for the platform.

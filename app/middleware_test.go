@@ -84,3 +84,84 @@ func TestRequestLogHasTheStatusSent(t *testing.T) {
 		}
 	}
 }
+
+// A NUL or bytes that are not UTF-8 anywhere in the path, the query or a form are refused with a
+// 400 that says so, before any handler runs, and change nothing.
+func TestBadBytesAreRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	patient := e.signIn(t, maria)
+	compose := func(subject string) url.Values {
+		f := anyForm()
+		f.Set("subject", subject)
+		return f
+	}
+	for _, tc := range []struct {
+		name string
+		send func(t *testing.T) *response
+	}{
+		{"NUL in the sign-in e-mail", func(t *testing.T) *response {
+			return e.anon().send(t, "POST", "/signin", url.Values{"email": {"maria\x00@riverside.example"}, "password": {"x"}})
+		}},
+		{"NUL in a form", func(t *testing.T) *response { return patient.post(t, "/messages", compose("Hello\x00there")) }},
+		{"invalid UTF-8 in a form", func(t *testing.T) *response { return patient.post(t, "/messages", compose("Hello \xff\xfe")) }},
+		{"invalid UTF-8 in a field's name", func(t *testing.T) *response {
+			f := compose("Hello")
+			f.Set("\xc3", "x")
+			return patient.post(t, "/messages", f)
+		}},
+		{"NUL in the query", func(t *testing.T) *response { return patient.get(t, "/inbox?all=%00") }},
+		{"invalid UTF-8 in the query", func(t *testing.T) *response { return patient.get(t, "/inbox?notice=%ff") }},
+		{"NUL in the path", func(t *testing.T) *response { return patient.get(t, "/inbox%00") }},
+		{"invalid UTF-8 in the path", func(t *testing.T) *response { return patient.get(t, "/messages/%c3%28") }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.counts(t)
+			r := tc.send(t)
+			wantStatus(t, r, http.StatusBadRequest)
+			if !strings.Contains(r.Body, "holds something that is not text (a NUL character, or bytes that are not UTF-8)") {
+				t.Errorf("no clear message:\n%s", r.Body)
+			}
+			if after := e.counts(t); after != before {
+				t.Errorf("a refused request changed the database: %+v -> %+v", before, after)
+			}
+		})
+	}
+}
+
+// The request id, which every log line and audit row carries, is the router's only when it is a
+// short token of safe characters; anything else gets a fresh one.
+func TestRequestIDFromTheRouterIsCheckedBeforeUse(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	patient := e.signIn(t, maria)
+	lab := e.mariasInbox(t).lab.ID
+	for _, tc := range []struct {
+		sent string
+		kept bool
+	}{
+		{"f47ac10b-58cc-4372-a567-0e02b2c3d479", true},
+		{"router.id:42_A", true},
+		{"evil\x00id", false},
+		{"<script>alert(1)</script>", false},
+		{"id with spaces", false},
+		{strings.Repeat("a", 65), false},
+	} {
+		r := patient.get(t, "/messages/"+itoa(lab), "X-Request-Id", tc.sent)
+		wantStatus(t, r, http.StatusOK)
+		id := r.Header.Get("X-Request-Id")
+		if kept := id == tc.sent; kept != tc.kept {
+			t.Errorf("X-Request-Id %q: answered with id %q, want it kept %t", tc.sent, id, tc.kept)
+		}
+		if !tc.kept && !routerRequestID.MatchString(id) {
+			t.Errorf("X-Request-Id %q: the fresh id %q is not a safe token", tc.sent, id)
+		}
+		var audited string
+		if err := e.st.DB().Get(&audited, `SELECT request_id FROM audit_log WHERE action = 'message_read' ORDER BY id DESC LIMIT 1`); err != nil {
+			t.Fatal(err)
+		}
+		if audited != id {
+			t.Errorf("X-Request-Id %q: audited as %q, answered as %q", tc.sent, audited, id)
+		}
+	}
+}
