@@ -100,7 +100,8 @@ func (l *logBuffer) lines(t *testing.T) []map[string]any {
 // is more variables, as name, value pairs.
 func testConfig(t *testing.T, extra ...string) Config {
 	t.Helper()
-	vars := map[string]string{"DATABASE_URL": "postgres://localhost/unused", "MESSAGE_KEYS": storetest.KeySpec}
+	// Every peer is the router, as on Heroku: the tests speak for it in X-Forwarded-Proto.
+	vars := map[string]string{"DATABASE_URL": "postgres://localhost/unused", "MESSAGE_KEYS": storetest.KeySpec, "TRUST_PROXY": "true"}
 	for i := 0; i+1 < len(extra); i += 2 {
 		vars[extra[i]] = extra[i+1]
 	}

@@ -30,7 +30,7 @@ func (a *App) checkCSRF(c *fiber.Ctx) error {
 	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
 		return c.Next()
 	}
-	if !sameOrigin(c) {
+	if !a.sameOrigin(c) {
 		return errCSRF
 	}
 	sess := session(c)
@@ -47,19 +47,26 @@ func (a *App) checkCSRF(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-func sameOrigin(c *fiber.Ctx) bool {
+// sameOrigin reports whether the browser says the request comes from our own pages. With APP_URL
+// set, Origin must be that origin exactly; without it (local runs, tests on random ports), its
+// host must be the one the request was sent to.
+func (a *App) sameOrigin(c *fiber.Ctx) bool {
 	switch c.Get("Sec-Fetch-Site") {
 	case "", "same-origin", "none":
 	default:
 		return false
 	}
-	if origin := c.Get(fiber.HeaderOrigin); origin != "" {
+	origin := c.Get(fiber.HeaderOrigin)
+	switch {
+	case origin == "":
+		return true
+	case a.cfg.AppURL != "":
+		canonical, err := parseOrigin(origin)
+		return err == nil && canonical == a.cfg.AppURL
+	default:
 		u, err := url.Parse(origin)
-		if err != nil || u.Host != c.Hostname() {
-			return false
-		}
+		return err == nil && u.Host == c.Hostname()
 	}
-	return true
 }
 
 // maskCSRF returns the token XORed with a fresh pad, pad first.

@@ -87,12 +87,15 @@ func rejectBadBytes(c *fiber.Ctx) error {
 func isText(b []byte) bool { return bytes.IndexByte(b, 0) < 0 && utf8.Valid(b) }
 
 // requireHTTPS sends plain-HTTP requests to HTTPS in production, where the router terminates TLS
-// and says so in X-Forwarded-Proto. The health check stays reachable for the platform.
+// and says so in X-Forwarded-Proto. The target is APP_URL, never a host the request names, and
+// the answer is not cached: 308 keeps a post's method and body. The health check stays reachable
+// for the platform.
 func (a *App) requireHTTPS(c *fiber.Ctx) error {
 	if !a.cfg.Production || c.Protocol() == "https" || c.Path() == "/healthz" {
 		return c.Next()
 	}
-	return c.Redirect("https://"+c.Hostname()+c.OriginalURL(), fiber.StatusMovedPermanently)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Redirect(a.cfg.AppURL+string(c.Request().URI().RequestURI()), fiber.StatusPermanentRedirect)
 }
 
 // noStore keeps pages and fragments, which show health information, out of every cache. Static

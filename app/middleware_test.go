@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"securemessages/store"
 )
 
 func TestPagesAreGzippedForEveryBrowser(t *testing.T) {
@@ -163,5 +165,51 @@ func TestRequestIDFromTheRouterIsCheckedBeforeUse(t *testing.T) {
 		if audited != id {
 			t.Errorf("X-Request-Id %q: audited as %q, answered as %q", tc.sent, audited, id)
 		}
+	} // From a peer that is not a trusted router, even a well-formed id is not taken.
+	untrusted := newEnvWith(t, testConfig(t, "TRUST_PROXY", "10.0.0.0/8"))
+	const routers = "f47ac10b-58cc-4372-a567-0e02b2c3d479"
+	if id := untrusted.anon().get(t, "/signin", "X-Request-Id", routers).Header.Get("X-Request-Id"); id == routers || id == "" {
+		t.Errorf("an untrusted peer's X-Request-Id %q was answered with %q", routers, id)
+	}
+}
+
+// X-Forwarded-Proto, -For and -Host count only from TRUST_PROXY's peers (in-process, the peer is
+// 0.0.0.0): the scheme decides the cookie, the client's address is audited, and the host is
+// what an Origin is compared with when APP_URL is not set.
+func TestForwardedHeadersOnlyFromTrustedProxies(t *testing.T) {
+	t.Parallel()
+	forwarded := []string{"X-Forwarded-Proto", "https", "X-Forwarded-For", "203.0.113.9, 198.51.100.7, 10.1.2.3",
+		"X-Forwarded-Host", "portal.example"}
+	for _, tc := range []struct {
+		trust, cookie, address string
+		originRefused          bool // a post whose Origin is the forwarded host
+	}{
+		{"", "sid", "0.0.0.0", true},
+		{"false", "sid", "0.0.0.0", true},
+		{"10.0.0.0/8", "sid", "0.0.0.0", true},
+		{"true", "__Host-sid", "10.1.2.3", false},
+		{"0.0.0.0, 10.1.0.0/16", "__Host-sid", "198.51.100.7", false},
+	} {
+		t.Run("TRUST_PROXY="+tc.trust, func(t *testing.T) {
+			t.Parallel()
+			e := newEnvWith(t, testConfig(t, "TRUST_PROXY", tc.trust))
+			r := e.anon().send(t, "POST", "/signin", url.Values{"email": {maria}, "password": {store.DemoPassword}}, forwarded...)
+			wantRedirect(t, r, "/inbox")
+			if r.cookie(tc.cookie) == nil {
+				t.Errorf("cookies %q, want %s", r.Header.Values("Set-Cookie"), tc.cookie)
+			}
+			var address string
+			if err := e.st.DB().Get(&address, `SELECT client_ip FROM audit_log WHERE action = 'signed_in' ORDER BY id DESC LIMIT 1`); err != nil {
+				t.Fatal(err)
+			}
+			if address != tc.address {
+				t.Errorf("sign-in audited from %q, want %q", address, tc.address)
+			}
+			page := e.anon().send(t, "POST", "/signin", url.Values{"email": {maria}, "password": {"wrong"}},
+				append(forwarded, "Origin", "https://portal.example")...)
+			if refused := page.Status == http.StatusForbidden; refused != tc.originRefused {
+				t.Errorf("a post from the forwarded host's origin: %d, want refused %t", page.Status, tc.originRefused)
+			}
+		})
 	}
 }

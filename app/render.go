@@ -3,6 +3,8 @@ package app
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -70,12 +72,22 @@ func (a *App) origin(c *fiber.Ctx) store.Origin {
 	return store.Origin{RequestID: requestID(c), ClientIP: a.clientIP(c)}
 }
 
-// clientIP is the caller's address. Behind a trusted router that appends the real peer to
-// X-Forwarded-For, the last entry is the one the client could not forge.
+// clientIP is the caller's address. A trusted router appends the address it was reached from to
+// X-Forwarded-For, so the entries a client could not forge are on the right: the last one where
+// every peer is the router (TRUST_PROXY=true), else the first from the right that is not one of
+// the listed routers. From a peer that is not trusted the header is ignored, as Fiber does.
 func (a *App) clientIP(c *fiber.Ctx) string {
-	if a.cfg.TrustProxy {
-		if ips := c.IPs(); len(ips) > 0 {
-			return ips[len(ips)-1]
+	if !a.cfg.TrustProxy && len(a.cfg.TrustedProxies) == 0 || !c.IsProxyTrusted() {
+		return c.IP()
+	}
+	ips := c.IPs()
+	for i := len(ips) - 1; i >= 0; i-- {
+		ip, err := netip.ParseAddr(ips[i])
+		if err != nil {
+			break
+		}
+		if ip = ip.Unmap(); a.cfg.TrustProxy || !slices.ContainsFunc(a.cfg.TrustedProxies, func(p netip.Prefix) bool { return p.Contains(ip) }) {
+			return ip.String()
 		}
 	}
 	return c.IP()
