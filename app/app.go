@@ -62,6 +62,7 @@ func New(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*fib
 	// A live stream takes its connection over (see eventStream) and closes it itself; fasthttp
 	// then lets go of the request's memory at once instead of holding it for the stream's life.
 	f.Server().KeepHijackedConns = true
+	a.markReadErrors(f.Server())
 	a.middleware(f)
 	a.routes(f)
 	return f, nil

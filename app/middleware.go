@@ -7,7 +7,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/helmet"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/gofiber/fiber/v2/utils"
@@ -18,22 +17,59 @@ import (
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
+// securityHeaders are the headers every answer carries: the ones Fiber's helmet middleware sets,
+// with helmet's defaults where we keep them. They are set by setSecurityHeaders rather than by
+// helmet because helmet is only a link in the chain (it ends in c.Next()), and some answers never
+// reach the chain: fasthttp writes a 413 or 431, through our error handler, before any middleware
+// runs. One list serves both.
+var securityHeaders = [][2]string{
+	{fiber.HeaderContentSecurityPolicy, contentSecurityPolicy},
+	{fiber.HeaderXFrameOptions, "DENY"},
+	{fiber.HeaderXContentTypeOptions, "nosniff"},
+	// same-origin, not helmet's no-referrer: the browser must still send a Referer to us.
+	{fiber.HeaderReferrerPolicy, "same-origin"},
+	{"Cross-Origin-Embedder-Policy", "require-corp"},
+	{"Cross-Origin-Opener-Policy", "same-origin"},
+	{"Cross-Origin-Resource-Policy", "same-origin"},
+	{fiber.HeaderPermissionsPolicy, "camera=(), microphone=(), geolocation=()"},
+	{"Origin-Agent-Cluster", "?1"},
+	{fiber.HeaderXXSSProtection, "0"},
+	{"X-DNS-Prefetch-Control", "off"},
+	{"X-Download-Options", "noopen"},
+	{"X-Permitted-Cross-Domain-Policies", "none"},
+}
+
+// setSecurityHeaders sets securityHeaders, and HSTS for a year over HTTPS.
+func setSecurityHeaders(c *fiber.Ctx) {
+	for _, h := range securityHeaders {
+		c.Set(h[0], h[1])
+	}
+	if c.Protocol() == "https" {
+		c.Set(fiber.HeaderStrictTransportSecurity, "max-age=31536000; includeSubDomains")
+	}
+}
+
+// readErrorKey marks a request that fasthttp could not read (too large, malformed): its answer
+// comes from handleError without any middleware having run.
+const readErrorKey = "app.readError"
+
+// markReadErrors passes fasthttp's read errors on to Fiber's handling (and so to handleError),
+// marked as such, and logs them, since logRequests never sees them.
+func (a *App) markReadErrors(srv *fasthttp.Server) {
+	fiberHandles := srv.ErrorHandler
+	srv.ErrorHandler = func(fctx *fasthttp.RequestCtx, err error) {
+		fctx.SetUserValue(readErrorKey, true)
+		fiberHandles(fctx, err)
+		a.log.Info("request", "request_id", "", "route", "", "status", fctx.Response.StatusCode())
+	}
+}
+
 func (a *App) middleware(f *fiber.App) {
 	f.Use(keepRouterRequestID)
 	f.Use(requestid.New(requestid.Config{Generator: utils.UUIDv4}))
 	f.Use(a.logRequests)
 	f.Use(recover.New()) // inside logRequests, so a panic is logged as the 500 it becomes
-	f.Use(helmet.New(helmet.Config{
-		ContentSecurityPolicy: contentSecurityPolicy,
-		// same-origin, not helmet's no-referrer: the browser must still send a Referer to us.
-		ReferrerPolicy:            "same-origin",
-		HSTSMaxAge:                31536000,
-		XFrameOptions:             "DENY",
-		CrossOriginEmbedderPolicy: "require-corp",
-		CrossOriginOpenerPolicy:   "same-origin",
-		CrossOriginResourcePolicy: "same-origin",
-		PermissionPolicy:          "camera=(), microphone=(), geolocation=()",
-	}))
+	f.Use(func(c *fiber.Ctx) error { setSecurityHeaders(c); return c.Next() })
 	f.Use(rejectBadBytes)
 	f.Use(a.requireHTTPS)
 	f.Use(a.noStore)

@@ -96,9 +96,13 @@ func (a *App) clientIP(c *fiber.Ctx) string {
 // handleError is the one error path: it turns an error into a page, or for htmx into a notice
 // the page shows, and logs what is unexpected once, without message text.
 func (a *App) handleError(c *fiber.Ctx, err error) error {
+	setSecurityHeaders(c) // again, for an answer that did not go through the middleware
 	status, message := fiber.StatusInternalServerError, "Something went wrong on our side. Nothing was lost; please try again in a moment."
 	var fe *fiber.Error
 	switch {
+	case c.Context().UserValue(readErrorKey) != nil && errors.As(err, &fe):
+		// fasthttp's own messages can quote the request's bytes: say what happened in our words.
+		status, message = fe.Code, readErrorMessage(fe.Code)
 	case errors.As(err, &fe):
 		status, message = fe.Code, fe.Message
 		if status == fiber.StatusNotFound {
@@ -132,6 +136,20 @@ func (a *App) handleError(c *fiber.Ctx, err error) error {
 		c.Set("HX-Reswap", "outerHTML")
 	}
 	return a.render(c, view{status: status, page: "pages/error", data: vd, fragment: "partials/notice", fragmentData: vd})
+}
+
+// readErrorMessage explains a request fasthttp refused to read.
+func readErrorMessage(status int) string {
+	switch status {
+	case fiber.StatusRequestEntityTooLarge:
+		return "That was more than this site accepts in one request, so nothing was sent or changed."
+	case fiber.StatusRequestHeaderFieldsTooLarge:
+		return "Your browser sent more header data than this site accepts. Clearing this site's cookies may help."
+	case fiber.StatusRequestTimeout:
+		return "The request took too long to arrive, so nothing was sent or changed. Please try again."
+	default:
+		return "This request could not be read, so nothing was sent or changed."
+	}
 }
 
 // recordDenied audits a not-found answer to a signed-in viewer for the :id of a message or

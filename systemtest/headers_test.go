@@ -7,11 +7,15 @@ package systemtest
 // and no-store wherever health information is shown.
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 
@@ -214,5 +218,58 @@ func secWantNoInlineCode(t *testing.T, name string, r *secResp, fragment bool) {
 				t.Errorf("%s: <%s %s=%q>", name, n.Data, a.Key, a.Val)
 			}
 		}
+	}
+}
+
+// TestAnswersFasthttpWritesCarrySecurityHeaders: a body over the limit (413), headers over the
+// read buffer (431) and a request that cannot be parsed (400) are answered by the web server
+// before any middleware runs; they still carry every security header, and say what happened in
+// words of ours, quoting nothing of the request. Sent over a real TCP connection, since an
+// in-process request may not go through the server's reader.
+func TestAnswersFasthttpWritesCarrySecurityHeaders(t *testing.T) {
+	t.Parallel()
+	sys := newSecSystem(t)
+	in := sys.start(t, nil)
+	addr := strings.TrimPrefix(in.URL, "http://")
+	for _, tc := range []struct {
+		name, request string
+		status        int
+		says          string
+	}{
+		{"body too large", "POST /signin HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/x-www-form-urlencoded\r\n" +
+			"Content-Length: 100000\r\n\r\nemail=Zorblax", http.StatusRequestEntityTooLarge, "more than this site accepts in one request"},
+		{"headers too large", "GET /signin HTTP/1.1\r\nHost: " + addr + "\r\nX-Zorblax: " + strings.Repeat("Zorblax", 2000) + "\r\n\r\n",
+			http.StatusRequestHeaderFieldsTooLarge, "more header data than this site accepts"},
+		{"unreadable", "GET /Zorblax-suspended HTTP/1.1\r\nHost: " + addr + "\r\nContent-Length: Zorblax\r\n\r\n",
+			http.StatusBadRequest, "This request could not be read"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(secWait))
+			if _, err := io.WriteString(conn, tc.request); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &secResp{Status: resp.StatusCode, Header: resp.Header, Body: string(body), Path: tc.name}
+			if r.Status != tc.status {
+				t.Fatalf("status %d, want %d\n%s", r.Status, tc.status, r.Body)
+			}
+			secWantHeaders(t, tc.name, r, false)
+			if !strings.Contains(r.Body, tc.says) || strings.Contains(r.Body, "Zorblax") {
+				t.Errorf("want a page saying %q and quoting nothing of the request:\n%s", tc.says, r.Body)
+			}
+		})
 	}
 }
