@@ -247,3 +247,53 @@ func TestMalformedIDs(t *testing.T) {
 		}
 	})
 }
+
+// A cross-site navigation to a message's details (a link on another site, which SameSite=Lax
+// sends the session cookie with) neither shows the text nor records a read: it is sent to the
+// message in the inbox. From our own pages, the address bar, or a browser that does not say,
+// the details open and the read is recorded.
+func TestCrossSiteNavigationOpensNoDetails(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	patient := e.signIn(t, maria)
+	lab := e.mariasInbox(t).lab.ID
+	const text = "My portal shows a cholesterol result flagged high."
+	reads := func() int {
+		var n int
+		if err := e.st.DB().Get(&n, `SELECT count(*) FROM audit_log WHERE action = 'message_read' AND object_id = $1`, lab); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, site := range []string{"cross-site", "same-site", "same-origin", "none", ""} {
+		t.Run("Sec-Fetch-Site "+site, func(t *testing.T) {
+			before := reads()
+			var header []string
+			if site != "" {
+				header = []string{"Sec-Fetch-Site", site, "Sec-Fetch-Mode", "navigate"}
+			}
+			r := patient.get(t, "/messages/"+itoa(lab), header...)
+			if site == "cross-site" || site == "same-site" {
+				wantRedirect(t, r, "/inbox?all=1#message-"+itoa(lab))
+				if strings.Contains(r.Body, text) {
+					t.Errorf("the redirect carries the text:\n%s", r.Body)
+				}
+				if n := reads() - before; n != 0 {
+					t.Errorf("%d reads recorded for a cross-site navigation", n)
+				}
+				inbox := inboxOf(t, patient.get(t, "/inbox?all=1", header...), false)
+				if li := messageLI(inbox, lab); li == nil || strings.Contains(li.TextContent(), text) {
+					t.Errorf("the inbox should show message %d with its text closed:\n%s", lab, inbox.TextContent())
+				}
+				return
+			}
+			wantStatus(t, r, http.StatusOK)
+			if slot := slotOf(t, r, false, lab); !strings.Contains(slot.TextContent(), text) {
+				t.Errorf("the details lack the text: %s", slot.TextContent())
+			}
+			if n := reads() - before; n != 1 {
+				t.Errorf("%d reads recorded, want 1", n)
+			}
+		})
+	}
+}
