@@ -53,10 +53,16 @@ func New(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*fib
 		IdleTimeout:           120 * time.Second, // longer than routers keep idle keep-alive connections
 		BodyLimit:             64 * 1024,         // far above the largest form: a 4,000-character message
 		DisableStartupMessage: true,
+		// c.Protocol() and c.Hostname() read X-Forwarded-* only from TRUST_PROXY's peers. No
+		// ProxyHeader: c.IP() stays the peer, as Fiber would take the first X-Forwarded-For
+		// entry, which the client writes; clientIP picks the router's.
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          cfg.trustedProxies(),
 	})
 	// A live stream takes its connection over (see eventStream) and closes it itself; fasthttp
 	// then lets go of the request's memory at once instead of holding it for the stream's life.
 	f.Server().KeepHijackedConns = true
+	a.markReadErrors(f.Server())
 	a.middleware(f)
 	a.routes(f)
 	return f, nil

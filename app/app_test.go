@@ -1,7 +1,9 @@
 package app
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -9,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
@@ -44,23 +47,64 @@ const (
 type env struct {
 	app *fiber.App
 	st  *store.Store
+	log *logBuffer // what the app logged, one JSON object a line
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, testConfig(t)) }
+
+// newEnvWith is newEnv with a configuration of the test's own.
+func newEnvWith(t *testing.T, cfg Config) *env {
 	t.Helper()
 	st := storetest.NewDemo(t)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	f, err := New(testConfig(t), st, realtime.NewHub(nil, log), log)
+	logs := &logBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, nil))
+	f, err := New(cfg, st, realtime.NewHub(nil, log), log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{app: f, st: st}
+	return &env{app: f, st: st, log: logs}
 }
 
-// testConfig is a local (non-production) configuration read the way the binary reads it.
-func testConfig(t *testing.T) Config {
+// logBuffer keeps what the app logs, for tests that read it.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// lines are the log's lines, each decoded.
+func (l *logBuffer) lines(t *testing.T) []map[string]any {
 	t.Helper()
-	vars := map[string]string{"DATABASE_URL": "postgres://localhost/unused", "MESSAGE_KEYS": storetest.KeySpec}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(l.b.String()), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// testConfig is a local (non-production) configuration read the way the binary reads it; extra
+// is more variables, as name, value pairs.
+func testConfig(t *testing.T, extra ...string) Config {
+	t.Helper()
+	// Every peer is the router, as on Heroku: the tests speak for it in X-Forwarded-Proto.
+	vars := map[string]string{"DATABASE_URL": "postgres://localhost/unused", "MESSAGE_KEYS": storetest.KeySpec, "TRUST_PROXY": "true"}
+	for i := 0; i+1 < len(extra); i += 2 {
+		vars[extra[i]] = extra[i+1]
+	}
 	cfg, err := ConfigFromEnv(func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)

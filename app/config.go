@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"os"
 	"runtime"
@@ -21,11 +22,18 @@ type Config struct {
 	RedisURL    string
 	Keys        *store.Keyring
 	Production  bool // APP_ENV=production: Secure cookies always, HTTPS enforced, keys required
-	TrustProxy  bool // behind a router that appends the client address to X-Forwarded-For
-	Sessions    store.SessionLimits
-	Signin      store.SigninLimits
-	ShowDemo    bool // list the demo sign-ins on the sign-in page (local runs only)
-	Heartbeat   time.Duration
+	// AppURL is the canonical origin ("https://messages.example.com"): where plain HTTP is sent,
+	// what a state change's Origin must be, the base of links that leave the app. "" when unset.
+	AppURL string
+	// Who may speak for the client in X-Forwarded-For, -Proto and -Host. TrustProxy: every peer is
+	// the router (as on Heroku, where dynos are reachable only through it); TrustedProxies: only
+	// these addresses. Headers from anyone else are ignored.
+	TrustProxy     bool
+	TrustedProxies []netip.Prefix
+	Sessions       store.SessionLimits
+	Signin         store.SigninLimits
+	ShowDemo       bool // list the demo sign-ins on the sign-in page (local runs only)
+	Heartbeat      time.Duration
 	// Rendered message threads kept in memory (threadCache), and as many conversations read for
 	// lists (store.KeepConversations); 0 keeps none.
 	ThreadCache int
@@ -89,12 +97,28 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.Keys = k
 	}
-	if v := getenv("TRUST_PROXY"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("TRUST_PROXY %q must be true or false", v))
+	if v := getenv("APP_URL"); v != "" {
+		origin, err := parseOrigin(v)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Sprintf("APP_URL %q must be an origin such as https://messages.example.com (scheme and host, no path)", v))
+		case c.Production && !strings.HasPrefix(origin, "https://"):
+			problems = append(problems, fmt.Sprintf("APP_URL %q must be an https:// address in production", v))
 		}
-		c.TrustProxy = b
+		c.AppURL = origin
+	} else if c.Production {
+		problems = append(problems, "APP_URL is not set: production needs the canonical https:// address people use, e.g. https://messages.example.com")
+	}
+	if v := getenv("TRUST_PROXY"); v != "" {
+		var err error
+		c.TrustProxy, c.TrustedProxies, err = parseTrustProxy(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("TRUST_PROXY %q must be true, false, or a comma-separated list of IP addresses or CIDRs: %v", v, err))
+		}
+	}
+	if c.Production && !c.TrustProxy && len(c.TrustedProxies) == 0 {
+		problems = append(problems, "TRUST_PROXY is not set (or false): production runs behind a router that terminates TLS; "+
+			"set it to true where every peer is the router (Heroku), or to the router's addresses")
 	}
 	if v := getenv("SSE_HEARTBEAT_SECONDS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -122,6 +146,55 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		return c, errors.New(strings.Join(problems, "\n"))
 	}
 	return c, nil
+}
+
+// parseOrigin reads an origin, scheme and host only, and returns it in canonical form.
+func parseOrigin(v string) (string, error) {
+	u, err := url.Parse(v)
+	if err != nil {
+		return "", err
+	}
+	if (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil ||
+		(u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return "", errors.New("not an origin")
+	}
+	host := strings.ToLower(u.Host)
+	if port := u.Port(); (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		host = strings.ToLower(u.Hostname()) // browsers leave the default port out of Origin
+	}
+	return u.Scheme + "://" + host, nil
+}
+
+// parseTrustProxy reads TRUST_PROXY: true (every peer), false (none), or the routers' addresses.
+func parseTrustProxy(v string) (all bool, list []netip.Prefix, err error) {
+	if b, err := strconv.ParseBool(v); err == nil {
+		return b, nil, nil
+	}
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if p, err := netip.ParsePrefix(f); err == nil {
+			list = append(list, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return false, nil, fmt.Errorf("%q is neither", f)
+		}
+		list = append(list, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return false, list, nil
+}
+
+// trustedProxies is TRUST_PROXY in the form Fiber's trusted-proxy check takes.
+func (c Config) trustedProxies() []string {
+	if c.TrustProxy {
+		return []string{"0.0.0.0/0", "::/0"}
+	}
+	var out []string
+	for _, p := range c.TrustedProxies {
+		out = append(out, p.String())
+	}
+	return out
 }
 
 // ConfigFromOS reads the process environment.

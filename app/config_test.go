@@ -2,6 +2,7 @@ package app
 
 import (
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -48,10 +49,29 @@ func TestConfigFromEnvReportsEveryProblem(t *testing.T) {
 		{"THREAD_CACHE_ENTRIES not a number", with(map[string]string{"THREAD_CACHE_ENTRIES": "lots"}), []string{`THREAD_CACHE_ENTRIES "lots" must be a whole number`}},
 		{"REQUEST_SLOTS zero", with(map[string]string{"REQUEST_SLOTS": "0"}), []string{`REQUEST_SLOTS "0" must be a whole number from 1 to 10000`}},
 		{"REQUEST_SLOTS not a number", with(map[string]string{"REQUEST_SLOTS": "many"}), []string{`REQUEST_SLOTS "many" must be a whole number`}},
-		{"TRUST_PROXY not a bool", with(map[string]string{"TRUST_PROXY": "maybe"}), []string{`TRUST_PROXY "maybe" must be true or false`}},
-		{"production without keys", with(map[string]string{"APP_ENV": "production", "MESSAGE_KEYS": "", "REDIS_URL": "rediss://cache:6380"}),
+		{"TRUST_PROXY neither a bool nor addresses", with(map[string]string{"TRUST_PROXY": "maybe"}),
+			[]string{`TRUST_PROXY "maybe" must be true, false, or a comma-separated list of IP addresses or CIDRs`}},
+		{"TRUST_PROXY with a bad address", with(map[string]string{"TRUST_PROXY": "10.0.0.0/8, 300.1.1.1"}),
+			[]string{`TRUST_PROXY "10.0.0.0/8, 300.1.1.1" must be true, false, or a comma-separated list of IP addresses or CIDRs: "300.1.1.1" is neither`}},
+		{"APP_URL with a path", with(map[string]string{"APP_URL": "https://messages.example.com/app"}),
+			[]string{`APP_URL "https://messages.example.com/app" must be an origin such as https://messages.example.com`}},
+		{"APP_URL without a scheme", with(map[string]string{"APP_URL": "messages.example.com"}),
+			[]string{`APP_URL "messages.example.com" must be an origin`}},
+		{"production without keys", with(map[string]string{"APP_ENV": "production", "MESSAGE_KEYS": "", "REDIS_URL": "rediss://cache:6380",
+			"APP_URL": "https://messages.example.com", "TRUST_PROXY": "true"}),
 			[]string{"MESSAGE_KEYS is not set: production refuses to start without the message key ring"}},
-		{"production without redis", with(map[string]string{"APP_ENV": "production", "REDIS_URL": ""}), []string{"REDIS_URL is not set"}},
+		{"production without redis", with(map[string]string{"APP_ENV": "production", "REDIS_URL": "",
+			"APP_URL": "https://messages.example.com", "TRUST_PROXY": "true"}), []string{"REDIS_URL is not set"}},
+		// Heroku as deployed before APP_URL: the line says what is missing and what to set.
+		{"production without APP_URL", with(map[string]string{"APP_ENV": "production", "REDIS_URL": "rediss://cache:6380", "TRUST_PROXY": "true"}),
+			[]string{"APP_URL is not set: production needs the canonical https:// address people use, e.g. https://messages.example.com"}},
+		{"production on plain HTTP", with(map[string]string{"APP_ENV": "production", "REDIS_URL": "rediss://cache:6380", "TRUST_PROXY": "true",
+			"APP_URL": "http://messages.example.com"}), []string{`APP_URL "http://messages.example.com" must be an https:// address in production`}},
+		{"production without TRUST_PROXY", with(map[string]string{"APP_ENV": "production", "REDIS_URL": "rediss://cache:6380",
+			"APP_URL": "https://messages.example.com"}),
+			[]string{"TRUST_PROXY is not set (or false): production runs behind a router that terminates TLS; set it to true where every peer is the router (Heroku), or to the router's addresses"}},
+		{"production trusting no proxy", with(map[string]string{"APP_ENV": "production", "REDIS_URL": "rediss://cache:6380",
+			"APP_URL": "https://messages.example.com", "TRUST_PROXY": "false"}), []string{"TRUST_PROXY is not set (or false)"}},
 		{"all at once", map[string]string{"PORT": "abc", "MESSAGE_KEYS": "1:!!", "REDIS_URL": "ftp://x"},
 			[]string{`PORT "abc" is not a port number`, "DATABASE_URL is not set", "REDIS_URL must be a redis:// or rediss:// URL", "MESSAGE_KEYS: "}},
 	} {
@@ -81,7 +101,7 @@ func TestConfigFromEnvGood(t *testing.T) {
 	cfg, err := ConfigFromEnv(getenv(map[string]string{
 		"PORT": "8080", "DATABASE_URL": "postgres://u:p@db:5432/app?sslmode=require", "REDIS_URL": "rediss://:pw@cache:6380",
 		"MESSAGE_KEYS": storetest.KeySpec + ",2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "APP_ENV": "production",
-		"TRUST_PROXY": "true", "SHOW_DEMO_SIGNINS": "true", "THREAD_CACHE_ENTRIES": "0",
+		"TRUST_PROXY": "true", "SHOW_DEMO_SIGNINS": "true", "THREAD_CACHE_ENTRIES": "0", "APP_URL": "https://Messages.Example.com:443/",
 		"REQUEST_SLOTS": "12",
 	}))
 	if err != nil {
@@ -95,6 +115,21 @@ func TestConfigFromEnvGood(t *testing.T) {
 	}
 	if cfg.ShowDemo {
 		t.Error("production lists the demo sign-ins")
+	}
+	if cfg.AppURL != "https://messages.example.com" {
+		t.Errorf("APP_URL read as %q, want the origin https://messages.example.com", cfg.AppURL)
+	}
+	proxies, err := ConfigFromEnv(getenv(map[string]string{"DATABASE_URL": "postgresql://localhost/app", "MESSAGE_KEYS": storetest.KeySpec,
+		"TRUST_PROXY": "10.1.2.3, 10.9.0.0/16,fd00::1", "APP_URL": "http://localhost:3000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := proxies.trustedProxies(); proxies.TrustProxy || !slices.Equal(got, []string{"10.1.2.3/32", "10.9.0.0/16", "fd00::1/128"}) ||
+		proxies.AppURL != "http://localhost:3000" {
+		t.Errorf("TRUST_PROXY list read as all %t, %q; APP_URL %q", proxies.TrustProxy, got, proxies.AppURL)
+	}
+	if got := cfg.trustedProxies(); !slices.Equal(got, []string{"0.0.0.0/0", "::/0"}) {
+		t.Errorf("TRUST_PROXY=true trusts %q", got)
 	}
 	if cfg.ThreadCache != 0 {
 		t.Errorf("THREAD_CACHE_ENTRIES=0 keeps %d threads", cfg.ThreadCache)

@@ -30,7 +30,7 @@ func (a *App) checkCSRF(c *fiber.Ctx) error {
 	case fiber.MethodGet, fiber.MethodHead, fiber.MethodOptions:
 		return c.Next()
 	}
-	if !sameOrigin(c) {
+	if !a.sameOrigin(c) {
 		return errCSRF
 	}
 	sess := session(c)
@@ -47,19 +47,35 @@ func (a *App) checkCSRF(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-func sameOrigin(c *fiber.Ctx) bool {
-	switch c.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
-	default:
+// sameOrigin reports whether the browser says the request comes from our own pages. With APP_URL
+// set, Origin must be that origin exactly; without it (local runs, tests on random ports), its
+// host must be the one the request was sent to.
+func (a *App) sameOrigin(c *fiber.Ctx) bool {
+	if !fromOurPages(c) {
 		return false
 	}
-	if origin := c.Get(fiber.HeaderOrigin); origin != "" {
+	origin := c.Get(fiber.HeaderOrigin)
+	switch {
+	case origin == "":
+		return true
+	case a.cfg.AppURL != "":
+		canonical, err := parseOrigin(origin)
+		return err == nil && canonical == a.cfg.AppURL
+	default:
 		u, err := url.Parse(origin)
-		if err != nil || u.Host != c.Hostname() {
-			return false
-		}
+		return err == nil && u.Host == c.Hostname()
 	}
-	return true
+}
+
+// fromOurPages reports whether the browser says the request comes from our own pages, or from the
+// person (the address bar, a bookmark): Sec-Fetch-Site same-origin or none. Browsers too old to
+// send it are let through; the token and Origin still guard them.
+func fromOurPages(c *fiber.Ctx) bool {
+	switch c.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return true
+	}
+	return false
 }
 
 // maskCSRF returns the token XORed with a fresh pad, pad first.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -121,7 +122,8 @@ func TestMessageSlotsRefused(t *testing.T) {
 }
 
 // Another patient's ids, and another practice's, answer 404 and show none of their data, for every
-// route that takes an id.
+// route that takes an id. Each such answer is audited as a denied access by the viewer to that
+// object; an id that names nothing is not.
 func TestOtherPatientsMessagesAreNotFound(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -129,20 +131,25 @@ func TestOtherPatientsMessagesAreNotFound(t *testing.T) {
 	graces := e.start(t, grace, "Grace private subject QX7", "Grace private body QX7")
 	patient := e.signIn(t, maria)
 	before := e.counts(t)
+	wantDenied := map[string]int{} // "message 12": how many denials of it
 	for _, other := range []struct {
 		name          string
 		msgID, convID int64
-	}{{"same practice", toms.MessageID, toms.ConversationID}, {"other practice", graces.MessageID, graces.ConversationID}} {
+	}{{"same practice", toms.MessageID, toms.ConversationID}, {"other practice", graces.MessageID, graces.ConversationID},
+		{"no such id", 987654321, 987654321}} {
 		msgID, convID := other.msgID, other.convID
 		for _, route := range e.app.GetRoutes(true) {
 			if !strings.Contains(route.Path, ":id") || (route.Method != http.MethodGet && route.Method != http.MethodPost) {
 				continue
 			}
-			id := msgID
+			id, kind := msgID, "message"
 			if strings.HasPrefix(route.Path, "/conversations/") {
-				id = convID
+				id, kind = convID, "conversation"
 			}
 			path := strings.ReplaceAll(route.Path, ":id", itoa(id))
+			if other.name != "no such id" {
+				wantDenied[kind+" "+itoa(id)] += 2 // page and htmx
+			}
 			t.Run(other.name+" "+route.Method+" "+route.Path, func(t *testing.T) {
 				both(t, func(t *testing.T, htmx bool) {
 					c := patient.variant(htmx)
@@ -173,6 +180,29 @@ func TestOtherPatientsMessagesAreNotFound(t *testing.T) {
 	t.Cleanup(func() {
 		if after := e.counts(t); after != before {
 			t.Errorf("requests on another patient's ids changed the database: %+v -> %+v", before, after)
+		}
+		var rows []struct {
+			Object   string `db:"object"`
+			N        int    `db:"n"`
+			Actors   int    `db:"actors"`
+			Untagged int    `db:"untagged"`
+		}
+		if err := e.st.DB().Select(&rows, `
+			SELECT object_type || ' ' || object_id AS object, count(*) AS n,
+			       count(*) FILTER (WHERE actor_id = $1 AND outcome = 'denied') AS actors,
+			       count(*) FILTER (WHERE request_id = '') AS untagged
+			FROM audit_log WHERE action = 'access_denied' GROUP BY 1`, e.user(t, maria).ID); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]int{}
+		for _, r := range rows {
+			got[r.Object] = r.N
+			if r.Actors != r.N || r.Untagged != 0 {
+				t.Errorf("%s: %d denials, %d of them by Maria as denied, %d without a request id", r.Object, r.N, r.Actors, r.Untagged)
+			}
+		}
+		if !maps.Equal(got, wantDenied) {
+			t.Errorf("access_denied audit rows per object %v, want %v", got, wantDenied)
 		}
 	})
 }
@@ -216,4 +246,54 @@ func TestMalformedIDs(t *testing.T) {
 			t.Errorf("malformed ids changed the database: %+v -> %+v", before, after)
 		}
 	})
+}
+
+// A cross-site navigation to a message's details (a link on another site, which SameSite=Lax
+// sends the session cookie with) neither shows the text nor records a read: it is sent to the
+// message in the inbox. From our own pages, the address bar, or a browser that does not say,
+// the details open and the read is recorded.
+func TestCrossSiteNavigationOpensNoDetails(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	patient := e.signIn(t, maria)
+	lab := e.mariasInbox(t).lab.ID
+	const text = "My portal shows a cholesterol result flagged high."
+	reads := func() int {
+		var n int
+		if err := e.st.DB().Get(&n, `SELECT count(*) FROM audit_log WHERE action = 'message_read' AND object_id = $1`, lab); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	for _, site := range []string{"cross-site", "same-site", "same-origin", "none", ""} {
+		t.Run("Sec-Fetch-Site "+site, func(t *testing.T) {
+			before := reads()
+			var header []string
+			if site != "" {
+				header = []string{"Sec-Fetch-Site", site, "Sec-Fetch-Mode", "navigate"}
+			}
+			r := patient.get(t, "/messages/"+itoa(lab), header...)
+			if site == "cross-site" || site == "same-site" {
+				wantRedirect(t, r, "/inbox?all=1#message-"+itoa(lab))
+				if strings.Contains(r.Body, text) {
+					t.Errorf("the redirect carries the text:\n%s", r.Body)
+				}
+				if n := reads() - before; n != 0 {
+					t.Errorf("%d reads recorded for a cross-site navigation", n)
+				}
+				inbox := inboxOf(t, patient.get(t, "/inbox?all=1", header...), false)
+				if li := messageLI(inbox, lab); li == nil || strings.Contains(li.TextContent(), text) {
+					t.Errorf("the inbox should show message %d with its text closed:\n%s", lab, inbox.TextContent())
+				}
+				return
+			}
+			wantStatus(t, r, http.StatusOK)
+			if slot := slotOf(t, r, false, lab); !strings.Contains(slot.TextContent(), text) {
+				t.Errorf("the details lack the text: %s", slot.TextContent())
+			}
+			if n := reads() - before; n != 1 {
+				t.Errorf("%d reads recorded, want 1", n)
+			}
+		})
+	}
 }

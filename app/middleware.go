@@ -1,10 +1,12 @@
 package app
 
 import (
+	"bytes"
+	"regexp"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/helmet"
 	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
 	"github.com/gofiber/fiber/v2/utils"
@@ -15,21 +17,60 @@ import (
 const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
+// securityHeaders are the headers every answer carries: the ones Fiber's helmet middleware sets,
+// with helmet's defaults where we keep them. They are set by setSecurityHeaders rather than by
+// helmet because helmet is only a link in the chain (it ends in c.Next()), and some answers never
+// reach the chain: fasthttp writes a 413 or 431, through our error handler, before any middleware
+// runs. One list serves both.
+var securityHeaders = [][2]string{
+	{fiber.HeaderContentSecurityPolicy, contentSecurityPolicy},
+	{fiber.HeaderXFrameOptions, "DENY"},
+	{fiber.HeaderXContentTypeOptions, "nosniff"},
+	// same-origin, not helmet's no-referrer: the browser must still send a Referer to us.
+	{fiber.HeaderReferrerPolicy, "same-origin"},
+	{"Cross-Origin-Embedder-Policy", "require-corp"},
+	{"Cross-Origin-Opener-Policy", "same-origin"},
+	{"Cross-Origin-Resource-Policy", "same-origin"},
+	{fiber.HeaderPermissionsPolicy, "camera=(), microphone=(), geolocation=()"},
+	{"Origin-Agent-Cluster", "?1"},
+	{fiber.HeaderXXSSProtection, "0"},
+	{"X-DNS-Prefetch-Control", "off"},
+	{"X-Download-Options", "noopen"},
+	{"X-Permitted-Cross-Domain-Policies", "none"},
+}
+
+// setSecurityHeaders sets securityHeaders, and HSTS for a year over HTTPS.
+func setSecurityHeaders(c *fiber.Ctx) {
+	for _, h := range securityHeaders {
+		c.Set(h[0], h[1])
+	}
+	if c.Protocol() == "https" {
+		c.Set(fiber.HeaderStrictTransportSecurity, "max-age=31536000; includeSubDomains")
+	}
+}
+
+// readErrorKey marks a request that fasthttp could not read (too large, malformed): its answer
+// comes from handleError without any middleware having run.
+const readErrorKey = "app.readError"
+
+// markReadErrors passes fasthttp's read errors on to Fiber's handling (and so to handleError),
+// marked as such, and logs them, since logRequests never sees them.
+func (a *App) markReadErrors(srv *fasthttp.Server) {
+	fiberHandles := srv.ErrorHandler
+	srv.ErrorHandler = func(fctx *fasthttp.RequestCtx, err error) {
+		fctx.SetUserValue(readErrorKey, true)
+		fiberHandles(fctx, err)
+		a.log.Info("request", "request_id", "", "route", "", "status", fctx.Response.StatusCode())
+	}
+}
+
 func (a *App) middleware(f *fiber.App) {
-	f.Use(recover.New())
+	f.Use(keepRouterRequestID)
 	f.Use(requestid.New(requestid.Config{Generator: utils.UUIDv4}))
 	f.Use(a.logRequests)
-	f.Use(helmet.New(helmet.Config{
-		ContentSecurityPolicy: contentSecurityPolicy,
-		// same-origin, not helmet's no-referrer: the browser must still send a Referer to us.
-		ReferrerPolicy:            "same-origin",
-		HSTSMaxAge:                31536000,
-		XFrameOptions:             "DENY",
-		CrossOriginEmbedderPolicy: "require-corp",
-		CrossOriginOpenerPolicy:   "same-origin",
-		CrossOriginResourcePolicy: "same-origin",
-		PermissionPolicy:          "camera=(), microphone=(), geolocation=()",
-	}))
+	f.Use(recover.New()) // inside logRequests, so a panic is logged as the 500 it becomes
+	f.Use(func(c *fiber.Ctx) error { setSecurityHeaders(c); return c.Next() })
+	f.Use(rejectBadBytes)
 	f.Use(a.requireHTTPS)
 	f.Use(a.noStore)
 	f.Use(a.admit) // before compressing and the session: both are part of the work it queues
@@ -38,13 +79,59 @@ func (a *App) middleware(f *fiber.App) {
 	f.Use(a.checkCSRF)
 }
 
+// routerRequestID is what a request id from the router may look like: a short token of safe
+// characters (Heroku's are UUIDs).
+var routerRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,64}$`)
+
+// keepRouterRequestID drops an X-Request-Id that did not come from a trusted router or is not a
+// short safe token, so that requestid makes a fresh one: the id goes into every log line and
+// audit row, where a client must not write what it likes.
+func keepRouterRequestID(c *fiber.Ctx) error {
+	h := &c.Request().Header
+	if v := h.Peek(fiber.HeaderXRequestID); len(v) > 0 && !(c.IsProxyTrusted() && routerRequestID.Match(v)) {
+		h.Del(fiber.HeaderXRequestID)
+	}
+	return c.Next()
+}
+
+var errBadBytes = fiber.NewError(fiber.StatusBadRequest,
+	"This request could not be read: its address or form holds something that is not text (a NUL "+
+		"character, or bytes that are not UTF-8). Please go back, retype what you entered and send it again.")
+
+// rejectBadBytes refuses, before any handler runs, a request whose path, query or form holds a NUL
+// or invalid UTF-8: PostgreSQL refuses NUL in text, and such bytes are never something a person
+// typed.
+func rejectBadBytes(c *fiber.Ctx) error {
+	req := c.Request()
+	clean := isText(req.URI().Path())
+	visit := func(k, v []byte) { clean = clean && isText(k) && isText(v) }
+	req.URI().QueryArgs().VisitAll(visit)
+	req.PostArgs().VisitAll(visit)
+	if form, err := req.MultipartForm(); err == nil {
+		for k, vs := range form.Value {
+			for _, v := range vs {
+				visit([]byte(k), []byte(v))
+			}
+		}
+	}
+	if !clean {
+		return errBadBytes
+	}
+	return c.Next()
+}
+
+func isText(b []byte) bool { return bytes.IndexByte(b, 0) < 0 && utf8.Valid(b) }
+
 // requireHTTPS sends plain-HTTP requests to HTTPS in production, where the router terminates TLS
-// and says so in X-Forwarded-Proto. The health check stays reachable for the platform.
+// and says so in X-Forwarded-Proto. The target is APP_URL, never a host the request names, and
+// the answer is not cached: 308 keeps a post's method and body. The health check stays reachable
+// for the platform.
 func (a *App) requireHTTPS(c *fiber.Ctx) error {
 	if !a.cfg.Production || c.Protocol() == "https" || c.Path() == "/healthz" {
 		return c.Next()
 	}
-	return c.Redirect("https://"+c.Hostname()+c.OriginalURL(), fiber.StatusMovedPermanently)
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.Redirect(a.cfg.AppURL+string(c.Request().URI().RequestURI()), fiber.StatusPermanentRedirect)
 }
 
 // noStore keeps pages and fragments, which show health information, out of every cache. Static
@@ -55,21 +142,21 @@ func (a *App) noStore(c *fiber.Ctx) error {
 }
 
 // logRequests writes one line per request: no query strings, bodies or names, so no health
-// information reaches the logs.
+// information reaches the logs. It hands an error to the error handler itself, rather than
+// leaving that to Fiber after the chain has returned, so the line carries the status sent.
 func (a *App) logRequests(c *fiber.Ctx) error {
 	start := time.Now()
 	err := c.Next()
-	status := c.Response().StatusCode()
 	if err != nil {
-		if fe, ok := err.(*fiber.Error); ok {
-			status = fe.Code
+		if err = a.handleError(c, err); err != nil {
+			c.Status(fiber.StatusInternalServerError) // Fiber's last resort answers 500 to this
 		}
 	}
 	a.log.Info("request",
 		"request_id", requestID(c),
 		"method", c.Method(),
 		"route", routePattern(c),
-		"status", status,
+		"status", c.Response().StatusCode(),
 		"duration_ms", time.Since(start).Milliseconds())
 	return err
 }

@@ -3,6 +3,9 @@ package app
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
@@ -69,12 +72,22 @@ func (a *App) origin(c *fiber.Ctx) store.Origin {
 	return store.Origin{RequestID: requestID(c), ClientIP: a.clientIP(c)}
 }
 
-// clientIP is the caller's address. Behind a trusted router that appends the real peer to
-// X-Forwarded-For, the last entry is the one the client could not forge.
+// clientIP is the caller's address. A trusted router appends the address it was reached from to
+// X-Forwarded-For, so the entries a client could not forge are on the right: the last one where
+// every peer is the router (TRUST_PROXY=true), else the first from the right that is not one of
+// the listed routers. From a peer that is not trusted the header is ignored, as Fiber does.
 func (a *App) clientIP(c *fiber.Ctx) string {
-	if a.cfg.TrustProxy {
-		if ips := c.IPs(); len(ips) > 0 {
-			return ips[len(ips)-1]
+	if !a.cfg.TrustProxy && len(a.cfg.TrustedProxies) == 0 || !c.IsProxyTrusted() {
+		return c.IP()
+	}
+	ips := c.IPs()
+	for i := len(ips) - 1; i >= 0; i-- {
+		ip, err := netip.ParseAddr(ips[i])
+		if err != nil {
+			break
+		}
+		if ip = ip.Unmap(); a.cfg.TrustProxy || !slices.ContainsFunc(a.cfg.TrustedProxies, func(p netip.Prefix) bool { return p.Contains(ip) }) {
+			return ip.String()
 		}
 	}
 	return c.IP()
@@ -83,16 +96,23 @@ func (a *App) clientIP(c *fiber.Ctx) string {
 // handleError is the one error path: it turns an error into a page, or for htmx into a notice
 // the page shows, and logs what is unexpected once, without message text.
 func (a *App) handleError(c *fiber.Ctx, err error) error {
+	setSecurityHeaders(c) // again, for an answer that did not go through the middleware
 	status, message := fiber.StatusInternalServerError, "Something went wrong on our side. Nothing was lost; please try again in a moment."
 	var fe *fiber.Error
 	switch {
+	case c.Context().UserValue(readErrorKey) != nil && errors.As(err, &fe):
+		// fasthttp's own messages can quote the request's bytes: say what happened in our words.
+		status, message = fe.Code, readErrorMessage(fe.Code)
 	case errors.As(err, &fe):
 		status, message = fe.Code, fe.Message
-		if status == fiber.StatusNotFound && message == fiber.ErrNotFound.Message {
+		if status == fiber.StatusNotFound {
+			// The router's own message repeats the path ("Cannot GET /…"), which would let a
+			// link put words of its author's choosing on our page.
 			message = "That page does not exist."
 		}
 	case errors.Is(err, store.ErrNotFound):
 		status, message = fiber.StatusNotFound, "That message or conversation was not found. It may have been cancelled."
+		a.recordDenied(c)
 	case errors.Is(err, errBusy):
 		status, message = fiber.StatusServiceUnavailable, "Many people are using Secure Messages right now, so nothing was sent or changed. Please try again in a moment."
 		c.Set(fiber.HeaderRetryAfter, "5")
@@ -116,6 +136,44 @@ func (a *App) handleError(c *fiber.Ctx, err error) error {
 		c.Set("HX-Reswap", "outerHTML")
 	}
 	return a.render(c, view{status: status, page: "pages/error", data: vd, fragment: "partials/notice", fragmentData: vd})
+}
+
+// readErrorMessage explains a request fasthttp refused to read.
+func readErrorMessage(status int) string {
+	switch status {
+	case fiber.StatusRequestEntityTooLarge:
+		return "That was more than this site accepts in one request, so nothing was sent or changed."
+	case fiber.StatusRequestHeaderFieldsTooLarge:
+		return "Your browser sent more header data than this site accepts. Clearing this site's cookies may help."
+	case fiber.StatusRequestTimeout:
+		return "The request took too long to arrive, so nothing was sent or changed. Please try again."
+	default:
+		return "This request could not be read, so nothing was sent or changed."
+	}
+}
+
+// recordDenied audits a not-found answer to a signed-in viewer for the :id of a message or
+// conversation route; the store writes the row only if the id is a real row of someone else's.
+func (a *App) recordDenied(c *fiber.Ctx) {
+	kind := ""
+	switch route := routePattern(c); {
+	case strings.HasPrefix(route, "/messages/:id"):
+		kind = "message"
+	case strings.HasPrefix(route, "/conversations/:id"):
+		kind = "conversation"
+	}
+	sess := session(c)
+	if kind == "" || sess == nil {
+		return
+	}
+	id, err := idParam(c)
+	if err != nil {
+		return
+	}
+	if err := a.store.RecordDenied(c.UserContext(), sess.User.Viewer(), a.origin(c), kind, id); err != nil {
+		// The answer is a 404 either way; an operator learns the audit could not be written.
+		a.log.Error("audit of denied access failed", "request_id", requestID(c), "route", routePattern(c), "error", err.Error())
+	}
 }
 
 func errorTitle(status int) string {

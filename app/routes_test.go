@@ -138,6 +138,32 @@ func TestErrorAnswersCarrySecurityHeaders(t *testing.T) {
 	wantSecurityHeaders(t, r)
 }
 
+// The not-found page names nothing of the path asked for: a crafted link cannot put words of its
+// author's on our page ("Your account is suspended, call ...").
+func TestNotFoundRepeatsNoPath(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	// Words of the paths below, none of which the page has of its own.
+	words := []string{"Zorblax", "suspended", "555", "0100", "telephone"}
+	for _, c := range []*client{e.anon(), e.signIn(t, maria)} {
+		for _, path := range []string{"/Zorblax-account-is-suspended-telephone-555-0100",
+			"/static/Zorblax%20account%20suspended%2C%20telephone%20555-0100", "/inbox/Zorblax-suspended-telephone-555-0100"} {
+			for _, htmx := range []bool{false, true} {
+				r := c.variant(htmx).get(t, path)
+				wantStatus(t, r, http.StatusNotFound)
+				if !strings.Contains(r.Body, "That page does not exist.") {
+					t.Errorf("GET %s: no clear message:\n%s", path, r.Body)
+				}
+				for _, w := range words {
+					if strings.Contains(strings.ToLower(r.Body), strings.ToLower(w)) {
+						t.Errorf("GET %s (htmx %t): the page repeats %q of the path:\n%s", path, htmx, w, r.Body)
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestStaticFiles(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)

@@ -146,3 +146,51 @@ func tamperAudit(t *testing.T, s *store.Store, statements string, arg int64) {
 		t.Fatal(err)
 	}
 }
+
+// TestRecordDenied: a refusal is audited only when the id is a real row of someone the viewer may
+// not see, with the viewer, the object and the request, and never for the viewer's own, for
+// their practice's staff, or for an id that names nothing.
+func TestRecordDenied(t *testing.T) {
+	t.Parallel()
+	f := newDemo(t)
+	maria := start(t, f.s, f.maria, store.NewConversation{Subject: "Mine", Body: "Mine"})
+	for _, tc := range []struct {
+		name    string
+		v       store.Viewer
+		kind    string
+		id      int64
+		audited bool
+	}{
+		{"another patient's message", f.tom, "message", maria.MessageID, true},
+		{"another patient's conversation", f.tom, "conversation", maria.ConversationID, true},
+		{"another practice's staff", f.hPhysician, "message", maria.MessageID, true},
+		{"another practice's patient", f.grace, "conversation", maria.ConversationID, true},
+		{"her own message", f.maria, "message", maria.MessageID, false},
+		{"her practice's staff", f.nurse, "conversation", maria.ConversationID, false},
+		{"a message that does not exist", f.tom, "message", 987654321, false},
+		{"a conversation that does not exist", f.tom, "conversation", 987654321, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := count(t, f.s, `SELECT count(*) FROM audit_log`)
+			if err := f.s.RecordDenied(t.Context(), tc.v, origin, tc.kind, tc.id); err != nil {
+				t.Fatal(err)
+			}
+			n := count(t, f.s, `SELECT count(*) FROM audit_log`) - before
+			if !tc.audited {
+				if n != 0 {
+					t.Errorf("%d rows written", n)
+				}
+				return
+			}
+			a := lastAudit(t, f.s)
+			want := auditRow{ActorID: tc.v.UserID, Action: "access_denied", ObjectType: tc.kind, ObjectID: tc.id,
+				Outcome: "denied", RequestID: origin.RequestID, ClientIP: origin.ClientIP, Xmin: a.Xmin}
+			if n != 1 || a != want {
+				t.Errorf("%d rows, the last %+v, want %+v", n, a, want)
+			}
+		})
+	}
+	if err := f.s.RecordDenied(t.Context(), f.tom, origin, "user", f.maria.UserID); err == nil {
+		t.Error("an unknown object type was accepted")
+	}
+}

@@ -132,3 +132,26 @@ func (s *Store) Record(ctx context.Context, a Audit) error {
 	}
 	return nil
 }
+
+// RecordDenied audits a refusal to show the viewer a message or conversation (objectType
+// "message" or "conversation") that is someone else's, so that probing for other people's ids
+// leaves a trace an operator can review. An id that names no row at all writes nothing: it
+// touches nobody's data, and a client could otherwise fill the log by counting. One statement,
+// run only on the not-found path.
+func (s *Store) RecordDenied(ctx context.Context, v Viewer, o Origin, objectType string, id int64) error {
+	if objectType != "message" && objectType != "conversation" {
+		return fmt.Errorf("store: record denied access: unknown object type %q", objectType)
+	}
+	_, err := s.db.ExecContext(ctx, `
+		INSERT INTO audit_log (actor_id, action, object_type, object_id, outcome, request_id, client_ip)
+		SELECT $1, 'access_denied', $2, $3, 'denied', $4, $5
+		FROM conversations c
+		WHERE c.id = CASE $2::text WHEN 'conversation' THEN $3::bigint
+		                           ELSE (SELECT conversation_id FROM messages WHERE id = $3) END
+		  AND NOT (c.practice_id = $6 AND ($7::bigint IS NULL OR c.patient_id = $7))`,
+		v.UserID, objectType, id, o.RequestID, o.ClientIP, v.PracticeID, v.patientScope())
+	if err != nil {
+		return fmt.Errorf("store: record denied access to %s %d: %w", objectType, id, err)
+	}
+	return nil
+}

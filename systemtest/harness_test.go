@@ -66,10 +66,10 @@ func openStore(t *testing.T, dbURL string) *store.Store {
 }
 
 // envConfig is the configuration the binary reads from an environment naming this database and
-// Redis server and the test key ring.
+// Redis server and the test key ring, with every peer trusted as the router (as on Heroku).
 func envConfig(t *testing.T, dbURL, redisURL string) app.Config {
 	t.Helper()
-	vars := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redisURL, "MESSAGE_KEYS": storetest.KeySpec}
+	vars := map[string]string{"DATABASE_URL": dbURL, "REDIS_URL": redisURL, "MESSAGE_KEYS": storetest.KeySpec, "TRUST_PROXY": "true"}
 	cfg, err := app.ConfigFromEnv(func(k string) string { return vars[k] })
 	if err != nil {
 		t.Fatal(err)

@@ -1,16 +1,21 @@
 package systemtest
 
 // Headers in production, behind a router that terminates TLS and reports the scheme in
-// X-Forwarded-Proto: plain HTTP is sent to HTTPS, HTTPS answers carry HSTS, and every page and
+// X-Forwarded-Proto: plain HTTP is sent to APP_URL over HTTPS, HTTPS answers carry HSTS, and every page and
 // fragment carries a strict Content-Security-Policy (and needs nothing it forbids), no framing,
 // no sniffing, a Referrer-Policy that still lets same-origin form posts through the CSRF check,
 // and no-store wherever health information is shown.
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/net/html"
 
@@ -20,28 +25,44 @@ import (
 func TestProductionHeaders(t *testing.T) {
 	t.Parallel()
 	sys := newSecSystem(t)
-	in := sys.start(t, func(c *app.Config) { c.Production = true })
+	// As on Heroku: every peer is the router, and APP_URL names the canonical address.
+	const appURL = "https://messages.example.test"
+	in := sys.start(t, func(c *app.Config) { c.Production, c.AppURL, c.TrustProxy = true, appURL, true })
 	host := strings.TrimPrefix(in.URL, "http://")
+	// A peer that is not the router: its X-Forwarded-Proto counts for nothing.
+	stranger := sys.start(t, func(c *app.Config) {
+		c.Production, c.AppURL, c.TrustProxy = true, appURL, false
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	})
 
-	// Plain HTTP: a permanent redirect to the same address over HTTPS, for pages and posts alike;
-	// the platform's health check stays reachable.
-	for _, tc := range []struct{ method, path string }{
-		{"GET", "/"}, {"GET", "/signin"}, {"GET", "/inbox?all=1"}, {"POST", "/signin"}, {"GET", "/messages/1"},
+	// Plain HTTP: a permanent, uncached redirect to APP_URL with the same path and query, for
+	// pages and posts alike, whatever host the request names; the health check stays reachable.
+	for _, tc := range []struct{ method, path, location string }{
+		{"GET", "/", "/"}, {"GET", "/signin", "/signin"}, {"GET", "/inbox?all=1", "/inbox?all=1"}, {"POST", "/signin", "/signin"},
+		{"GET", "/messages/1", "/messages/1"},
+		{"GET", "//evil.example/signin", "/evil.example/signin"}, // the path as the server reads it: still on APP_URL
 	} {
-		for _, proto := range []string{"", "http"} {
-			var header []string
-			if proto != "" {
-				header = []string{"X-Forwarded-Proto", proto}
-			}
-			r, err := in.anon().do(tc.method, tc.path, nil, header...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if r.Status != http.StatusMovedPermanently || r.Header.Get("Location") != "https://"+host+tc.path {
-				t.Errorf("%s %s over plain HTTP (X-Forwarded-Proto %q): %s, want 301 to https://%s%s", tc.method, tc.path, proto, r, host, tc.path)
-			}
-			if r.cookie("sid") != nil || r.cookie("__Host-sid") != nil {
-				t.Errorf("%s %s over plain HTTP set a cookie", tc.method, tc.path)
+		for _, header := range [][]string{
+			nil, {"X-Forwarded-Proto", "http"}, {"X-Forwarded-Proto", "http", "X-Forwarded-Host", "evil.example"},
+		} {
+			for _, peer := range []*secInstance{in, stranger} {
+				if peer == stranger && header == nil {
+					header = []string{"X-Forwarded-Proto", "https"}
+				}
+				r, err := peer.anon().do(tc.method, tc.path, nil, header...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				name := fmt.Sprintf("%s %s over plain HTTP (%q, trusted peer %t)", tc.method, tc.path, header, peer == in)
+				if r.Status != http.StatusPermanentRedirect || r.Header.Get("Location") != appURL+tc.location {
+					t.Errorf("%s: %s, want 308 to %s%s", name, r, appURL, tc.location)
+				}
+				if cc := r.Header.Get("Cache-Control"); cc != "no-store" {
+					t.Errorf("%s: Cache-Control %q, want no-store", name, cc)
+				}
+				if r.cookie("sid") != nil || r.cookie("__Host-sid") != nil {
+					t.Errorf("%s set a cookie", name)
+				}
 			}
 		}
 	}
@@ -97,15 +118,17 @@ func TestProductionHeaders(t *testing.T) {
 	}
 
 	// The CSRF check works with the Referrer-Policy in force: a same-origin post (what the
-	// browser reports for our own forms) goes through, a cross-site one does not.
-	origin := "https://" + host
+	// browser reports for our own forms) goes through, a cross-site one does not. Same origin is
+	// APP_URL's, not whatever host the request names.
 	for _, tc := range []struct {
 		name   string
 		header []string
 		want   int
 	}{
-		{"same-origin", []string{"Origin", origin, "Sec-Fetch-Site", "same-origin", "Referer", origin + "/inbox"}, http.StatusSeeOther},
+		{"same-origin", []string{"Origin", appURL, "Sec-Fetch-Site", "same-origin", "Referer", appURL + "/inbox"}, http.StatusSeeOther},
 		{"cross-site", []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site", "Referer", "https://evil.example/"}, http.StatusForbidden},
+		{"forwarded-host", []string{"Origin", "https://evil.example", "X-Forwarded-Host", "evil.example"}, http.StatusForbidden},
+		{"other-host", []string{"Origin", "https://" + host}, http.StatusForbidden},
 	} {
 		r := patient.post(t, "/messages", secComposeForm("Posted "+tc.name, "Text"), tc.header...)
 		if r.Status != tc.want {
@@ -195,5 +218,58 @@ func secWantNoInlineCode(t *testing.T, name string, r *secResp, fragment bool) {
 				t.Errorf("%s: <%s %s=%q>", name, n.Data, a.Key, a.Val)
 			}
 		}
+	}
+}
+
+// TestAnswersFasthttpWritesCarrySecurityHeaders: a body over the limit (413), headers over the
+// read buffer (431) and a request that cannot be parsed (400) are answered by the web server
+// before any middleware runs; they still carry every security header, and say what happened in
+// words of ours, quoting nothing of the request. Sent over a real TCP connection, since an
+// in-process request may not go through the server's reader.
+func TestAnswersFasthttpWritesCarrySecurityHeaders(t *testing.T) {
+	t.Parallel()
+	sys := newSecSystem(t)
+	in := sys.start(t, nil)
+	addr := strings.TrimPrefix(in.URL, "http://")
+	for _, tc := range []struct {
+		name, request string
+		status        int
+		says          string
+	}{
+		{"body too large", "POST /signin HTTP/1.1\r\nHost: " + addr + "\r\nContent-Type: application/x-www-form-urlencoded\r\n" +
+			"Content-Length: 100000\r\n\r\nemail=Zorblax", http.StatusRequestEntityTooLarge, "more than this site accepts in one request"},
+		{"headers too large", "GET /signin HTTP/1.1\r\nHost: " + addr + "\r\nX-Zorblax: " + strings.Repeat("Zorblax", 2000) + "\r\n\r\n",
+			http.StatusRequestHeaderFieldsTooLarge, "more header data than this site accepts"},
+		{"unreadable", "GET /Zorblax-suspended HTTP/1.1\r\nHost: " + addr + "\r\nContent-Length: Zorblax\r\n\r\n",
+			http.StatusBadRequest, "This request could not be read"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(secWait))
+			if _, err := io.WriteString(conn, tc.request); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := &secResp{Status: resp.StatusCode, Header: resp.Header, Body: string(body), Path: tc.name}
+			if r.Status != tc.status {
+				t.Fatalf("status %d, want %d\n%s", r.Status, tc.status, r.Body)
+			}
+			secWantHeaders(t, tc.name, r, false)
+			if !strings.Contains(r.Body, tc.says) || strings.Contains(r.Body, "Zorblax") {
+				t.Errorf("want a page saying %q and quoting nothing of the request:\n%s", tc.says, r.Body)
+			}
+		})
 	}
 }
