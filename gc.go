@@ -11,13 +11,11 @@ import (
 // An instance keeps little: its caches and open streams come to a few tens of MB. But every page
 // allocates about as much as it sends before compression (its HTML and the compressor's work),
 // so Go's default, collect whenever the heap has doubled, collected many times a second. Letting
-// the heap grow to five times what is kept (GOGC=400) served about a sixth more pages a second at
-// 32 clients with a p99 a fifth lower (one build run with GOGC=100 and then 400, go run
-// ./systemtest/bench -phases pages), for about 30 MB more under that load and 4 KB more per idle
-// live stream (make bench).
+// the heap grow to five times what is kept (GOGC=400) serves more pages with a lower tail, for a
+// little more memory under load and per idle live stream (docs/performance.md).
 //
-// The soft limit keeps that growth inside the smallest common instance (512 MB): near 384 MiB the
-// collector runs as often as it must, whatever GOGC says. On a larger instance, set GOMEMLIMIT to
+// The soft limit keeps that growth inside the smallest common instance (512 MB): near the limit
+// the collector runs as often as it must, whatever GOGC says. On a larger instance, set GOMEMLIMIT to
 // about three quarters of its memory.
 const (
 	defaultGCPercent   = 400

@@ -174,9 +174,8 @@ var gzipFastest = fasthttp.CompressHandlerLevel(func(*fasthttp.RequestCtx) {}, f
 
 // compressPages gzips pages at the fastest level. Fiber's compress middleware does the same but
 // prefers brotli wherever a browser accepts it, and brotli does not pay here: at its fastest
-// level it made an inbox page no smaller than gzip's fastest (6,452 against 6,464 bytes of 97 KB
-// of HTML) for 1.6 times the CPU (116 against 74 µs; BenchmarkCompressInboxPage), and at its
-// default level it took more CPU than rendering the page. The event stream is left uncompressed:
+// level it made an inbox page no smaller than gzip's fastest for more CPU, and at its default
+// level it took more CPU than rendering the page (BenchmarkCompressInboxPage; docs/performance.md). The event stream is left uncompressed:
 // a compressor per open page for hours, for a few bytes. Static files come compressed already.
 func compressPages(c *fiber.Ctx) error {
 	if c.Path() == "/events" {

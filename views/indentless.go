@@ -14,8 +14,8 @@ var lineBreakRun = regexp.MustCompile(`[ \t\r]*\n[ \t\r\n]*`)
 
 // indentless serves the templates with every run of white space that holds a line break cut to
 // one line break. The templates keep their indentation for the people who read them, and the
-// pages leave it out: 7% of an inbox page's HTML, which every page paid for in rendering and
-// compressing, and a phone in parsing. A browser shows any run of white space as one space, so
+// pages leave it out: every page paid for it in rendering and compressing, and a phone in
+// parsing. A browser shows any run of white space as one space, so
 // a page looks the same; no template holds a <pre>, and its textareas' text stays on one line.
 type indentless struct{ http.FileSystem }
 

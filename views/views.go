@@ -26,10 +26,9 @@ var files embed.FS
 // Set is the parsed templates. gofiber/template/html loads and parses them; Set executes them
 // itself, because the engine's Render adds a function to the template set on every call, even
 // with no layout (html v2.1.3, the last of v2). That write takes the lock of the set's function
-// table, which every function call of every other render takes to read: under 32 concurrent
-// requests, renders queued behind one another, and a patient's page waited about 2.8 s for that
-// lock in every second of load (make bench -profile, its execution trace). Executing the looked-up
-// template writes nothing shared, so renders run side by side.
+// table, which every function call of every other render takes to read, so concurrent renders
+// queued behind one another (docs/performance.md). Executing the looked-up template writes
+// nothing shared, so renders run side by side.
 type Set struct {
 	templates *template.Template
 }
