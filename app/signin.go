@@ -78,6 +78,9 @@ func (a *App) signin(c *fiber.Ctx) error {
 
 func (a *App) showSignin(c *fiber.Ctx, status int, email, problem string) error {
 	vd := a.newViewData(c, "Sign in")
+	// A browser that owes its second-factor code may sign in afresh (as anyone): the form then
+	// carries that session's CSRF token, and the account menu is not shown, as on the code step.
+	vd.User = nil
 	vd.SignIn = &SignInView{Email: email, Problem: problem}
 	if a.cfg.ShowDemo {
 		demo, err := a.store.DemoSignIns(c.UserContext())
