@@ -43,18 +43,26 @@ const (
 // env is the real app over a fresh copy of the demo database.
 type env struct {
 	app *fiber.App
+	a   *App
 	st  *store.Store
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvWith(t, nil) }
+
+// newEnvWith is newEnv with the configuration changed by tweak first.
+func newEnvWith(t *testing.T, tweak func(*Config)) *env {
 	t.Helper()
 	st := storetest.NewDemo(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	f, err := New(testConfig(t), st, realtime.NewHub(nil, log), log)
+	cfg := testConfig(t)
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	a, f, err := newApp(cfg, st, realtime.NewHub(nil, log), log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{app: f, st: st}
+	return &env{app: f, a: a, st: st}
 }
 
 // testConfig is a local (non-production) configuration read the way the binary reads it.
@@ -153,6 +161,16 @@ func (e *env) counts(t *testing.T) counts {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// failures is how many failed sign-ins are counted against an account.
+func (e *env) failures(t *testing.T, email string) int {
+	t.Helper()
+	var n int
+	if err := e.st.DB().Get(&n, `SELECT count(*) FROM signin_failures WHERE email = $1`, email); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // client is one browser: a session cookie and whether it speaks htmx.

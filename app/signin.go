@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"strings"
 
@@ -10,6 +11,8 @@ import (
 )
 
 const signinProblem = "That email and password do not match an account. Please try again."
+
+const signinBusy = "Many people are signing in right now, so you are not signed in yet. Please enter your password and try again in a moment."
 
 // home sends people to their inbox, or to sign in.
 func (a *App) home(c *fiber.Ctx) error {
@@ -42,13 +45,18 @@ func (a *App) signin(c *fiber.Ctx) error {
 			"Too many failed sign-ins. For your security, please wait 15 minutes and try again.")
 	}
 	user, err := a.store.UserByEmail(c.UserContext(), email)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		store.CheckNoPassword(password)
-	case err != nil:
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	if err != nil || !store.CheckPassword(password, user.PasswordHash) {
+	ok, hashErr := a.checkPassword(c, password, user, err == nil)
+	if errors.Is(hashErr, errBusy) {
+		c.Set(fiber.HeaderRetryAfter, "5")
+		return a.showSignin(c, fiber.StatusServiceUnavailable, email, signinBusy)
+	}
+	if hashErr != nil {
+		return hashErr
+	}
+	if !ok {
 		if err := a.store.RecordSigninFailure(c.UserContext(), email, o); err != nil {
 			return err
 		}
@@ -90,4 +98,23 @@ func (a *App) showSignin(c *fiber.Ctx, status int, email, problem string) error 
 		vd.SignIn.Demo = demo
 	}
 	return a.render(c, view{status: status, page: "pages/signin", data: vd})
+}
+
+// checkPassword checks a password in the store's hashing pool, waiting for a slot as long as a
+// request waits for its turn (admit) and answering errBusy after that. An unknown account
+// (known false) still costs a hash, so it takes as long to refuse as a wrong password.
+func (a *App) checkPassword(c *fiber.Ctx, password string, user store.User, known bool) (bool, error) {
+	ctx, cancel := context.WithTimeout(c.UserContext(), a.admission.wait)
+	defer cancel()
+	var ok bool
+	var err error
+	if known {
+		ok, err = store.CheckPassword(ctx, password, user.PasswordHash)
+	} else {
+		err = store.CheckNoPassword(ctx, password)
+	}
+	if errors.Is(err, store.ErrHashingBusy) {
+		return false, errBusy
+	}
+	return ok, err
 }
