@@ -35,11 +35,31 @@ func (s *Store) SigninBlocked(ctx context.Context, email, ip string, l SigninLim
 
 // RecordSigninFailure counts a failed sign-in and audits it.
 func (s *Store) RecordSigninFailure(ctx context.Context, email string, o Origin) error {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO signin_failures (email, client_ip) VALUES ($1, $2)`,
-		normalEmail(email), o.ClientIP); err != nil {
-		return fmt.Errorf("store: record sign-in failure: %w", err)
+	return s.recordFailure(ctx, email, Audit{Action: "sign_in_failed", Outcome: "failure", RequestID: o.RequestID, ClientIP: o.ClientIP})
+}
+
+// RecordSecondFactorFailure counts a wrong password or code given to turn the second factor on
+// or off against the same limits as sign-ins (a stolen session must not be a way to guess codes
+// or passwords without limit), and audits it. Neither the password nor the code is recorded.
+func (s *Store) RecordSecondFactorFailure(ctx context.Context, u User, o Origin) error {
+	return s.recordFailure(ctx, u.Email, Audit{ActorID: u.ID, Action: "second_factor_failed", ObjectType: "user", ObjectID: u.ID,
+		Outcome: "failure", RequestID: o.RequestID, ClientIP: o.ClientIP})
+}
+
+func (s *Store) recordFailure(ctx context.Context, email string, a Audit) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: record %s: %w", a.Action, err)
 	}
-	return s.Record(ctx, Audit{Action: "sign_in_failed", Outcome: "failure", RequestID: o.RequestID, ClientIP: o.ClientIP})
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO signin_failures (email, client_ip) VALUES ($1, $2)`,
+		normalEmail(email), a.ClientIP); err != nil {
+		return fmt.Errorf("store: record %s: %w", a.Action, err)
+	}
+	if err := writeAudit(ctx, tx, a); err != nil {
+		return fmt.Errorf("store: record %s: %w", a.Action, err)
+	}
+	return tx.Commit()
 }
 
 func normalEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }

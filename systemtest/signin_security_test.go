@@ -127,7 +127,7 @@ func secVisible(t *testing.T, body string) string {
 // from the secret it shows. From then on the password alone reaches only the code step (the inbox
 // and every action send them back to it); a wrong code is refused and counted; the right one
 // signs in under a new token and the half-signed-in one is dead; a code works once; turning the
-// factor off takes a code too.
+// factor on or off takes the password and a code, and a wrong one is refused and audited.
 func TestTOTP(t *testing.T) {
 	t.Parallel()
 	sys := newSecSystem(t)
@@ -170,10 +170,13 @@ func TestTOTP(t *testing.T) {
 		t.Fatalf("set-up: %s\n%s", r, excerpt(r.Body))
 	}
 	staff.secret = secText(secret)
-	if r := staff.post(t, "/account/totp/enable", url.Values{"code": {"123456"}}); r.Status != http.StatusUnprocessableEntity {
+	if r := staff.post(t, "/account/totp/enable", url.Values{"password": {store.DemoPassword}, "code": {"123456"}}); r.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("turning on with a wrong code: %s", r)
 	}
-	if r := staff.post(t, "/account/totp/enable", url.Values{"code": {code(t)}}); r.Status != http.StatusOK || !strings.Contains(secVisible(t, r.Body), "is on") {
+	if r := staff.post(t, "/account/totp/enable", url.Values{"password": {"not the password"}, "code": {code(t)}}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("turning on with a wrong password: %s", r)
+	}
+	if r := staff.post(t, "/account/totp/enable", url.Values{"password": {store.DemoPassword}, "code": {code(t)}}); r.Status != http.StatusOK || !strings.Contains(secVisible(t, r.Body), "is on") {
 		t.Fatalf("turning on: %s\n%s", r, excerpt(r.Body))
 	}
 	if n := sys.count(t, `SELECT count(*) FROM users WHERE email = $1 AND totp_enabled AND totp_secret IS NOT NULL
@@ -248,18 +251,22 @@ func TestTOTP(t *testing.T) {
 		t.Errorf("a code used a second time: %s", r)
 	}
 
-	// Turning it off takes a current code.
+	// Turning it off takes the password and a current code.
 	full.secret = staff.secret
-	if r := full.post(t, "/account/totp/disable", url.Values{}); r.Status != http.StatusUnprocessableEntity {
+	if r := full.post(t, "/account/totp/disable", url.Values{"password": {store.DemoPassword}}); r.Status != http.StatusUnprocessableEntity {
 		t.Errorf("turning off without a code: %s", r)
 	}
-	if r := full.post(t, "/account/totp/disable", url.Values{"code": {"999999"}}); r.Status != http.StatusUnprocessableEntity {
+	if r := full.post(t, "/account/totp/disable", url.Values{"password": {store.DemoPassword}, "code": {"999999"}}); r.Status != http.StatusUnprocessableEntity {
 		t.Errorf("turning off with a wrong code: %s", r)
+	}
+	offCode := code(t)
+	if r := full.post(t, "/account/totp/disable", url.Values{"code": {offCode}}); r.Status != http.StatusUnprocessableEntity {
+		t.Errorf("turning off without the password: %s", r)
 	}
 	if n := sys.count(t, `SELECT count(*) FROM users WHERE email = $1 AND totp_enabled`, secNurse); n != 1 {
 		t.Fatal("the second factor went off without a code")
 	}
-	if r := full.post(t, "/account/totp/disable", url.Values{"code": {code(t)}}); r.Status != http.StatusOK || !strings.Contains(secVisible(t, r.Body), "is off") {
+	if r := full.post(t, "/account/totp/disable", url.Values{"password": {store.DemoPassword}, "code": {offCode}}); r.Status != http.StatusOK || !strings.Contains(secVisible(t, r.Body), "is off") {
 		t.Fatalf("turning off with a code: %s", r)
 	}
 	// And the password alone signs in again.
@@ -271,7 +278,9 @@ func TestTOTP(t *testing.T) {
 	if err := sys.db().Select(&actions, `SELECT action FROM audit_log WHERE action LIKE 'second_factor%' OR action = 'password_passed' ORDER BY chain_seq`); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(actions, ","); got != "second_factor_enabled,password_passed,second_factor_passed,password_passed,second_factor_disabled" {
+	const failed = "second_factor_failed"
+	if got := strings.Join(actions, ","); got != strings.Join([]string{failed, failed, "second_factor_enabled", "password_passed",
+		"second_factor_passed", "password_passed", failed, failed, failed, "second_factor_disabled"}, ",") {
 		t.Errorf("audited: %s", got)
 	}
 }
