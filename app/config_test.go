@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"securemessages/store"
 	"securemessages/store/storetest"
 )
 
@@ -48,6 +49,7 @@ func TestConfigFromEnvReportsEveryProblem(t *testing.T) {
 		{"THREAD_CACHE_ENTRIES not a number", with(map[string]string{"THREAD_CACHE_ENTRIES": "lots"}), []string{`THREAD_CACHE_ENTRIES "lots" must be a whole number`}},
 		{"REQUEST_SLOTS zero", with(map[string]string{"REQUEST_SLOTS": "0"}), []string{`REQUEST_SLOTS "0" must be a whole number from 1 to 10000`}},
 		{"REQUEST_SLOTS not a number", with(map[string]string{"REQUEST_SLOTS": "many"}), []string{`REQUEST_SLOTS "many" must be a whole number`}},
+		{"SIGNIN_ATTEMPTS_PER_ADDRESS zero", with(map[string]string{"SIGNIN_ATTEMPTS_PER_ADDRESS": "0"}), []string{`SIGNIN_ATTEMPTS_PER_ADDRESS "0" must be a whole number from 1 to 1000000`}},
 		{"TRUST_PROXY not a bool", with(map[string]string{"TRUST_PROXY": "maybe"}), []string{`TRUST_PROXY "maybe" must be true or false`}},
 		{"production without keys", with(map[string]string{"APP_ENV": "production", "MESSAGE_KEYS": "", "REDIS_URL": "rediss://cache:6380"}),
 			[]string{"MESSAGE_KEYS is not set: production refuses to start without the message key ring"}},
@@ -82,7 +84,7 @@ func TestConfigFromEnvGood(t *testing.T) {
 		"PORT": "8080", "DATABASE_URL": "postgres://u:p@db:5432/app?sslmode=require", "REDIS_URL": "rediss://:pw@cache:6380",
 		"MESSAGE_KEYS": storetest.KeySpec + ",2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "APP_ENV": "production",
 		"TRUST_PROXY": "true", "SHOW_DEMO_SIGNINS": "true", "THREAD_CACHE_ENTRIES": "0",
-		"REQUEST_SLOTS": "12",
+		"REQUEST_SLOTS": "12", "SIGNIN_ATTEMPTS_PER_ADDRESS": "2000",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +103,9 @@ func TestConfigFromEnvGood(t *testing.T) {
 	}
 	if cfg.RequestSlots != 12 {
 		t.Errorf("REQUEST_SLOTS=12 gives %d slots", cfg.RequestSlots)
+	}
+	if cfg.Signin.AttemptsPerAddress != 2000 || cfg.Signin.AttemptsPerAccount != store.DefaultSigninLimits.AttemptsPerAccount {
+		t.Errorf("SIGNIN_ATTEMPTS_PER_ADDRESS=2000 gives %+v", cfg.Signin)
 	}
 	if cfg.Sessions.Idle <= 0 || cfg.Sessions.Absolute <= cfg.Sessions.Idle || cfg.Signin.PerAccount <= 0 || cfg.Signin.Window <= 0 {
 		t.Errorf("limits %+v %+v", cfg.Sessions, cfg.Signin)

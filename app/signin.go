@@ -12,6 +12,8 @@ import (
 
 const signinProblem = "That email and password do not match an account. Please try again."
 
+const signinTooOften = "Too many sign-ins for this account or from this network in a short time. For your security, please wait 15 minutes and try again."
+
 const signinBusy = "Many people are signing in right now, so you are not signed in yet. Please enter your password and try again in a moment."
 
 // home sends people to their inbox, or to sign in.
@@ -30,8 +32,8 @@ func (a *App) signinShow(c *fiber.Ctx) error {
 	return a.showSignin(c, fiber.StatusOK, "", "")
 }
 
-// signin checks the password, limits attempts per account and per address, and starts a new
-// session. An unknown address and a wrong password get the same answer in the same time.
+// signin checks the password, limits failures and all attempts per account and per address, and
+// starts a new session. An unknown address and a wrong password get the same answer in the same time.
 func (a *App) signin(c *fiber.Ctx) error {
 	email := strings.TrimSpace(c.FormValue("email"))
 	password := c.FormValue("password")
@@ -43,6 +45,13 @@ func (a *App) signin(c *fiber.Ctx) error {
 	if blocked {
 		return a.showSignin(c, fiber.StatusTooManyRequests, email,
 			"Too many failed sign-ins. For your security, please wait 15 minutes and try again.")
+	}
+	allowed, err := a.store.CountSigninAttempt(c.UserContext(), email, o.ClientIP, a.cfg.Signin)
+	if err != nil {
+		return err
+	}
+	if !allowed {
+		return a.showSignin(c, fiber.StatusTooManyRequests, email, signinTooOften)
 	}
 	user, err := a.store.UserByEmail(c.UserContext(), email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {

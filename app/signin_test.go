@@ -260,3 +260,43 @@ func TestSigninAgainFromTheCodeStep(t *testing.T) {
 	values.Set("password", store.DemoPassword)
 	wantStatus(t, pending.send(t, "POST", "/signin", values, "Sec-Fetch-Site", "cross-site"), http.StatusForbidden)
 }
+
+// TestSigninAttemptsLimitedWhateverTheOutcome: right passwords count too. Past the account's
+// attempt limit even the right password gets a 429 sign-in page that keeps the address typed,
+// and an unknown account gets exactly the same; past the address's limit, every account is
+// refused from it.
+func TestSigninAttemptsLimitedWhateverTheOutcome(t *testing.T) {
+	t.Parallel()
+	e := newEnvWith(t, func(c *Config) { c.Signin.AttemptsPerAccount, c.Signin.AttemptsPerAddress = 3, 8 })
+	const unknown = "nobody.here@riverside.example"
+	for range 3 {
+		e.signIn(t, maria)
+		wantStatus(t, e.anon().send(t, "POST", "/signin", url.Values{"email": {unknown}, "password": {store.DemoPassword}}), http.StatusUnauthorized)
+	}
+	before := e.counts(t)
+	known := e.anon().send(t, "POST", "/signin", url.Values{"email": {maria}, "password": {store.DemoPassword}})
+	nobody := e.anon().send(t, "POST", "/signin", url.Values{"email": {unknown}, "password": {store.DemoPassword}})
+	for _, r := range []*response{known, nobody} {
+		wantStatus(t, r, http.StatusTooManyRequests)
+		if !strings.Contains(r.Body, signinTooOften) {
+			t.Errorf("the refused sign-in does not say why:\n%s", r.Body)
+		}
+		if c := r.cookie("sid"); c != nil && c.Value != "" {
+			t.Error("a refused sign-in set a session cookie")
+		}
+	}
+	if email := wantPage(t, known).Input("email"); email == nil || email.Attr["value"] != maria {
+		t.Errorf("the refused sign-in does not keep the address typed:\n%s", known.Body)
+	}
+	if a, b := strings.ReplaceAll(known.Body, maria, "EMAIL"), strings.ReplaceAll(nobody.Body, unknown, "EMAIL"); a != b {
+		t.Errorf("a known and an unknown account answer differently when limited:\n%s\n----\n%s", a, b)
+	}
+	if after := e.counts(t); after != before {
+		t.Errorf("a refused sign-in changed something: %+v -> %+v", before, after)
+	}
+	// Six attempts so far from this address (the refused ones are not counted): two more go in,
+	// then the address is refused for everyone.
+	e.signIn(t, tom)
+	e.signIn(t, grace)
+	wantStatus(t, e.anon().send(t, "POST", "/signin", url.Values{"email": {physician}, "password": {store.DemoPassword}}), http.StatusTooManyRequests)
+}

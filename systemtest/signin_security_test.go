@@ -23,7 +23,8 @@ import (
 
 // TestSigninLimits: with two instances over one database, five wrong passwords for an account,
 // spread over both, lock it on both, even for the right password; with Redis stopped the lock
-// holds (it does not fail open); thirty failures from one address lock that address for every
+// holds (it does not fail open), and so does the limit on attempts of any outcome, right
+// passwords included; thirty failures from one address lock that address for every
 // account; and at each step an unknown account gets exactly the answer a known one gets.
 func TestSigninLimits(t *testing.T) {
 	t.Parallel()
@@ -32,8 +33,13 @@ func TestSigninLimits(t *testing.T) {
 	if limits.PerAccount < 1 || limits.PerAccount > 10 || limits.PerAddress < limits.PerAccount || limits.Window < 5*time.Minute {
 		t.Fatalf("sign-in limits %+v: want at most 10 per account, more per address, over at least 5 minutes", limits)
 	}
-	// The per-address allowance is lowered for the test (every failure costs a password hash).
+	if limits.AttemptsPerAccount <= limits.PerAccount || limits.AttemptsPerAddress <= limits.PerAddress {
+		t.Fatalf("sign-in limits %+v: want more attempts of any outcome allowed than failures", limits)
+	}
+	// The per-address allowance is lowered for the test (every failure costs a password hash),
+	// and so is each account's allowance of attempts; the address's is raised out of the way.
 	limits.PerAddress = 3 * limits.PerAccount
+	limits.AttemptsPerAccount, limits.AttemptsPerAddress = limits.PerAccount+2, 1000
 	tweak := func(c *app.Config) { c.Signin = limits }
 	a, b := sys.start(t, tweak), sys.start(t, tweak)
 	instances := []*secInstance{a, b}
@@ -94,8 +100,18 @@ func TestSigninLimits(t *testing.T) {
 			t.Fatalf("Maria's right password with Redis down: %s (the limit failed open)", r)
 		}
 	}
-	if r := try(0, secGrace, store.DemoPassword); r.Status != http.StatusSeeOther {
-		t.Fatalf("Grace signing in with Redis down: %s", r)
+	// Right passwords count too: Grace signs in as often as an account may, over both
+	// instances with Redis down, and then not at all, on either.
+	for i := range limits.AttemptsPerAccount {
+		if r := try(i, secGrace, store.DemoPassword); r.Status != http.StatusSeeOther {
+			t.Fatalf("Grace signing in with Redis down, time %d: %s", i+1, r)
+		}
+	}
+	for i := range 2 {
+		if r := try(i, secGrace, store.DemoPassword); r.Status != http.StatusTooManyRequests ||
+			secInputValue(secParse(t, r.Body), "email") != secGrace {
+			t.Fatalf("Grace signing in past the attempt limit, on instance %d: %s", i%2, r)
+		}
 	}
 
 	// Per address: every failure so far came from 127.0.0.1; fill the address's allowance with
