@@ -108,7 +108,8 @@ func TestAdmitQueuesTheRestAndSaysBusyKeepingTheForm(t *testing.T) {
 // TestSigninWaitsForTheHashingPoolNotForPages: with the password-hashing pool held, a sign-in
 // whose wait runs out answers 503 with the sign-in form, the address kept and nothing counted;
 // sign-ins waiting for the pool hold no request slot, so with one slot a page is still served
-// while two of them wait; once the pool is let go they sign in.
+// while two of them wait; once the pool is let go they sign in. Not parallel: it holds the
+// process's one hashing pool, which every other test's sign-ins share.
 func TestSigninWaitsForTheHashingPoolNotForPages(t *testing.T) {
 	e := newEnvWith(t, func(c *Config) { c.RequestSlots = 1 })
 	patient := e.signIn(t, maria)

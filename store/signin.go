@@ -119,4 +119,19 @@ func (s *Store) recordFailure(ctx context.Context, email string, a Audit) error 
 	return tx.Commit()
 }
 
+// PruneSigninCounts deletes failed sign-ins and attempts older than the limits' window, which
+// no longer count against anyone.
+func (s *Store) PruneSigninCounts(ctx context.Context, window time.Duration) (int64, error) {
+	var n int64
+	for _, table := range []string{"signin_failures", "signin_attempts"} {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE occurred_at <= now() - make_interval(secs => $1)`, window.Seconds())
+		if err != nil {
+			return n, fmt.Errorf("store: prune %s: %w", table, err)
+		}
+		m, _ := res.RowsAffected()
+		n += m
+	}
+	return n, nil
+}
+
 func normalEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }

@@ -209,3 +209,39 @@ func TestSigninAttemptsLimited(t *testing.T) {
 		t.Errorf("attempt under zero attempt limits: %v, %v; want the defaults to apply", ok, err)
 	}
 }
+
+// TestPruneSigninCounts: failures and attempts older than the window are deleted; recent ones
+// stay and still count.
+func TestPruneSigninCounts(t *testing.T) {
+	t.Parallel()
+	s, _ := newUser(t, "counted@example.test")
+	for range signinLimits.PerAccount {
+		fail(t, s, "counted@example.test", "198.51.100.1")
+		fail(t, s, "old@example.test", "198.51.100.2")
+	}
+	for _, email := range []string{"counted@example.test", "old@example.test"} {
+		if _, err := s.CountSigninAttempt(t.Context(), email, "198.51.100.3", signinLimits); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, table := range []string{"signin_failures", "signin_attempts"} {
+		if _, err := s.DB().ExecContext(t.Context(), `UPDATE `+table+` SET occurred_at = now() - interval '16 minutes'
+			WHERE email = 'old@example.test'`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.PruneSigninCounts(t.Context(), signinLimits.Window)
+	if err != nil || n != int64(signinLimits.PerAccount)+1 {
+		t.Fatalf("PruneSigninCounts = %d, %v; want the %d old rows", n, err, signinLimits.PerAccount+1)
+	}
+	if n := count(t, s, `SELECT count(*) FROM signin_failures WHERE email = 'old@example.test'`) +
+		count(t, s, `SELECT count(*) FROM signin_attempts WHERE email = 'old@example.test'`); n != 0 {
+		t.Errorf("%d old rows left", n)
+	}
+	if n := count(t, s, `SELECT count(*) FROM signin_attempts WHERE email = 'counted@example.test'`); n != 1 {
+		t.Errorf("%d recent attempts left, want 1", n)
+	}
+	if !blocked(t, s, "counted@example.test", "203.0.113.1") {
+		t.Error("pruning took recent failures")
+	}
+}
