@@ -107,7 +107,7 @@ func serve() error {
 		hub = realtime.NewHub(nil, log)
 	}
 	go hub.Run(ctx)
-	go pruneEvents(ctx, st, log)
+	go prune(ctx, st, cfg, log)
 	web, err := app.New(cfg, st, hub, log)
 	if err != nil {
 		return err
@@ -140,15 +140,27 @@ func serve() error {
 // is told to fetch everything afresh.
 const eventRetention = 7 * 24 * time.Hour
 
-// pruneEvents trims the outbox hourly. Every instance may do it; the DELETE is idempotent.
-func pruneEvents(ctx context.Context, st *store.Store, log *slog.Logger) {
+// prune trims, hourly, what is kept only for a while: the outbox's events past their retention,
+// sessions past their idle or absolute limit, and sign-in counts past their window. Every
+// instance may do it; the DELETEs are idempotent.
+func prune(ctx context.Context, st *store.Store, cfg app.Config, log *slog.Logger) {
+	jobs := []struct {
+		what string
+		run  func(context.Context) (int64, error)
+	}{
+		{"events", func(ctx context.Context) (int64, error) { return st.PruneEvents(ctx, eventRetention) }},
+		{"sessions", func(ctx context.Context) (int64, error) { return st.PruneSessions(ctx, cfg.Sessions) }},
+		{"sign-in counts", func(ctx context.Context) (int64, error) { return st.PruneSigninCounts(ctx, cfg.Signin.Window) }},
+	}
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
 	for {
-		if n, err := st.PruneEvents(ctx, eventRetention); err != nil {
-			log.Warn("prune events", "error", err.Error())
-		} else if n > 0 {
-			log.Info("pruned events", "count", n)
+		for _, job := range jobs {
+			if n, err := job.run(ctx); err != nil {
+				log.Warn("prune "+job.what, "error", err.Error())
+			} else if n > 0 {
+				log.Info("pruned "+job.what, "count", n)
+			}
 		}
 		select {
 		case <-ctx.Done():

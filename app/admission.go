@@ -47,7 +47,7 @@ var errBusy = errors.New("app: every request slot stayed busy")
 // which the platform must always get an answer to, nor the static files, served from memory.
 func (a *App) admit(c *fiber.Ctx) error {
 	q := a.admission
-	if unadmitted(c.Path()) {
+	if unadmitted(c.Path()) || checksPassword(c) {
 		return c.Next()
 	}
 	if !q.slots.TryAcquire(1) {
@@ -65,4 +65,19 @@ func (a *App) admit(c *fiber.Ctx) error {
 // unadmitted reports the paths that skip the queue.
 func unadmitted(path string) bool {
 	return path == "/events" || path == "/healthz" || strings.HasPrefix(path, "/static/")
+}
+
+// checksPassword reports the forms that check a password. They wait for the password-hashing
+// pool (store.CheckPassword) instead of a request slot: a hash takes far longer than a page, and
+// holding a slot through it would let a crowd of sign-ins keep every page waiting. Their other
+// work is a few short statements, bounded by the sign-in limits and the database pool.
+func checksPassword(c *fiber.Ctx) bool {
+	if c.Method() != fiber.MethodPost {
+		return false
+	}
+	switch c.Path() {
+	case "/signin", "/account/totp/enable", "/account/totp/disable":
+		return true
+	}
+	return false
 }

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"io"
 	"log/slog"
 	"net/http/httptest"
@@ -13,6 +14,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"golang.org/x/sync/semaphore"
 
+	"securemessages/store"
 	"securemessages/views/htmltest"
 )
 
@@ -100,5 +102,70 @@ func TestAdmitQueuesTheRestAndSaysBusyKeepingTheForm(t *testing.T) {
 	}
 	if res := <-queued; res.Code != fiber.StatusOK || res.Body.String() != "sent" || sent.Load() != 1 {
 		t.Errorf("the message waiting for the slot: %d %q, %d sent", res.Code, res.Body, sent.Load())
+	}
+}
+
+// TestSigninWaitsForTheHashingPoolNotForPages: with the password-hashing pool held, a sign-in
+// whose wait runs out answers 503 with the sign-in form, the address kept and nothing counted;
+// sign-ins waiting for the pool hold no request slot, so with one slot a page is still served
+// while two of them wait; once the pool is let go they sign in. Not parallel: it holds the
+// process's one hashing pool, which every other test's sign-ins share.
+func TestSigninWaitsForTheHashingPoolNotForPages(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.RequestSlots = 1
+	e := newEnvWith(t, cfg)
+	patient := e.signIn(t, maria)
+	release, err := store.HoldHashing(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { release() }()
+	before := e.counts(t)
+
+	e.a.admission.wait = 100 * time.Millisecond
+	busy := e.anon().send(t, "POST", "/signin", url.Values{"email": {tom}, "password": {store.DemoPassword}})
+	wantStatus(t, busy, fiber.StatusServiceUnavailable)
+	if busy.Header.Get(fiber.HeaderRetryAfter) == "" {
+		t.Error("no Retry-After on the busy sign-in")
+	}
+	form := wantPage(t, busy).First(func(n *htmltest.Node) bool { return n.Tag == "form" && n.Attr["action"] == "/signin" })
+	if form == nil || form.Input("email").Attr["value"] != tom || form.Input("password").Attr["value"] != "" ||
+		!strings.Contains(busy.Body, signinBusy) {
+		t.Errorf("the busy sign-in page does not keep the address, or echoes the password, or does not say why:\n%s", busy.Body)
+	}
+	if c := busy.cookie("sid"); c != nil && c.Value != "" {
+		t.Error("a busy sign-in set a session cookie")
+	}
+	if after := e.counts(t); after != before || e.failures(t, tom) != 0 {
+		t.Errorf("a busy sign-in changed something: %+v -> %+v, %d failures", before, after, e.failures(t, tom))
+	}
+
+	e.a.admission.wait = time.Minute
+	waiting := make(chan *response, 2)
+	for _, email := range []string{tom, grace} {
+		go func() {
+			waiting <- e.anon().send(t, "POST", "/signin", url.Values{"email": {email}, "password": {store.DemoPassword}})
+		}()
+	}
+	// Both are in the pool's queue once the pool has two waiters; until then, keep asking.
+	deadline := time.Now().Add(10 * time.Second)
+	for store.HashingWaiters() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d sign-ins waiting for the hashing pool, want 2", store.HashingWaiters())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if page := patient.get(t, "/inbox"); page.Status != fiber.StatusOK {
+		t.Fatalf("a page while sign-ins wait for the hashing pool: %d", page.Status)
+	}
+	select {
+	case r := <-waiting:
+		t.Fatalf("a sign-in answered %d while the hashing pool was held", r.Status)
+	default:
+	}
+	release()
+	release = func() {}
+	for range 2 {
+		wantRedirect(t, <-waiting, "/inbox")
 	}
 }

@@ -33,17 +33,24 @@ type App struct {
 // New builds the HTTP application. Templates and assets are loaded here, so a broken one stops
 // start-up rather than a request.
 func New(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*fiber.App, error) {
+	_, f, err := newApp(cfg, st, hub, log)
+	return f, err
+}
+
+// newApp is New, also handing back the handlers' struct, for tests that change how long a
+// request waits.
+func newApp(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*App, *fiber.App, error) {
 	assets, err := static.Load()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	threads, convs := newThreadCache(cfg.ThreadCache), newConversationCache(cfg.ThreadCache)
 	set, err := views.New(templateFuncs(assets, threads, convs))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if err := errors.Join(threads.setViews(set), convs.setViews(set)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a := &App{cfg: cfg, store: st, hub: hub, assets: assets, views: set, convs: convs, log: log, admission: newAdmission(cfg.RequestSlots)}
 	f := fiber.New(fiber.Config{
@@ -65,7 +72,7 @@ func New(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*fib
 	a.markReadErrors(f.Server())
 	a.middleware(f)
 	a.routes(f)
-	return f, nil
+	return a, f, nil
 }
 
 // templateFuncs are the functions the views call.

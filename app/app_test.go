@@ -46,6 +46,7 @@ const (
 // env is the real app over a fresh copy of the demo database.
 type env struct {
 	app *fiber.App
+	a   *App
 	st  *store.Store
 	log *logBuffer // what the app logged, one JSON object a line
 }
@@ -58,11 +59,11 @@ func newEnvWith(t *testing.T, cfg Config) *env {
 	st := storetest.NewDemo(t)
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
-	f, err := New(cfg, st, realtime.NewHub(nil, log), log)
+	a, f, err := newApp(cfg, st, realtime.NewHub(nil, log), log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{app: f, st: st, log: logs}
+	return &env{app: f, a: a, st: st, log: logs}
 }
 
 // logBuffer keeps what the app logs, for tests that read it.
@@ -197,6 +198,16 @@ func (e *env) counts(t *testing.T) counts {
 		t.Fatal(err)
 	}
 	return c
+}
+
+// failures is how many failed sign-ins are counted against an account.
+func (e *env) failures(t *testing.T, email string) int {
+	t.Helper()
+	var n int
+	if err := e.st.DB().Get(&n, `SELECT count(*) FROM signin_failures WHERE email = $1`, email); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // client is one browser: a session cookie and whether it speaks htmx.

@@ -60,7 +60,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		RedisURL:     getenv("REDIS_URL"),
 		Production:   getenv("APP_ENV") == "production",
 		Sessions:     store.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour},
-		Signin:       store.SigninLimits{Window: 15 * time.Minute, PerAccount: 5, PerAddress: 30},
+		Signin:       store.DefaultSigninLimits,
 		Heartbeat:    realtime.Heartbeat,
 		ThreadCache:  defaultThreadCache,
 		RequestSlots: defaultRequestSlots(),
@@ -140,6 +140,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			problems = append(problems, fmt.Sprintf("REQUEST_SLOTS %q must be a whole number from 1 to 10000", v))
 		}
 		c.RequestSlots = n
+	}
+	if v := getenv("SIGNIN_ATTEMPTS_PER_ADDRESS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1_000_000 {
+			problems = append(problems, fmt.Sprintf("SIGNIN_ATTEMPTS_PER_ADDRESS %q must be a whole number from 1 to 1000000", v))
+		}
+		c.Signin.AttemptsPerAddress = n
 	}
 	c.ShowDemo = getenv("SHOW_DEMO_SIGNINS") == "true" && !c.Production
 	if len(problems) > 0 {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"securemessages/store"
 	"securemessages/store/storetest"
 )
 
@@ -49,6 +50,7 @@ func TestConfigFromEnvReportsEveryProblem(t *testing.T) {
 		{"THREAD_CACHE_ENTRIES not a number", with(map[string]string{"THREAD_CACHE_ENTRIES": "lots"}), []string{`THREAD_CACHE_ENTRIES "lots" must be a whole number`}},
 		{"REQUEST_SLOTS zero", with(map[string]string{"REQUEST_SLOTS": "0"}), []string{`REQUEST_SLOTS "0" must be a whole number from 1 to 10000`}},
 		{"REQUEST_SLOTS not a number", with(map[string]string{"REQUEST_SLOTS": "many"}), []string{`REQUEST_SLOTS "many" must be a whole number`}},
+		{"SIGNIN_ATTEMPTS_PER_ADDRESS zero", with(map[string]string{"SIGNIN_ATTEMPTS_PER_ADDRESS": "0"}), []string{`SIGNIN_ATTEMPTS_PER_ADDRESS "0" must be a whole number from 1 to 1000000`}},
 		{"TRUST_PROXY neither a bool nor addresses", with(map[string]string{"TRUST_PROXY": "maybe"}),
 			[]string{`TRUST_PROXY "maybe" must be true, false, or a comma-separated list of IP addresses or CIDRs`}},
 		{"TRUST_PROXY with a bad address", with(map[string]string{"TRUST_PROXY": "10.0.0.0/8, 300.1.1.1"}),
@@ -102,7 +104,7 @@ func TestConfigFromEnvGood(t *testing.T) {
 		"PORT": "8080", "DATABASE_URL": "postgres://u:p@db:5432/app?sslmode=require", "REDIS_URL": "rediss://:pw@cache:6380",
 		"MESSAGE_KEYS": storetest.KeySpec + ",2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "APP_ENV": "production",
 		"TRUST_PROXY": "true", "SHOW_DEMO_SIGNINS": "true", "THREAD_CACHE_ENTRIES": "0", "APP_URL": "https://Messages.Example.com:443/",
-		"REQUEST_SLOTS": "12",
+		"REQUEST_SLOTS": "12", "SIGNIN_ATTEMPTS_PER_ADDRESS": "2000",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -136,6 +138,9 @@ func TestConfigFromEnvGood(t *testing.T) {
 	}
 	if cfg.RequestSlots != 12 {
 		t.Errorf("REQUEST_SLOTS=12 gives %d slots", cfg.RequestSlots)
+	}
+	if cfg.Signin.AttemptsPerAddress != 2000 || cfg.Signin.AttemptsPerAccount != store.DefaultSigninLimits.AttemptsPerAccount {
+		t.Errorf("SIGNIN_ATTEMPTS_PER_ADDRESS=2000 gives %+v", cfg.Signin)
 	}
 	if cfg.Sessions.Idle <= 0 || cfg.Sessions.Absolute <= cfg.Sessions.Idle || cfg.Signin.PerAccount <= 0 || cfg.Signin.Window <= 0 {
 		t.Errorf("limits %+v %+v", cfg.Sessions, cfg.Signin)

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"strings"
 
@@ -10,6 +11,10 @@ import (
 )
 
 const signinProblem = "That email and password do not match an account. Please try again."
+
+const signinTooOften = "Too many sign-ins for this account or from this network in a short time. For your security, please wait 15 minutes and try again."
+
+const signinBusy = "Many people are signing in right now, so you are not signed in yet. Please enter your password and try again in a moment."
 
 // home sends people to their inbox, or to sign in.
 func (a *App) home(c *fiber.Ctx) error {
@@ -27,8 +32,8 @@ func (a *App) signinShow(c *fiber.Ctx) error {
 	return a.showSignin(c, fiber.StatusOK, "", "")
 }
 
-// signin checks the password, limits attempts per account and per address, and starts a new
-// session. An unknown address and a wrong password get the same answer in the same time.
+// signin checks the password, limits failures and all attempts per account and per address, and
+// starts a new session. An unknown address and a wrong password get the same answer in the same time.
 func (a *App) signin(c *fiber.Ctx) error {
 	email := strings.TrimSpace(c.FormValue("email"))
 	password := c.FormValue("password")
@@ -41,14 +46,26 @@ func (a *App) signin(c *fiber.Ctx) error {
 		return a.showSignin(c, fiber.StatusTooManyRequests, email,
 			"Too many failed sign-ins. For your security, please wait 15 minutes and try again.")
 	}
-	user, err := a.store.UserByEmail(c.UserContext(), email)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		store.CheckNoPassword(password)
-	case err != nil:
+	allowed, err := a.store.CountSigninAttempt(c.UserContext(), email, o.ClientIP, a.cfg.Signin)
+	if err != nil {
 		return err
 	}
-	if err != nil || !store.CheckPassword(password, user.PasswordHash) {
+	if !allowed {
+		return a.showSignin(c, fiber.StatusTooManyRequests, email, signinTooOften)
+	}
+	user, err := a.store.UserByEmail(c.UserContext(), email)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	ok, hashErr := a.checkPassword(c, password, user, err == nil)
+	if errors.Is(hashErr, errBusy) {
+		c.Set(fiber.HeaderRetryAfter, "5")
+		return a.showSignin(c, fiber.StatusServiceUnavailable, email, signinBusy)
+	}
+	if hashErr != nil {
+		return hashErr
+	}
+	if !ok {
 		if err := a.store.RecordSigninFailure(c.UserContext(), email, o); err != nil {
 			return err
 		}
@@ -78,6 +95,9 @@ func (a *App) signin(c *fiber.Ctx) error {
 
 func (a *App) showSignin(c *fiber.Ctx, status int, email, problem string) error {
 	vd := a.newViewData(c, "Sign in")
+	// A browser that owes its second-factor code may sign in afresh (as anyone): the form then
+	// carries that session's CSRF token, and the account menu is not shown, as on the code step.
+	vd.User = nil
 	vd.SignIn = &SignInView{Email: email, Problem: problem}
 	if a.cfg.ShowDemo {
 		demo, err := a.store.DemoSignIns(c.UserContext())
@@ -87,4 +107,23 @@ func (a *App) showSignin(c *fiber.Ctx, status int, email, problem string) error 
 		vd.SignIn.Demo = demo
 	}
 	return a.render(c, view{status: status, page: "pages/signin", data: vd})
+}
+
+// checkPassword checks a password in the store's hashing pool, waiting for a slot as long as a
+// request waits for its turn (admit) and answering errBusy after that. An unknown account
+// (known false) still costs a hash, so it takes as long to refuse as a wrong password.
+func (a *App) checkPassword(c *fiber.Ctx, password string, user store.User, known bool) (bool, error) {
+	ctx, cancel := context.WithTimeout(c.UserContext(), a.admission.wait)
+	defer cancel()
+	var ok bool
+	var err error
+	if known {
+		ok, err = store.CheckPassword(ctx, password, user.PasswordHash)
+	} else {
+		err = store.CheckNoPassword(ctx, password)
+	}
+	if errors.Is(err, store.ErrHashingBusy) {
+		return false, errBusy
+	}
+	return ok, err
 }

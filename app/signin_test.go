@@ -1,11 +1,14 @@
 package app
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pquerna/otp/totp"
 
 	"securemessages/store"
 	"securemessages/views/htmltest"
@@ -164,4 +167,138 @@ func TestSigninPagesRedirect(t *testing.T) {
 	patient := e.signIn(t, maria)
 	wantRedirect(t, patient.get(t, "/"), "/inbox")
 	wantRedirect(t, patient.get(t, "/signin"), "/inbox")
+}
+
+// totpOn turns the second factor on for a demo account through the store, and returns its secret.
+func (e *env) totpOn(t *testing.T, email string) string {
+	t.Helper()
+	ctx := context.Background()
+	setup, err := e.st.BeginTOTP(ctx, e.user(t, email), "Secure Messages")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := totp.GenerateCode(setup.Secret, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.EnableTOTP(ctx, e.user(t, email), code, store.Origin{RequestID: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	return setup.Secret
+}
+
+// passwordStep signs in with the password of an account that has the second factor on, and
+// returns the browser, which now owes its code.
+func (e *env) passwordStep(t *testing.T, email string) *client {
+	t.Helper()
+	c := e.anon()
+	r := c.send(t, "POST", "/signin", url.Values{"email": {email}, "password": {store.DemoPassword}})
+	wantRedirect(t, r, "/signin/code")
+	c.cookie = r.cookie("sid")
+	return c
+}
+
+// submit fills in a form of the page at path as a person would (its own fields, hidden ones
+// included, plus what they type) and sends it.
+func (c *client) submit(t *testing.T, path, action string, typed url.Values) *response {
+	t.Helper()
+	page := c.get(t, path)
+	wantStatus(t, page, http.StatusOK)
+	form := page.doc(t).First(func(n *htmltest.Node) bool { return n.Tag == "form" && n.Attr["action"] == action })
+	if form == nil {
+		t.Fatalf("no form to %s in %s:\n%s", action, path, page.Body)
+	}
+	values := form.FormValues()
+	for k, v := range typed {
+		values[k] = v
+	}
+	return c.send(t, "POST", action, values)
+}
+
+// TestSigninAgainFromTheCodeStep: a browser that owes its second-factor code can still use the
+// sign-in form (as the same person or as someone else; the half-signed-in session ends), and the
+// code form works after a visit to the sign-in page.
+func TestSigninAgainFromTheCodeStep(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	secret := e.totpOn(t, physician)
+
+	// As someone else: Tom signs in from the browser Dr. Chen left at the code step.
+	pending := e.passwordStep(t, physician)
+	code := pending.get(t, "/signin/code")
+	if link := code.doc(t).First(func(n *htmltest.Node) bool { return n.Tag == "a" && n.Attr["href"] == "/signin" }); link == nil {
+		t.Errorf("the code step offers no way back to the sign-in form:\n%s", code.Body)
+	}
+	r := pending.submit(t, "/signin", "/signin", url.Values{"email": {tom}, "password": {store.DemoPassword}})
+	wantRedirect(t, r, "/inbox")
+	tomsBrowser := &client{e: e, cookie: r.cookie("sid")}
+	if page := tomsBrowser.get(t, "/inbox"); page.Status != http.StatusOK || !strings.Contains(page.Body, "Signed in as Tom Becker") {
+		t.Fatalf("signed in as Tom from the code step: %d\n%s", page.Status, page.Body)
+	}
+	wantRedirect(t, pending.get(t, "/signin/code"), "/signin") // the half-signed-in session ended
+
+	// As the same person: back to the code step under a new session, and the code form works.
+	pending = e.passwordStep(t, physician)
+	r = pending.submit(t, "/signin", "/signin", url.Values{"email": {physician}, "password": {store.DemoPassword}})
+	wantRedirect(t, r, "/signin/code")
+	old := pending.cookie
+	pending.cookie = r.cookie("sid")
+	if pending.cookie == nil || pending.cookie.Value == old.Value {
+		t.Fatalf("signing in again from the code step kept the session: %q", r.Header.Values("Set-Cookie"))
+	}
+	now, err := totp.GenerateCode(secret, time.Now().Add(30*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantRedirect(t, pending.submit(t, "/signin/code", "/signin/code", url.Values{"code": {now}}), "/inbox")
+
+	// Still refused from another site, owing the code or not.
+	pending = e.passwordStep(t, physician)
+	page := pending.get(t, "/signin").doc(t).First(func(n *htmltest.Node) bool { return n.Tag == "form" && n.Attr["action"] == "/signin" })
+	values := page.FormValues()
+	values.Set("email", tom)
+	values.Set("password", store.DemoPassword)
+	wantStatus(t, pending.send(t, "POST", "/signin", values, "Sec-Fetch-Site", "cross-site"), http.StatusForbidden)
+}
+
+// TestSigninAttemptsLimitedWhateverTheOutcome: right passwords count too. Past the account's
+// attempt limit even the right password gets a 429 sign-in page that keeps the address typed,
+// and an unknown account gets exactly the same; past the address's limit, every account is
+// refused from it.
+func TestSigninAttemptsLimitedWhateverTheOutcome(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.Signin.AttemptsPerAccount, cfg.Signin.AttemptsPerAddress = 3, 8
+	e := newEnvWith(t, cfg)
+	const unknown = "nobody.here@riverside.example"
+	for range 3 {
+		e.signIn(t, maria)
+		wantStatus(t, e.anon().send(t, "POST", "/signin", url.Values{"email": {unknown}, "password": {store.DemoPassword}}), http.StatusUnauthorized)
+	}
+	before := e.counts(t)
+	known := e.anon().send(t, "POST", "/signin", url.Values{"email": {maria}, "password": {store.DemoPassword}})
+	nobody := e.anon().send(t, "POST", "/signin", url.Values{"email": {unknown}, "password": {store.DemoPassword}})
+	for _, r := range []*response{known, nobody} {
+		wantStatus(t, r, http.StatusTooManyRequests)
+		if !strings.Contains(r.Body, signinTooOften) {
+			t.Errorf("the refused sign-in does not say why:\n%s", r.Body)
+		}
+		if c := r.cookie("sid"); c != nil && c.Value != "" {
+			t.Error("a refused sign-in set a session cookie")
+		}
+	}
+	if email := wantPage(t, known).Input("email"); email == nil || email.Attr["value"] != maria {
+		t.Errorf("the refused sign-in does not keep the address typed:\n%s", known.Body)
+	}
+	if a, b := strings.ReplaceAll(known.Body, maria, "EMAIL"), strings.ReplaceAll(nobody.Body, unknown, "EMAIL"); a != b {
+		t.Errorf("a known and an unknown account answer differently when limited:\n%s\n----\n%s", a, b)
+	}
+	if after := e.counts(t); after != before {
+		t.Errorf("a refused sign-in changed something: %+v -> %+v", before, after)
+	}
+	// Six attempts so far from this address (the refused ones are not counted): two more go in,
+	// then the address is refused for everyone.
+	e.signIn(t, tom)
+	e.signIn(t, grace)
+	wantStatus(t, e.anon().send(t, "POST", "/signin", url.Values{"email": {physician}, "password": {store.DemoPassword}}), http.StatusTooManyRequests)
 }

@@ -24,6 +24,7 @@ type ViewData struct {
 type SecurityView struct {
 	Enabled bool
 	Setup   *store.TOTPSetup // a secret just made, to confirm
+	Code    string           // the code typed, kept when the form is refused
 	Problem string
 	Done    string
 }

@@ -56,7 +56,7 @@ type demoPractice struct {
 }
 
 func (s *Store) loadDemo(ctx context.Context) error {
-	hash, err := HashPassword(DemoPassword)
+	hash, err := HashPassword(ctx, DemoPassword)
 	if err != nil {
 		return err
 	}

@@ -4,3 +4,8 @@ package store
 // ciphertexts the way the store does (a reply inserted by hand while a lock is held) and to
 // prove that a ciphertext moved to another row or column no longer opens.
 var MessageAD = messageAD
+
+// HashingPeak is the most password hashes that have run at once; HashingSlots the pool's size.
+func HashingPeak() int64 { return hashing.peak.Load() }
+
+var HashingSlots = hashing.size

@@ -204,6 +204,19 @@ func (s *Store) EndSession(ctx context.Context, token string, o Origin) error {
 		RequestID: o.RequestID, ClientIP: o.ClientIP})
 }
 
+// PruneSessions deletes the sessions that have ended by themselves, idle too long or past their
+// absolute lifetime: SessionByToken refuses them already, and their rows would only pile up.
+func (s *Store) PruneSessions(ctx context.Context, limits SessionLimits) (int64, error) {
+	res, err := s.db.ExecContext(ctx, `
+		DELETE FROM sessions
+		WHERE created_at <= now() - make_interval(secs => $1) OR last_seen_at <= now() - make_interval(secs => $2)`,
+		limits.Absolute.Seconds(), limits.Idle.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("store: prune sessions: %w", err)
+	}
+	return res.RowsAffected()
+}
+
 func prefixed(prefix, columns string) string {
 	parts := strings.Split(columns, ", ")
 	for i, p := range parts {

@@ -329,3 +329,49 @@ func TestSessionActiveBadKey(t *testing.T) {
 		}
 	}
 }
+
+// TestPruneSessions: the sessions that ended by themselves (idle too long, or past their absolute
+// lifetime) are deleted; live ones stay, and still sign in.
+func TestPruneSessions(t *testing.T) {
+	t.Parallel()
+	s, u := newUser(t, "prune@example.test")
+	ctx := t.Context()
+	ages := map[string]struct {
+		column string
+		by     time.Duration
+		alive  bool
+	}{
+		"just made":              {"last_seen_at", 0, true},
+		"used 29 minutes ago":    {"last_seen_at", 29 * time.Minute, true},
+		"idle 31 minutes":        {"last_seen_at", 31 * time.Minute, false},
+		"signed in 11 hours ago": {"created_at", 11 * time.Hour, true},
+		"signed in 13 hours ago": {"created_at", 13 * time.Hour, false},
+	}
+	tokens := map[string]string{}
+	for name, age := range ages {
+		token, err := s.CreateSession(ctx, u, origin)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if age.by > 0 {
+			ageSession(t, s, token, age.column, age.by)
+		}
+		tokens[name] = token
+	}
+	n, err := s.PruneSessions(ctx, limits)
+	if err != nil || n != 2 {
+		t.Fatalf("PruneSessions = %d, %v; want the 2 ended sessions", n, err)
+	}
+	for name, age := range ages {
+		h := sha256.Sum256([]byte(tokens[name]))
+		if kept := count(t, s, `SELECT count(*) FROM sessions WHERE token_hash = $1`, h[:]) == 1; kept != age.alive {
+			t.Errorf("%s: kept %v, want %v", name, kept, age.alive)
+		}
+		if _, err := s.SessionByToken(ctx, tokens[name], limits); age.alive && err != nil {
+			t.Errorf("%s: no longer signs in after pruning: %v", name, err)
+		}
+	}
+	if n, err := s.PruneSessions(ctx, limits); err != nil || n != 0 {
+		t.Errorf("pruning again = %d, %v; want nothing", n, err)
+	}
+}

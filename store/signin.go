@@ -11,11 +11,37 @@ import (
 // does not fail open when Redis is down, which Fiber's limiter middleware would (it reads an
 // unreachable store as an empty counter).
 
-// SigninLimits bound failed sign-ins within a window.
+// SigninLimits bound sign-ins within a window: failed ones, and all attempts whatever their
+// outcome (each costs a password hash, so a right password looped from many clients would
+// otherwise take the cores from everyone else's pages).
 type SigninLimits struct {
 	Window     time.Duration
-	PerAccount int
+	PerAccount int // failures
 	PerAddress int
+	// Attempts, right or wrong. Fewer than one (a SigninLimits written out by hand) takes the
+	// default.
+	AttemptsPerAccount int
+	AttemptsPerAddress int
+}
+
+// DefaultSigninLimits: five failures lock an account, thirty an address, for 15 minutes.
+// Attempts of any outcome are allowed far beyond what people do: thirty for one account (a
+// patient retrying, on a phone and a laptop) and six hundred from one address (a practice's
+// front desk and waiting-room tablet behind one NAT address, at shift change), yet a loop from
+// one address is stopped after a few seconds.
+var DefaultSigninLimits = SigninLimits{Window: 15 * time.Minute, PerAccount: 5, PerAddress: 30,
+	AttemptsPerAccount: 30, AttemptsPerAddress: 600}
+
+// attempts are the attempt limits, defaults filled in.
+func (l SigninLimits) attempts() (perAccount, perAddress int) {
+	perAccount, perAddress = l.AttemptsPerAccount, l.AttemptsPerAddress
+	if perAccount < 1 {
+		perAccount = DefaultSigninLimits.AttemptsPerAccount
+	}
+	if perAddress < 1 {
+		perAddress = DefaultSigninLimits.AttemptsPerAddress
+	}
+	return perAccount, perAddress
 }
 
 // SigninBlocked reports whether an account or an address has failed too often recently.
@@ -33,13 +59,79 @@ func (s *Store) SigninBlocked(ctx context.Context, email, ip string, l SigninLim
 	return blocked, nil
 }
 
+// CountSigninAttempt counts a sign-in attempt against the account's and the address's attempt
+// limits, and reports false (counting nothing) when either is already reached. The attempt is
+// counted first and the limit checked after, each statement on its own: concurrent attempts then
+// each see the others, so together they can never pass the limit (at worst one is refused that a
+// serial order would have let through).
+func (s *Store) CountSigninAttempt(ctx context.Context, email, ip string, l SigninLimits) (bool, error) {
+	perAccount, perAddress := l.attempts()
+	var id int64
+	if err := s.db.GetContext(ctx, &id, `INSERT INTO signin_attempts (email, client_ip) VALUES ($1, $2) RETURNING id`,
+		normalEmail(email), ip); err != nil {
+		return false, fmt.Errorf("store: count sign-in attempt: %w", err)
+	}
+	var over bool
+	err := s.db.GetContext(ctx, &over, `
+		SELECT (SELECT count(*) FROM signin_attempts
+		        WHERE email = $1 AND occurred_at > now() - make_interval(secs => $3)) > $4
+		    OR (SELECT count(*) FROM signin_attempts
+		        WHERE client_ip = $2 AND occurred_at > now() - make_interval(secs => $3)) > $5`,
+		normalEmail(email), ip, l.Window.Seconds(), perAccount, perAddress)
+	if err != nil {
+		return false, fmt.Errorf("store: count sign-in attempt: %w", err)
+	}
+	if over {
+		// A refused attempt is not counted, so the lock ends a window after the last one let in.
+		if _, err := s.db.ExecContext(ctx, `DELETE FROM signin_attempts WHERE id = $1`, id); err != nil {
+			return false, fmt.Errorf("store: count sign-in attempt: %w", err)
+		}
+	}
+	return !over, nil
+}
+
 // RecordSigninFailure counts a failed sign-in and audits it.
 func (s *Store) RecordSigninFailure(ctx context.Context, email string, o Origin) error {
-	if _, err := s.db.ExecContext(ctx, `INSERT INTO signin_failures (email, client_ip) VALUES ($1, $2)`,
-		normalEmail(email), o.ClientIP); err != nil {
-		return fmt.Errorf("store: record sign-in failure: %w", err)
+	return s.recordFailure(ctx, email, Audit{Action: "sign_in_failed", Outcome: "failure", RequestID: o.RequestID, ClientIP: o.ClientIP})
+}
+
+// RecordSecondFactorFailure counts a wrong password or code given to turn the second factor on
+// or off against the same limits as sign-ins (a stolen session must not be a way to guess codes
+// or passwords without limit), and audits it. Neither the password nor the code is recorded.
+func (s *Store) RecordSecondFactorFailure(ctx context.Context, u User, o Origin) error {
+	return s.recordFailure(ctx, u.Email, Audit{ActorID: u.ID, Action: "second_factor_failed", ObjectType: "user", ObjectID: u.ID,
+		Outcome: "failure", RequestID: o.RequestID, ClientIP: o.ClientIP})
+}
+
+func (s *Store) recordFailure(ctx context.Context, email string, a Audit) error {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: record %s: %w", a.Action, err)
 	}
-	return s.Record(ctx, Audit{Action: "sign_in_failed", Outcome: "failure", RequestID: o.RequestID, ClientIP: o.ClientIP})
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO signin_failures (email, client_ip) VALUES ($1, $2)`,
+		normalEmail(email), a.ClientIP); err != nil {
+		return fmt.Errorf("store: record %s: %w", a.Action, err)
+	}
+	if err := writeAudit(ctx, tx, a); err != nil {
+		return fmt.Errorf("store: record %s: %w", a.Action, err)
+	}
+	return tx.Commit()
+}
+
+// PruneSigninCounts deletes failed sign-ins and attempts older than the limits' window, which
+// no longer count against anyone.
+func (s *Store) PruneSigninCounts(ctx context.Context, window time.Duration) (int64, error) {
+	var n int64
+	for _, table := range []string{"signin_failures", "signin_attempts"} {
+		res, err := s.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE occurred_at <= now() - make_interval(secs => $1)`, window.Seconds())
+		if err != nil {
+			return n, fmt.Errorf("store: prune %s: %w", table, err)
+		}
+		m, _ := res.RowsAffected()
+		n += m
+	}
+	return n, nil
 }
 
 func normalEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }

@@ -2,6 +2,8 @@ package store_test
 
 import (
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -135,5 +137,111 @@ func TestSigninWindow(t *testing.T) {
 	fail(t, s, "old@example.test", "198.51.100.1")
 	if blocked(t, s, "old@example.test", "203.0.113.1") {
 		t.Error("one recent failure blocked the account")
+	}
+}
+
+// TestSigninAttemptsLimited: attempts of any outcome are limited per account (however typed) and
+// per address; a refused attempt is not counted; attempts older than the window do not count;
+// and attempts made all at once never pass the limit together.
+func TestSigninAttemptsLimited(t *testing.T) {
+	t.Parallel()
+	s, _ := newUser(t, "busy@example.test")
+	l := store.SigninLimits{Window: 15 * time.Minute, PerAccount: 5, PerAddress: 30, AttemptsPerAccount: 3, AttemptsPerAddress: 5}
+	attempt := func(email, ip string) bool {
+		t.Helper()
+		ok, err := s.CountSigninAttempt(t.Context(), email, ip, l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	for i, email := range []string{"busy@example.test", " Busy@Example.TEST", "busy@example.test"} {
+		if !attempt(email, fmt.Sprintf("198.51.100.%d", i)) {
+			t.Fatalf("attempt %d refused", i+1)
+		}
+	}
+	if attempt("busy@example.test", "198.51.100.9") {
+		t.Error("an attempt past the account's limit was let in")
+	}
+	if !attempt("other@example.test", "198.51.100.9") {
+		t.Error("another account was refused")
+	}
+	// Per address: five from one address, over any accounts.
+	for i := range l.AttemptsPerAddress {
+		if !attempt(fmt.Sprintf("desk%d@example.test", i), "203.0.113.5") {
+			t.Fatalf("attempt %d from the address refused", i+1)
+		}
+	}
+	if attempt("fresh@example.test", "203.0.113.5") {
+		t.Error("an attempt past the address's limit was let in")
+	}
+	if n := count(t, s, `SELECT count(*) FROM signin_attempts`); n != 3+1+l.AttemptsPerAddress {
+		t.Errorf("%d attempts counted, want %d: refused ones must not count", n, 3+1+l.AttemptsPerAddress)
+	}
+	// Out of the window, they no longer count.
+	if _, err := s.DB().ExecContext(t.Context(), `UPDATE signin_attempts SET occurred_at = now() - interval '16 minutes'`); err != nil {
+		t.Fatal(err)
+	}
+	if !attempt("busy@example.test", "203.0.113.5") {
+		t.Error("attempts 16 minutes old still count")
+	}
+
+	// Twenty at once for a fresh account: at most the limit get in.
+	var wg sync.WaitGroup
+	var in atomic.Int32
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if ok, err := s.CountSigninAttempt(t.Context(), "crowd@example.test", fmt.Sprintf("192.0.2.%d", i), l); err != nil {
+				t.Error(err)
+			} else if ok {
+				in.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := in.Load(); n < 1 || n > int32(l.AttemptsPerAccount) {
+		t.Errorf("%d of 20 concurrent attempts let in, want 1 to %d", n, l.AttemptsPerAccount)
+	}
+	// A limits value written out by hand without attempt limits gets the defaults, not zero.
+	if ok, err := s.CountSigninAttempt(t.Context(), "plain@example.test", "192.0.2.200", store.SigninLimits{Window: time.Minute}); err != nil || !ok {
+		t.Errorf("attempt under zero attempt limits: %v, %v; want the defaults to apply", ok, err)
+	}
+}
+
+// TestPruneSigninCounts: failures and attempts older than the window are deleted; recent ones
+// stay and still count.
+func TestPruneSigninCounts(t *testing.T) {
+	t.Parallel()
+	s, _ := newUser(t, "counted@example.test")
+	for range signinLimits.PerAccount {
+		fail(t, s, "counted@example.test", "198.51.100.1")
+		fail(t, s, "old@example.test", "198.51.100.2")
+	}
+	for _, email := range []string{"counted@example.test", "old@example.test"} {
+		if _, err := s.CountSigninAttempt(t.Context(), email, "198.51.100.3", signinLimits); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, table := range []string{"signin_failures", "signin_attempts"} {
+		if _, err := s.DB().ExecContext(t.Context(), `UPDATE `+table+` SET occurred_at = now() - interval '16 minutes'
+			WHERE email = 'old@example.test'`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := s.PruneSigninCounts(t.Context(), signinLimits.Window)
+	if err != nil || n != int64(signinLimits.PerAccount)+1 {
+		t.Fatalf("PruneSigninCounts = %d, %v; want the %d old rows", n, err, signinLimits.PerAccount+1)
+	}
+	if n := count(t, s, `SELECT count(*) FROM signin_failures WHERE email = 'old@example.test'`) +
+		count(t, s, `SELECT count(*) FROM signin_attempts WHERE email = 'old@example.test'`); n != 0 {
+		t.Errorf("%d old rows left", n)
+	}
+	if n := count(t, s, `SELECT count(*) FROM signin_attempts WHERE email = 'counted@example.test'`); n != 1 {
+		t.Errorf("%d recent attempts left, want 1", n)
+	}
+	if !blocked(t, s, "counted@example.test", "203.0.113.1") {
+		t.Error("pruning took recent failures")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"database/sql"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"strconv"
@@ -44,6 +45,32 @@ func (s *Store) BeginTOTP(ctx context.Context, u User, issuer string) (TOTPSetup
 	}
 	if n, _ := res.RowsAffected(); n != 1 {
 		return TOTPSetup{}, ErrNoLongerApplies // already on: turning it off comes first
+	}
+	return TOTPSetup{Secret: key.Secret(), URI: key.URL()}, nil
+}
+
+// PendingTOTP is the secret BeginTOTP made and EnableTOTP has not yet turned on, shown again
+// after a refused attempt to turn it on (the app already holds it); ErrNotFound when there is none.
+func (s *Store) PendingTOTP(ctx context.Context, u User, issuer string) (TOTPSetup, error) {
+	var sealed []byte
+	err := s.db.GetContext(ctx, &sealed, `SELECT totp_secret FROM users WHERE id = $1 AND NOT totp_enabled AND totp_secret IS NOT NULL`, u.ID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return TOTPSetup{}, ErrNotFound
+	}
+	if err != nil {
+		return TOTPSetup{}, fmt.Errorf("store: totp: %w", err)
+	}
+	secret, err := s.keys.Open(sealed, totpAD(u.ID))
+	if err != nil {
+		return TOTPSetup{}, fmt.Errorf("store: totp secret: %w", err)
+	}
+	raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(string(secret))
+	if err != nil {
+		return TOTPSetup{}, fmt.Errorf("store: totp secret: %w", err)
+	}
+	key, err := totp.Generate(totp.GenerateOpts{Issuer: issuer, AccountName: u.Email, Period: totpPeriod, Secret: raw})
+	if err != nil {
+		return TOTPSetup{}, fmt.Errorf("store: totp: %w", err)
 	}
 	return TOTPSetup{Secret: key.Secret(), URI: key.URL()}, nil
 }

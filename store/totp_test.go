@@ -218,3 +218,55 @@ func TestReencryptCoversTOTPSecrets(t *testing.T) {
 		t.Errorf("after re-encryption, the new key alone cannot check the second factor: %v", err)
 	}
 }
+
+// TestPendingTOTP: the secret being set up can be shown again, the same as first shown, until it
+// is turned on; then there is none pending.
+func TestPendingTOTP(t *testing.T) {
+	t.Parallel()
+	s, u := newUser(t, "pending@example.test")
+	ctx := t.Context()
+	if _, err := s.PendingTOTP(ctx, u, "Test Practice"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("PendingTOTP before set-up: %v, want ErrNotFound", err)
+	}
+	setup, err := s.BeginTOTP(ctx, u, "Test Practice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.PendingTOTP(ctx, u, "Test Practice")
+	if err != nil || again != setup {
+		t.Fatalf("PendingTOTP = %+v, %v; want %+v", again, err, setup)
+	}
+	awayFromStepEdge(t)
+	if err := s.EnableTOTP(ctx, u, code(t, setup.Secret, 0), origin); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PendingTOTP(ctx, u, "Test Practice"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("PendingTOTP once on: %v, want ErrNotFound", err)
+	}
+}
+
+// TestSecondFactorFailuresCount: a wrong password or code given to change the second factor is
+// a failed sign-in of the account and the address, audited as second_factor_failed of that user.
+func TestSecondFactorFailuresCount(t *testing.T) {
+	t.Parallel()
+	s, u := newUser(t, "changes@example.test")
+	o := store.Origin{RequestID: "r", ClientIP: "198.51.100.7"}
+	for i := range signinLimits.PerAccount {
+		if blocked(t, s, u.Email, "203.0.113.1") {
+			t.Fatalf("blocked after %d failures", i)
+		}
+		if err := s.RecordSecondFactorFailure(t.Context(), u, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !blocked(t, s, u.Email, "203.0.113.1") {
+		t.Errorf("not blocked after %d failures", signinLimits.PerAccount)
+	}
+	if n := count(t, s, `SELECT count(*) FROM signin_failures WHERE client_ip = $1`, o.ClientIP); n != signinLimits.PerAccount {
+		t.Errorf("%d failures counted for the address, want %d", n, signinLimits.PerAccount)
+	}
+	a := lastAudit(t, s)
+	if a.Action != "second_factor_failed" || a.Outcome != "failure" || a.ActorID != u.ID || a.ClientIP != o.ClientIP {
+		t.Errorf("audit %+v", a)
+	}
+}

@@ -18,7 +18,7 @@ func TestUserByEmail(t *testing.T) {
 			continue
 		}
 		if u.ID != f.maria.UserID || u.FullName != "Maria Lopez" || u.Initials != "ML" || u.Role != store.RolePatient ||
-			u.PracticeID != f.riverside.ID || !store.CheckPassword(store.DemoPassword, u.PasswordHash) {
+			u.PracticeID != f.riverside.ID || !checkPassword(t, store.DemoPassword, u.PasswordHash) {
 			t.Errorf("%q: %+v", typed, u)
 		}
 	}

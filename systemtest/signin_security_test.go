@@ -23,7 +23,8 @@ import (
 
 // TestSigninLimits: with two instances over one database, five wrong passwords for an account,
 // spread over both, lock it on both, even for the right password; with Redis stopped the lock
-// holds (it does not fail open); thirty failures from one address lock that address for every
+// holds (it does not fail open), and so does the limit on attempts of any outcome, right
+// passwords included; thirty failures from one address lock that address for every
 // account; and at each step an unknown account gets exactly the answer a known one gets.
 func TestSigninLimits(t *testing.T) {
 	t.Parallel()
@@ -32,8 +33,13 @@ func TestSigninLimits(t *testing.T) {
 	if limits.PerAccount < 1 || limits.PerAccount > 10 || limits.PerAddress < limits.PerAccount || limits.Window < 5*time.Minute {
 		t.Fatalf("sign-in limits %+v: want at most 10 per account, more per address, over at least 5 minutes", limits)
 	}
-	// The per-address allowance is lowered for the test (every failure costs a password hash).
+	if limits.AttemptsPerAccount <= limits.PerAccount || limits.AttemptsPerAddress <= limits.PerAddress {
+		t.Fatalf("sign-in limits %+v: want more attempts of any outcome allowed than failures", limits)
+	}
+	// The per-address allowance is lowered for the test (every failure costs a password hash),
+	// and so is each account's allowance of attempts; the address's is raised out of the way.
 	limits.PerAddress = 3 * limits.PerAccount
+	limits.AttemptsPerAccount, limits.AttemptsPerAddress = limits.PerAccount+2, 1000
 	tweak := func(c *app.Config) { c.Signin = limits }
 	a, b := sys.start(t, tweak), sys.start(t, tweak)
 	instances := []*secInstance{a, b}
@@ -94,8 +100,18 @@ func TestSigninLimits(t *testing.T) {
 			t.Fatalf("Maria's right password with Redis down: %s (the limit failed open)", r)
 		}
 	}
-	if r := try(0, secGrace, store.DemoPassword); r.Status != http.StatusSeeOther {
-		t.Fatalf("Grace signing in with Redis down: %s", r)
+	// Right passwords count too: Grace signs in as often as an account may, over both
+	// instances with Redis down, and then not at all, on either.
+	for i := range limits.AttemptsPerAccount {
+		if r := try(i, secGrace, store.DemoPassword); r.Status != http.StatusSeeOther {
+			t.Fatalf("Grace signing in with Redis down, time %d: %s", i+1, r)
+		}
+	}
+	for i := range 2 {
+		if r := try(i, secGrace, store.DemoPassword); r.Status != http.StatusTooManyRequests ||
+			secInputValue(secParse(t, r.Body), "email") != secGrace {
+			t.Fatalf("Grace signing in past the attempt limit, on instance %d: %s", i%2, r)
+		}
 	}
 
 	// Per address: every failure so far came from 127.0.0.1; fill the address's allowance with
@@ -127,7 +143,7 @@ func secVisible(t *testing.T, body string) string {
 // from the secret it shows. From then on the password alone reaches only the code step (the inbox
 // and every action send them back to it); a wrong code is refused and counted; the right one
 // signs in under a new token and the half-signed-in one is dead; a code works once; turning the
-// factor off takes a code too.
+// factor on or off takes the password and a code, and a wrong one is refused and audited.
 func TestTOTP(t *testing.T) {
 	t.Parallel()
 	sys := newSecSystem(t)
@@ -170,10 +186,13 @@ func TestTOTP(t *testing.T) {
 		t.Fatalf("set-up: %s\n%s", r, excerpt(r.Body))
 	}
 	staff.secret = secText(secret)
-	if r := staff.post(t, "/account/totp/enable", url.Values{"code": {"123456"}}); r.Status != http.StatusUnprocessableEntity {
+	if r := staff.post(t, "/account/totp/enable", url.Values{"password": {store.DemoPassword}, "code": {"123456"}}); r.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("turning on with a wrong code: %s", r)
 	}
-	if r := staff.post(t, "/account/totp/enable", url.Values{"code": {code(t)}}); r.Status != http.StatusOK || !strings.Contains(secVisible(t, r.Body), "is on") {
+	if r := staff.post(t, "/account/totp/enable", url.Values{"password": {"not the password"}, "code": {code(t)}}); r.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("turning on with a wrong password: %s", r)
+	}
+	if r := staff.post(t, "/account/totp/enable", url.Values{"password": {store.DemoPassword}, "code": {code(t)}}); r.Status != http.StatusOK || !strings.Contains(secVisible(t, r.Body), "is on") {
 		t.Fatalf("turning on: %s\n%s", r, excerpt(r.Body))
 	}
 	if n := sys.count(t, `SELECT count(*) FROM users WHERE email = $1 AND totp_enabled AND totp_secret IS NOT NULL
@@ -248,18 +267,22 @@ func TestTOTP(t *testing.T) {
 		t.Errorf("a code used a second time: %s", r)
 	}
 
-	// Turning it off takes a current code.
+	// Turning it off takes the password and a current code.
 	full.secret = staff.secret
-	if r := full.post(t, "/account/totp/disable", url.Values{}); r.Status != http.StatusUnprocessableEntity {
+	if r := full.post(t, "/account/totp/disable", url.Values{"password": {store.DemoPassword}}); r.Status != http.StatusUnprocessableEntity {
 		t.Errorf("turning off without a code: %s", r)
 	}
-	if r := full.post(t, "/account/totp/disable", url.Values{"code": {"999999"}}); r.Status != http.StatusUnprocessableEntity {
+	if r := full.post(t, "/account/totp/disable", url.Values{"password": {store.DemoPassword}, "code": {"999999"}}); r.Status != http.StatusUnprocessableEntity {
 		t.Errorf("turning off with a wrong code: %s", r)
+	}
+	offCode := code(t)
+	if r := full.post(t, "/account/totp/disable", url.Values{"code": {offCode}}); r.Status != http.StatusUnprocessableEntity {
+		t.Errorf("turning off without the password: %s", r)
 	}
 	if n := sys.count(t, `SELECT count(*) FROM users WHERE email = $1 AND totp_enabled`, secNurse); n != 1 {
 		t.Fatal("the second factor went off without a code")
 	}
-	if r := full.post(t, "/account/totp/disable", url.Values{"code": {code(t)}}); r.Status != http.StatusOK || !strings.Contains(secVisible(t, r.Body), "is off") {
+	if r := full.post(t, "/account/totp/disable", url.Values{"password": {store.DemoPassword}, "code": {offCode}}); r.Status != http.StatusOK || !strings.Contains(secVisible(t, r.Body), "is off") {
 		t.Fatalf("turning off with a code: %s", r)
 	}
 	// And the password alone signs in again.
@@ -271,7 +294,9 @@ func TestTOTP(t *testing.T) {
 	if err := sys.db().Select(&actions, `SELECT action FROM audit_log WHERE action LIKE 'second_factor%' OR action = 'password_passed' ORDER BY chain_seq`); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(actions, ","); got != "second_factor_enabled,password_passed,second_factor_passed,password_passed,second_factor_disabled" {
+	const failed = "second_factor_failed"
+	if got := strings.Join(actions, ","); got != strings.Join([]string{failed, failed, "second_factor_enabled", "password_passed",
+		"second_factor_passed", "password_passed", failed, failed, failed, "second_factor_disabled"}, ",") {
 		t.Errorf("audited: %s", got)
 	}
 }

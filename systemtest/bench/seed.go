@@ -167,7 +167,7 @@ func seed(ctx context.Context, st *store.Store, e *env) (*dataset, error) {
 	now := time.Now()
 	step := time.Now()
 
-	hash, err := store.HashPassword("bench-password")
+	hash, err := store.HashPassword(ctx, "bench-password")
 	if err != nil {
 		return nil, err
 	}
