@@ -31,6 +31,9 @@ type Config struct {
 	ThreadCache int
 	// Requests worked on at once; the rest wait their turn in arrival order (admit).
 	RequestSlots int
+
+	// Live streams: the caps on what one session and one user hold open on an instance.
+	Streams realtime.Limits
 }
 
 // defaultThreadCache holds a few hundred open pages' threads and conversations: about 45 MB at most.
@@ -117,11 +120,31 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.RequestSlots = n
 	}
+	problems = append(problems, c.streamsFromEnv(getenv)...)
 	c.ShowDemo = getenv("SHOW_DEMO_SIGNINS") == "true" && !c.Production
 	if len(problems) > 0 {
 		return c, errors.New(strings.Join(problems, "\n"))
 	}
 	return c, nil
+}
+
+// streamsFromEnv reads the live streams' settings.
+func (c *Config) streamsFromEnv(getenv func(string) string) []string {
+	var problems []string
+	c.Streams = realtime.Limits{PerSession: realtime.DefaultStreamsPerSession, PerUser: realtime.DefaultStreamsPerUser}
+	for _, s := range []struct {
+		name string
+		to   *int
+	}{{"STREAMS_PER_SESSION", &c.Streams.PerSession}, {"STREAMS_PER_USER", &c.Streams.PerUser}} {
+		if v := getenv(s.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100_000 {
+				problems = append(problems, fmt.Sprintf("%s %q must be a whole number from 1 to 100000", s.name, v))
+			}
+			*s.to = n
+		}
+	}
+	return problems
 }
 
 // ConfigFromOS reads the process environment.

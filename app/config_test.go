@@ -48,6 +48,8 @@ func TestConfigFromEnvReportsEveryProblem(t *testing.T) {
 		{"THREAD_CACHE_ENTRIES not a number", with(map[string]string{"THREAD_CACHE_ENTRIES": "lots"}), []string{`THREAD_CACHE_ENTRIES "lots" must be a whole number`}},
 		{"REQUEST_SLOTS zero", with(map[string]string{"REQUEST_SLOTS": "0"}), []string{`REQUEST_SLOTS "0" must be a whole number from 1 to 10000`}},
 		{"REQUEST_SLOTS not a number", with(map[string]string{"REQUEST_SLOTS": "many"}), []string{`REQUEST_SLOTS "many" must be a whole number`}},
+		{"STREAMS_PER_SESSION zero", with(map[string]string{"STREAMS_PER_SESSION": "0"}), []string{`STREAMS_PER_SESSION "0" must be a whole number from 1 to 100000`}},
+		{"STREAMS_PER_USER not a number", with(map[string]string{"STREAMS_PER_USER": "tabs"}), []string{`STREAMS_PER_USER "tabs" must be a whole number`}},
 		{"TRUST_PROXY not a bool", with(map[string]string{"TRUST_PROXY": "maybe"}), []string{`TRUST_PROXY "maybe" must be true or false`}},
 		{"production without keys", with(map[string]string{"APP_ENV": "production", "MESSAGE_KEYS": "", "REDIS_URL": "rediss://cache:6380"}),
 			[]string{"MESSAGE_KEYS is not set: production refuses to start without the message key ring"}},

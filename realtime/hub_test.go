@@ -56,7 +56,7 @@ func TestHubDispatchIsolation(t *testing.T) {
 			h := NewHub(nil, quiet)
 			streams := map[string]*Stream{}
 			for name, v := range viewers {
-				streams[name] = h.Open(v, "session of "+name)
+				streams[name] = open(t, h, v, "session of "+name)
 			}
 			if err := h.Publish(context.Background(), tt.event); err != nil {
 				t.Fatal(err)

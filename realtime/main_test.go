@@ -137,7 +137,17 @@ type pipeStream struct {
 // the test ends.
 func serve(t *testing.T, h *Hub, src Source, v store.Viewer, session string, o ServeOptions) *pipeStream {
 	t.Helper()
-	return serveStream(t, h, src, h.Open(v, session), o)
+	return serveStream(t, h, src, open(t, h, v, session), o)
+}
+
+// open registers a stream of v under the default caps, failing the test if it is refused.
+func open(t *testing.T, h *Hub, v store.Viewer, session string) *Stream {
+	t.Helper()
+	s, err := h.Open(v, session, Limits{})
+	if err != nil {
+		t.Fatalf("open a stream of user %d: %v", v.UserID, err)
+	}
+	return s
 }
 
 func serveStream(t *testing.T, h *Hub, src Source, s *Stream, o ServeOptions) *pipeStream {

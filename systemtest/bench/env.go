@@ -309,6 +309,9 @@ func (e *env) startServer(ctx context.Context, name string, heartbeat int, extra
 		"REDIS_URL="+e.redisURL,
 		"MESSAGE_KEYS="+storetest.KeySpec,
 		"APP_ENV=",
+		// The stream clients are a few hundred users with many sessions each, far past the caps
+		// a person needs.
+		"STREAMS_PER_SESSION=100000", "STREAMS_PER_USER=100000",
 	)
 	if heartbeat > 0 {
 		s.cmd.Env = append(s.cmd.Env, "SSE_HEARTBEAT_SECONDS="+strconv.Itoa(heartbeat))
