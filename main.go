@@ -97,12 +97,13 @@ func serve() error {
 	st.KeepConversations(cfg.ThreadCache)
 	var hub *realtime.Hub
 	if cfg.RedisURL != "" {
-		client, err := realtime.Connect(cfg.RedisURL)
+		client, err := realtime.Connect(cfg.RedisURL, cfg.RedisTLS)
 		if err != nil {
 			return err
 		}
 		defer client.Close()
 		hub = realtime.NewHub(client, log)
+		go checkRedis(ctx, hub, log)
 	} else {
 		hub = realtime.NewHub(nil, log)
 	}
@@ -134,6 +135,18 @@ func serve() error {
 		log.Warn("shutdown: live streams still open", "streams", hub.Len())
 	}
 	return nil
+}
+
+// checkRedis says in the start-up log whether Redis answers, and if not why: the app serves on
+// without it, so a certificate it refuses would otherwise go unnoticed.
+func checkRedis(ctx context.Context, hub *realtime.Hub, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := hub.Ping(ctx); err != nil {
+		log.Warn("redis unreachable: live updates wait until it answers", "reason", realtime.Reason(err), "error", err.Error())
+		return
+	}
+	log.Info("redis answers")
 }
 
 // eventRetention is how long the outbox keeps events for pages to replay. A page further behind

@@ -5,10 +5,12 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"securemessages/realtime"
 )
 
-// healthz reports whether PostgreSQL and Redis answer, and how many live streams this instance
-// holds. Without PostgreSQL nothing works (503);
+// healthz reports whether PostgreSQL and Redis answer, and if Redis does not, in brief why
+// (realtime.Reason: no addresses). Without PostgreSQL nothing works (503);
 // without Redis, pages and sending still work and only live updates wait, so it stays 200.
 func (a *App) healthz(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
@@ -21,6 +23,7 @@ func (a *App) healthz(c *fiber.Ctx) error {
 	}
 	if err := a.hub.Ping(ctx); err != nil {
 		status["redis"] = "unreachable"
+		status["redis_reason"] = realtime.Reason(err)
 	}
 	return c.Status(code).JSON(status)
 }

@@ -309,6 +309,22 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 // server, so tests that shared one would hear each other's events.
 func startRedis(t *testing.T) (*localredis.Server, *redis.Client) {
 	t.Helper()
+	srv := startRedisWith(t, func(ctx context.Context, dir string) (*localredis.Server, error) {
+		return localredis.Start(ctx, dir, 0)
+	})
+	return srv, newClient(t, srv.URL, TLSOptions{})
+}
+
+// startTLSRedis starts a private Redis server that speaks only TLS and presents c's certificate.
+func startTLSRedis(t *testing.T, c localredis.TLS) *localredis.Server {
+	t.Helper()
+	return startRedisWith(t, func(ctx context.Context, dir string) (*localredis.Server, error) {
+		return localredis.StartTLS(ctx, dir, c)
+	})
+}
+
+func startRedisWith(t *testing.T, start func(ctx context.Context, dir string) (*localredis.Server, error)) *localredis.Server {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "rt-redis-")
 	if err != nil {
 		t.Fatal(err)
@@ -316,17 +332,17 @@ func startRedis(t *testing.T) (*localredis.Server, *redis.Client) {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv, err := localredis.Start(ctx, filepath.Join(dir, "redis"), 0)
+	srv, err := start(ctx, filepath.Join(dir, "redis"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Stop() })
-	return srv, newClient(t, srv.URL)
+	return srv
 }
 
-func newClient(t *testing.T, url string) *redis.Client {
+func newClient(t *testing.T, url string, o TLSOptions) *redis.Client {
 	t.Helper()
-	c, err := Connect(url)
+	c, err := Connect(url, o)
 	if err != nil {
 		t.Fatal(err)
 	}
