@@ -7,6 +7,7 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,6 +27,7 @@ type Hub struct {
 	bySession  map[string]map[*Stream]struct{}
 	byUser     map[int64]int // open streams per signed-in user, for Limits.PerUser
 	count      int
+	refused    atomic.Int64 // streams refused for a cap, since start
 }
 
 // Limits cap the streams one session and one user may hold open on this instance. They are
@@ -92,6 +94,7 @@ func (h *Hub) Open(v store.Viewer, sessionKey string, l Limits) (*Stream, error)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if len(h.bySession[sessionKey]) >= perSession || h.byUser[v.UserID] >= perUser {
+		h.refused.Add(1)
 		return nil, ErrTooManyStreams
 	}
 	s := &Stream{Viewer: v, SessionKey: sessionKey, events: make(chan *Wire, 64),
@@ -132,6 +135,9 @@ func (h *Hub) Len() int {
 	defer h.mu.Unlock()
 	return h.count
 }
+
+// Refused is the number of streams refused for being over a cap since the hub started.
+func (h *Hub) Refused() int64 { return h.refused.Load() }
 
 // Drain waits until every stream on this instance has ended, or ctx ends, and reports whether
 // they all did. Each stream owns its connection, so the HTTP server's shutdown does not wait for
