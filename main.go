@@ -16,6 +16,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"expvar"
 	"fmt"
 	"log/slog"
 	"net"
@@ -24,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -97,17 +99,20 @@ func serve() error {
 	st.KeepConversations(cfg.ThreadCache)
 	var hub *realtime.Hub
 	if cfg.RedisURL != "" {
-		client, err := realtime.Connect(cfg.RedisURL)
+		client, err := realtime.Connect(cfg.RedisURL, cfg.RedisTLS)
 		if err != nil {
 			return err
 		}
 		defer client.Close()
 		hub = realtime.NewHub(client, log)
+		go checkRedis(ctx, hub, log)
 	} else {
 		hub = realtime.NewHub(nil, log)
 	}
 	go hub.Run(ctx)
 	go prune(ctx, st, cfg, log)
+	publishMetrics(hub)
+	go logMetrics(ctx, log, time.Minute)
 	web, err := app.New(cfg, st, hub, log)
 	if err != nil {
 		return err
@@ -134,6 +139,53 @@ func serve() error {
 		log.Warn("shutdown: live streams still open", "streams", hub.Len())
 	}
 	return nil
+}
+
+// checkRedis says in the start-up log whether Redis answers, and if not why: the app serves on
+// without it, so a certificate it refuses would otherwise go unnoticed.
+func checkRedis(ctx context.Context, hub *realtime.Hub, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := hub.Ping(ctx); err != nil {
+		log.Warn("redis unreachable: live updates wait until it answers", "reason", realtime.Reason(err), "error", err.Error())
+		return
+	}
+	log.Info("redis answers")
+}
+
+// metrics are the figures an operator graphs, for this instance: its open live streams, the
+// streams refused for being over a cap, and the Go runtime's goroutines and heap. They are not
+// on /healthz, which anyone may read: they go to the log every minute (one key=value line, for
+// log-based metrics) and to expvar's /debug/vars on the private PPROF_ADDR listener.
+var metrics = expvar.NewMap("securemessages")
+
+func publishMetrics(hub *realtime.Hub) {
+	metrics.Set("streams", expvar.Func(func() any { return hub.Len() }))
+	metrics.Set("streams_refused", expvar.Func(func() any { return hub.Refused() }))
+	metrics.Set("goroutines", expvar.Func(func() any { return runtime.NumGoroutine() }))
+	metrics.Set("heap_mib", expvar.Func(func() any {
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc >> 20
+	}))
+}
+
+// logMetrics writes the metrics to the log every interval until ctx ends.
+func logMetrics(ctx context.Context, log *slog.Logger, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		var attrs []any
+		metrics.Do(func(kv expvar.KeyValue) {
+			attrs = append(attrs, kv.Key, kv.Value.(expvar.Func).Value())
+		})
+		log.Info("metrics", attrs...)
+	}
 }
 
 // eventRetention is how long the outbox keeps events for pages to replay. A page further behind
@@ -339,9 +391,9 @@ func printSignIns(signIns []store.DemoSignIn, url string) {
 	fmt.Println()
 }
 
-// startProfiler serves Go's profiler when PPROF_ADDR names a loopback address (such as
-// 127.0.0.1:6060): for finding where time goes under `make bench`, never on by default, and
-// never reachable from outside the machine.
+// startProfiler serves Go's profiler, and the metrics (/debug/vars), when PPROF_ADDR names a
+// loopback address (such as 127.0.0.1:6060): for finding where time goes under `make bench`,
+// never on by default, and never reachable from outside the machine.
 func startProfiler(addr string, log *slog.Logger) error {
 	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
@@ -354,6 +406,7 @@ func startProfiler(addr string, log *slog.Logger) error {
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/debug/vars", expvar.Handler())
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {
 		if err := srv.ListenAndServe(); err != nil {

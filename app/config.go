@@ -39,6 +39,11 @@ type Config struct {
 	ThreadCache int
 	// Requests worked on at once; the rest wait their turn in arrival order (admit).
 	RequestSlots int
+
+	// Live updates: the caps on the streams one session and one user hold open on an instance,
+	// and how a rediss:// connection checks the server's certificate.
+	Streams  realtime.Limits
+	RedisTLS realtime.TLSOptions
 }
 
 // defaultThreadCache holds a few hundred open pages' threads and conversations: about 45 MB at most.
@@ -148,6 +153,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.Signin.AttemptsPerAddress = n
 	}
+	problems = append(problems, c.realtimeFromEnv(getenv)...)
 	c.ShowDemo = getenv("SHOW_DEMO_SIGNINS") == "true" && !c.Production
 	if len(problems) > 0 {
 		return c, errors.New(strings.Join(problems, "\n"))
@@ -202,6 +208,37 @@ func (c Config) trustedProxies() []string {
 		out = append(out, p.String())
 	}
 	return out
+}
+
+// realtimeFromEnv reads the live updates' settings.
+func (c *Config) realtimeFromEnv(getenv func(string) string) []string {
+	var problems []string
+	c.Streams = realtime.Limits{PerSession: realtime.DefaultStreamsPerSession, PerUser: realtime.DefaultStreamsPerUser}
+	for _, s := range []struct {
+		name string
+		to   *int
+	}{{"STREAMS_PER_SESSION", &c.Streams.PerSession}, {"STREAMS_PER_USER", &c.Streams.PerUser}} {
+		if v := getenv(s.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 100_000 {
+				problems = append(problems, fmt.Sprintf("%s %q must be a whole number from 1 to 100000", s.name, v))
+			}
+			*s.to = n
+		}
+	}
+	if v := getenv("REDIS_TLS_VERIFY"); v != "" {
+		verify, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("REDIS_TLS_VERIFY %q must be true or false", v))
+		}
+		c.RedisTLS.SkipVerify = err == nil && !verify
+	}
+	if c.RedisTLS.CAFile = getenv("REDIS_TLS_CA_FILE"); c.RedisTLS.CAFile != "" {
+		if _, err := os.ReadFile(c.RedisTLS.CAFile); err != nil {
+			problems = append(problems, "REDIS_TLS_CA_FILE: "+err.Error())
+		}
+	}
+	return problems
 }
 
 // ConfigFromOS reads the process environment.

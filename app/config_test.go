@@ -1,11 +1,15 @@
 package app
 
 import (
+	"maps"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
 	"testing"
 
+	"securemessages/realtime"
 	"securemessages/store"
 	"securemessages/store/storetest"
 )
@@ -59,6 +63,10 @@ func TestConfigFromEnvReportsEveryProblem(t *testing.T) {
 			[]string{`APP_URL "https://messages.example.com/app" must be an origin such as https://messages.example.com`}},
 		{"APP_URL without a scheme", with(map[string]string{"APP_URL": "messages.example.com"}),
 			[]string{`APP_URL "messages.example.com" must be an origin`}},
+		{"STREAMS_PER_SESSION zero", with(map[string]string{"STREAMS_PER_SESSION": "0"}), []string{`STREAMS_PER_SESSION "0" must be a whole number from 1 to 100000`}},
+		{"REDIS_TLS_VERIFY not a bool", with(map[string]string{"REDIS_TLS_VERIFY": "no-thanks"}), []string{`REDIS_TLS_VERIFY "no-thanks" must be true or false`}},
+		{"REDIS_TLS_CA_FILE missing", with(map[string]string{"REDIS_TLS_CA_FILE": "/nonexistent/ca.pem"}), []string{"REDIS_TLS_CA_FILE: open /nonexistent/ca.pem: no such file or directory"}},
+		{"STREAMS_PER_USER not a number", with(map[string]string{"STREAMS_PER_USER": "tabs"}), []string{`STREAMS_PER_USER "tabs" must be a whole number`}},
 		{"production without keys", with(map[string]string{"APP_ENV": "production", "MESSAGE_KEYS": "", "REDIS_URL": "rediss://cache:6380",
 			"APP_URL": "https://messages.example.com", "TRUST_PROXY": "true"}),
 			[]string{"MESSAGE_KEYS is not set: production refuses to start without the message key ring"}},
@@ -154,5 +162,33 @@ func TestConfigFromEnvGood(t *testing.T) {
 	if local.Port != 3000 || local.Production || !local.ShowDemo || local.RedisURL != "" || local.ThreadCache != defaultThreadCache ||
 		local.RequestSlots != 2*runtime.GOMAXPROCS(0) {
 		t.Errorf("local defaults: %+v", local)
+	}
+}
+
+// TestConfigFromEnvRealtime: the live updates' settings, their defaults (certificates verified)
+// and their values.
+func TestConfigFromEnvRealtime(t *testing.T) {
+	t.Parallel()
+	base := map[string]string{"DATABASE_URL": "postgres://localhost/app", "MESSAGE_KEYS": storetest.KeySpec}
+	cfg, err := ConfigFromEnv(getenv(base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaults := realtime.Limits{PerSession: realtime.DefaultStreamsPerSession, PerUser: realtime.DefaultStreamsPerUser}
+	if cfg.Streams != defaults || cfg.RedisTLS != (realtime.TLSOptions{}) {
+		t.Errorf("defaults: streams %+v, redis tls %+v; want %+v and certificates verified", cfg.Streams, cfg.RedisTLS, defaults)
+	}
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, []byte("a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	set := map[string]string{"STREAMS_PER_SESSION": "3", "STREAMS_PER_USER": "5", "REDIS_TLS_VERIFY": "false", "REDIS_TLS_CA_FILE": ca}
+	maps.Copy(set, base)
+	cfg, err = ConfigFromEnv(getenv(set))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (realtime.TLSOptions{CAFile: ca, SkipVerify: true}); cfg.Streams != (realtime.Limits{PerSession: 3, PerUser: 5}) || cfg.RedisTLS != want {
+		t.Errorf("set: streams %+v, redis tls %+v", cfg.Streams, cfg.RedisTLS)
 	}
 }

@@ -29,6 +29,16 @@ func (a *App) eventStream(c *fiber.Ctx) error {
 	if c.Method() == fiber.MethodHead {
 		return nil // a stream's headers, and no stream
 	}
+	stream, err := a.hub.Open(viewer, key, a.cfg.Streams)
+	if err != nil {
+		// Over the session's or the user's cap: a 429 whose body hx-sse reads for its retry hint,
+		// so the page waits a minute instead of reconnecting at once.
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(realtime.BusyRetry.Seconds())))
+		return c.Status(fiber.StatusTooManyRequests).SendString(realtime.BusyFrame)
+	}
+	// fasthttp drops a connection it fails to hand over (a failed flush of an earlier pipelined
+	// response) without calling the hijack handler: a slot not taken up by then is let go.
+	unclaimed := time.AfterFunc(streamWriteTimeout, func() { a.hub.Close(stream) })
 	opts := realtime.ServeOptions{After: after, Shutdown: shutdown, Sessions: a.cfg.Sessions, Heartbeat: a.cfg.Heartbeat}
 	// The stream is written straight to the connection, which this handler takes over from
 	// fasthttp once the middleware has run (Hijack, as fasthttp's WebSocket upgrade does; the
@@ -47,16 +57,19 @@ func (a *App) eventStream(c *fiber.Ctx) error {
 		if u, ok := hijacked.(interface{ UnsafeConn() net.Conn }); ok {
 			conn = u.UnsafeConn()
 		}
-		go a.serveStream(conn, head, viewer, key, opts)
+		if !unclaimed.Stop() {
+			conn.Close()
+			return
+		}
+		go a.serveStream(conn, head, stream, opts)
 	})
 	return nil
 }
 
 // serveStream writes the response head, then the stream as HTTP/1.1 chunks (one per frame, each
 // in one write), then the last chunk, and closes the connection.
-func (a *App) serveStream(conn net.Conn, head []byte, v store.Viewer, key string, opts realtime.ServeOptions) {
+func (a *App) serveStream(conn net.Conn, head []byte, stream *realtime.Stream, opts realtime.ServeOptions) {
 	defer conn.Close()
-	stream := a.hub.Open(v, key)
 	cw := &chunkWriter{conn: conn, buf: head}
 	if err := cw.send(); err != nil {
 		a.hub.Close(stream)

@@ -1,10 +1,13 @@
 package realtime
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -22,14 +25,36 @@ type Hub struct {
 	byPatient  map[int64]map[*Stream]struct{} // a patient's own streams
 	byPractice map[int64]map[*Stream]struct{} // a practice's staff streams
 	bySession  map[string]map[*Stream]struct{}
+	byUser     map[int64]int // open streams per signed-in user, for Limits.PerUser
 	count      int
+	refused    atomic.Int64 // streams refused for a cap, since start
 }
+
+// Limits cap the streams one session and one user may hold open on this instance. They are
+// counted by each instance's hub alone: behind a router that spreads connections over n
+// instances, a user may hold up to n times as many in all. Each stream costs a connection, a
+// goroutine and a replay, so without a cap one session could open thousands.
+type Limits struct {
+	PerSession int // 0 means DefaultStreamsPerSession
+	PerUser    int // 0 means DefaultStreamsPerUser
+}
+
+// The default caps leave room for a person with several tabs and a phone. A tab sent to the
+// background lets its stream go, but the server notices only at that stream's next failed
+// heartbeat, so a person flicking through tabs briefly holds more streams than they see.
+const (
+	DefaultStreamsPerSession = 6
+	DefaultStreamsPerUser    = 12
+)
+
+// ErrTooManyStreams is Open's answer when the session or the user already holds its cap.
+var ErrTooManyStreams = errors.New("realtime: too many live streams open")
 
 // NewHub makes a hub over client; a nil client serves streams from replay alone.
 func NewHub(client *redis.Client, log *slog.Logger) *Hub {
 	return &Hub{client: client, log: log,
 		byPatient: map[int64]map[*Stream]struct{}{}, byPractice: map[int64]map[*Stream]struct{}{},
-		bySession: map[string]map[*Stream]struct{}{}}
+		bySession: map[string]map[*Stream]struct{}{}, byUser: map[int64]int{}}
 }
 
 // Run holds the subscription until ctx ends. go-redis reconnects and resubscribes by itself
@@ -62,20 +87,27 @@ func (h *Hub) Run(ctx context.Context) {
 	}
 }
 
-// Open registers a stream for a viewer's session.
-func (h *Hub) Open(v store.Viewer, sessionKey string) *Stream {
-	s := &Stream{Viewer: v, SessionKey: sessionKey, events: make(chan *Wire, 64),
-		resync: make(chan struct{}, 1), ended: make(chan struct{})}
+// Open registers a stream for a viewer's session, unless the session or the user already holds
+// as many as l allows (ErrTooManyStreams).
+func (h *Hub) Open(v store.Viewer, sessionKey string, l Limits) (*Stream, error) {
+	perSession, perUser := cmp.Or(l.PerSession, DefaultStreamsPerSession), cmp.Or(l.PerUser, DefaultStreamsPerUser)
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if len(h.bySession[sessionKey]) >= perSession || h.byUser[v.UserID] >= perUser {
+		h.refused.Add(1)
+		return nil, ErrTooManyStreams
+	}
+	s := &Stream{Viewer: v, SessionKey: sessionKey, events: make(chan *Wire, 64),
+		resync: make(chan struct{}, 1), ended: make(chan struct{})}
 	add(h.bySession, sessionKey, s)
+	h.byUser[v.UserID]++
 	if v.Role == store.RoleStaff {
 		add(h.byPractice, v.PracticeID, s)
 	} else {
 		add(h.byPatient, v.UserID, s)
 	}
 	h.count++
-	return s
+	return s, nil
 }
 
 // Close unregisters a stream; call it when the stream's writer returns.
@@ -86,6 +118,9 @@ func (h *Hub) Close(s *Stream) {
 		return
 	}
 	remove(h.bySession, s.SessionKey, s)
+	if h.byUser[s.Viewer.UserID]--; h.byUser[s.Viewer.UserID] == 0 {
+		delete(h.byUser, s.Viewer.UserID)
+	}
 	if s.Viewer.Role == store.RoleStaff {
 		remove(h.byPractice, s.Viewer.PracticeID, s)
 	} else {
@@ -100,6 +135,9 @@ func (h *Hub) Len() int {
 	defer h.mu.Unlock()
 	return h.count
 }
+
+// Refused is the number of streams refused for being over a cap since the hub started.
+func (h *Hub) Refused() int64 { return h.refused.Load() }
 
 // Drain waits until every stream on this instance has ended, or ctx ends, and reports whether
 // they all did. Each stream owns its connection, so the HTTP server's shutdown does not wait for

@@ -3,11 +3,13 @@ package realtime
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
 
+	"securemessages/realtime/localredis"
 	"securemessages/store"
 	"securemessages/store/storetest"
 )
@@ -56,7 +58,7 @@ func TestHubDispatchIsolation(t *testing.T) {
 			h := NewHub(nil, quiet)
 			streams := map[string]*Stream{}
 			for name, v := range viewers {
-				streams[name] = h.Open(v, "session of "+name)
+				streams[name] = open(t, h, v, "session of "+name)
 			}
 			if err := h.Publish(context.Background(), tt.event); err != nil {
 				t.Fatal(err)
@@ -188,6 +190,69 @@ func TestHubRunAcrossInstances(t *testing.T) {
 	for _, s := range []*pipeStream{tomB, hillB, graceB} {
 		s.expectQuiet(t, 0)
 	}
+}
+
+// TestConnectTLS: a rediss:// connection verifies the server's certificate unless told not to.
+// A self-signed one, as a hosted Redis presents, is refused by default, and so is one signed by a
+// CA the system does not trust; trusting that CA (REDIS_TLS_CA_FILE) lets it through, and
+// REDIS_TLS_VERIFY=false accepts the self-signed one. Reason says why in brief.
+func TestConnectTLS(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	selfSigned, err := localredis.NewCertificate(dir, "platform", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := localredis.NewCertificate(dir, "private", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	platform, private := startTLSRedis(t, selfSigned), startTLSRedis(t, signed)
+	tests := []struct {
+		name   string
+		url    string
+		o      TLSOptions
+		reason string // "" for connected
+	}{
+		{"self-signed, verified by default", platform.URL, TLSOptions{}, "tls: certificate not trusted"},
+		{"self-signed, another CA trusted", platform.URL, TLSOptions{CAFile: signed.CAFile}, "tls: certificate not trusted"},
+		{"self-signed, verification off", platform.URL, TLSOptions{SkipVerify: true}, ""},
+		{"CA-signed, system pool", private.URL, TLSOptions{}, "tls: certificate not trusted"},
+		{"CA-signed, its CA trusted", private.URL, TLSOptions{CAFile: signed.CAFile}, ""},
+		{"plain redis:// to a TLS server", strings.Replace(platform.URL, "rediss:", "redis:", 1), TLSOptions{}, "connection closed by the server"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+			defer cancel()
+			err := NewHub(newClient(t, tt.url, tt.o), quiet).Ping(ctx)
+			if got := Reason(err); got != tt.reason {
+				t.Fatalf("Ping: %v, reason %q; want %q", err, got, tt.reason)
+			}
+		})
+	}
+}
+
+// TestHubRunOverTLSWithoutVerify: with certificate checks off, the hubs of two instances reach a
+// self-signed TLS Redis and an event published on one reaches a stream on the other, through it.
+func TestHubRunOverTLSWithoutVerify(t *testing.T) {
+	t.Parallel()
+	certs, err := localredis.NewCertificate(t.TempDir(), "platform", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := newClient(t, startTLSRedis(t, certs).URL, TLSOptions{SkipVerify: true})
+	a, b := NewHub(client, quiet), NewHub(client, quiet)
+	runHub(t, a, client)
+	runHub(t, b, client)
+	// The table stays empty: only Redis can bring the event to b's stream.
+	p := serve(t, b, &fakeSource{}, maria, "maria on B", ServeOptions{Heartbeat: time.Hour})
+	p.connected(t)
+	if err := a.Publish(context.Background(), ev(7, maria)); err != nil {
+		t.Fatal(err)
+	}
+	p.expectIDs(t, 7)
 }
 
 // TestHubResyncsAfterRedisRestart: with Redis down a publish fails, fast, and the change is

@@ -137,7 +137,17 @@ type pipeStream struct {
 // the test ends.
 func serve(t *testing.T, h *Hub, src Source, v store.Viewer, session string, o ServeOptions) *pipeStream {
 	t.Helper()
-	return serveStream(t, h, src, h.Open(v, session), o)
+	return serveStream(t, h, src, open(t, h, v, session), o)
+}
+
+// open registers a stream of v under the default caps, failing the test if it is refused.
+func open(t *testing.T, h *Hub, v store.Viewer, session string) *Stream {
+	t.Helper()
+	s, err := h.Open(v, session, Limits{})
+	if err != nil {
+		t.Fatalf("open a stream of user %d: %v", v.UserID, err)
+	}
+	return s
 }
 
 func serveStream(t *testing.T, h *Hub, src Source, s *Stream, o ServeOptions) *pipeStream {
@@ -299,6 +309,22 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 // server, so tests that shared one would hear each other's events.
 func startRedis(t *testing.T) (*localredis.Server, *redis.Client) {
 	t.Helper()
+	srv := startRedisWith(t, func(ctx context.Context, dir string) (*localredis.Server, error) {
+		return localredis.Start(ctx, dir, 0)
+	})
+	return srv, newClient(t, srv.URL, TLSOptions{})
+}
+
+// startTLSRedis starts a private Redis server that speaks only TLS and presents c's certificate.
+func startTLSRedis(t *testing.T, c localredis.TLS) *localredis.Server {
+	t.Helper()
+	return startRedisWith(t, func(ctx context.Context, dir string) (*localredis.Server, error) {
+		return localredis.StartTLS(ctx, dir, c)
+	})
+}
+
+func startRedisWith(t *testing.T, start func(ctx context.Context, dir string) (*localredis.Server, error)) *localredis.Server {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "rt-redis-")
 	if err != nil {
 		t.Fatal(err)
@@ -306,17 +332,17 @@ func startRedis(t *testing.T) (*localredis.Server, *redis.Client) {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	srv, err := localredis.Start(ctx, filepath.Join(dir, "redis"), 0)
+	srv, err := start(ctx, filepath.Join(dir, "redis"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Stop() })
-	return srv, newClient(t, srv.URL)
+	return srv
 }
 
-func newClient(t *testing.T, url string) *redis.Client {
+func newClient(t *testing.T, url string, o TLSOptions) *redis.Client {
 	t.Helper()
-	c, err := Connect(url)
+	c, err := Connect(url, o)
 	if err != nil {
 		t.Fatal(err)
 	}

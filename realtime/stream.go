@@ -58,10 +58,25 @@ type ServeOptions struct {
 const (
 	SSEChanged   = "changed"    // something the viewer may see changed: fetch the inbox again
 	SSESignedOut = "signed-out" // the session ended: the page stops listening
+	// SSETooManyStreams: the session or user holds its cap of streams; the page waits BusyRetry.
+	SSETooManyStreams = "too-many-streams"
 )
 
-// replayBatch bounds one replay query; a page far behind replays in several.
-const replayBatch = 500
+// replayBatch bounds one replay query; a page behind replays in several.
+const replayBatch = 100
+
+// maxReplay bounds the events one replay reads. A page further behind than that is sent one
+// "reload" event instead, which it answers as it does any change, by fetching its inbox afresh:
+// a connect claiming to have seen nothing (after=0) costs one query, not a read of the whole table.
+const maxReplay = 500
+
+// BusyRetry is how long a page told it holds too many streams waits before it tries again.
+const BusyRetry = time.Minute
+
+// BusyFrame is the body of the answer to a stream over its session's or user's cap. hx-sse
+// reads the body of a first connect whatever its status, and takes a retry hint only from a
+// frame that carries an event; its later attempts back off from that delay.
+var BusyFrame = fmt.Sprintf("retry: %d\nevent: %s\ndata: {}\n\n", BusyRetry.Milliseconds(), SSETooManyStreams)
 
 // Serve writes the stream until the browser goes, the session ends or the server shuts down.
 // It replays what the viewer missed after o.After, then goes live; ids only ever increase, so
@@ -160,34 +175,38 @@ func (s *sseWriter) event(e Wire) error {
 }
 
 // replay sends, from PostgreSQL, every event of the viewer's after the last one sent. If events
-// the page has not seen were already pruned, it tells the page to fetch everything afresh. It
-// reports postponed when PostgreSQL could not be read.
+// the page has not seen were already pruned, or more of them may be waiting than maxReplay (ids
+// are increasing and unique, so the newest id less the last one bounds their number), it tells
+// the page to fetch everything afresh. It reports postponed when PostgreSQL could not be read.
 func (s *sseWriter) replay(src Source, v store.Viewer) (postponed bool, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if s.last > 0 {
-		newest, oldest, err := src.EventHorizon(ctx, v.PracticeID)
-		if err != nil {
-			return true, s.comment(": replay postponed")
-		}
-		if oldest > s.last+1 {
-			s.last = newest
-			fmt.Fprintf(s.w, "id: %d\nevent: %s\ndata: {\"kind\":\"reload\"}\n\n", newest, SSEChanged)
-			return false, s.w.Flush()
-		}
+	newest, oldest, err := src.EventHorizon(ctx, v.PracticeID)
+	if err != nil {
+		return true, s.comment(": replay postponed")
 	}
-	for {
-		events, err := src.EventsAfter(ctx, v, s.last, replayBatch)
+	if (s.last > 0 && oldest > s.last+1) || newest-s.last > maxReplay {
+		s.last = newest
+		fmt.Fprintf(s.w, "id: %d\nevent: %s\ndata: {\"kind\":\"reload\"}\n\n", newest, SSEChanged)
+		return false, s.w.Flush()
+	}
+	// Events committed since the horizon was read also reach the stream live (or flag a resync),
+	// so the replay stops at maxReplay whatever it finds.
+	for read := 0; read < maxReplay; {
+		limit := min(replayBatch, maxReplay-read)
+		events, err := src.EventsAfter(ctx, v, s.last, limit)
 		if err != nil {
 			return true, s.comment(": replay postponed")
 		}
+		read += len(events)
 		for _, e := range events {
 			if err := s.event(wireOf(e)); err != nil {
 				return false, err
 			}
 		}
-		if len(events) < replayBatch {
+		if len(events) < limit {
 			return false, nil
 		}
 	}
+	return false, nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +25,7 @@ func TestServeReplaysThenGoesLiveWithoutDuplicates(t *testing.T) {
 	h := NewHub(nil, quiet)
 	src := &fakeSource{}
 	src.add(ev(1, maria), ev(2, maria), ev(3, maria), ev(4, tom), ev(5, maria), ev(6, maria), ev(7, grace))
-	s := h.Open(maria, "k")
+	s := open(t, h, maria, "k")
 	// Events 5 and 6 are published while the page connects: they are already in the table the
 	// replay reads, and also queued live.
 	h.Deliver(ev(5, maria))
@@ -67,10 +68,10 @@ func TestServeSendsIdsAndKindsOnly(t *testing.T) {
 	}
 }
 
-// TestServeReplaysInBatches: a page far behind gets everything, in order, over several queries.
+// TestServeReplaysInBatches: a page behind gets everything, in order, over several queries.
 func TestServeReplaysInBatches(t *testing.T) {
 	t.Parallel()
-	const n = 2*replayBatch + 7
+	const n = maxReplay
 	src := &fakeSource{}
 	want := make([]int64, 0, n)
 	for id := int64(1); id <= n; id++ {
@@ -82,8 +83,75 @@ func TestServeReplaysInBatches(t *testing.T) {
 	src.mu.Lock()
 	reads := src.reads
 	src.mu.Unlock()
-	if reads < 3 {
+	if reads < n/replayBatch {
 		t.Fatalf("%d events replayed in %d reads; want batches of %d", n, reads, replayBatch)
+	}
+}
+
+// countingSource is the real store, counting the events its replays read.
+type countingSource struct {
+	Source
+	mu       sync.Mutex
+	rows     int // events EventsAfter returned
+	bigReads int // calls asking for more than replayBatch
+}
+
+func (c *countingSource) EventsAfter(ctx context.Context, v store.Viewer, after int64, limit int) ([]store.Event, error) {
+	es, err := c.Source.EventsAfter(ctx, v, after, limit)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.rows += len(es)
+	if limit > replayBatch {
+		c.bigReads++
+	}
+	return es, err
+}
+
+func (c *countingSource) counts() (rows, bigReads int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rows, c.bigReads
+}
+
+// TestServeReplayIsBounded: on the real store, a connect at most maxReplay events behind gets
+// them all, read in batches of replayBatch; one further behind, as a connect from after=0 over a
+// busy table, reads none of them and is told to reload at the newest id instead.
+func TestServeReplayIsBounded(t *testing.T) {
+	t.Parallel()
+	st := storetest.NewDemo(t)
+	mv := demoViewers(t, st)["maria"]
+	before := newest(t, st)
+	if _, err := st.DB().Exec(`INSERT INTO events (kind, practice_id, patient_id, conversation_id)
+		SELECT 'message_sent', $1, $2, g FROM generate_series(1, $3) AS g`, mv.PracticeID, mv.UserID, maxReplay); err != nil {
+		t.Fatal(err)
+	}
+	last := newest(t, st)
+	h := NewHub(nil, quiet)
+
+	src := &countingSource{Source: st}
+	p := serve(t, h, src, mv, "within", ServeOptions{After: before, Heartbeat: time.Hour})
+	p.connected(t)
+	var want []int64
+	for id := before + 1; id <= last; id++ {
+		want = append(want, id)
+	}
+	p.expectIDs(t, want...)
+	if rows, big := src.counts(); rows != maxReplay || big != 0 {
+		t.Fatalf("replay of %d events read %d, %d reads of more than %d; want %d, 0", maxReplay, rows, big, replayBatch, maxReplay)
+	}
+
+	for _, after := range []int64{0, before - 1} {
+		src := &countingSource{Source: st}
+		p := serve(t, h, src, mv, fmt.Sprintf("from %d", after), ServeOptions{After: after, Heartbeat: time.Hour})
+		p.connected(t)
+		f := p.next(t, testTimeout)
+		if f.ID != strconv.FormatInt(last, 10) || f.Event != SSEChanged || f.Data != `{"kind":"reload"}` {
+			t.Fatalf("after=%d: first event %v; want a reload at id %d", after, f, last)
+		}
+		if rows, _ := src.counts(); rows > maxReplay {
+			t.Fatalf("after=%d: read %d events; want at most %d", after, rows, maxReplay)
+		}
+		p.expectQuiet(t, 50*time.Millisecond)
 	}
 }
 
@@ -353,7 +421,7 @@ func TestServeWriterFails(t *testing.T) {
 			t.Parallel()
 			h := NewHub(nil, quiet)
 			src := &fakeSource{}
-			s := h.Open(maria, "k")
+			s := open(t, h, maria, "k")
 			if h.Len() != 1 {
 				t.Fatalf("Len %d after Open", h.Len())
 			}

@@ -1,8 +1,12 @@
 package systemtest
 
 import (
+	"context"
+	"net/http"
 	"testing"
 	"time"
+
+	"securemessages/realtime"
 )
 
 // Live updates in the browser: a patient and a staff member side by side, each in a browser
@@ -159,4 +163,44 @@ func TestBrowserLiveConnectsWhenTheExtensionArrivesLate(t *testing.T) {
 	p.delayRequests(t, "*hx-sse*", 400*time.Millisecond)
 	p.signIn(t, maria)
 	in.waitStreams(t, 1)
+}
+
+// A page whose user already holds every stream her account may have on the instance (her other
+// devices) is answered 429, and hx-sse takes the answer's retry hint: it waits a minute before
+// it tries again, instead of hammering the server.
+func TestBrowserLiveBacksOffOverTheStreamCap(t *testing.T) {
+	sys := newSystem(t)
+	in := sys.start(t)
+	for range realtime.DefaultStreamsPerUser / realtime.DefaultStreamsPerSession {
+		device := secSignIn(t, in.URL, secMaria)
+		for range realtime.DefaultStreamsPerSession {
+			holdStream(t, in.URL, device.cookie)
+		}
+	}
+	in.waitStreams(t, realtime.DefaultStreamsPerUser)
+	p := openPage(t, "patient", in.URL, desktop)
+	flow(t, p)
+	p.signIn(t, maria)
+	p.waitFor(t, "hx-sse to take the 429's retry hint",
+		`(c => c?.status === 429 && c.config.reconnectDelay === 60000)(document.getElementById('live')._htmx?.sse)`, 10*time.Second)
+	if n := in.Hub.Len(); n != realtime.DefaultStreamsPerUser {
+		t.Errorf("%d streams open, want %d", n, realtime.DefaultStreamsPerUser)
+	}
+}
+
+// holdStream opens a live stream with a session cookie and holds it, unread, until the test ends.
+func holdStream(t *testing.T, base string, cookie *http.Cookie) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.AddCookie(cookie)
+	resp, err := liveStreams.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		cancel()
+		t.Fatalf("hold a stream: %v %v", resp, err)
+	}
+	t.Cleanup(func() { cancel(); resp.Body.Close() })
 }

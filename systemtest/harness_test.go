@@ -41,9 +41,20 @@ import (
 // cleanups run last-in first-out, so Redis stops before its directory is removed.
 func startRedis(t *testing.T, dir string) *localredis.Server {
 	t.Helper()
+	return keepRedis(t, func(ctx context.Context) (*localredis.Server, error) { return localredis.Start(ctx, dir, 0) })
+}
+
+// startTLSRedis is startRedis for a server that speaks only TLS, presenting c's certificate.
+func startTLSRedis(t *testing.T, dir string, c localredis.TLS) *localredis.Server {
+	t.Helper()
+	return keepRedis(t, func(ctx context.Context) (*localredis.Server, error) { return localredis.StartTLS(ctx, dir, c) })
+}
+
+func keepRedis(t *testing.T, start func(context.Context) (*localredis.Server, error)) *localredis.Server {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	rs, err := localredis.Start(ctx, dir, 0)
+	rs, err := start(ctx)
 	if err != nil {
 		t.Fatalf("start redis: %v", err)
 	}
@@ -108,7 +119,7 @@ func startApp(cfg app.Config, addr string, logw io.Writer) (*appServer, error) {
 		cancel()
 		return nil, err
 	}
-	client, err := realtime.Connect(cfg.RedisURL)
+	client, err := realtime.Connect(cfg.RedisURL, cfg.RedisTLS)
 	if err != nil {
 		cancel()
 		st.Close()

@@ -47,7 +47,8 @@ type liveSystem struct {
 	dbURL     string
 	redis     *localredis.Server
 	heartbeat time.Duration
-	oracle    *store.Store // the test's own view of the database, to know what each viewer should get
+	streams   realtime.Limits // the caps on streams; zero for the defaults
+	oracle    *store.Store    // the test's own view of the database, to know what each viewer should get
 
 	mu      sync.Mutex
 	running int // instances started and not yet stopped
@@ -73,6 +74,7 @@ func (s *liveSystem) config() app.Config {
 		Sessions:    store.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour},
 		Signin:      store.SigninLimits{Window: 15 * time.Minute, PerAccount: 5, PerAddress: 1000},
 		Heartbeat:   s.heartbeat,
+		Streams:     s.streams,
 	}
 }
 
@@ -324,6 +326,30 @@ func (u *liveUser) open(t *testing.T, in *liveInstance, name string, after int64
 
 func (u *liveUser) openWith(t *testing.T, in *liveInstance, tr *http.Transport, name string, after int64, lastEventID string, read bool) *liveStream {
 	t.Helper()
+	resp, cancel := u.connect(t, in, tr, name, after, lastEventID)
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		resp.Body.Close()
+		cancel()
+		t.Fatalf("open %s: status %d, %s", name, resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	return startStream(t, name, resp, cancel, read)
+}
+
+// startStream reads an open stream's response into frames (unless read is false), until the test
+// ends.
+func startStream(t *testing.T, name string, resp *http.Response, cancel context.CancelFunc, read bool) *liveStream {
+	s := &liveStream{name: name, resp: resp, cancel: cancel, frames: make(chan sseFrame, 1024), ended: make(chan struct{})}
+	if read {
+		go s.read()
+	}
+	t.Cleanup(s.close)
+	return s
+}
+
+// connect sends the stream's request and returns the response, whatever its status; cancel ends
+// the request.
+func (u *liveUser) connect(t *testing.T, in *liveInstance, tr *http.Transport, name string, after int64, lastEventID string) (*http.Response, context.CancelFunc) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/events?after=%d", in.url, after), nil)
 	if err != nil {
@@ -341,17 +367,7 @@ func (u *liveUser) openWith(t *testing.T, in *liveInstance, tr *http.Transport, 
 		cancel()
 		t.Fatalf("open %s: %v", name, err)
 	}
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		resp.Body.Close()
-		cancel()
-		t.Fatalf("open %s: status %d, %s", name, resp.StatusCode, resp.Header.Get("Content-Type"))
-	}
-	s := &liveStream{name: name, resp: resp, cancel: cancel, frames: make(chan sseFrame, 1024), ended: make(chan struct{})}
-	if read {
-		go s.read()
-	}
-	t.Cleanup(s.close)
-	return s
+	return resp, cancel
 }
 
 func (s *liveStream) read() {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"securemessages/realtime"
 	"securemessages/store"
 	"securemessages/store/storetest"
 )
@@ -328,6 +329,87 @@ func TestLiveSignOutEndsStreamsEverywhere(t *testing.T) {
 	}
 }
 
+// TestLiveStreamCaps: one session holds at most realtime.DefaultStreamsPerSession streams on an
+// instance and one user realtime.DefaultStreamsPerUser. The next one is answered 429 with a body
+// that hx-sse reads for its retry hint (a minute) and a Retry-After, while the open ones keep
+// working; a stream that goes frees its slot; another user's streams are not counted against her.
+func TestLiveStreamCaps(t *testing.T) {
+	t.Parallel()
+	sys := newLiveSystem(t, liveHeartbeat)
+	a := sys.start(t, "A", "127.0.0.1:0")
+	mv := sys.viewer(t, liveMaria)
+	laptop := sys.signIn(t, a, liveMaria)
+	after := laptop.liveAfter(t, a)
+	var held []*liveStream
+	for i := range realtime.DefaultStreamsPerSession {
+		s := laptop.open(t, a, fmt.Sprintf("laptop stream %d", i), after, "")
+		s.connected(t)
+		held = append(held, s)
+	}
+	if s := openOrRefused(t, laptop, a, "one stream over the session's cap", after); s != nil {
+		t.Fatalf("%s: opened; want 429", s.name)
+	}
+	laptop.send(t, a, "Streams", "Do all my tabs hear this?")
+	sent := sys.sent(t, mv, after)
+	for _, s := range held {
+		s.expect(t, liveWait, []store.Event{sent})
+	}
+
+	// A stream that goes frees its slot, once the server notices (its next heartbeat fails).
+	held[0].close()
+	deadline := time.Now().Add(liveWait)
+	for {
+		s := openOrRefused(t, laptop, a, "a stream after one went", sent.ID)
+		if s != nil {
+			s.connected(t)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still refused %v after a stream went", liveWait)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// Her other sessions share the user's cap.
+	phone := sys.signIn(t, a, liveMaria)
+	for i := range realtime.DefaultStreamsPerUser - realtime.DefaultStreamsPerSession {
+		phone.open(t, a, fmt.Sprintf("phone stream %d", i), sent.ID, "").connected(t)
+	}
+	tablet := sys.signIn(t, a, liveMaria)
+	if s := openOrRefused(t, tablet, a, "a third session's stream over the user's cap", sent.ID); s != nil {
+		t.Fatalf("%s: opened; want 429", s.name)
+	}
+
+	// Tom, and the staff, are not held to Maria's count.
+	tom := sys.signIn(t, a, liveTom).open(t, a, "Tom's stream", sent.ID, "")
+	staff := sys.signIn(t, a, livePhysician).open(t, a, "staff stream", sent.ID, "")
+	for _, s := range []*liveStream{tom, staff} {
+		s.connected(t)
+	}
+}
+
+// openOrRefused opens a stream and returns it if it was accepted; if it was refused, it checks the
+// refusal is the 429 a browser backs off from and returns nil.
+func openOrRefused(t *testing.T, u *liveUser, in *liveInstance, name string, after int64) *liveStream {
+	t.Helper()
+	resp, cancel := u.connect(t, in, liveStreams, name, after, "")
+	if resp.StatusCode == http.StatusOK {
+		return startStream(t, name, resp, cancel, true)
+	}
+	defer cancel()
+	defer resp.Body.Close()
+	var frames []sseFrame
+	readSSE(resp.Body, func(f sseFrame) { frames = append(frames, f) })
+	want := []sseFrame{{Retry: "60000", Event: realtime.SSETooManyStreams, Data: "{}"}}
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "60" ||
+		resp.Header.Get("Content-Type") != "text/event-stream" || len(frames) != 1 ||
+		frames[0].Retry != want[0].Retry || frames[0].Event != want[0].Event || frames[0].Data != want[0].Data {
+		t.Fatalf("%s: %d, Retry-After %q, Content-Type %q, frames %v; want 429, 60, text/event-stream, %v",
+			name, resp.StatusCode, resp.Header.Get("Retry-After"), resp.Header.Get("Content-Type"), frames, want)
+	}
+	return nil
+}
+
 // TestLiveHeartbeat: a quiet stream gets a comment at the configured interval, so routers that
 // cut idle connections leave it open.
 func TestLiveHeartbeat(t *testing.T) {
@@ -367,6 +449,7 @@ func TestLiveHeartbeat(t *testing.T) {
 func TestLiveStreamsLeakNothing(t *testing.T) {
 	const n = 200
 	sys := newLiveSystem(t, liveHeartbeat)
+	sys.streams = realtime.Limits{PerSession: n, PerUser: n}
 	a := sys.start(t, "A", "127.0.0.1:0")
 	maria := sys.signIn(t, a, liveMaria)
 	after := maria.liveAfter(t, a)

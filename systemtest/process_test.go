@@ -8,10 +8,12 @@ import (
 	"context"
 	"database/sql"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"securemessages/realtime/localredis"
 	"securemessages/store"
 	"securemessages/store/storetest"
 )
@@ -31,6 +34,65 @@ func TestProcess(t *testing.T) {
 	t.Run("SIGKILL in the middle of sends", func(t *testing.T) { t.Parallel(); testSIGKILLMidSend(t, bin) })
 	t.Run("SIGTERM under load", func(t *testing.T) { t.Parallel(); testSIGTERMUnderLoad(t, bin) })
 	t.Run("audit-verify and reencrypt commands", func(t *testing.T) { t.Parallel(); testOperatorCommands(t, bin) })
+	t.Run("Redis over TLS with a self-signed certificate", func(t *testing.T) { t.Parallel(); testRedisSelfSigned(t, bin) })
+}
+
+// testRedisSelfSigned: REDIS_URL is a rediss:// URL whose server presents a self-signed
+// certificate, as Heroku's Key-Value Store does. By default the certificate is refused: the app
+// serves on, and both the start-up log (with the error) and /healthz (in brief, no address) say
+// why. With REDIS_TLS_VERIFY=false it connects.
+func testRedisSelfSigned(t *testing.T, bin string) {
+	sys := newSecSystem(t)
+	dir := t.TempDir()
+	certs, err := localredis.NewCertificate(dir, "platform", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := sys.env()
+	env["REDIS_URL"] = startTLSRedis(t, filepath.Join(dir, "redis"), certs).URL
+	cases := []struct {
+		verify string
+		health map[string]string
+		log    []string
+	}{
+		{"", map[string]string{"database": "ok", "redis": "unreachable", "redis_reason": "tls: certificate not trusted"},
+			[]string{`msg="redis unreachable: live updates wait until it answers" reason="tls: certificate not trusted"`, "x509: certificate signed by unknown authority"}},
+		{"false", map[string]string{"database": "ok", "redis": "ok"}, []string{`msg="redis answers"`}},
+	}
+	for _, tc := range cases {
+		env["REDIS_TLS_VERIFY"] = tc.verify
+		p := secServe(t, bin, env, secFreePort(t))
+		r := secAnon(p.URL).get(t, "/healthz")
+		var health map[string]any
+		if err := json.Unmarshal([]byte(r.Body), &health); err != nil || r.Status != http.StatusOK {
+			t.Fatalf("REDIS_TLS_VERIFY=%q: /healthz %s (%v)", tc.verify, r, err)
+		}
+		for k, want := range tc.health {
+			if health[k] != want {
+				t.Errorf("REDIS_TLS_VERIFY=%q: /healthz %s; want %s %q", tc.verify, r.Body, k, want)
+			}
+		}
+		if _, ok := health["redis_reason"]; ok != (tc.health["redis_reason"] != "") {
+			t.Errorf("REDIS_TLS_VERIFY=%q: /healthz %s", tc.verify, r.Body)
+		}
+		deadline := time.Now().Add(secWait)
+		for !containsAll(p.out.String(), tc.log) {
+			if time.Now().After(deadline) {
+				t.Fatalf("REDIS_TLS_VERIFY=%q: the log does not say %q:\n%s", tc.verify, tc.log, p.out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		p.kill()
+	}
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *secSystem) env() map[string]string {

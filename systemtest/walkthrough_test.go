@@ -55,7 +55,7 @@ func startWalkSystem(t *testing.T) *walkSystem {
 	rs := startRedis(t, filepath.Join(dir, "redis"))
 
 	cfg := envConfig(t, storetest.URL(t, true), rs.URL)
-	client, err := realtime.Connect(cfg.RedisURL)
+	client, err := realtime.Connect(cfg.RedisURL, cfg.RedisTLS)
 	if err != nil {
 		t.Fatal(err)
 	}

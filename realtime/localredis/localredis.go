@@ -2,7 +2,8 @@
 // tests; it is never used in production.
 //
 // The server listens on 127.0.0.1 only, has no password and persists
-// nothing (no RDB snapshots, no AOF). Like localpg's server, it runs
+// nothing (no RDB snapshots, no AOF); StartTLS starts one that speaks only
+// TLS, as hosted Redis services do. Like localpg's server, it runs
 // detached in its own session, so it outlives the process that started it
 // and the next Start on the same directory reuses it.
 package localredis
@@ -11,6 +12,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -29,12 +32,26 @@ const startTimeout = 30 * time.Second
 
 // Server is a running private Redis server.
 type Server struct {
-	URL  string // redis://127.0.0.1:PORT/0
+	URL  string // redis://127.0.0.1:PORT/0, or rediss:// for a TLS server
 	Port int
 	Dir  string // absolute; holds redis.pid, redis.log and port
 
 	bin   string
 	owned bool // true if this process started the server, so Stop stops it
+	tls   *TLS
+	probe *tls.Config // how our own probes reach a TLS server
+}
+
+// TLS names the PEM files a TLS server presents (see NewCertificate).
+type TLS struct {
+	CertFile, KeyFile string // the server's certificate, for 127.0.0.1, and its key
+	CAFile            string // the certificate that signed it: its own CA's, or itself when self-signed
+}
+
+// StartTLS starts a Redis server under dir, on a free port, that speaks only TLS (no plain port)
+// and presents c's certificate; clients need not present one.
+func StartTLS(ctx context.Context, dir string, c TLS) (*Server, error) {
+	return start(ctx, dir, 0, &c)
 }
 
 // Start starts (or reuses) a Redis server whose files live under dir.
@@ -45,6 +62,10 @@ type Server struct {
 // port 0 means: the port used last time for this dir if it is free,
 // otherwise any free loopback port.
 func Start(ctx context.Context, dir string, port int) (*Server, error) {
+	return start(ctx, dir, port, nil)
+}
+
+func start(ctx context.Context, dir string, port int, t *TLS) (*Server, error) {
 	bin, err := findRedis()
 	if err != nil {
 		return nil, err
@@ -59,7 +80,18 @@ func Start(ctx context.Context, dir string, port int) (*Server, error) {
 	if dir, err = filepath.EvalSymlinks(dir); err != nil {
 		return nil, fmt.Errorf("localredis: %w", err)
 	}
-	s := &Server{Dir: dir, bin: bin}
+	s := &Server{Dir: dir, bin: bin, tls: t}
+	if t != nil {
+		pem, err := os.ReadFile(t.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("localredis: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("localredis: no certificate in %s", t.CAFile)
+		}
+		s.probe = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	}
 
 	last := s.lastPort()
 	if last > 0 && s.answers(ctx, last) {
@@ -97,7 +129,7 @@ func (s *Server) Stop() error {
 	defer cancel()
 	// SHUTDOWN closes the connection instead of replying, so its error is
 	// only meaningful if the server is still there afterwards.
-	_, err := command(ctx, s.Port, "SHUTDOWN NOSAVE")
+	_, err := s.command(ctx, s.Port, "SHUTDOWN NOSAVE")
 	if err != nil && s.answers(ctx, s.Port) {
 		return fmt.Errorf("localredis: SHUTDOWN NOSAVE: %w", err)
 	}
@@ -129,7 +161,11 @@ func (s *Server) Restart(ctx context.Context) error {
 
 func (s *Server) setPort(p int) {
 	s.Port = p
-	s.URL = fmt.Sprintf("redis://127.0.0.1:%d/0", p)
+	scheme := "redis"
+	if s.tls != nil {
+		scheme = "rediss"
+	}
+	s.URL = fmt.Sprintf("%s://127.0.0.1:%d/0", scheme, p)
 }
 
 func (s *Server) pidFile() string { return filepath.Join(s.Dir, "redis.pid") }
@@ -143,10 +179,15 @@ func (s *Server) start(ctx context.Context) error {
 	// session. It is just as detached (a Ctrl-C or hangup aimed at
 	// `go test`/`make run` doesn't reach it, and it outlives this process),
 	// but we see at once if it exits, and we reap it while we live.
-	cmd := exec.Command(s.bin,
-		"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--dir", s.Dir,
+	listen := []string{"--port", strconv.Itoa(s.Port)}
+	if s.tls != nil {
+		listen = []string{"--port", "0", "--tls-port", strconv.Itoa(s.Port),
+			"--tls-cert-file", s.tls.CertFile, "--tls-key-file", s.tls.KeyFile,
+			"--tls-ca-cert-file", s.tls.CAFile, "--tls-auth-clients", "no"}
+	}
+	cmd := exec.Command(s.bin, append(listen, "--bind", "127.0.0.1", "--dir", s.Dir,
 		"--daemonize", "no", "--save", "", "--appendonly", "no",
-		"--pidfile", s.pidFile(), "--logfile", s.logFile())
+		"--pidfile", s.pidFile(), "--logfile", s.logFile())...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	// Stdio stays nil (/dev/null): a pipe would tie the server to us.
 	if err := cmd.Start(); err != nil {
@@ -177,16 +218,22 @@ func (s *Server) start(ctx context.Context) error {
 // s.Dir. Checking the directory keeps us from adopting some other Redis
 // that happens to listen on a recorded port.
 func (s *Server) answers(ctx context.Context, port int) bool {
-	reply, err := command(ctx, port, "PING", "CONFIG GET dir")
+	reply, err := s.command(ctx, port, "PING", "CONFIG GET dir")
 	return err == nil && len(reply) == 3 && reply[0] == "PONG" && reply[1] == "dir" && reply[2] == s.Dir
 }
 
-// command sends inline commands over raw RESP2 and returns the reply
+// command sends inline commands over raw RESP2 (in TLS to a TLS server) and returns the reply
 // strings (arrays flattened). A raw connection, rather than go-redis, keeps
 // probing a dead port fast and free of client retry logging.
-func command(ctx context.Context, port int, cmds ...string) ([]string, error) {
+func (s *Server) command(ctx context.Context, port int, cmds ...string) ([]string, error) {
 	d := net.Dialer{Timeout: time.Second}
-	conn, err := d.DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	var conn net.Conn
+	var err error
+	if s.probe != nil {
+		conn, err = (&tls.Dialer{NetDialer: &d, Config: s.probe}).DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	} else {
+		conn, err = d.DialContext(ctx, "tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	}
 	if err != nil {
 		return nil, err
 	}

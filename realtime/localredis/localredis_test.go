@@ -66,7 +66,7 @@ func TestStartReuseKillRestartStop(t *testing.T) {
 	if err := s.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := command(ctx, s.Port, "PING"); err == nil {
+	if _, err := s.command(ctx, s.Port, "PING"); err == nil {
 		t.Fatal("server still answers after Kill")
 	}
 	if err := s.Restart(ctx); err != nil {
@@ -77,7 +77,7 @@ func TestStartReuseKillRestartStop(t *testing.T) {
 	if err := s.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := command(ctx, s.Port, "PING"); err == nil {
+	if _, err := s.command(ctx, s.Port, "PING"); err == nil {
 		t.Fatal("server still answers after Stop")
 	}
 
@@ -93,5 +93,40 @@ func TestStartReuseKillRestartStop(t *testing.T) {
 	ping(ctx, t, s3.URL)
 	if err := s3.Stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStartTLS: a TLS server answers a client that trusts its CA, over TLS only, and stops.
+func TestStartTLS(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir := testDir(t)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	certs, err := NewCertificate(dir, "server", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := StartTLS(ctx, dir, certs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Stop() })
+	if s.URL[:9] != "rediss://" {
+		t.Fatalf("URL %s; want rediss://", s.URL)
+	}
+	plain := &Server{Dir: s.Dir}
+	if _, err := plain.command(ctx, s.Port, "PING"); err == nil {
+		t.Fatal("the TLS server answers in plain TCP")
+	}
+	if reply, err := s.command(ctx, s.Port, "PING"); err != nil || len(reply) != 1 || reply[0] != "PONG" {
+		t.Fatalf("PING over TLS: %v %v", reply, err)
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.command(ctx, s.Port, "PING"); err == nil {
+		t.Fatal("server still answers after Stop")
 	}
 }

@@ -274,6 +274,7 @@ type server struct {
 	cmd  *exec.Cmd
 	port int
 	addr string // 127.0.0.1:port
+	ops  string // the private PPROF_ADDR listener: profiles and the metrics (/debug/vars)
 	pid  int
 	log  string
 	done chan error
@@ -309,9 +310,28 @@ func (e *env) startServer(ctx context.Context, name string, heartbeat int, extra
 		"REDIS_URL="+e.redisURL,
 		"MESSAGE_KEYS="+storetest.KeySpec,
 		"APP_ENV=",
+		// The stream clients are a few hundred users with many sessions each, far past the caps
+		// a person needs.
+		"STREAMS_PER_SESSION=100000", "STREAMS_PER_USER=100000",
 	)
 	if heartbeat > 0 {
 		s.cmd.Env = append(s.cmd.Env, "SSE_HEARTBEAT_SECONDS="+strconv.Itoa(heartbeat))
+	}
+	// The open streams are counted in the metrics on the private listener, which a run that
+	// profiles names itself.
+	for _, kv := range extraEnv {
+		if addr, ok := strings.CutPrefix(kv, "PPROF_ADDR="); ok {
+			s.ops = addr
+		}
+	}
+	if s.ops == "" {
+		opsPort, err := freePort()
+		if err != nil {
+			logFile.Close()
+			return nil, err
+		}
+		s.ops = fmt.Sprintf("127.0.0.1:%d", opsPort)
+		s.cmd.Env = append(s.cmd.Env, "PPROF_ADDR="+s.ops)
 	}
 	s.cmd.Env = append(s.cmd.Env, extraEnv...)
 	s.cmd.Stdout, s.cmd.Stderr = logFile, logFile
@@ -353,7 +373,6 @@ func subscribers(ctx context.Context, c *redis.Client) (int64, error) {
 type health struct {
 	Database string `json:"database"`
 	Redis    string `json:"redis"`
-	Streams  int    `json:"streams"`
 }
 
 var healthClient = &http.Client{Timeout: 5 * time.Second}
@@ -367,6 +386,22 @@ func (s *server) health() (health, error) {
 	defer resp.Body.Close()
 	err = json.NewDecoder(resp.Body).Decode(&h)
 	return h, err
+}
+
+// streams is the number of live streams the server holds, from its metrics.
+func (s *server) streams() (int, error) {
+	var vars struct {
+		Metrics struct {
+			Streams int `json:"streams"`
+		} `json:"securemessages"`
+	}
+	resp, err := healthClient.Get("http://" + s.ops + "/debug/vars")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	err = json.NewDecoder(resp.Body).Decode(&vars)
+	return vars.Metrics.Streams, err
 }
 
 // stop asks the server to shut down as the platform does (SIGTERM) and waits for it.

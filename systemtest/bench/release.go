@@ -24,7 +24,7 @@ type releaseResult struct {
 
 // runRelease opens streams on a server with a short heartbeat, makes every client vanish at once
 // without closing (an RST, as a phone that lost its network meets on its next packet), and polls
-// /healthz until the hub has let each one go.
+// the server's metrics until the hub has let each one go.
 func runRelease(ctx context.Context, e *env, d *dataset, cfg config) (*releaseResult, error) {
 	res := &releaseResult{heartbeat: time.Duration(cfg.heartbeat) * time.Second}
 	set, _, err := makeStreams(ctx, e, d, cfg.dead)
@@ -58,23 +58,23 @@ func runRelease(ctx context.Context, e *env, d *dataset, cfg config) (*releaseRe
 		}
 		limit := 4*res.heartbeat + 10*time.Second
 		for {
-			h, err := srv.health()
+			held, err := srv.streams()
 			if err != nil {
 				return nil, err
 			}
 			el := time.Since(t0)
-			if h.Streams < rd.streams && rd.first == 0 {
+			if held < rd.streams && rd.first == 0 {
 				rd.first = el
 			}
-			if h.Streams <= rd.streams/2 && rd.half == 0 {
+			if held <= rd.streams/2 && rd.half == 0 {
 				rd.half = el
 			}
-			if h.Streams == 0 {
+			if held == 0 {
 				rd.all = el
 				break
 			}
 			if el > limit {
-				rd.all, rd.remaining = el, h.Streams
+				rd.all, rd.remaining = el, held
 				break
 			}
 			time.Sleep(20 * time.Millisecond)

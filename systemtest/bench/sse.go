@@ -152,17 +152,17 @@ func openAll(ctx context.Context, clients []*sseClient, addrs []string, after in
 	return nil
 }
 
-// waitStreams polls the servers' /healthz until they report want streams between them.
+// waitStreams polls the servers' metrics until they report want streams between them.
 func waitStreams(servers []*server, want int, timeout time.Duration) (int, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		n := 0
 		for _, s := range servers {
-			h, err := s.health()
+			held, err := s.streams()
 			if err != nil {
 				return 0, err
 			}
-			n += h.Streams
+			n += held
 		}
 		if n == want {
 			return n, nil
