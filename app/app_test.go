@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -44,17 +43,28 @@ const (
 type env struct {
 	app *fiber.App
 	st  *store.Store
+	ids *store.PublicIDs // the database's, as the app uses them
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, testConfig(t))
+}
+
+// newEnvWith is newEnv with the configuration given.
+func newEnvWith(t *testing.T, cfg Config) *env {
+	t.Helper()
 	st := storetest.NewDemo(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	f, err := New(testConfig(t), st, realtime.NewHub(nil, log), log)
+	f, err := New(cfg, st, realtime.NewHub(nil, log), log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{app: f, st: st}
+	ids, err := st.PublicIDs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{app: f, st: st, ids: ids}
 }
 
 // testConfig is a local (non-production) configuration read the way the binary reads it.
@@ -387,21 +397,38 @@ func inboxOf(t *testing.T, r *response, htmx bool) *htmltest.Node {
 }
 
 // conversationIDs lists the conversations shown, top to bottom.
-func conversationIDs(t *testing.T, inbox *htmltest.Node) []int64 {
+func (e *env) conversationIDs(t *testing.T, inbox *htmltest.Node) []int64 {
 	t.Helper()
 	var ids []int64
 	for _, li := range inbox.All(func(n *htmltest.Node) bool { return strings.HasPrefix(n.Attr["id"], "conversation-") }) {
-		id, err := strconv.ParseInt(strings.TrimPrefix(li.Attr["id"], "conversation-"), 10, 64)
-		if err != nil {
-			t.Fatal(err)
+		id, ok := e.ids.ParseConversation(strings.TrimPrefix(li.Attr["id"], "conversation-"))
+		if !ok {
+			t.Fatalf("%s does not name a conversation", li.Attr["id"])
 		}
 		ids = append(ids, id)
 	}
 	return ids
 }
 
-// messageLI is the <li id="message-N">, or nil.
-func messageLI(n *htmltest.Node, id int64) *htmltest.Node { return n.ByID("message-" + itoa(id)) }
+// messageLI is the <li id="message-N"> of message id, or nil.
+func (e *env) messageLI(n *htmltest.Node, id int64) *htmltest.Node {
+	return n.ByID("message-" + e.mid(id))
+}
+
+// testIDs writes the ids of the tests that render views without a database.
+var testIDs = func() *store.PublicIDs {
+	ids, err := store.NewPublicIDs([]byte("0123456789abcdef"))
+	if err != nil {
+		panic(err)
+	}
+	return ids
+}()
+
+// mid, cid and uid are the public ids of a message, a conversation and a user: what the pages
+// show and the routes take.
+func (e *env) mid(id int64) string { return e.ids.Message(id) }
+func (e *env) cid(id int64) string { return e.ids.Conversation(id) }
+func (e *env) uid(id int64) string { return e.ids.User(id) }
 
 // actions lists the action labels drawn for a message: its own, not its replies'.
 func actions(t *testing.T, li *htmltest.Node) []string {

@@ -4,7 +4,7 @@ import "github.com/gofiber/fiber/v2"
 
 // messageDetails shows a message's text and special instructions under it.
 func (a *App) messageDetails(c *fiber.Ctx) error {
-	id, err := idParam(c)
+	id, err := idParam(c, a.ids.ParseMessage)
 	if err != nil {
 		return err
 	}

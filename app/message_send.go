@@ -2,7 +2,6 @@ package app
 
 import (
 	"errors"
-	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -20,33 +19,37 @@ func (a *App) messageSend(c *fiber.Ctx) error {
 		NoResponseNeeded: c.FormValue("no_response") == "yes",
 		BillingConsent:   c.FormValue("consent") == "yes",
 		SubmitKey:        c.FormValue("submit_key"),
-		RequestedStaffID: optionalID(c.FormValue("staff")),
-		PatientID:        optionalID(c.FormValue("patient")),
+		RequestedStaffID: a.optionalUser(c.FormValue("staff")),
+		PatientID:        a.optionalUser(c.FormValue("patient")),
 	}
 	sent, err := a.store.StartConversation(c.UserContext(), session(c).User.Viewer(), a.origin(c), n)
 	var invalid *store.ValidationError
-	if errors.As(err, &invalid) {
-		form, err := a.composeForm(c, n, invalid.Fields)
-		if err != nil {
-			return err
-		}
-		return a.showCompose(c, fiber.StatusUnprocessableEntity, form)
+	status, problems := 0, map[string]string(nil)
+	switch {
+	case err == nil:
+		return a.changed(c, "sent", sent.Event)
+	case errors.As(err, &invalid):
+		status, problems = fiber.StatusUnprocessableEntity, invalid.Fields
+	default:
+		return err
 	}
+	form, err := a.composeForm(c, n, problems)
 	if err != nil {
 		return err
 	}
-	return a.changed(c, "sent", sent.Event)
+	return a.showCompose(c, status, form)
 }
 
-// optionalID reads an id chosen from a list: 0 when none was chosen, and -1, which matches
-// nothing, when the value is not an id at all, so the store reports it like any unknown choice.
-func optionalID(value string) int64 {
+// optionalUser reads a person chosen from a list by their public id: 0 when none was chosen,
+// and -1, which matches nobody, when the value is not a user's public id at all (an internal
+// number among them), so the store reports it like any unknown choice.
+func (a *App) optionalUser(value string) int64 {
 	value = strings.TrimSpace(value)
 	if value == "" {
 		return 0
 	}
-	id, err := strconv.ParseInt(value, 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := a.ids.ParseUser(value)
+	if !ok || id <= 0 {
 		return -1
 	}
 	return id

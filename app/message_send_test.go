@@ -24,7 +24,7 @@ func filledCompose(t *testing.T, e *env, c *client, subject string) url.Values {
 	f := blankCompose(t, c)
 	f.Set("subject", subject)
 	f.Set("body", "Since Tuesday my ankle is swollen after walking.\nIt does not hurt at rest.")
-	f.Set("staff", itoa(e.user(t, physician).ID))
+	f.Set("staff", e.uid(e.user(t, physician).ID))
 	f.Set("method", "phone")
 	f.Set("consent", "yes")
 	return f
@@ -99,8 +99,8 @@ func TestMessageSend(t *testing.T) {
 
 		// What was chosen is kept with it.
 		sent := e.msg(t, maria, subject, maria)
-		details := patient.variant(false).get(t, "/messages/"+itoa(sent.ID))
-		text := details.doc(t).ByID("slot-" + itoa(sent.ID)).TextContent()
+		details := patient.variant(false).get(t, "/messages/"+e.mid(sent.ID))
+		text := details.doc(t).ByID("slot-" + e.mid(sent.ID)).TextContent()
 		for _, want := range []string{"Since Tuesday my ankle is swollen", "Requested staff member Dr. Amelia Chen",
 			"Response method Phone call", "Billing consent Agreed to be billed $25.00"} {
 			if !strings.Contains(text, want) {
@@ -136,7 +136,7 @@ func TestMessageSendNoResponseNeededArchives(t *testing.T) {
 		}
 		all := inboxOf(t, patient.variant(false).get(t, "/inbox?all=1"), false)
 		sent := e.msg(t, maria, "Just letting you know", maria)
-		if li := all.ByID("conversation-" + itoa(sent.ConversationID)); li == nil || !li.HasClass("archived") {
+		if li := all.ByID("conversation-" + e.cid(sent.ConversationID)); li == nil || !li.HasClass("archived") {
 			t.Error("a no-response-needed conversation is not archived")
 		}
 	})
@@ -170,10 +170,10 @@ func TestMessageSendRefusesBadInput(t *testing.T) {
 			"Complaints / Questions / Symptoms must be at most 4000 characters (it is 4001)."},
 		{"unknown staff", func(t *testing.T, e *env, f url.Values) { f.Set("staff", "999999") }, "staff", "Choose a staff member from the list."},
 		{"another practice's staff", func(t *testing.T, e *env, f url.Values) {
-			f.Set("staff", itoa(e.user(t, "physician@hillcrest.example").ID))
+			f.Set("staff", e.uid(e.user(t, "physician@hillcrest.example").ID))
 		},
 			"staff", "Choose a staff member from the list."},
-		{"a patient as staff", func(t *testing.T, e *env, f url.Values) { f.Set("staff", itoa(e.user(t, tom).ID)) }, "staff",
+		{"a patient as staff", func(t *testing.T, e *env, f url.Values) { f.Set("staff", e.uid(e.user(t, tom).ID)) }, "staff",
 			"Choose a staff member from the list."},
 		{"malformed staff", func(t *testing.T, e *env, f url.Values) { f.Set("staff", "abc") }, "staff", "Choose a staff member from the list."},
 		{"negative staff", func(t *testing.T, e *env, f url.Values) { f.Set("staff", "-2") }, "staff", "Choose a staff member from the list."},

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -67,6 +68,9 @@ type Store struct {
 	now   func() time.Time
 	stmts statements // the hot reads, prepared (prepared.go)
 	convs conversationCache
+
+	idsMu sync.Mutex
+	ids   *PublicIDs // the public id codec, read once (PublicIDs)
 }
 
 // Open connects to PostgreSQL and checks that it answers.

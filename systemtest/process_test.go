@@ -74,7 +74,7 @@ func testSIGKILLMidSend(t *testing.T, bin string) {
 				}
 				path, form := "/messages", secComposeForm(fmt.Sprintf("Crash %d-%d", i, n), fmt.Sprintf("Body %d-%d", i, n))
 				if c.email == secPhysician {
-					path, form = fmt.Sprintf("/messages/%d/replies", parent.MessageID), secReplyForm(fmt.Sprintf("Reply %d-%d", i, n))
+					path, form = fmt.Sprintf("/messages/%s/replies", sys.msg(parent.MessageID)), secReplyForm(fmt.Sprintf("Reply %d-%d", i, n))
 				}
 				r, err := c.do("POST", path, withToken(form, c.csrf))
 				if err != nil {
@@ -197,11 +197,11 @@ func testSIGTERMUnderLoad(t *testing.T, bin string) {
 	}
 	archived, answered := make(chan answer, 1), make(chan answer, 1)
 	go func() {
-		r, err := maria.fresh().do("POST", fmt.Sprintf("/conversations/%d/archive", toArchive.ConversationID), withToken(nil, maria.csrf))
+		r, err := maria.fresh().do("POST", fmt.Sprintf("/conversations/%s/archive", sys.conv(toArchive.ConversationID)), withToken(nil, maria.csrf))
 		archived <- answer{r, err}
 	}()
 	go func() {
-		r, err := physician.fresh().do("POST", fmt.Sprintf("/messages/%d/replies", toAnswer.MessageID),
+		r, err := physician.fresh().do("POST", fmt.Sprintf("/messages/%s/replies", sys.msg(toAnswer.MessageID)),
 			withToken(secReplyForm("Sent as the server shuts down"), physician.csrf))
 		answered <- answer{r, err}
 	}()

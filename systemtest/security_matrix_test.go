@@ -127,7 +127,7 @@ func secMatrix() map[string]secRouteSpec {
 			// writes as themself; the other practice's staff cannot choose her.
 			form: func(sys *secSystem, t *testing.T) url.Values {
 				f := secComposeForm("Matrix compose", "Text")
-				f.Set("patient", fmt.Sprint(sys.user(t, secMaria).ID))
+				f.Set("patient", sys.ids.User(sys.user(t, secMaria).ID))
 				return f
 			},
 			want: map[secActor]secCell{secAnonActor: secNoSession, secOwner: secDid("/inbox?notice=sent"),
@@ -256,13 +256,18 @@ func TestAccessMatrix(t *testing.T) {
 					path = asset
 				case which == "Maria's":
 					tg := spec.target(t, sys)
-					id := tg.message
+					id := sys.msg(tg.message)
 					if strings.HasPrefix(pattern, "/conversations/") {
-						id = tg.conversation
+						id = sys.conv(tg.conversation)
 					}
-					path = strings.Replace(pattern, ":id", fmt.Sprint(id), 1)
+					path = strings.Replace(pattern, ":id", id, 1)
 				case which == "unknown":
-					path = strings.Replace(pattern, ":id", "987654321", 1)
+					// A well-formed public id of no row: not found, like another's.
+					id := sys.msg(987654321)
+					if strings.HasPrefix(pattern, "/conversations/") {
+						id = sys.conv(987654321)
+					}
+					path = strings.Replace(pattern, ":id", id, 1)
 					if actor != secAnonActor {
 						want = secNotFound
 					}
@@ -408,16 +413,16 @@ func TestLiveStreamsMatrix(t *testing.T) {
 	if err := sys.db().QueryRow(`SELECT conversation_id, id FROM messages ORDER BY id DESC LIMIT 1`).Scan(&conv, &first); err != nil {
 		t.Fatal(err)
 	}
-	step(staff, fmt.Sprintf("/messages/%d/replies", first), secReplyForm("A reply"))
-	step(maria, fmt.Sprintf("/messages/%d/replies", first), secReplyForm("A follow-up"))
-	step(staff, fmt.Sprintf("/conversations/%d/archive", conv), url.Values{})
-	step(maria, fmt.Sprintf("/conversations/%d/reopen", conv), url.Values{})
+	step(staff, fmt.Sprintf("/messages/%s/replies", sys.msg(first)), secReplyForm("A reply"))
+	step(maria, fmt.Sprintf("/messages/%s/replies", sys.msg(first)), secReplyForm("A follow-up"))
+	step(staff, fmt.Sprintf("/conversations/%s/archive", sys.conv(conv)), url.Values{})
+	step(maria, fmt.Sprintf("/conversations/%s/reopen", sys.conv(conv)), url.Values{})
 	step(maria, "/messages", secComposeForm("Sent by mistake", "Cancel me"))
 	var mistake int64
 	if err := sys.db().Get(&mistake, `SELECT id FROM messages ORDER BY id DESC LIMIT 1`); err != nil {
 		t.Fatal(err)
 	}
-	step(maria, fmt.Sprintf("/messages/%d/cancel", mistake), url.Values{})
+	step(maria, fmt.Sprintf("/messages/%s/cancel", sys.msg(mistake)), url.Values{})
 
 	var kinds []string
 	if err := sys.db().Select(&kinds, `SELECT DISTINCT kind FROM events WHERE id > $1 ORDER BY kind`, after); err != nil {
