@@ -53,6 +53,7 @@ func New(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*fib
 	if err != nil {
 		return nil, err
 	}
+	st.LimitSends(cfg.SendLimits)
 	a := &App{cfg: cfg, store: st, hub: hub, assets: assets, views: set, convs: convs, ids: ids, log: log, admission: newAdmission(cfg.RequestSlots)}
 	f := fiber.New(fiber.Config{
 		Views:                 set,

@@ -4,7 +4,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
+	"securemessages/store"
 	"securemessages/store/storetest"
 )
 
@@ -48,6 +50,8 @@ func TestConfigFromEnvReportsEveryProblem(t *testing.T) {
 		{"THREAD_CACHE_ENTRIES not a number", with(map[string]string{"THREAD_CACHE_ENTRIES": "lots"}), []string{`THREAD_CACHE_ENTRIES "lots" must be a whole number`}},
 		{"REQUEST_SLOTS zero", with(map[string]string{"REQUEST_SLOTS": "0"}), []string{`REQUEST_SLOTS "0" must be a whole number from 1 to 10000`}},
 		{"REQUEST_SLOTS not a number", with(map[string]string{"REQUEST_SLOTS": "many"}), []string{`REQUEST_SLOTS "many" must be a whole number`}},
+		{"SEND_LIMIT without a window", with(map[string]string{"SEND_LIMIT": "10"}), []string{`SEND_LIMIT "10" must be messages/window`}},
+		{"SEND_LIMIT window too short", with(map[string]string{"SEND_LIMIT": "10/5s"}), []string{`SEND_LIMIT "10/5s" must be messages/window`}},
 		{"TRUST_PROXY not a bool", with(map[string]string{"TRUST_PROXY": "maybe"}), []string{`TRUST_PROXY "maybe" must be true or false`}},
 		{"production without keys", with(map[string]string{"APP_ENV": "production", "MESSAGE_KEYS": "", "REDIS_URL": "rediss://cache:6380"}),
 			[]string{"MESSAGE_KEYS is not set: production refuses to start without the message key ring"}},
@@ -82,7 +86,7 @@ func TestConfigFromEnvGood(t *testing.T) {
 		"PORT": "8080", "DATABASE_URL": "postgres://u:p@db:5432/app?sslmode=require", "REDIS_URL": "rediss://:pw@cache:6380",
 		"MESSAGE_KEYS": storetest.KeySpec + ",2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "APP_ENV": "production",
 		"TRUST_PROXY": "true", "SHOW_DEMO_SIGNINS": "true", "THREAD_CACHE_ENTRIES": "0",
-		"REQUEST_SLOTS": "12",
+		"REQUEST_SLOTS": "12", "SEND_LIMIT": "20/1h",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -102,6 +106,9 @@ func TestConfigFromEnvGood(t *testing.T) {
 	if cfg.RequestSlots != 12 {
 		t.Errorf("REQUEST_SLOTS=12 gives %d slots", cfg.RequestSlots)
 	}
+	if cfg.SendLimits != (store.SendLimits{Messages: 20, Window: time.Hour}) {
+		t.Errorf("SEND_LIMIT=20/1h gives %+v", cfg.SendLimits)
+	}
 	if cfg.Sessions.Idle <= 0 || cfg.Sessions.Absolute <= cfg.Sessions.Idle || cfg.Signin.PerAccount <= 0 || cfg.Signin.Window <= 0 {
 		t.Errorf("limits %+v %+v", cfg.Sessions, cfg.Signin)
 	}
@@ -112,7 +119,7 @@ func TestConfigFromEnvGood(t *testing.T) {
 		t.Fatal(err)
 	}
 	if local.Port != 3000 || local.Production || !local.ShowDemo || local.RedisURL != "" || local.ThreadCache != defaultThreadCache ||
-		local.RequestSlots != 2*runtime.GOMAXPROCS(0) {
+		local.RequestSlots != 2*runtime.GOMAXPROCS(0) || local.SendLimits != store.DefaultSendLimits {
 		t.Errorf("local defaults: %+v", local)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"securemessages/store"
 	"securemessages/views/htmltest"
@@ -116,6 +117,11 @@ func TestReplySendRefused(t *testing.T) {
 			http.StatusUnprocessableEntity, "Message must be at most 4000 characters (it is 4001)."},
 		{"no consent", func(t *testing.T, e *env, m demoInbox, f url.Values) { f.Del("consent") }, http.StatusUnprocessableEntity,
 			"Riverside Family Medicine charges $25.00 for message time: tick the box to agree before sending."},
+		{"over the send limit", func(t *testing.T, e *env, m demoInbox, f url.Values) {
+			e.st.LimitSends(store.SendLimits{Messages: 2, Window: 10 * time.Minute})
+			e.start(t, maria, "First of two", "The limit counts this")
+			e.start(t, maria, "Second of two", "and this")
+		}, http.StatusTooManyRequests, "For anything urgent, call Riverside Family Medicine."},
 		{"archived meanwhile", func(t *testing.T, e *env, m demoInbox, f url.Values) {
 			if _, err := e.st.Archive(t.Context(), e.user(t, physician).Viewer(), store.Origin{}, m.refill.ConversationID); err != nil {
 				t.Fatal(err)

@@ -2,7 +2,11 @@ package app
 
 import (
 	"errors"
+	"fmt"
+	"math"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -10,7 +14,7 @@ import (
 )
 
 // messageSend sends the compose form: a new conversation. Problems come back in the form, with
-// everything typed kept, and status 422.
+// everything typed kept, and status 422; 429 for a patient over the send limit.
 func (a *App) messageSend(c *fiber.Ctx) error {
 	n := store.NewConversation{
 		Subject:          c.FormValue("subject"),
@@ -24,12 +28,15 @@ func (a *App) messageSend(c *fiber.Ctx) error {
 	}
 	sent, err := a.store.StartConversation(c.UserContext(), session(c).User.Viewer(), a.origin(c), n)
 	var invalid *store.ValidationError
+	var limited *store.SendLimited
 	status, problems := 0, map[string]string(nil)
 	switch {
 	case err == nil:
 		return a.changed(c, "sent", sent.Event)
 	case errors.As(err, &invalid):
 		status, problems = fiber.StatusUnprocessableEntity, invalid.Fields
+	case errors.As(err, &limited):
+		status, problems = a.sendLimited(c, limited)
 	default:
 		return err
 	}
@@ -38,6 +45,26 @@ func (a *App) messageSend(c *fiber.Ctx) error {
 		return err
 	}
 	return a.showCompose(c, status, form)
+}
+
+// sendLimited is the answer to a send over the limit: 429 with Retry-After, and the form's
+// problem saying when the message can be sent and whom to call meanwhile.
+func (a *App) sendLimited(c *fiber.Ctx, l *store.SendLimited) (int, map[string]string) {
+	wait := max(time.Until(l.Retry), time.Second)
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	text := fmt.Sprintf("You have sent %d messages in the last %s, the most this message center takes in that time. "+
+		"Your message is kept below: you can send it in %s. For anything urgent, call %s.",
+		l.Limit.Messages, minutes(l.Limit.Window), minutes(wait), session(c).Practice.Name)
+	return fiber.StatusTooManyRequests, map[string]string{"form": text}
+}
+
+// minutes writes a duration as whole minutes, rounded up: "1 minute", "10 minutes".
+func minutes(d time.Duration) string {
+	n := int(math.Ceil(d.Minutes()))
+	if n <= 1 {
+		return "1 minute"
+	}
+	return strconv.Itoa(n) + " minutes"
 }
 
 // optionalUser reads a person chosen from a list by their public id: 0 when none was chosen,

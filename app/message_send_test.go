@@ -1,11 +1,15 @@
 package app
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"securemessages/store"
 	"securemessages/views/htmltest"
 )
 
@@ -214,6 +218,59 @@ func TestMessageSendRefusesBadInput(t *testing.T) {
 					}
 				}
 			})
+		}
+	})
+}
+
+// A patient over the send limit gets 429 and the form back as typed, saying when the message can
+// be sent and whom to call meanwhile; nothing is stored. Another patient, and staff, send on.
+func TestMessageSendIsLimited(t *testing.T) {
+	t.Parallel()
+	both(t, func(t *testing.T, htmx bool) {
+		cfg := testConfig(t)
+		cfg.SendLimits = store.SendLimits{Messages: 2, Window: 10 * time.Minute}
+		e := newEnvWith(t, cfg)
+		patient := e.signIn(t, maria).variant(htmx)
+		for i := range cfg.SendLimits.Messages {
+			r := patient.sendForm(t, "/messages", filledCompose(t, e, patient, fmt.Sprintf("Allowed %d", i)))
+			after(t, patient, r, "/inbox?notice=sent")
+		}
+		form := filledCompose(t, e, patient, "My typed subject, over the limit")
+		form.Set("no_response", "yes")
+		before := e.counts(t)
+		r := patient.sendForm(t, "/messages", form)
+		wantStatus(t, r, http.StatusTooManyRequests)
+		if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < 1 || s > 600 {
+			t.Errorf("Retry-After %q, want the seconds until the next send is allowed", r.Header.Get("Retry-After"))
+		}
+		compose := composeSection(t, r, htmx)
+		if got := e.counts(t); got != before {
+			t.Errorf("a limited message changed the database: %+v -> %+v", before, got)
+		}
+		alert := compose.First(func(n *htmltest.Node) bool { return n.Attr["role"] == "alert" })
+		if alert == nil || !strings.Contains(alert.TextContent(), "You have sent 2 messages in the last 10 minutes") ||
+			!strings.Contains(alert.TextContent(), "you can send it in ") ||
+			!strings.Contains(alert.TextContent(), "For anything urgent, call Riverside Family Medicine.") {
+			t.Errorf("the form does not say when to send again and whom to call:\n%s", compose.TextContent())
+		}
+		kept := compose.First(htmltest.Tag("form")).FormValues()
+		for _, field := range []string{"subject", "body", "staff", "method", "no_response", "consent", "submit_key"} {
+			if kept.Get(field) != form.Get(field) {
+				t.Errorf("%s not kept: sent %.40q, form now has %.40q", field, form.Get(field), kept.Get(field))
+			}
+		}
+
+		// Tom, at the same practice, is not held up by Maria.
+		other := e.signIn(t, tom).variant(htmx)
+		after(t, other, other.sendForm(t, "/messages", filledCompose(t, e, other, "Tom's own")), "/inbox?notice=sent")
+		// Staff are never limited.
+		staff := e.signIn(t, physician).variant(htmx)
+		for i := range cfg.SendLimits.Messages + 2 {
+			f := blankCompose(t, staff)
+			f.Set("patient", e.uid(e.user(t, maria).ID))
+			f.Set("subject", fmt.Sprintf("From the physician %d", i))
+			f.Set("body", "Please book a visit.")
+			after(t, staff, staff.sendForm(t, "/messages", f), "/inbox?notice=sent")
 		}
 	})
 }

@@ -35,7 +35,7 @@ func TestProcess(t *testing.T) {
 
 func (s *secSystem) env() map[string]string {
 	return map[string]string{"DATABASE_URL": s.dbURL, "REDIS_URL": s.redis.URL, "MESSAGE_KEYS": storetest.KeySpec,
-		"SSE_HEARTBEAT_SECONDS": "1"}
+		"SSE_HEARTBEAT_SECONDS": "1", "SEND_LIMIT": "0"} // as envConfig: these tests send as fast as they can
 }
 
 // testSIGKILLMidSend: the process is killed while patients and staff are sending as fast as they

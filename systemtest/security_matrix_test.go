@@ -14,9 +14,11 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"securemessages/app"
 	"securemessages/store"
 )
 
@@ -447,6 +449,73 @@ func TestLiveStreamsMatrix(t *testing.T) {
 		}
 		if fs, ended := w.s.snapshot(); ended {
 			t.Errorf("%s ended: %+v", w.s.name, secTail(fs))
+		}
+	}
+}
+
+// TestSendLimitAcrossInstances: a patient's sends are limited however they are spread over
+// instances, and however many are sent at once: of 50 posts at once to two instances sharing the
+// database, exactly the limit are stored and the rest answer 429, changing nothing. Another
+// patient and staff send on.
+func TestSendLimitAcrossInstances(t *testing.T) {
+	t.Parallel()
+	sys := newSecSystem(t)
+	limit := store.SendLimits{Messages: 10, Window: 10 * time.Minute}
+	a := sys.start(t, func(c *app.Config) { c.SendLimits = limit })
+	b := sys.start(t, func(c *app.Config) { c.SendLimits = limit })
+	maria := a.signIn(t, secMaria)
+	token := maria.token(t)
+	mariaID := sys.user(t, secMaria).ID
+	before := sys.count(t, `SELECT count(*) FROM messages WHERE author_id = $1`, mariaID)
+	events := sys.newestEvent(t)
+
+	const n = 50
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for i := range n {
+		c := maria.fresh()
+		if i%2 == 1 {
+			c = c.on(b)
+		}
+		wg.Go(func() {
+			<-gate
+			r, err := c.do("POST", "/messages", withToken(secComposeForm(fmt.Sprintf("Burst %d", i), "Burst"), token))
+			if err == nil {
+				statuses[i] = r.Status
+			}
+		})
+	}
+	close(gate)
+	wg.Wait()
+	sent, limited := 0, 0
+	for _, s := range statuses {
+		switch s {
+		case http.StatusSeeOther:
+			sent++
+		case http.StatusTooManyRequests:
+			limited++
+		}
+	}
+	if sent != limit.Messages || limited != n-limit.Messages {
+		t.Errorf("%d sent and %d limited (statuses %v), want %d and %d", sent, limited, statuses, limit.Messages, n-limit.Messages)
+	}
+	if got := sys.count(t, `SELECT count(*) FROM messages WHERE author_id = $1`, mariaID); got != before+limit.Messages {
+		t.Errorf("%d messages stored, want %d", got-before, limit.Messages)
+	}
+	if got := sys.count(t, `SELECT count(*) FROM events WHERE id > $1`, events); got != limit.Messages {
+		t.Errorf("%d events written, want one per message stored (%d)", got, limit.Messages)
+	}
+	// Tom on B and the physician on A are not held up by Maria.
+	if r := b.signIn(t, secTom).post(t, "/messages", secComposeForm("Tom's own", "Not limited by Maria")); r.Status != http.StatusSeeOther {
+		t.Errorf("Tom's send: %s", r)
+	}
+	physician := a.signIn(t, secPhysician)
+	for i := range limit.Messages + 1 {
+		form := secComposeForm(fmt.Sprintf("From the physician %d", i), "Staff are not limited")
+		form.Set("patient", sys.ids.User(mariaID))
+		if r := physician.post(t, "/messages", form); r.Status != http.StatusSeeOther {
+			t.Fatalf("the physician's send %d: %s\n%s", i, r, excerpt(r.Body))
 		}
 	}
 }

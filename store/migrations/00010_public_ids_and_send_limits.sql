@@ -9,5 +9,12 @@ CREATE TABLE IF NOT EXISTS public_id_key (
     key      bytea   NOT NULL CHECK (length(key) = 16)
 );
 
+-- A patient's sends are limited over a window (store/send_limit.go), counted from their recent
+-- messages. Built CONCURRENTLY, so that a release does not hold up new messages; an attempt that
+-- failed half-way leaves an invalid index, dropped first.
+DROP INDEX CONCURRENTLY IF EXISTS messages_author_sent_idx;
+CREATE INDEX CONCURRENTLY messages_author_sent_idx ON messages (author_id, created_at);
+
 -- +goose Down
+DROP INDEX CONCURRENTLY IF EXISTS messages_author_sent_idx;
 DROP TABLE IF EXISTS public_id_key;
