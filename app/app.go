@@ -5,6 +5,7 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"html/template"
 	"log/slog"
@@ -26,6 +27,7 @@ type App struct {
 	assets *static.Assets
 	views  fiber.Views // the templates, which render writes straight into the response
 	convs  *conversationCache
+	ids    *store.PublicIDs // every id a page shows or a request names (store.PublicIDs)
 	log    *slog.Logger
 	admission
 }
@@ -52,7 +54,14 @@ func newApp(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*
 	if err := errors.Join(threads.setViews(set), convs.setViews(set)); err != nil {
 		return nil, nil, err
 	}
-	a := &App{cfg: cfg, store: st, hub: hub, assets: assets, views: set, convs: convs, log: log, admission: newAdmission(cfg.RequestSlots)}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ids, err := st.PublicIDs(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	st.LimitSends(cfg.SendLimits)
+	a := &App{cfg: cfg, store: st, hub: hub, assets: assets, views: set, convs: convs, ids: ids, log: log, admission: newAdmission(cfg.RequestSlots)}
 	f := fiber.New(fiber.Config{
 		Views:                 set,
 		ErrorHandler:          a.handleError,

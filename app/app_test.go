@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -48,7 +47,8 @@ type env struct {
 	app *fiber.App
 	a   *App
 	st  *store.Store
-	log *logBuffer // what the app logged, one JSON object a line
+	log *logBuffer       // what the app logged, one JSON object a line
+	ids *store.PublicIDs // the database's, as the app uses them
 }
 
 func newEnv(t *testing.T) *env { return newEnvWith(t, testConfig(t)) }
@@ -63,7 +63,11 @@ func newEnvWith(t *testing.T, cfg Config) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{app: f, a: a, st: st, log: logs}
+	ids, err := st.PublicIDs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{app: f, a: a, st: st, log: logs, ids: ids}
 }
 
 // logBuffer keeps what the app logs, for tests that read it.
@@ -442,21 +446,38 @@ func inboxOf(t *testing.T, r *response, htmx bool) *htmltest.Node {
 }
 
 // conversationIDs lists the conversations shown, top to bottom.
-func conversationIDs(t *testing.T, inbox *htmltest.Node) []int64 {
+func (e *env) conversationIDs(t *testing.T, inbox *htmltest.Node) []int64 {
 	t.Helper()
 	var ids []int64
 	for _, li := range inbox.All(func(n *htmltest.Node) bool { return strings.HasPrefix(n.Attr["id"], "conversation-") }) {
-		id, err := strconv.ParseInt(strings.TrimPrefix(li.Attr["id"], "conversation-"), 10, 64)
-		if err != nil {
-			t.Fatal(err)
+		id, ok := e.ids.ParseConversation(strings.TrimPrefix(li.Attr["id"], "conversation-"))
+		if !ok {
+			t.Fatalf("%s does not name a conversation", li.Attr["id"])
 		}
 		ids = append(ids, id)
 	}
 	return ids
 }
 
-// messageLI is the <li id="message-N">, or nil.
-func messageLI(n *htmltest.Node, id int64) *htmltest.Node { return n.ByID("message-" + itoa(id)) }
+// messageLI is the <li id="message-N"> of message id, or nil.
+func (e *env) messageLI(n *htmltest.Node, id int64) *htmltest.Node {
+	return n.ByID("message-" + e.mid(id))
+}
+
+// testIDs writes the ids of the tests that render views without a database.
+var testIDs = func() *store.PublicIDs {
+	ids, err := store.NewPublicIDs([]byte("0123456789abcdef"))
+	if err != nil {
+		panic(err)
+	}
+	return ids
+}()
+
+// mid, cid and uid are the public ids of a message, a conversation and a user: what the pages
+// show and the routes take.
+func (e *env) mid(id int64) string { return e.ids.Message(id) }
+func (e *env) cid(id int64) string { return e.ids.Conversation(id) }
+func (e *env) uid(id int64) string { return e.ids.User(id) }
 
 // actions lists the action labels drawn for a message: its own, not its replies'.
 func actions(t *testing.T, li *htmltest.Node) []string {

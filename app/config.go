@@ -44,6 +44,8 @@ type Config struct {
 	// and how a rediss:// connection checks the server's certificate.
 	Streams  realtime.Limits
 	RedisTLS realtime.TLSOptions
+	// How much one patient may send (store.SendLimits); staff are never limited.
+	SendLimits store.SendLimits
 }
 
 // defaultThreadCache holds a few hundred open pages' threads and conversations: about 45 MB at most.
@@ -154,6 +156,15 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		c.Signin.AttemptsPerAddress = n
 	}
 	problems = append(problems, c.realtimeFromEnv(getenv)...)
+	// How much one patient may send.
+	c.SendLimits = store.DefaultSendLimits
+	if v := getenv("SEND_LIMIT"); v != "" {
+		l, err := parseSendLimit(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("SEND_LIMIT %q must be messages/window, such as 10/10m, or 0 for none", v))
+		}
+		c.SendLimits = l
+	}
 	c.ShowDemo = getenv("SHOW_DEMO_SIGNINS") == "true" && !c.Production
 	if len(problems) > 0 {
 		return c, errors.New(strings.Join(problems, "\n"))
@@ -239,6 +250,20 @@ func (c *Config) realtimeFromEnv(getenv func(string) string) []string {
 		}
 	}
 	return problems
+}
+
+// parseSendLimit reads SEND_LIMIT: "10/10m" is ten messages in any ten minutes, "0" no limit.
+func parseSendLimit(v string) (store.SendLimits, error) {
+	if v == "0" {
+		return store.SendLimits{}, nil
+	}
+	n, w, ok := strings.Cut(v, "/")
+	messages, err := strconv.Atoi(n)
+	window, werr := time.ParseDuration(w)
+	if !ok || err != nil || werr != nil || messages < 1 || window < time.Minute || window > 7*24*time.Hour {
+		return store.DefaultSendLimits, errors.New("bad send limit")
+	}
+	return store.SendLimits{Messages: messages, Window: window}, nil
 }
 
 // ConfigFromOS reads the process environment.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"securemessages/realtime"
 	"securemessages/store"
@@ -67,6 +68,8 @@ func TestConfigFromEnvReportsEveryProblem(t *testing.T) {
 		{"REDIS_TLS_VERIFY not a bool", with(map[string]string{"REDIS_TLS_VERIFY": "no-thanks"}), []string{`REDIS_TLS_VERIFY "no-thanks" must be true or false`}},
 		{"REDIS_TLS_CA_FILE missing", with(map[string]string{"REDIS_TLS_CA_FILE": "/nonexistent/ca.pem"}), []string{"REDIS_TLS_CA_FILE: open /nonexistent/ca.pem: no such file or directory"}},
 		{"STREAMS_PER_USER not a number", with(map[string]string{"STREAMS_PER_USER": "tabs"}), []string{`STREAMS_PER_USER "tabs" must be a whole number`}},
+		{"SEND_LIMIT without a window", with(map[string]string{"SEND_LIMIT": "10"}), []string{`SEND_LIMIT "10" must be messages/window`}},
+		{"SEND_LIMIT window too short", with(map[string]string{"SEND_LIMIT": "10/5s"}), []string{`SEND_LIMIT "10/5s" must be messages/window`}},
 		{"production without keys", with(map[string]string{"APP_ENV": "production", "MESSAGE_KEYS": "", "REDIS_URL": "rediss://cache:6380",
 			"APP_URL": "https://messages.example.com", "TRUST_PROXY": "true"}),
 			[]string{"MESSAGE_KEYS is not set: production refuses to start without the message key ring"}},
@@ -112,7 +115,7 @@ func TestConfigFromEnvGood(t *testing.T) {
 		"PORT": "8080", "DATABASE_URL": "postgres://u:p@db:5432/app?sslmode=require", "REDIS_URL": "rediss://:pw@cache:6380",
 		"MESSAGE_KEYS": storetest.KeySpec + ",2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "APP_ENV": "production",
 		"TRUST_PROXY": "true", "SHOW_DEMO_SIGNINS": "true", "THREAD_CACHE_ENTRIES": "0", "APP_URL": "https://Messages.Example.com:443/",
-		"REQUEST_SLOTS": "12", "SIGNIN_ATTEMPTS_PER_ADDRESS": "2000",
+		"REQUEST_SLOTS": "12", "SIGNIN_ATTEMPTS_PER_ADDRESS": "2000", "SEND_LIMIT": "20/1h",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -150,6 +153,9 @@ func TestConfigFromEnvGood(t *testing.T) {
 	if cfg.Signin.AttemptsPerAddress != 2000 || cfg.Signin.AttemptsPerAccount != store.DefaultSigninLimits.AttemptsPerAccount {
 		t.Errorf("SIGNIN_ATTEMPTS_PER_ADDRESS=2000 gives %+v", cfg.Signin)
 	}
+	if cfg.SendLimits != (store.SendLimits{Messages: 20, Window: time.Hour}) {
+		t.Errorf("SEND_LIMIT=20/1h gives %+v", cfg.SendLimits)
+	}
 	if cfg.Sessions.Idle <= 0 || cfg.Sessions.Absolute <= cfg.Sessions.Idle || cfg.Signin.PerAccount <= 0 || cfg.Signin.Window <= 0 {
 		t.Errorf("limits %+v %+v", cfg.Sessions, cfg.Signin)
 	}
@@ -160,7 +166,7 @@ func TestConfigFromEnvGood(t *testing.T) {
 		t.Fatal(err)
 	}
 	if local.Port != 3000 || local.Production || !local.ShowDemo || local.RedisURL != "" || local.ThreadCache != defaultThreadCache ||
-		local.RequestSlots != 2*runtime.GOMAXPROCS(0) {
+		local.RequestSlots != 2*runtime.GOMAXPROCS(0) || local.SendLimits != store.DefaultSendLimits {
 		t.Errorf("local defaults: %+v", local)
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 // conversationArchive closes a whole conversation for both sides.
 func (a *App) conversationArchive(c *fiber.Ctx) error {
-	id, err := idParam(c)
+	id, err := idParam(c, a.ids.ParseConversation)
 	if err != nil {
 		return err
 	}

@@ -9,9 +9,9 @@ import (
 )
 
 // actionForm is the form behind an action button (Archive, Re-Open) of a message, as shown.
-func actionForm(t *testing.T, inbox *htmltest.Node, id int64, button string) *htmltest.Node {
+func (e *env) actionForm(t *testing.T, inbox *htmltest.Node, id int64, button string) *htmltest.Node {
 	t.Helper()
-	li := messageLI(inbox, id)
+	li := e.messageLI(inbox, id)
 	if li == nil {
 		t.Fatalf("message %d not shown", id)
 	}
@@ -29,19 +29,19 @@ func TestConversationArchive(t *testing.T) {
 		m := e.mariasInbox(t)
 		patient := e.signIn(t, maria).variant(htmx)
 		before := e.counts(t)
-		form := actionForm(t, inboxOf(t, patient.variant(false).get(t, "/inbox"), false), m.refillDr.ID, "Archive")
-		if form.Attr["action"] != "/conversations/"+itoa(m.refill.ConversationID)+"/archive" {
+		form := e.actionForm(t, inboxOf(t, patient.variant(false).get(t, "/inbox"), false), m.refillDr.ID, "Archive")
+		if form.Attr["action"] != "/conversations/"+e.cid(m.refill.ConversationID)+"/archive" {
 			t.Fatalf("Archive posts to %q", form.Attr["action"])
 		}
 		inbox := after(t, patient, patient.sendForm(t, form.Attr["action"], form.FormValues()), "/inbox?notice=archived")
 		if got := notice(t, inbox); got != "The conversation was archived." {
 			t.Errorf("notice %q", got)
 		}
-		if slices.Contains(conversationIDs(t, inbox), m.refill.ConversationID) {
+		if slices.Contains(e.conversationIDs(t, inbox), m.refill.ConversationID) {
 			t.Error("the archived conversation is still among the open ones")
 		}
 		all := inboxOf(t, patient.variant(false).get(t, "/inbox?all=1"), false)
-		if li := all.ByID("conversation-" + itoa(m.refill.ConversationID)); li == nil || !li.HasClass("archived") {
+		if li := all.ByID("conversation-" + e.cid(m.refill.ConversationID)); li == nil || !li.HasClass("archived") {
 			t.Error("Show All Conversations does not show it archived")
 		}
 		if got := e.counts(t); got.Archived != before.Archived+1 || got.Events != before.Events+1 {
@@ -68,20 +68,20 @@ func TestConversationReopen(t *testing.T) {
 		m := e.mariasInbox(t)
 		patient := e.signIn(t, maria).variant(htmx)
 		before := e.counts(t)
-		form := actionForm(t, inboxOf(t, patient.variant(false).get(t, "/inbox?all=1"), false), m.rash.ID, "Re-Open")
+		form := e.actionForm(t, inboxOf(t, patient.variant(false).get(t, "/inbox?all=1"), false), m.rash.ID, "Re-Open")
 		inbox := after(t, patient, patient.sendForm(t, form.Attr["action"], form.FormValues()), "/inbox?all=1&notice=reopened")
 		if got := notice(t, inbox); got != "The conversation was re-opened." {
 			t.Errorf("notice %q", got)
 		}
-		li := inbox.ByID("conversation-" + itoa(m.rash.ConversationID))
+		li := inbox.ByID("conversation-" + e.cid(m.rash.ConversationID))
 		if li == nil || li.HasClass("archived") {
 			t.Fatal("the re-opened conversation is missing or still drawn archived")
 		}
-		if got := actions(t, messageLI(inbox, m.rashRN.ID)); !slices.Equal(got, []string{"Show Details", "Reply", "Archive"}) {
+		if got := actions(t, e.messageLI(inbox, m.rashRN.ID)); !slices.Equal(got, []string{"Show Details", "Reply", "Archive"}) {
 			t.Errorf("re-opened: the nurse's reply offers %q", got)
 		}
 		open := inboxOf(t, patient.variant(false).get(t, "/inbox"), false)
-		if !slices.Contains(conversationIDs(t, open), m.rash.ConversationID) {
+		if !slices.Contains(e.conversationIDs(t, open), m.rash.ConversationID) {
 			t.Error("the re-opened conversation is not among the open ones")
 		}
 		if got := e.counts(t); got.Archived != before.Archived-1 || got.Events != before.Events+1 {

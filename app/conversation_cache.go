@@ -104,7 +104,7 @@ func (c *conversationCache) cut(cv *ConversationView) ([]string, error) {
 		return nil, err
 	}
 	if len(a) != len(b) {
-		return nil, fmt.Errorf("render conversation %d: the CSRF token's stand-ins changed its length", cv.ID)
+		return nil, fmt.Errorf("render conversation %s: the CSRF token's stand-ins changed its length", cv.ID)
 	}
 	var parts []string
 	start, n := 0, len(standIns[0])
@@ -113,7 +113,7 @@ func (c *conversationCache) cut(cv *ConversationView) ([]string, error) {
 			continue
 		}
 		if !strings.HasPrefix(string(a[i:]), standIns[0]) || !strings.HasPrefix(string(b[i:]), standIns[1]) {
-			return nil, fmt.Errorf("render conversation %d: the CSRF token's stand-ins were not written as they are", cv.ID)
+			return nil, fmt.Errorf("render conversation %s: the CSRF token's stand-ins were not written as they are", cv.ID)
 		}
 		parts = append(parts, string(a[start:i]))
 		start = i + n
@@ -130,7 +130,7 @@ func (c *conversationCache) render(cv *ConversationView, token string) (template
 	view.Inbox = &in
 	h, err := execute(c.tmpl, &view)
 	if err != nil {
-		return "", fmt.Errorf("render conversation %d: %w", cv.ID, err)
+		return "", fmt.Errorf("render conversation %s: %w", cv.ID, err)
 	}
 	return h, nil
 }

@@ -112,8 +112,8 @@ func TestConversationCacheCutsOnlyAtTheToken(t *testing.T) {
 		iv := &InboxView{CSRFToken: token, Page: 1, Staff: true}
 		nodes := sampleThread(staff, iv)
 		nodes[0].Subject = tricky
-		cv := &ConversationView{ID: 1, Inbox: iv, PatientName: tricky, Messages: nodes,
-			StateAction: stateAction(1, nodes[0].Actions, iv.Q())}
+		cv := &ConversationView{ID: testIDs.Conversation(1), Inbox: iv, PatientName: tricky, Messages: nodes,
+			StateAction: stateAction(testIDs.Conversation(1), nodes[0].Actions, iv.Q())}
 		if cv.StateAction == "" {
 			t.Fatal("the sample conversation has no Archive form: there is no token to cut at")
 		}

@@ -10,7 +10,7 @@ import (
 
 // conversationReopen opens an archived conversation again.
 func (a *App) conversationReopen(c *fiber.Ctx) error {
-	id, err := idParam(c)
+	id, err := idParam(c, a.ids.ParseConversation)
 	if err != nil {
 		return err
 	}

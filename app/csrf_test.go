@@ -35,13 +35,13 @@ func csrfCases(t *testing.T, e *env, m demoInbox, c *client) map[string]csrfCase
 			func(b, a counts) bool { return a.Sessions == b.Sessions-1 }},
 		"/messages": {"/messages", compose,
 			func(b, a counts) bool { return a.Messages == b.Messages+1 }},
-		"/messages/:id/replies": {"/messages/" + itoa(m.refillDr.ID) + "/replies", reply,
+		"/messages/:id/replies": {"/messages/" + e.mid(m.refillDr.ID) + "/replies", reply,
 			func(b, a counts) bool { return a.Messages == b.Messages+1 }},
-		"/messages/:id/cancel": {"/messages/" + itoa(m.lab.ID) + "/cancel", url.Values{},
+		"/messages/:id/cancel": {"/messages/" + e.mid(m.lab.ID) + "/cancel", url.Values{},
 			func(b, a counts) bool { return a.Messages == b.Messages-1 }},
-		"/conversations/:id/archive": {"/conversations/" + itoa(m.refill.ConversationID) + "/archive", url.Values{},
+		"/conversations/:id/archive": {"/conversations/" + e.cid(m.refill.ConversationID) + "/archive", url.Values{},
 			func(b, a counts) bool { return a.Archived == b.Archived+1 }},
-		"/conversations/:id/reopen": {"/conversations/" + itoa(m.rash.ConversationID) + "/reopen", url.Values{},
+		"/conversations/:id/reopen": {"/conversations/" + e.cid(m.rash.ConversationID) + "/reopen", url.Values{},
 			func(b, a counts) bool { return a.Archived == b.Archived-1 }},
 	}
 }
@@ -69,7 +69,7 @@ func TestCSRFOnEveryStateChange(t *testing.T) {
 			other := e.signIn(t, tom)
 			tc, known := csrfCases(t, e, m, patient)[pattern]
 			if !known {
-				tc = csrfCase{path: strings.ReplaceAll(pattern, ":id", itoa(m.lab.ID)), form: filledCompose(t, e, patient, "CSRF probe")}
+				tc = csrfCase{path: strings.ReplaceAll(pattern, ":id", e.mid(m.lab.ID)), form: filledCompose(t, e, patient, "CSRF probe")}
 			}
 			tc.form.Del(csrfField)
 			valid := patient.token(t)

@@ -20,7 +20,7 @@ func (a *App) eventStream(c *fiber.Ctx) error {
 	sess := session(c)
 	viewer := sess.User.Viewer()
 	key := store.SessionKey(c.Cookies(a.cookieName(c)))
-	after := max(lastID(c.Query("after")), lastID(c.Get("Last-Event-ID")))
+	after := max(a.lastID(c.Query("after")), a.lastID(c.Get("Last-Event-ID")))
 	shutdown := c.Context().Done() // closed by the server's shutdown, the only end fasthttp signals
 
 	c.Set(fiber.HeaderContentType, "text/event-stream")
@@ -39,7 +39,7 @@ func (a *App) eventStream(c *fiber.Ctx) error {
 	// fasthttp drops a connection it fails to hand over (a failed flush of an earlier pipelined
 	// response) without calling the hijack handler: a slot not taken up by then is let go.
 	unclaimed := time.AfterFunc(streamWriteTimeout, func() { a.hub.Close(stream) })
-	opts := realtime.ServeOptions{After: after, Shutdown: shutdown, Sessions: a.cfg.Sessions, Heartbeat: a.cfg.Heartbeat}
+	opts := realtime.ServeOptions{After: after, Shutdown: shutdown, Sessions: a.cfg.Sessions, Heartbeat: a.cfg.Heartbeat, IDs: a.ids}
 	// The stream is written straight to the connection, which this handler takes over from
 	// fasthttp once the middleware has run (Hijack, as fasthttp's WebSocket upgrade does; the
 	// server keeps hijacked connections open for us, see New). fasthttp's own streamed body
@@ -111,10 +111,10 @@ func (cw *chunkWriter) send() error {
 	return err
 }
 
-// lastID reads an event id; anything else counts as none.
-func lastID(s string) int64 {
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id < 0 {
+// lastID reads an event's public id (store.PublicIDs); anything else counts as none.
+func (a *App) lastID(s string) int64 {
+	id, ok := a.ids.ParseEvent(s)
+	if !ok {
 		return 0
 	}
 	return id

@@ -36,19 +36,20 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 	vd := a.newViewData(c, "Messages")
 	vd.Practice = sess.Practice
 	vd.Notice = o.notice
+	// Read with the session, before the list, or written by this request before it: the page
+	// never claims an event it does not show, and its own change does not come back to it live.
+	liveAfter := max(sess.NewestEvent, o.made)
 	iv := &InboxView{ShowAll: o.showAll, Staff: v.Role == store.RoleStaff, Assignment: filter.Assignment,
 		Compose: o.compose, CSRFToken: vd.CSRFToken, Page: page.Page, More: page.More,
-		// Read with the session, before the list, or written by this request before it: the page
-		// never claims an event it does not show, and its own change does not come back to it live.
-		LiveAfter: max(sess.NewestEvent, o.made)}
+		LiveAfter: a.ids.Event(liveAfter), ids: a.ids}
 	if iv.Staff {
-		if iv.Awaiting, err = a.store.AwaitingCount(c.UserContext(), v, iv.LiveAfter); err != nil {
+		if iv.Awaiting, err = a.store.AwaitingCount(c.UserContext(), v, liveAfter); err != nil {
 			return nil, err
 		}
 	}
 	q, now := iv.Q(), time.Now()
 	for _, conv := range page.Conversations {
-		cv := &ConversationView{ID: conv.ID, Archived: conv.Archived(), Inbox: iv}
+		cv := &ConversationView{ID: a.ids.Conversation(conv.ID), Archived: conv.Archived(), Inbox: iv}
 		if o.open == nil {
 			key := a.convs.key(conv, v, q, now)
 			if cv.kept, _ = a.convs.get(key); cv.kept != nil {
@@ -64,7 +65,7 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 			cv.Awaiting = conv.AwaitingPractice()
 		}
 		for _, m := range conv.Messages {
-			cv.Messages = append(cv.Messages, buildNode(v, m, iv, q, now, o.open))
+			cv.Messages = append(cv.Messages, buildNode(v, m, cv.ID, iv, q, now, o.open))
 		}
 		if len(cv.Messages) > 0 {
 			cv.StateAction = stateAction(cv.ID, cv.Messages[0].Actions, q)
@@ -78,10 +79,10 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 // fragmentInbox is what a fragment's links and forms need of the inbox (the view they keep: archived
 // shown, staff filter, page; and the CSRF token) without loading the list, which a fragment does
 // not show.
-func fragmentInbox(c *fiber.Ctx) *InboxView {
+func (a *App) fragmentInbox(c *fiber.Ctx) *InboxView {
 	sess := session(c)
 	iv := &InboxView{ShowAll: showAll(c), Staff: sess.User.Role == store.RoleStaff, Page: pageParam(c),
-		CSRFToken: maskCSRF(sess.CSRFToken)}
+		CSRFToken: maskCSRF(sess.CSRFToken), ids: a.ids}
 	if iv.Staff {
 		iv.Assignment = assignment(c)
 	}
@@ -91,15 +92,15 @@ func fragmentInbox(c *fiber.Ctx) *InboxView {
 // messageNode builds a message and its replies for the viewer, asking store.Allowed for the
 // actions. open, if it is this message, carries the slot to show under it.
 func messageNode(v store.Viewer, m *store.Message, iv *InboxView, open *MessageNode) *MessageNode {
-	return buildNode(v, m, iv, iv.Q(), time.Now(), open)
+	return buildNode(v, m, iv.ids.Conversation(m.ConversationID), iv, iv.Q(), time.Now(), open)
 }
 
-// buildNode is messageNode with what every message of a page shares made once: the list's query
-// and the time dates are shown against.
-func buildNode(v store.Viewer, m *store.Message, iv *InboxView, q string, now time.Time, open *MessageNode) *MessageNode {
+// buildNode is messageNode with what every message of a page shares made once: the public id of
+// the conversation, the list's query and the time dates are shown against.
+func buildNode(v store.Viewer, m *store.Message, conv string, iv *InboxView, q string, now time.Time, open *MessageNode) *MessageNode {
 	n := &MessageNode{
-		ID:             m.ID,
-		ConversationID: m.ConversationID,
+		ID:             iv.ids.Message(m.ID),
+		ConversationID: conv,
 		Subject:        m.Subject,
 		Sent:           stamp(m.CreatedAt, now),
 		Flag:           flagFor(v, m),
@@ -107,19 +108,19 @@ func buildNode(v store.Viewer, m *store.Message, iv *InboxView, q string, now ti
 		Inbox:          iv,
 	}
 	n.Links = linksFor(n.ID, n.Actions, q)
-	if open != nil && open.ID == m.ID {
+	if open != nil && open.ID == n.ID {
 		n.Slot = open.Slot
 	}
 	for _, r := range m.Replies {
-		n.Replies = append(n.Replies, buildNode(v, r, iv, q, now, open))
+		n.Replies = append(n.Replies, buildNode(v, r, conv, iv, q, now, open))
 	}
 	return n
 }
 
-// linksFor makes the addresses of the links a message allows; q is the list's query.
-func linksFor(id int64, a store.Actions, q string) MessageLinks {
+// linksFor makes the addresses of the links a message allows, msg being its public id; q is the
+// list's query.
+func linksFor(msg string, a store.Actions, q string) MessageLinks {
 	var l MessageLinks
-	msg := itoa(id)
 	if a.ShowDetails {
 		l.Details = msg + q
 	}
@@ -135,12 +136,12 @@ func linksFor(id int64, a store.Actions, q string) MessageLinks {
 // stateAction is where a conversation's Archive or Re-Open buttons post, as store.Allowed gives
 // them (a thread-wide action, the same on every message); "" if neither applies. q is the list's
 // query, which the answer keeps.
-func stateAction(id int64, a store.Actions, q string) string {
+func stateAction(id string, a store.Actions, q string) string {
 	switch {
 	case a.Reopen:
-		return "/conversations/" + itoa(id) + "/reopen" + q
+		return "/conversations/" + id + "/reopen" + q
 	case a.Archive:
-		return "/conversations/" + itoa(id) + "/archive" + q
+		return "/conversations/" + id + "/archive" + q
 	}
 	return ""
 }
@@ -168,7 +169,7 @@ func (iv *InboxView) LiveURL() string {
 	} else {
 		q += "&"
 	}
-	return "/inbox" + q + "live=1&after=" + strconv.FormatInt(iv.LiveAfter, 10)
+	return "/inbox" + q + "live=1&after=" + iv.LiveAfter
 }
 
 // With is the query for the first page of the same view with another staff filter.
@@ -234,10 +235,11 @@ func listURL(c *fiber.Ctx) string {
 	return "/inbox" + listQuery(showAll(c), assignment(c), pageParam(c))
 }
 
-// idParam reads the :id of a URL; anything but a positive whole number is a bad link.
-func idParam(c *fiber.Ctx) (int64, error) {
-	id, err := strconv.ParseInt(c.Params("id"), 10, 64)
-	if err != nil || id <= 0 {
+// idParam reads the :id of a URL, a public id that parse reads (a.ids.ParseMessage or
+// ParseConversation); anything else, an internal number among them, is a bad link.
+func idParam(c *fiber.Ctx, parse func(string) (int64, bool)) (int64, error) {
+	id, ok := parse(c.Params("id"))
+	if !ok || id <= 0 {
 		return 0, fiber.NewError(fiber.StatusBadRequest, "That link is not valid: it does not name a message or conversation.")
 	}
 	return id, nil

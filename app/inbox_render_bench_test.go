@@ -54,7 +54,7 @@ func benchInboxPage() *ViewData {
 	vd := &ViewData{Title: "Messages", User: &patient, Practice: store.Practice{ID: 1, Name: "Riverside Family Medicine"},
 		CSRFToken: maskCSRF("0123456789abcdefghijklmnopqrstuvwxyzABCDEFG")}
 	vd.CSRFHeaders = csrfHeaders(vd.CSRFToken)
-	iv := &InboxView{CSRFToken: vd.CSRFToken, Page: 1, More: true, LiveAfter: 1234}
+	iv := &InboxView{CSRFToken: vd.CSRFToken, Page: 1, More: true, LiveAfter: testIDs.Event(1234), ids: testIDs}
 	id := int64(1000)
 	for c := int64(1); c <= store.PageSize; c++ {
 		var root, parent *store.Message
@@ -73,7 +73,7 @@ func benchInboxPage() *ViewData {
 			}
 			parent = m
 		}
-		iv.Conversations = append(iv.Conversations, &ConversationView{ID: c, StateAction: stateAction(c, store.Actions{Archive: true}, iv.Q()), Inbox: iv,
+		iv.Conversations = append(iv.Conversations, &ConversationView{ID: testIDs.Conversation(c), StateAction: stateAction(testIDs.Conversation(c), store.Actions{Archive: true}, iv.Q()), Inbox: iv,
 			Messages: []*MessageNode{messageNode(patient.Viewer(), root, iv, nil)}})
 	}
 	vd.Inbox = iv

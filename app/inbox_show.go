@@ -7,14 +7,14 @@ const liveNotice = "New activity in your conversations."
 
 // inboxShow lists the open conversations, or all of them with ?all=1.
 //
-// The page's live stream makes the inbox fetch itself with ?live=1&after=N, N being the newest
-// event the inbox on the page reflects. Nothing newer for this viewer means the event was the echo
+// The page's live stream makes the inbox fetch itself with ?live=1&after=N, N being the public id
+// of the newest event the inbox on the page reflects. Nothing newer for this viewer means the event was the echo
 // of a change the page has already shown (its own Send or Archive): 204, and htmx leaves the page,
 // and its notice, alone. Otherwise the fresh inbox says so in its status line.
 func (a *App) inboxShow(c *fiber.Ctx) error {
 	notice := Notice{Text: notices[c.Query("notice")]}
 	if isFragment(c) && c.Query("live") == "1" {
-		news, err := a.store.EventsAfter(c.UserContext(), session(c).User.Viewer(), lastID(c.Query("after")), 1)
+		news, err := a.store.EventsAfter(c.UserContext(), session(c).User.Viewer(), a.lastID(c.Query("after")), 1)
 		if err != nil {
 			return err
 		}

@@ -3,6 +3,7 @@ package app
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -62,7 +63,7 @@ func TestInboxShow(t *testing.T) {
 
 		// Open threads only, newest activity first.
 		want := []int64{m.lab.ConversationID, m.checkup.ConversationID, m.refill.ConversationID}
-		if got := conversationIDs(t, inbox); !slices.Equal(got, want) {
+		if got := e.conversationIDs(t, inbox); !slices.Equal(got, want) {
 			t.Errorf("conversations %v, want %v (lab, check-up, refill)", got, want)
 		}
 		if strings.Contains(r.Body, subjRash) {
@@ -80,7 +81,7 @@ func TestInboxShow(t *testing.T) {
 		// Replies nest under what they answer, several levels deep.
 		chain := []*store.Message{m.refill, m.refillDr, m.refillMe, m.refillRN, m.nurse}
 		for i := 1; i < len(chain); i++ {
-			parent, child := messageLI(inbox, chain[i-1].ID), messageLI(inbox, chain[i].ID)
+			parent, child := e.messageLI(inbox, chain[i-1].ID), e.messageLI(inbox, chain[i].ID)
 			if parent == nil || child == nil {
 				t.Fatalf("message %d or %d not shown", chain[i-1].ID, chain[i].ID)
 			}
@@ -88,7 +89,7 @@ func TestInboxShow(t *testing.T) {
 				t.Errorf("message %d is not nested under %d", chain[i].ID, chain[i-1].ID)
 			}
 		}
-		if messageLI(inbox, m.refillDr.ID).Contains(messageLI(inbox, m.checkup.ID)) {
+		if e.messageLI(inbox, m.refillDr.ID).Contains(e.messageLI(inbox, m.checkup.ID)) {
 			t.Error("threads are nested in each other")
 		}
 
@@ -105,7 +106,7 @@ func TestInboxShow(t *testing.T) {
 			{m.refillRN, "JP", "them", "From Jordan Patel, RN"},
 			{m.checkup, "SR", "them", "From Sam Rivera"},
 		} {
-			flag := messageLI(inbox, f.msg.ID).First(func(n *htmltest.Node) bool { return n.HasClass("flag") })
+			flag := e.messageLI(inbox, f.msg.ID).First(func(n *htmltest.Node) bool { return n.HasClass("flag") })
 			if flag == nil || !flag.HasClass(f.class) || !strings.HasPrefix(flag.TextContent(), f.text+" ") ||
 				!strings.Contains(flag.TextContent(), f.label) {
 				t.Errorf("message %d flag: want %q (class %s, %q)", f.msg.ID, f.text, f.class, f.label)
@@ -125,7 +126,7 @@ func TestInboxShow(t *testing.T) {
 			{"her answered reply", m.refillMe, []string{"Show Details", "Send Follow-Up", "Archive"}},
 			{"nurse's follow-up", m.nurse, []string{"Show Details", "Reply", "Archive"}},
 		} {
-			if got := actions(t, messageLI(inbox, a.msg.ID)); !slices.Equal(got, a.want) {
+			if got := actions(t, e.messageLI(inbox, a.msg.ID)); !slices.Equal(got, a.want) {
 				t.Errorf("%s: actions %q, want %q", a.name, got, a.want)
 			}
 		}
@@ -157,18 +158,18 @@ func TestInboxShowAll(t *testing.T) {
 		wantStatus(t, r, http.StatusOK)
 		inbox := inboxOf(t, r, htmx)
 		want := []int64{m.lab.ConversationID, m.checkup.ConversationID, m.refill.ConversationID, m.rash.ConversationID}
-		if got := conversationIDs(t, inbox); !slices.Equal(got, want) {
+		if got := e.conversationIDs(t, inbox); !slices.Equal(got, want) {
 			t.Errorf("conversations %v, want %v (lab, check-up, refill, rash)", got, want)
 		}
 		for _, id := range want {
-			li := inbox.ByID("conversation-" + itoa(id))
+			li := inbox.ByID("conversation-" + e.cid(id))
 			if archived := li.HasClass("archived"); archived != (id == m.rash.ConversationID) {
 				t.Errorf("conversation %d drawn archived=%t", id, archived)
 			}
 		}
 		// An archived thread can only be read and re-opened.
 		for _, msg := range []*store.Message{m.rash, m.rashRN} {
-			if got, want := actions(t, messageLI(inbox, msg.ID)), []string{"Show Details", "Re-Open"}; !slices.Equal(got, want) {
+			if got, want := actions(t, e.messageLI(inbox, msg.ID)), []string{"Show Details", "Re-Open"}; !slices.Equal(got, want) {
 				t.Errorf("archived message %d: actions %q, want %q", msg.ID, got, want)
 			}
 		}
@@ -180,12 +181,12 @@ func TestInboxShowAll(t *testing.T) {
 			t.Error("Show All Conversations offered while showing all")
 		}
 		// Links and forms keep the view.
-		details := messageLI(inbox, m.lab.ID).First(htmltest.TagText("a", "Show Details"))
-		if details.Attr["href"] != "/messages/"+itoa(m.lab.ID)+"?all=1" {
+		details := e.messageLI(inbox, m.lab.ID).First(htmltest.TagText("a", "Show Details"))
+		if details.Attr["href"] != "/messages/"+e.mid(m.lab.ID)+"?all=1" {
 			t.Errorf("Show Details links to %q, losing ?all=1", details.Attr["href"])
 		}
-		reopen := actionForm(t, inbox, m.rash.ID, "Re-Open")
-		if want := "/conversations/" + itoa(m.rash.ConversationID) + "/reopen?all=1"; reopen.Attr["action"] != want || reopen.Attr["hx-post"] != want {
+		reopen := e.actionForm(t, inbox, m.rash.ID, "Re-Open")
+		if want := "/conversations/" + e.cid(m.rash.ConversationID) + "/reopen?all=1"; reopen.Attr["action"] != want || reopen.Attr["hx-post"] != want {
 			t.Errorf("the Re-Open form posts to %q (htmx %q), want %q, which keeps ?all=1", reopen.Attr["action"], reopen.Attr["hx-post"], want)
 		}
 	})
@@ -209,7 +210,7 @@ func TestInboxActionsAreAllowed(t *testing.T) {
 		walk = func(ms []*store.Message) {
 			for _, msg := range ms {
 				seen++
-				li := messageLI(inbox, msg.ID)
+				li := e.messageLI(inbox, msg.ID)
 				if li == nil {
 					t.Errorf("%s: message %d not shown", email, msg.ID)
 					continue
@@ -241,7 +242,7 @@ func TestSignedOutIsSentToSignIn(t *testing.T) {
 		if (route.Method != http.MethodGet && route.Method != http.MethodPost) || publicRoutes[route.Method+" "+route.Path] {
 			continue
 		}
-		path := strings.ReplaceAll(route.Path, ":id", itoa(m.lab.ID))
+		path := strings.ReplaceAll(route.Path, ":id", e.mid(m.lab.ID))
 		inbox := route.Path == "/inbox" || strings.HasPrefix(route.Path, "/messages") || strings.HasPrefix(route.Path, "/conversations")
 		t.Run(route.Method+" "+route.Path, func(t *testing.T) {
 			both(t, func(t *testing.T, htmx bool) {
@@ -297,5 +298,45 @@ func anyForm() url.Values {
 		"subject": {"A new question"}, "body": {"Some words"}, "consent": {"yes"},
 		"submit_key": {"4b1c1bde-3f5b-4a43-9b4f-0f6a3e0a2c11"},
 		"email":      {maria}, "password": {store.DemoPassword},
+	}
+}
+
+// internalID finds what would give away an internal id: a number where a page names a message,
+// conversation, person or event (links, DOM ids, the form's choices, the live stream's after=).
+var internalID = regexp.MustCompile(`/(messages|conversations)/\d+\b[^-_A-Za-z]|` +
+	`\b(message|slot|conversation|state|body|consent)-\d+\b[^-_A-Za-z]|after=\d+\b[^-_A-Za-z]|<option value="\d+"`)
+
+// publicID is a public id where a page names something.
+var publicID = regexp.MustCompile(`(/messages/|/conversations/|(message|slot|conversation|state)-|<option value=")[-_A-Za-z0-9]{22}\b`)
+
+// No page or fragment a patient or staff member is shown holds an internal id; each shows the
+// public ones instead. An internal id would let anyone who sees two of them count the
+// practice's, and every other practice's, messages in between.
+func TestPagesHoldNoInternalIDs(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := e.mariasInbox(t)
+	for _, who := range []struct {
+		email string
+		paths []string
+	}{
+		{maria, []string{"/inbox", "/inbox?all=1", "/messages/new", "/messages/" + e.mid(m.lab.ID),
+			"/messages/" + e.mid(m.refillDr.ID) + "/reply", "/messages/" + e.mid(m.lab.ID) + "/cancel",
+			"/messages/" + e.mid(m.lab.ID) + "/slot", "/inbox?live=1&after=" + e.ids.Event(0)}},
+		{physician, []string{"/inbox", "/inbox?all=1", "/messages/new", "/messages/" + e.mid(m.lab.ID)}},
+	} {
+		c := e.signIn(t, who.email)
+		for _, path := range who.paths {
+			for _, htmx := range []bool{false, true} {
+				r := c.variant(htmx).get(t, path)
+				wantStatus(t, r, http.StatusOK)
+				if found := internalID.FindAllString(r.Body, 5); found != nil {
+					t.Errorf("%s %s (htmx %t) shows internal ids %q", who.email, path, htmx, found)
+				}
+				if !publicID.MatchString(r.Body) {
+					t.Errorf("%s %s (htmx %t) shows no public id at all: the test sees nothing", who.email, path, htmx)
+				}
+			}
+		}
 	}
 }

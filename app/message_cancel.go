@@ -24,7 +24,7 @@ func (a *App) cancelConfirm(c *fiber.Ctx) error {
 
 // messageCancel deletes the viewer's own message for both sides, if nobody has acted on it.
 func (a *App) messageCancel(c *fiber.Ctx) error {
-	id, err := idParam(c)
+	id, err := idParam(c, a.ids.ParseMessage)
 	if err != nil {
 		return err
 	}

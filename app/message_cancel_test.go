@@ -11,9 +11,9 @@ import (
 // cancelForm is the confirmation form under a message, as the page gives it.
 func cancelFormFor(t *testing.T, c *client, id int64) *htmltest.Node {
 	t.Helper()
-	r := c.variant(false).get(t, "/messages/"+itoa(id)+"/cancel")
+	r := c.variant(false).get(t, "/messages/"+c.e.mid(id)+"/cancel")
 	wantStatus(t, r, http.StatusOK)
-	form := r.doc(t).ByID("slot-" + itoa(id)).First(htmltest.Tag("form"))
+	form := r.doc(t).ByID("slot-" + c.e.mid(id)).First(htmltest.Tag("form"))
 	if form == nil {
 		t.Fatalf("no confirmation form under message %d", id)
 	}
@@ -33,7 +33,7 @@ func TestMessageCancel(t *testing.T) {
 		if got := notice(t, inbox); got != "Your message was cancelled and deleted." {
 			t.Errorf("notice %q", got)
 		}
-		if messageLI(inbox, m.lab.ID) != nil || strings.Contains(inbox.TextContent(), subjLab) {
+		if e.messageLI(inbox, m.lab.ID) != nil || strings.Contains(inbox.TextContent(), subjLab) {
 			t.Error("the cancelled message is still listed")
 		}
 		// The first message cancelled, the conversation goes with it, for both sides.
@@ -58,10 +58,10 @@ func TestMessageCancelFollowUp(t *testing.T) {
 	patient := e.signIn(t, maria)
 	form := cancelFormFor(t, patient, sent.MessageID)
 	inbox := after(t, patient, patient.sendForm(t, form.Attr["action"], form.FormValues()), "/inbox?notice=cancelled")
-	if messageLI(inbox, sent.MessageID) != nil {
+	if e.messageLI(inbox, sent.MessageID) != nil {
 		t.Error("the cancelled follow-up is still listed")
 	}
-	if messageLI(inbox, m.checkup.ID) == nil {
+	if e.messageLI(inbox, m.checkup.ID) == nil {
 		t.Error("the message it answered went with it")
 	}
 }
@@ -87,7 +87,7 @@ func TestMessageCancelRefused(t *testing.T) {
 			t.Errorf("a refused cancel changed the database: %+v -> %+v", before, got)
 		}
 		// Both messages are still there, the reply nested under the question, and no Cancel now.
-		q, a := messageLI(inbox, m.lab.ID), messageLI(inbox, answer.MessageID)
+		q, a := e.messageLI(inbox, m.lab.ID), e.messageLI(inbox, answer.MessageID)
 		if q == nil || a == nil || !q.Contains(a) {
 			t.Fatal("the question and its answer are not both shown, nested")
 		}

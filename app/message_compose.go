@@ -29,16 +29,34 @@ func (a *App) composeForm(c *fiber.Ctx, n store.NewConversation, problems map[st
 		return nil, err
 	}
 	form := &ComposeForm{
-		PatientID: n.PatientID, Patients: patients,
-		Subject: n.Subject, Body: n.Body, StaffID: n.RequestedStaffID, Method: n.ResponseMethod,
+		PatientID: a.chosen(n.PatientID), Patients: a.people(patients),
+		Subject: n.Subject, Body: n.Body, StaffID: a.chosen(n.RequestedStaffID), Method: n.ResponseMethod,
 		NoResponseNeeded: n.NoResponseNeeded, Consent: n.BillingConsent, SubmitKey: n.SubmitKey,
-		Staff: staff, Methods: store.ResponseMethods, Problems: problems,
+		Staff: a.people(staff), Methods: store.ResponseMethods, Problems: problems,
 		MaxSubject: store.MaxSubjectLen, MaxBody: store.MaxBodyLen,
 	}
 	if sess.Practice.Charges() && v.Role == store.RolePatient {
 		form.Fee = store.FormatFee(sess.Practice.MessageFeeCents)
 	}
 	return form, nil
+}
+
+// people lists users under their public ids.
+func (a *App) people(users []store.User) []Person {
+	list := make([]Person, len(users))
+	for i, u := range users {
+		list[i] = Person{ID: a.ids.User(u.ID), FullName: u.FullName, Title: u.Title}
+	}
+	return list
+}
+
+// chosen is the public id of a person chosen on the form, "" for none or for a choice that was
+// not a person (optionalUser).
+func (a *App) chosen(id int64) string {
+	if id <= 0 {
+		return ""
+	}
+	return a.ids.User(id)
 }
 
 // showCompose answers with the compose form: for htmx the form alone, otherwise the inbox with the
@@ -49,7 +67,7 @@ func (a *App) showCompose(c *fiber.Ctx, status int, form *ComposeForm) error {
 			c.Set("HX-Retarget", "#compose")
 			c.Set("HX-Reswap", "outerHTML")
 		}
-		iv := fragmentInbox(c)
+		iv := a.fragmentInbox(c)
 		iv.Compose = form
 		return a.render(c, view{status: status, fragment: "partials/compose", fragmentData: iv})
 	}

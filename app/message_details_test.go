@@ -4,22 +4,24 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
+	"securemessages/store"
 	"securemessages/views/htmltest"
 )
 
 // slotOf checks an answer that opens the slot under message id, page or fragment, and returns
 // the slot. On the page the slot is open in place, under its message in the inbox.
-func slotOf(t *testing.T, r *response, htmx bool, id int64) *htmltest.Node {
+func (e *env) slotOf(t *testing.T, r *response, htmx bool, id int64) *htmltest.Node {
 	t.Helper()
-	slotID := "slot-" + itoa(id)
+	slotID := "slot-" + e.mid(id)
 	if htmx {
 		return wantFragment(t, r, slotID, "#"+slotID)
 	}
 	inbox := inboxOf(t, r, false)
-	li, slot := messageLI(inbox, id), inbox.ByID(slotID)
+	li, slot := e.messageLI(inbox, id), inbox.ByID(slotID)
 	if li == nil || slot == nil || !li.Contains(slot) {
 		t.Fatalf("message %d is not shown with its slot:\n%s", id, r.Body)
 	}
@@ -40,25 +42,25 @@ func TestMessageSlots(t *testing.T) {
 			want []string // in the slot's text
 			form string   // the action of the form in the slot, if any
 		}{
-			{"details", "/messages/%d", m.lab.ID,
+			{"details", "/messages/%s", m.lab.ID,
 				[]string{"My portal shows a cholesterol result flagged high.", "From You", "Billing consent Agreed to be billed $25.00"}, ""},
-			{"details with special instructions", "/messages/%d", m.rash.ID,
+			{"details with special instructions", "/messages/%s", m.rash.ID,
 				[]string{"A red, itchy rash", "Requested staff member Jordan Patel, RN", "Response method Phone call",
 					"Billing consent Agreed to be billed $25.00"}, ""},
-			{"details of a staff reply", "/messages/%d", m.refillDr.ID,
+			{"details of a staff reply", "/messages/%s", m.refillDr.ID,
 				[]string{"have your home readings stayed under 130/80?", "From Dr. Amelia Chen"}, ""},
-			{"reply form", "/messages/%d/reply", m.refillDr.ID,
-				[]string{"Reply: " + subjReRefil, "I agree to be billed $25.00 for this message."}, "/messages/%d/replies"},
-			{"follow-up form", "/messages/%d/reply", m.lab.ID,
-				[]string{"Send Follow-Up: " + subjLab}, "/messages/%d/replies"},
-			{"cancel question", "/messages/%d/cancel", m.lab.ID,
+			{"reply form", "/messages/%s/reply", m.refillDr.ID,
+				[]string{"Reply: " + subjReRefil, "I agree to be billed $25.00 for this message."}, "/messages/%s/replies"},
+			{"follow-up form", "/messages/%s/reply", m.lab.ID,
+				[]string{"Send Follow-Up: " + subjLab}, "/messages/%s/replies"},
+			{"cancel question", "/messages/%s/cancel", m.lab.ID,
 				[]string{"Cancel “" + subjLab + "”? It will be deleted permanently, for you and for the care team.", "Cancel Message"},
-				"/messages/%d/cancel"},
+				"/messages/%s/cancel"},
 		} {
 			t.Run(s.name, func(t *testing.T) {
-				r := c.get(t, fmt.Sprintf(s.path, s.id))
+				r := c.get(t, fmt.Sprintf(s.path, e.mid(s.id)))
 				wantStatus(t, r, http.StatusOK)
-				slot := slotOf(t, r, htmx, s.id)
+				slot := e.slotOf(t, r, htmx, s.id)
 				for _, want := range s.want {
 					if !strings.Contains(slot.TextContent(), want) {
 						t.Errorf("slot lacks %q: %s", want, slot.TextContent())
@@ -66,9 +68,9 @@ func TestMessageSlots(t *testing.T) {
 				}
 				if s.form != "" {
 					form := slot.First(htmltest.Tag("form"))
-					if form == nil || form.Attr["action"] != fmt.Sprintf(s.form, s.id) || form.Attr["method"] != "post" ||
+					if form == nil || form.Attr["action"] != fmt.Sprintf(s.form, e.mid(s.id)) || form.Attr["method"] != "post" ||
 						form.FormValues().Get("_csrf") == "" {
-						t.Errorf("no form posting to %s with a CSRF token in the slot", fmt.Sprintf(s.form, s.id))
+						t.Errorf("no form posting to %s with a CSRF token in the slot", fmt.Sprintf(s.form, e.mid(s.id)))
 					}
 				}
 				closeLink := slot.First(htmltest.TagText("a", "Close"))
@@ -78,7 +80,7 @@ func TestMessageSlots(t *testing.T) {
 				// Close empties the slot again.
 				closed := c.get(t, closeLink.Attr["hx-get"])
 				wantStatus(t, closed, http.StatusOK)
-				if empty := slotOf(t, closed, htmx, s.id); empty.TextContent() != "" {
+				if empty := e.slotOf(t, closed, htmx, s.id); empty.TextContent() != "" {
 					t.Errorf("closed slot still shows %q", empty.TextContent())
 				}
 			})
@@ -99,17 +101,17 @@ func TestMessageSlotsRefused(t *testing.T) {
 			id         int64
 			reason     string
 		}{
-			{"cancel what was answered", "/messages/%d/cancel", m.refill.ID, cancelRefused},
-			{"cancel the physician's", "/messages/%d/cancel", m.refillDr.ID, cancelRefused},
-			{"reply in an archived thread", "/messages/%d/reply", m.rashRN.ID, "This conversation is archived; Re-Open it to write more."},
+			{"cancel what was answered", "/messages/%s/cancel", m.refill.ID, cancelRefused},
+			{"cancel the physician's", "/messages/%s/cancel", m.refillDr.ID, cancelRefused},
+			{"reply in an archived thread", "/messages/%s/reply", m.rashRN.ID, "This conversation is archived; Re-Open it to write more."},
 		} {
 			t.Run(s.name, func(t *testing.T) {
-				r := patient.variant(htmx).get(t, fmt.Sprintf(s.path, s.id))
+				r := patient.variant(htmx).get(t, fmt.Sprintf(s.path, e.mid(s.id)))
 				wantStatus(t, r, http.StatusConflict)
 				var inbox *htmltest.Node
 				if htmx {
 					// The link's hx-target is the message's slot.
-					inbox = wantFragment(t, r, "inbox", "#slot-"+itoa(s.id))
+					inbox = wantFragment(t, r, "inbox", "#slot-"+e.mid(s.id))
 				} else {
 					inbox = inboxOf(t, r, false)
 				}
@@ -142,13 +144,13 @@ func TestOtherPatientsMessagesAreNotFound(t *testing.T) {
 			if !strings.Contains(route.Path, ":id") || (route.Method != http.MethodGet && route.Method != http.MethodPost) {
 				continue
 			}
-			id, kind := msgID, "message"
+			id, internalID, kind := e.mid(msgID), msgID, "message"
 			if strings.HasPrefix(route.Path, "/conversations/") {
-				id, kind = convID, "conversation"
+				id, internalID, kind = e.cid(convID), convID, "conversation"
 			}
-			path := strings.ReplaceAll(route.Path, ":id", itoa(id))
+			path := strings.ReplaceAll(route.Path, ":id", id)
 			if other.name != "no such id" {
-				wantDenied[kind+" "+itoa(id)] += 2 // page and htmx
+				wantDenied[kind+" "+itoa(internalID)] += 2 // page and htmx
 			}
 			t.Run(other.name+" "+route.Method+" "+route.Path, func(t *testing.T) {
 				both(t, func(t *testing.T, htmx bool) {
@@ -207,17 +209,30 @@ func TestOtherPatientsMessagesAreNotFound(t *testing.T) {
 	})
 }
 
-// A malformed id is a bad link (400), whatever the route.
+// A malformed id is a bad link (400), whatever the route: among them the internal number of the
+// patient's own message or conversation (the old links), her own public id altered or of the
+// other kind, and an id made under another key.
 func TestMalformedIDs(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
+	m := e.mariasInbox(t)
 	patient := e.signIn(t, maria)
 	before := e.counts(t)
+	otherKey, err := store.NewPublicIDs([]byte("another key 16 b"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, route := range e.app.GetRoutes(true) {
 		if !strings.Contains(route.Path, ":id") || (route.Method != http.MethodGet && route.Method != http.MethodPost) {
 			continue
 		}
-		for _, bad := range []string{"abc", "-1", "0", "1.5", "99999999999999999999"} {
+		own, other, internal := e.mid(m.lab.ID), e.cid(m.lab.ConversationID), m.lab.ID
+		if strings.HasPrefix(route.Path, "/conversations/") {
+			own, other, internal = e.cid(m.lab.ConversationID), e.mid(m.lab.ID), m.lab.ConversationID
+		}
+		altered := own[:10] + string(own[10]^1) + own[11:]
+		for _, bad := range []string{"abc", "-1", "0", "1.5", "99999999999999999999", strconv.FormatInt(internal, 10),
+			altered, other, e.uid(e.user(t, maria).ID), otherKey.Message(m.lab.ID), otherKey.Conversation(m.lab.ConversationID)} {
 			path := strings.ReplaceAll(route.Path, ":id", bad)
 			t.Run(route.Method+" "+path, func(t *testing.T) {
 				both(t, func(t *testing.T, htmx bool) {
@@ -272,9 +287,9 @@ func TestCrossSiteNavigationOpensNoDetails(t *testing.T) {
 			if site != "" {
 				header = []string{"Sec-Fetch-Site", site, "Sec-Fetch-Mode", "navigate"}
 			}
-			r := patient.get(t, "/messages/"+itoa(lab), header...)
+			r := patient.get(t, "/messages/"+e.mid(lab), header...)
 			if site == "cross-site" || site == "same-site" {
-				wantRedirect(t, r, "/inbox?all=1#message-"+itoa(lab))
+				wantRedirect(t, r, "/inbox?all=1#message-"+e.mid(lab))
 				if strings.Contains(r.Body, text) {
 					t.Errorf("the redirect carries the text:\n%s", r.Body)
 				}
@@ -282,13 +297,13 @@ func TestCrossSiteNavigationOpensNoDetails(t *testing.T) {
 					t.Errorf("%d reads recorded for a cross-site navigation", n)
 				}
 				inbox := inboxOf(t, patient.get(t, "/inbox?all=1", header...), false)
-				if li := messageLI(inbox, lab); li == nil || strings.Contains(li.TextContent(), text) {
+				if li := e.messageLI(inbox, lab); li == nil || strings.Contains(li.TextContent(), text) {
 					t.Errorf("the inbox should show message %d with its text closed:\n%s", lab, inbox.TextContent())
 				}
 				return
 			}
 			wantStatus(t, r, http.StatusOK)
-			if slot := slotOf(t, r, false, lab); !strings.Contains(slot.TextContent(), text) {
+			if slot := e.slotOf(t, r, false, lab); !strings.Contains(slot.TextContent(), text) {
 				t.Errorf("the details lack the text: %s", slot.TextContent())
 			}
 			if n := reads() - before; n != 1 {

@@ -14,16 +14,16 @@ import (
 func (a *App) showSlot(c *fiber.Ctx, status int, m *store.Message, slot *Slot) error {
 	v := session(c).User.Viewer()
 	if isFragment(c) {
-		n := messageNode(v, m, fragmentInbox(c), nil)
+		n := messageNode(v, m, a.fragmentInbox(c), nil)
 		n.Slot = slot
 		if status >= 400 {
-			c.Set("HX-Retarget", "#slot-"+itoa(m.ID))
+			c.Set("HX-Retarget", "#slot-"+n.ID)
 			c.Set("HX-Reswap", "outerHTML")
 		}
 		return a.render(c, view{status: status, fragment: "partials/slot", fragmentData: n})
 	}
 	vd, err := a.inboxView(c, inboxOptions{showAll: showAll(c) || m.ThreadArchived, only: m.ConversationID,
-		open: &MessageNode{ID: m.ID, Slot: slot}})
+		open: &MessageNode{ID: a.ids.Message(m.ID), Slot: slot}})
 	if err != nil {
 		return err
 	}
@@ -32,7 +32,7 @@ func (a *App) showSlot(c *fiber.Ctx, status int, m *store.Message, slot *Slot) e
 
 // loadMessage reads the :id message for the signed-in viewer.
 func (a *App) loadMessage(c *fiber.Ctx) (*store.Message, store.Actions, error) {
-	id, err := idParam(c)
+	id, err := idParam(c, a.ids.ParseMessage)
 	if err != nil {
 		return nil, store.Actions{}, err
 	}

@@ -28,7 +28,8 @@ func (a *App) replyForm(c *fiber.Ctx) error {
 }
 
 // replySend sends a follow-up or reply under a message. Problems come back in the form with the
-// text kept: 422 for what the sender can fix, 409 when the action no longer applies.
+// text kept: 422 for what the sender can fix, 409 when the action no longer applies, 429 for a
+// patient over the send limit.
 func (a *App) replySend(c *fiber.Ctx) error {
 	m, allowed, err := a.loadMessage(c)
 	if err != nil {
@@ -42,12 +43,15 @@ func (a *App) replySend(c *fiber.Ctx) error {
 	}
 	sent, err := a.store.SendReply(c.UserContext(), session(c).User.Viewer(), a.origin(c), n)
 	var invalid *store.ValidationError
+	var limited *store.SendLimited
 	status, problems := 0, map[string]string(nil)
 	switch {
 	case err == nil:
 		return a.changed(c, "sent", sent.Event)
 	case errors.As(err, &invalid):
 		status, problems = fiber.StatusUnprocessableEntity, invalid.Fields
+	case errors.As(err, &limited):
+		status, problems = a.sendLimited(c, limited)
 	case errors.Is(err, store.ErrNoLongerApplies):
 		status, problems = fiber.StatusConflict, map[string]string{"form": replyRefused}
 	default:

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"securemessages/store"
 	"securemessages/views/htmltest"
@@ -14,9 +15,9 @@ import (
 // replyFormFor opens the Reply or Send Follow-Up form under a message, as the page gives it.
 func replyFormFor(t *testing.T, c *client, id int64) url.Values {
 	t.Helper()
-	r := c.variant(false).get(t, "/messages/"+itoa(id)+"/reply")
+	r := c.variant(false).get(t, "/messages/"+c.e.mid(id)+"/reply")
 	wantStatus(t, r, http.StatusOK)
-	form := r.doc(t).ByID("slot-" + itoa(id)).First(htmltest.Tag("form"))
+	form := r.doc(t).ByID("slot-" + c.e.mid(id)).First(htmltest.Tag("form"))
 	if form == nil {
 		t.Fatalf("no reply form under message %d", id)
 	}
@@ -66,7 +67,7 @@ func TestReplySend(t *testing.T) {
 				form := replyFormFor(t, patient, parent.ID)
 				form.Set("body", "Thank you, that works for me.")
 				form.Set("consent", "yes")
-				inbox := after(t, patient, patient.sendForm(t, "/messages/"+itoa(parent.ID)+"/replies", form), "/inbox?notice=sent")
+				inbox := after(t, patient, patient.sendForm(t, "/messages/"+e.mid(parent.ID)+"/replies", form), "/inbox?notice=sent")
 
 				if got := notice(t, inbox); got != "Your message was sent." {
 					t.Errorf("notice %q", got)
@@ -75,21 +76,21 @@ func TestReplySend(t *testing.T) {
 				if sent.ParentID != parent.ID || sent.Subject != tc.subject {
 					t.Fatalf("newest message %+v: want a reply to %d titled %q", sent, parent.ID, tc.subject)
 				}
-				li := messageLI(inbox, sent.ID)
-				if li == nil || !messageLI(inbox, parent.ID).Contains(li) {
+				li := e.messageLI(inbox, sent.ID)
+				if li == nil || !e.messageLI(inbox, parent.ID).Contains(li) {
 					t.Fatalf("the reply is not shown nested under message %d", parent.ID)
 				}
 				if flag := li.First(func(n *htmltest.Node) bool { return n.HasClass("flag") }); !flag.HasClass("me") {
 					t.Error("the reply is not flagged Me")
 				}
 				// It is the newest activity: its thread goes to the top.
-				if ids := conversationIDs(t, inbox); len(ids) == 0 || ids[0] != parent.ConversationID {
+				if ids := e.conversationIDs(t, inbox); len(ids) == 0 || ids[0] != parent.ConversationID {
 					t.Errorf("conversations %v: the answered thread %d is not first", ids, parent.ConversationID)
 				}
 				if got := actions(t, li); !slices.Contains(got, "Cancel") {
 					t.Errorf("a new reply nobody acted on cannot be cancelled: %q", got)
 				}
-				if tc.cancelGone && slices.Contains(actions(t, messageLI(inbox, parent.ID)), "Cancel") {
+				if tc.cancelGone && slices.Contains(actions(t, e.messageLI(inbox, parent.ID)), "Cancel") {
 					t.Error("a message with a follow-up under it can still be cancelled")
 				}
 				got := e.counts(t)
@@ -116,6 +117,11 @@ func TestReplySendRefused(t *testing.T) {
 			http.StatusUnprocessableEntity, "Message must be at most 4000 characters (it is 4001)."},
 		{"no consent", func(t *testing.T, e *env, m demoInbox, f url.Values) { f.Del("consent") }, http.StatusUnprocessableEntity,
 			"Riverside Family Medicine charges $25.00 for message time: tick the box to agree before sending."},
+		{"over the send limit", func(t *testing.T, e *env, m demoInbox, f url.Values) {
+			e.st.LimitSends(store.SendLimits{Messages: 2, Window: 10 * time.Minute})
+			e.start(t, maria, "First of two", "The limit counts this")
+			e.start(t, maria, "Second of two", "and this")
+		}, http.StatusTooManyRequests, "For anything urgent, call Riverside Family Medicine."},
 		{"archived meanwhile", func(t *testing.T, e *env, m demoInbox, f url.Values) {
 			if _, err := e.st.Archive(t.Context(), e.user(t, physician).Viewer(), store.Origin{}, m.refill.ConversationID); err != nil {
 				t.Fatal(err)
@@ -133,9 +139,9 @@ func TestReplySendRefused(t *testing.T) {
 				form.Set("consent", "yes")
 				tc.prepare(t, e, m, form)
 				before := e.counts(t)
-				r := patient.sendForm(t, "/messages/"+itoa(m.refillDr.ID)+"/replies", form)
+				r := patient.sendForm(t, "/messages/"+e.mid(m.refillDr.ID)+"/replies", form)
 				wantStatus(t, r, tc.status)
-				slot := slotOf(t, r, htmx, m.refillDr.ID)
+				slot := e.slotOf(t, r, htmx, m.refillDr.ID)
 				if got := e.counts(t); got != before {
 					t.Errorf("a refused reply changed the database: %+v -> %+v", before, got)
 				}

@@ -2,8 +2,11 @@ package app
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -11,7 +14,7 @@ import (
 )
 
 // messageSend sends the compose form: a new conversation. Problems come back in the form, with
-// everything typed kept, and status 422.
+// everything typed kept, and status 422; 429 for a patient over the send limit.
 func (a *App) messageSend(c *fiber.Ctx) error {
 	n := store.NewConversation{
 		Subject:          c.FormValue("subject"),
@@ -20,33 +23,60 @@ func (a *App) messageSend(c *fiber.Ctx) error {
 		NoResponseNeeded: c.FormValue("no_response") == "yes",
 		BillingConsent:   c.FormValue("consent") == "yes",
 		SubmitKey:        c.FormValue("submit_key"),
-		RequestedStaffID: optionalID(c.FormValue("staff")),
-		PatientID:        optionalID(c.FormValue("patient")),
+		RequestedStaffID: a.optionalUser(c.FormValue("staff")),
+		PatientID:        a.optionalUser(c.FormValue("patient")),
 	}
 	sent, err := a.store.StartConversation(c.UserContext(), session(c).User.Viewer(), a.origin(c), n)
 	var invalid *store.ValidationError
-	if errors.As(err, &invalid) {
-		form, err := a.composeForm(c, n, invalid.Fields)
-		if err != nil {
-			return err
-		}
-		return a.showCompose(c, fiber.StatusUnprocessableEntity, form)
+	var limited *store.SendLimited
+	status, problems := 0, map[string]string(nil)
+	switch {
+	case err == nil:
+		return a.changed(c, "sent", sent.Event)
+	case errors.As(err, &invalid):
+		status, problems = fiber.StatusUnprocessableEntity, invalid.Fields
+	case errors.As(err, &limited):
+		status, problems = a.sendLimited(c, limited)
+	default:
+		return err
 	}
+	form, err := a.composeForm(c, n, problems)
 	if err != nil {
 		return err
 	}
-	return a.changed(c, "sent", sent.Event)
+	return a.showCompose(c, status, form)
 }
 
-// optionalID reads an id chosen from a list: 0 when none was chosen, and -1, which matches
-// nothing, when the value is not an id at all, so the store reports it like any unknown choice.
-func optionalID(value string) int64 {
+// sendLimited is the answer to a send over the limit: 429 with Retry-After, and the form's
+// problem saying when the message can be sent and whom to call meanwhile.
+func (a *App) sendLimited(c *fiber.Ctx, l *store.SendLimited) (int, map[string]string) {
+	wait := max(time.Until(l.Retry), time.Second)
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	text := fmt.Sprintf("You have sent %d messages in the last %s, the most this message center takes in that time. "+
+		"Your message is kept below: you can send it in %s. For anything urgent, call %s.",
+		l.Limit.Messages, minutes(l.Limit.Window), minutes(wait), session(c).Practice.Name)
+	return fiber.StatusTooManyRequests, map[string]string{"form": text}
+}
+
+// minutes writes a duration as whole minutes, rounded up: "1 minute", "10 minutes".
+func minutes(d time.Duration) string {
+	n := int(math.Ceil(d.Minutes()))
+	if n <= 1 {
+		return "1 minute"
+	}
+	return strconv.Itoa(n) + " minutes"
+}
+
+// optionalUser reads a person chosen from a list by their public id: 0 when none was chosen,
+// and -1, which matches nobody, when the value is not a user's public id at all (an internal
+// number among them), so the store reports it like any unknown choice.
+func (a *App) optionalUser(value string) int64 {
 	value = strings.TrimSpace(value)
 	if value == "" {
 		return 0
 	}
-	id, err := strconv.ParseInt(value, 10, 64)
-	if err != nil || id <= 0 {
+	id, ok := a.ids.ParseUser(value)
+	if !ok || id <= 0 {
 		return -1
 	}
 	return id

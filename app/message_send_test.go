@@ -1,11 +1,15 @@
 package app
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
+	"securemessages/store"
 	"securemessages/views/htmltest"
 )
 
@@ -24,7 +28,7 @@ func filledCompose(t *testing.T, e *env, c *client, subject string) url.Values {
 	f := blankCompose(t, c)
 	f.Set("subject", subject)
 	f.Set("body", "Since Tuesday my ankle is swollen after walking.\nIt does not hurt at rest.")
-	f.Set("staff", itoa(e.user(t, physician).ID))
+	f.Set("staff", e.uid(e.user(t, physician).ID))
 	f.Set("method", "phone")
 	f.Set("consent", "yes")
 	return f
@@ -99,8 +103,8 @@ func TestMessageSend(t *testing.T) {
 
 		// What was chosen is kept with it.
 		sent := e.msg(t, maria, subject, maria)
-		details := patient.variant(false).get(t, "/messages/"+itoa(sent.ID))
-		text := details.doc(t).ByID("slot-" + itoa(sent.ID)).TextContent()
+		details := patient.variant(false).get(t, "/messages/"+e.mid(sent.ID))
+		text := details.doc(t).ByID("slot-" + e.mid(sent.ID)).TextContent()
 		for _, want := range []string{"Since Tuesday my ankle is swollen", "Requested staff member Dr. Amelia Chen",
 			"Response method Phone call", "Billing consent Agreed to be billed $25.00"} {
 			if !strings.Contains(text, want) {
@@ -136,7 +140,7 @@ func TestMessageSendNoResponseNeededArchives(t *testing.T) {
 		}
 		all := inboxOf(t, patient.variant(false).get(t, "/inbox?all=1"), false)
 		sent := e.msg(t, maria, "Just letting you know", maria)
-		if li := all.ByID("conversation-" + itoa(sent.ConversationID)); li == nil || !li.HasClass("archived") {
+		if li := all.ByID("conversation-" + e.cid(sent.ConversationID)); li == nil || !li.HasClass("archived") {
 			t.Error("a no-response-needed conversation is not archived")
 		}
 	})
@@ -170,10 +174,10 @@ func TestMessageSendRefusesBadInput(t *testing.T) {
 			"Complaints / Questions / Symptoms must be at most 4000 characters (it is 4001)."},
 		{"unknown staff", func(t *testing.T, e *env, f url.Values) { f.Set("staff", "999999") }, "staff", "Choose a staff member from the list."},
 		{"another practice's staff", func(t *testing.T, e *env, f url.Values) {
-			f.Set("staff", itoa(e.user(t, "physician@hillcrest.example").ID))
+			f.Set("staff", e.uid(e.user(t, "physician@hillcrest.example").ID))
 		},
 			"staff", "Choose a staff member from the list."},
-		{"a patient as staff", func(t *testing.T, e *env, f url.Values) { f.Set("staff", itoa(e.user(t, tom).ID)) }, "staff",
+		{"a patient as staff", func(t *testing.T, e *env, f url.Values) { f.Set("staff", e.uid(e.user(t, tom).ID)) }, "staff",
 			"Choose a staff member from the list."},
 		{"malformed staff", func(t *testing.T, e *env, f url.Values) { f.Set("staff", "abc") }, "staff", "Choose a staff member from the list."},
 		{"negative staff", func(t *testing.T, e *env, f url.Values) { f.Set("staff", "-2") }, "staff", "Choose a staff member from the list."},
@@ -214,6 +218,59 @@ func TestMessageSendRefusesBadInput(t *testing.T) {
 					}
 				}
 			})
+		}
+	})
+}
+
+// A patient over the send limit gets 429 and the form back as typed, saying when the message can
+// be sent and whom to call meanwhile; nothing is stored. Another patient, and staff, send on.
+func TestMessageSendIsLimited(t *testing.T) {
+	t.Parallel()
+	both(t, func(t *testing.T, htmx bool) {
+		cfg := testConfig(t)
+		cfg.SendLimits = store.SendLimits{Messages: 2, Window: 10 * time.Minute}
+		e := newEnvWith(t, cfg)
+		patient := e.signIn(t, maria).variant(htmx)
+		for i := range cfg.SendLimits.Messages {
+			r := patient.sendForm(t, "/messages", filledCompose(t, e, patient, fmt.Sprintf("Allowed %d", i)))
+			after(t, patient, r, "/inbox?notice=sent")
+		}
+		form := filledCompose(t, e, patient, "My typed subject, over the limit")
+		form.Set("no_response", "yes")
+		before := e.counts(t)
+		r := patient.sendForm(t, "/messages", form)
+		wantStatus(t, r, http.StatusTooManyRequests)
+		if s, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || s < 1 || s > 600 {
+			t.Errorf("Retry-After %q, want the seconds until the next send is allowed", r.Header.Get("Retry-After"))
+		}
+		compose := composeSection(t, r, htmx)
+		if got := e.counts(t); got != before {
+			t.Errorf("a limited message changed the database: %+v -> %+v", before, got)
+		}
+		alert := compose.First(func(n *htmltest.Node) bool { return n.Attr["role"] == "alert" })
+		if alert == nil || !strings.Contains(alert.TextContent(), "You have sent 2 messages in the last 10 minutes") ||
+			!strings.Contains(alert.TextContent(), "you can send it in ") ||
+			!strings.Contains(alert.TextContent(), "For anything urgent, call Riverside Family Medicine.") {
+			t.Errorf("the form does not say when to send again and whom to call:\n%s", compose.TextContent())
+		}
+		kept := compose.First(htmltest.Tag("form")).FormValues()
+		for _, field := range []string{"subject", "body", "staff", "method", "no_response", "consent", "submit_key"} {
+			if kept.Get(field) != form.Get(field) {
+				t.Errorf("%s not kept: sent %.40q, form now has %.40q", field, form.Get(field), kept.Get(field))
+			}
+		}
+
+		// Tom, at the same practice, is not held up by Maria.
+		other := e.signIn(t, tom).variant(htmx)
+		after(t, other, other.sendForm(t, "/messages", filledCompose(t, e, other, "Tom's own")), "/inbox?notice=sent")
+		// Staff are never limited.
+		staff := e.signIn(t, physician).variant(htmx)
+		for i := range cfg.SendLimits.Messages + 2 {
+			f := blankCompose(t, staff)
+			f.Set("patient", e.uid(e.user(t, maria).ID))
+			f.Set("subject", fmt.Sprintf("From the physician %d", i))
+			f.Set("body", "Please book a visit.")
+			after(t, staff, staff.sendForm(t, "/messages", f), "/inbox?notice=sent")
 		}
 	})
 }

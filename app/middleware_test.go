@@ -56,7 +56,7 @@ func TestRequestLogHasTheStatusSent(t *testing.T) {
 	e := newEnv(t)
 	patient := e.signIn(t, maria)
 	toms := e.start(t, tom, "Tom's question", "Tom's text")
-	notFound := patient.get(t, "/messages/"+itoa(toms.MessageID))
+	notFound := patient.get(t, "/messages/"+e.mid(toms.MessageID))
 	wantStatus(t, notFound, http.StatusNotFound)
 	bad := anyForm()
 	bad.Set("subject", " ")
@@ -149,7 +149,7 @@ func TestRequestIDFromTheRouterIsCheckedBeforeUse(t *testing.T) {
 		{"id with spaces", false},
 		{strings.Repeat("a", 65), false},
 	} {
-		r := patient.get(t, "/messages/"+itoa(lab), "X-Request-Id", tc.sent)
+		r := patient.get(t, "/messages/"+e.mid(lab), "X-Request-Id", tc.sent)
 		wantStatus(t, r, http.StatusOK)
 		id := r.Header.Get("X-Request-Id")
 		if kept := id == tc.sent; kept != tc.kept {

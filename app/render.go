@@ -154,18 +154,18 @@ func readErrorMessage(status int) string {
 // recordDenied audits a not-found answer to a signed-in viewer for the :id of a message or
 // conversation route; the store writes the row only if the id is a real row of someone else's.
 func (a *App) recordDenied(c *fiber.Ctx) {
-	kind := ""
+	kind, parse := "", a.ids.ParseMessage
 	switch route := routePattern(c); {
 	case strings.HasPrefix(route, "/messages/:id"):
 		kind = "message"
 	case strings.HasPrefix(route, "/conversations/:id"):
-		kind = "conversation"
+		kind, parse = "conversation", a.ids.ParseConversation
 	}
 	sess := session(c)
 	if kind == "" || sess == nil {
 		return
 	}
-	id, err := idParam(c)
+	id, err := idParam(c, parse)
 	if err != nil {
 		return
 	}

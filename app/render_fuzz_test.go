@@ -3,8 +3,6 @@ package app
 import (
 	"bytes"
 	"fmt"
-	"io"
-	"log/slog"
 	"slices"
 	"sort"
 	"strings"
@@ -14,7 +12,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"golang.org/x/net/html"
 
-	"securemessages/realtime"
 	"securemessages/store"
 )
 
@@ -76,12 +73,8 @@ func FuzzRenderMessage(f *testing.F) {
 // fuzzViews is the app's own template engine, as New loads it.
 func fuzzViews(tb testing.TB) fiber.Views {
 	tb.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	f, err := New(Config{}, nil, realtime.NewHub(nil, log), log)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return f.Config().Views
+	set, _, _ := testViews(tb, 0)
+	return set
 }
 
 type renderCase struct {
@@ -100,17 +93,17 @@ func renderCases(subject, body, name string) []renderCase {
 	}
 	inbox := func(staff bool) *ViewData {
 		vd := base("Messages")
-		iv := &InboxView{Staff: staff, CSRFToken: "token", LiveAfter: 9, Page: 1,
+		iv := &InboxView{Staff: staff, CSRFToken: "token", LiveAfter: testIDs.Event(9), Page: 1, ids: testIDs,
 			Compose: &ComposeForm{Subject: subject, Body: body, SubmitKey: "k", Fee: "$25.00", MaxSubject: 150, MaxBody: 4000,
-				Staff: []store.User{{ID: 3, FullName: name, Title: name}}, Methods: store.ResponseMethods,
+				Staff: []Person{{ID: testIDs.User(3), FullName: name, Title: name}}, Methods: store.ResponseMethods,
 				Problems: map[string]string{"subject": "Subject is too long."}}}
 		flag := Flag{Text: "Me", Label: "Sent by you", Who: "You", Mine: true}
 		if staff {
 			flag = Flag{Text: "ML", Label: "From " + name, Who: name}
 		}
 		node := func(id int64, slot *Slot, actions store.Actions) *MessageNode {
-			return &MessageNode{ID: id, ConversationID: 1, Subject: subject, Sent: stamp(sent, sent), Flag: flag, Actions: actions,
-				Links: linksFor(id, actions, iv.Q()), Slot: slot, Inbox: iv}
+			return &MessageNode{ID: testIDs.Message(id), ConversationID: testIDs.Conversation(1), Subject: subject, Sent: stamp(sent, sent),
+				Flag: flag, Actions: actions, Links: linksFor(testIDs.Message(id), actions, iv.Q()), Slot: slot, Inbox: iv}
 		}
 		all := store.Actions{ShowDetails: true, FollowUp: true, Reply: true, Archive: true, Cancel: true}
 		first := node(11, &Slot{Kind: SlotDetails, Details: &store.Details{Body: body, RequestedStaffName: name,
@@ -121,12 +114,12 @@ func renderCases(subject, body, name string) []renderCase {
 			node(13, &Slot{Kind: SlotCancel}, all),
 			node(14, nil, store.Actions{ShowDetails: true, Reopen: true}),
 		}
-		cv := &ConversationView{ID: 1, StateAction: stateAction(1, all, iv.Q()), Inbox: iv, Messages: []*MessageNode{first}}
+		cv := &ConversationView{ID: testIDs.Conversation(1), StateAction: stateAction(testIDs.Conversation(1), all, iv.Q()), Inbox: iv, Messages: []*MessageNode{first}}
 		if staff {
 			cv.PatientName, cv.RequestedStaffName, cv.Awaiting = name, name, true
 			cv.Instructions = store.Instructions{ResponseMethod: "portal", FeeCents: 2500}
 		}
-		iv.Conversations = []*ConversationView{cv, {ID: 2, Archived: true, StateAction: stateAction(2, store.Actions{ShowDetails: true, Reopen: true}, iv.Q()), Inbox: iv, PatientName: name,
+		iv.Conversations = []*ConversationView{cv, {ID: testIDs.Conversation(2), Archived: true, StateAction: stateAction(testIDs.Conversation(2), store.Actions{ShowDetails: true, Reopen: true}, iv.Q()), Inbox: iv, PatientName: name,
 			Messages: []*MessageNode{node(21, nil, store.Actions{ShowDetails: true, Reopen: true})}}}
 		vd.Inbox = iv
 		return vd

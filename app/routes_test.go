@@ -90,7 +90,7 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 		case strings.Contains(route, ":id"):
 			// Every kind of message: cancellable, answered, the care team's, archived.
 			for _, msg := range []int64{m.lab.ID, m.refill.ID, m.refillDr.ID, m.rash.ID} {
-				paths = append(paths, strings.ReplaceAll(route, ":id", itoa(msg)))
+				paths = append(paths, strings.ReplaceAll(route, ":id", e.mid(msg)))
 			}
 		default:
 			paths = []string{route, route + "?all=1"}

@@ -44,7 +44,7 @@ type threadCache struct {
 
 // stateForm is what partials/state-form writes.
 type stateForm struct {
-	ID     int64
+	ID     string // public
 	Action string
 }
 
@@ -74,7 +74,7 @@ func (t *threadCache) setViews(s *views.Set) error {
 // StateForm is partials/state-form rendered for the conversation id posting to action: the
 // template function "stateForm". Its three values cost html/template about as much as the rest
 // of the conversation's markup together (an inbox page has twenty).
-func (t *threadCache) StateForm(id int64, action string) (template.HTML, error) {
+func (t *threadCache) StateForm(id, action string) (template.HTML, error) {
 	key := stateForm{ID: id, Action: action}
 	if t.forms != nil {
 		if h, ok := t.forms.Get(key); ok {
@@ -148,8 +148,8 @@ func threadKey(msgs []*MessageNode) [sha256.Size]byte {
 func appendNodes(b []byte, msgs []*MessageNode) []byte {
 	b = binary.AppendUvarint(b, uint64(len(msgs)))
 	for _, m := range msgs {
-		b = binary.AppendVarint(b, m.ID)
-		b = binary.AppendVarint(b, m.ConversationID)
+		b = appendString(b, m.ID)
+		b = appendString(b, m.ConversationID)
 		b = appendString(b, m.Subject)
 		b = appendString(b, m.Sent.Machine)
 		b = appendString(b, m.Sent.Shown)

@@ -49,7 +49,8 @@ func sampleThread(v store.Viewer, iv *InboxView) []*MessageNode {
 		{ID: 13, ConversationID: 1, ParentID: 11, AuthorID: 7, AuthorRole: store.RolePatient, AuthorName: "Maria Lopez",
 			AuthorInitials: "ML", Subject: "Also: \"my\" dose", CreatedAt: now.Add(-time.Minute)},
 	}
-	return []*MessageNode{buildNode(v, root, iv, iv.Q(), now, nil)}
+	iv.ids = testIDs
+	return []*MessageNode{buildNode(v, root, testIDs.Conversation(1), iv, iv.Q(), now, nil)}
 }
 
 // The cache answers exactly what a fresh render gives, for the same nodes in another list (another
@@ -62,7 +63,7 @@ func TestThreadCacheMatchesFreshRender(t *testing.T) {
 	lists := []*InboxView{
 		{CSRFToken: "first-token", Page: 1},
 		{CSRFToken: "second-token", Page: 1, Staff: true, Assignment: store.AssignedToMe, Awaiting: 4},
-		{CSRFToken: "third-token", Page: 3, ShowAll: true, Compose: &ComposeForm{Subject: "draft"}, LiveAfter: 99},
+		{CSRFToken: "third-token", Page: 3, ShowAll: true, Compose: &ComposeForm{Subject: "draft"}, LiveAfter: testIDs.Event(99)},
 	}
 	for _, v := range []store.Viewer{patient, staff} {
 		first := sampleThread(v, lists[0])
@@ -118,8 +119,9 @@ func TestThreadCacheRendersOpenSlotsFresh(t *testing.T) {
 func TestStateFormMatchesFreshRender(t *testing.T) {
 	t.Parallel()
 	cached, fresh := testThreadCache(t, 16), testThreadCache(t, 0)
-	for _, f := range []stateForm{{70, "/conversations/70/archive"}, {70, "/conversations/70/archive?all=1"},
-		{71, "/conversations/71/reopen?all=1&page=2"}} {
+	c70, c71 := testIDs.Conversation(70), testIDs.Conversation(71)
+	for _, f := range []stateForm{{c70, "/conversations/" + c70 + "/archive"}, {c70, "/conversations/" + c70 + "/archive?all=1"},
+		{c71, "/conversations/" + c71 + "/reopen?all=1&page=2"}} {
 		want, err := fresh.StateForm(f.ID, f.Action)
 		if err != nil {
 			t.Fatal(err)
@@ -133,7 +135,7 @@ func TestStateFormMatchesFreshRender(t *testing.T) {
 				t.Errorf("%+v: kept %q, fresh %q", f, got, want)
 			}
 		}
-		if !strings.Contains(string(want), `id="state-`+itoa(f.ID)+`"`) || !strings.Contains(string(want), `action="`+strings.ReplaceAll(f.Action, "&", "&amp;")+`"`) {
+		if !strings.Contains(string(want), `id="state-`+f.ID+`"`) || !strings.Contains(string(want), `action="`+strings.ReplaceAll(f.Action, "&", "&amp;")+`"`) {
 			t.Errorf("%+v: %q", f, want)
 		}
 	}
@@ -186,7 +188,7 @@ func TestThreadKeyCoversEveryField(t *testing.T) {
 func TestThreadKeyTellsArrangementsApart(t *testing.T) {
 	t.Parallel()
 	node := func(id int64, label, who string, replies ...*MessageNode) *MessageNode {
-		return &MessageNode{ID: id, Flag: Flag{Label: label, Who: who}, Replies: replies}
+		return &MessageNode{ID: testIDs.Message(id), Flag: Flag{Label: label, Who: who}, Replies: replies}
 	}
 	pairs := []struct {
 		name string

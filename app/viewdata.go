@@ -69,14 +69,16 @@ type InboxView struct {
 	Conversations []*ConversationView
 	Compose       *ComposeForm // nil: closed
 	CSRFToken     string
-	LiveAfter     int64 // the newest event when the page was made; its live stream replays from there
+	LiveAfter     string // the newest event when the page was made (public id); its live stream replays from there
 	Page          int
 	More          bool // an older page follows
+	// ids writes the ids the page shows (never the internal ones: store.PublicIDs).
+	ids *store.PublicIDs
 }
 
 // ConversationView is one thread in the list.
 type ConversationView struct {
-	ID       int64
+	ID       string // public (store.PublicIDs)
 	Archived bool
 	// StateAction is where the conversation's form posts: archive it, or re-open it when archived
 	// (as store.Allowed says); "" for no form.
@@ -98,8 +100,8 @@ type ConversationView struct {
 
 // MessageNode is one message in a thread, with the actions Allowed gives the viewer.
 type MessageNode struct {
-	ID             int64
-	ConversationID int64
+	ID             string // public, as ConversationID (store.PublicIDs)
+	ConversationID string
 	Subject        string
 	Sent           Stamp
 	Flag           Flag
@@ -122,9 +124,9 @@ type Stamp struct{ Machine, Shown string }
 // "Performance"). Archive and Re-Open are buttons of the conversation's form
 // (ConversationView.StateAction).
 type MessageLinks struct {
-	Details string // "7?all=1": the details under the message
-	Reply   string // "7/reply?all=1": the Send Follow-Up or Reply form under the message
-	Cancel  string // "7/cancel?all=1": the question before a cancel
+	Details string // "<id>?all=1": the details under the message
+	Reply   string // "<id>/reply?all=1": the Send Follow-Up or Reply form under the message
+	Cancel  string // "<id>/cancel?all=1": the question before a cancel
 }
 
 // Flag says who sent a message: "Me" in red for the viewer's own (the template writes it, with
@@ -164,19 +166,26 @@ type ReplyForm struct {
 
 // ComposeForm is the new-message form.
 type ComposeForm struct {
-	PatientID        int64
-	Patients         []store.User // staff choose whom to write to
+	PatientID        string   // the public id chosen, "" for none
+	Patients         []Person // staff choose whom to write to
 	Subject          string
 	Body             string
-	StaffID          int64
+	StaffID          string
 	Method           string
 	NoResponseNeeded bool
 	Consent          bool
 	SubmitKey        string
 	Fee              string
-	Staff            []store.User
+	Staff            []Person
 	Methods          []store.ResponseMethod
 	Problems         map[string]string
 	MaxSubject       int
 	MaxBody          int
+}
+
+// Person is someone the compose form lists, under their public id (store.PublicIDs).
+type Person struct {
+	ID       string
+	FullName string
+	Title    string
 }

@@ -37,7 +37,7 @@ func TestUserTextIsEscaped(t *testing.T) {
 	wantRedirect(t, patient.sendForm(t, "/messages", form), "/inbox?notice=sent")
 	sent := e.msg(t, maria, payload, maria)
 	e.reply(t, physician, sent.ID, payload)
-	id := itoa(sent.ID)
+	id := e.mid(sent.ID)
 
 	// The payload shows, as text, where a subject or body is shown.
 	for _, c := range []*client{patient, patient.hx(), e.signIn(t, physician)} {

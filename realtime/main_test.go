@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +27,15 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 
 // quiet is a logger for hubs under test.
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
+
+// testIDs writes the streams' public ids in these tests (ServeOptions.IDs).
+var testIDs = func() *store.PublicIDs {
+	ids, err := store.NewPublicIDs([]byte("0123456789abcdef"))
+	if err != nil {
+		panic(err)
+	}
+	return ids
+}()
 
 // Viewers of two practices, for the tests that need no database.
 var (
@@ -158,6 +166,9 @@ func serveStream(t *testing.T, h *Hub, src Source, s *Stream, o ServeOptions) *p
 	if o.Shutdown == nil {
 		o.Shutdown = p.shutdown
 	}
+	if o.IDs == nil {
+		o.IDs = testIDs
+	}
 	go func() {
 		defer close(p.served)
 		h.Serve(src, s, bufio.NewWriter(pw), o)
@@ -240,9 +251,9 @@ func (p *pipeStream) expectIDs(t *testing.T, want ...int64) {
 		if f.Event != SSEChanged {
 			t.Fatalf("got %v after ids %v; want ids %v", f, got, want)
 		}
-		id, err := strconv.ParseInt(f.ID, 10, 64)
-		if err != nil {
-			t.Fatalf("frame %v has no numeric id", f)
+		id, ok := testIDs.ParseEvent(f.ID)
+		if !ok {
+			t.Fatalf("frame %v has no event's public id", f)
 		}
 		got = append(got, id)
 	}

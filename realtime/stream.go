@@ -51,7 +51,8 @@ type ServeOptions struct {
 	After     int64           // the last event the page reflects
 	Shutdown  <-chan struct{} // closed when the server shuts down
 	Sessions  store.SessionLimits
-	Heartbeat time.Duration // 0 means Heartbeat
+	Heartbeat time.Duration    // 0 means Heartbeat
+	IDs       *store.PublicIDs // writes the ids the page sees: event ids and the ids in an event's data
 }
 
 // SSE event names the page listens for.
@@ -86,7 +87,7 @@ func (h *Hub) Serve(src Source, s *Stream, w *bufio.Writer, o ServeOptions) {
 	if o.Heartbeat == 0 {
 		o.Heartbeat = Heartbeat
 	}
-	sse := &sseWriter{w: w, last: o.After}
+	sse := &sseWriter{w: w, last: o.After, ids: o.IDs}
 	// The retry hint sets how soon the browser reconnects after the stream ends.
 	if sse.comment("retry: 2000\n: connected") != nil {
 		return
@@ -145,6 +146,7 @@ func sessionActive(src Source, key string, limits store.SessionLimits) bool {
 type sseWriter struct {
 	w    *bufio.Writer
 	last int64
+	ids  *store.PublicIDs
 }
 
 func (s *sseWriter) comment(text string) error {
@@ -157,10 +159,11 @@ func (s *sseWriter) named(name, data string) error {
 	return s.w.Flush()
 }
 
+// eventData is an event's data line; its ids are public ones, like every id a page sees.
 type eventData struct {
 	Kind           string `json:"kind"`
-	ConversationID int64  `json:"conversation_id,omitempty"`
-	MessageID      int64  `json:"message_id,omitempty"`
+	ConversationID string `json:"conversation_id,omitempty"`
+	MessageID      string `json:"message_id,omitempty"`
 }
 
 // event sends one event unless the page has already had it.
@@ -168,8 +171,15 @@ func (s *sseWriter) event(e Wire) error {
 	if e.ID <= s.last {
 		return nil
 	}
-	data, _ := json.Marshal(eventData{Kind: e.Kind, ConversationID: e.ConversationID, MessageID: e.MessageID})
-	fmt.Fprintf(s.w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, SSEChanged, data)
+	d := eventData{Kind: e.Kind}
+	if e.ConversationID != 0 {
+		d.ConversationID = s.ids.Conversation(e.ConversationID)
+	}
+	if e.MessageID != 0 {
+		d.MessageID = s.ids.Message(e.MessageID)
+	}
+	data, _ := json.Marshal(d)
+	fmt.Fprintf(s.w, "id: %s\nevent: %s\ndata: %s\n\n", s.ids.Event(e.ID), SSEChanged, data)
 	s.last = e.ID
 	return s.w.Flush()
 }
@@ -187,7 +197,7 @@ func (s *sseWriter) replay(src Source, v store.Viewer) (postponed bool, err erro
 	}
 	if (s.last > 0 && oldest > s.last+1) || newest-s.last > maxReplay {
 		s.last = newest
-		fmt.Fprintf(s.w, "id: %d\nevent: %s\ndata: {\"kind\":\"reload\"}\n\n", newest, SSEChanged)
+		fmt.Fprintf(s.w, "id: %s\nevent: %s\ndata: {\"kind\":\"reload\"}\n\n", s.ids.Event(newest), SSEChanged)
 		return false, s.w.Flush()
 	}
 	// Events committed since the horizon was read also reach the stream live (or flag a resync),

@@ -55,14 +55,15 @@ func TestServeSendsIdsAndKindsOnly(t *testing.T) {
 		ConversationID: 7, MessageID: 9}
 	h.Deliver(e)
 	f := p.next(t, testTimeout)
-	if f.ID != "42" || f.Event != SSEChanged {
+	if f.ID != testIDs.Event(42) || f.Event != SSEChanged {
 		t.Fatalf("frame %v", f)
 	}
 	var data map[string]any
 	if err := json.Unmarshal([]byte(f.Data), &data); err != nil {
 		t.Fatalf("data %q: %v", f.Data, err)
 	}
-	want := map[string]any{"kind": store.EventMessageCancelled, "conversation_id": 7.0, "message_id": 9.0}
+	// Public ids, as everything a page sees: the sequences stay inside.
+	want := map[string]any{"kind": store.EventMessageCancelled, "conversation_id": testIDs.Conversation(7), "message_id": testIDs.Message(9)}
 	if fmt.Sprint(data) != fmt.Sprint(want) {
 		t.Fatalf("data %v, want %v", data, want)
 	}
@@ -248,7 +249,7 @@ func TestServePrunedHistorySendsReload(t *testing.T) {
 			p.connected(t)
 			if tt.reload {
 				f := p.next(t, testTimeout)
-				if f.ID != "60" || f.Event != SSEChanged || f.Data != `{"kind":"reload"}` {
+				if f.ID != testIDs.Event(60) || f.Event != SSEChanged || f.Data != `{"kind":"reload"}` {
 					t.Fatalf("frame %v; want a reload under id 60", f)
 				}
 			}
@@ -274,7 +275,7 @@ func TestServePrunedHistorySendsReload(t *testing.T) {
 		p := serve(t, NewHub(nil, quiet), st, mv, "k", ServeOptions{After: seen, Heartbeat: time.Hour})
 		p.connected(t)
 		f := p.next(t, testTimeout)
-		if f.ID != strconv.FormatInt(last, 10) || f.Data != `{"kind":"reload"}` {
+		if f.ID != testIDs.Event(last) || f.Data != `{"kind":"reload"}` {
 			t.Fatalf("frame %v; want a reload under id %d", f, last)
 		}
 		p.expectQuiet(t, 50*time.Millisecond)

@@ -68,6 +68,7 @@ func (n NewReply) Validate() error {
 // StartConversation sends the first message of a new conversation. "No response needed" archives
 // the conversation as it is sent. Where the practice charges for message time, a patient's message
 // needs their consent to the fee, which is sealed into its instructions with the fee agreed.
+// A patient over their SendLimits gets a *SendLimited and nothing is written.
 func (s *Store) StartConversation(ctx context.Context, v Viewer, o Origin, n NewConversation) (Sent, error) {
 	problems := problemsOf(n.Validate())
 	tx, err := s.db.BeginTxx(ctx, nil)
@@ -78,6 +79,9 @@ func (s *Store) StartConversation(ctx context.Context, v Viewer, o Origin, n New
 
 	if sent, found, err := findSent(ctx, tx, v, n.SubmitKey); err != nil || found {
 		return sent, err
+	}
+	if err := s.checkSendLimit(ctx, tx, v); err != nil {
+		return Sent{}, err
 	}
 	practice, err := practiceOf(ctx, tx, v)
 	if err != nil {
@@ -159,6 +163,9 @@ func (s *Store) SendReply(ctx context.Context, v Viewer, o Origin, n NewReply) (
 	allowed := Allowed(v, parent.MessageFacts)
 	if !allowed.FollowUp && !allowed.Reply {
 		return Sent{}, ErrNoLongerApplies
+	}
+	if err := s.checkSendLimit(ctx, tx, v); err != nil {
+		return Sent{}, err
 	}
 	practice, err := practiceOf(ctx, tx, v)
 	if err != nil {

@@ -48,8 +48,10 @@ func TestMigrationsRollBackAndRunAgain(t *testing.T) {
 		}
 		after = append(after, schemaOf(ctx, t, db))
 	}
-	if version, err := provider.GetDBVersion(ctx); err != nil || int(version) != len(after)-1 {
-		t.Fatalf("after going up one at a time: version %d (%v), %d migrations run", version, err, len(after)-1)
+	// Numbers are given out ahead of time, so one may be missing until its migration lands.
+	sources := provider.ListSources()
+	if version, err := provider.GetDBVersion(ctx); err != nil || len(sources) != len(after)-1 || version != sources[len(sources)-1].Version {
+		t.Fatalf("after going up one at a time: version %d (%v), %d migrations run of %d", version, err, len(after)-1, len(sources))
 	}
 	var invalid int
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pg_index WHERE NOT indisvalid`).Scan(&invalid); err != nil {

@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -62,11 +63,15 @@ var (
 
 // Store is the application's PostgreSQL database.
 type Store struct {
-	db    *sqlx.DB
-	keys  *Keyring
-	now   func() time.Time
-	stmts statements // the hot reads, prepared (prepared.go)
-	convs conversationCache
+	db     *sqlx.DB
+	keys   *Keyring
+	now    func() time.Time
+	stmts  statements // the hot reads, prepared (prepared.go)
+	convs  conversationCache
+	limits SendLimits // how much a patient may send (send_limit.go); none until LimitSends
+
+	idsMu sync.Mutex
+	ids   *PublicIDs // the public id codec, read once (PublicIDs)
 }
 
 // Open connects to PostgreSQL and checks that it answers.

@@ -153,7 +153,7 @@ func TestFaultPostgresRestart(t *testing.T) {
 		who := fmt.Sprintf("staff%d", i)
 		wg.Add(1)
 		go sender(c, who, func(n int) (string, url.Values) {
-			return fmt.Sprintf("/messages/%d/replies", parent),
+			return fmt.Sprintf("/messages/%s/replies", sys.msg(parent)),
 				secReplyForm(fmt.Sprintf("Answer from %s, number %d, key %s", who, n, secKey()))
 		})
 	}
@@ -446,7 +446,7 @@ func TestFaultRedisDown(t *testing.T) {
 	})
 	loop(200*time.Millisecond, func(n int) {
 		record("the physician replies", http.StatusSeeOther, func() (*secResp, error) {
-			return physician.do("POST", fmt.Sprintf("/messages/%d/replies", parent.MessageID), withToken(secReplyForm("Rest it."), physicianToken))
+			return physician.do("POST", fmt.Sprintf("/messages/%s/replies", sys.msg(parent.MessageID)), withToken(secReplyForm("Rest it."), physicianToken))
 		})
 	})
 	loop(250*time.Millisecond, func(n int) {
@@ -454,7 +454,7 @@ func TestFaultRedisDown(t *testing.T) {
 			if r, err := nurse.do("GET", "/inbox", nil, "HX-Request", "true"); err != nil || r.Status != http.StatusOK {
 				return r, err
 			}
-			return nurse.do("POST", fmt.Sprintf("/messages/%d/replies", parent.MessageID), withToken(secReplyForm("Ice it."), nurseToken))
+			return nurse.do("POST", fmt.Sprintf("/messages/%s/replies", sys.msg(parent.MessageID)), withToken(secReplyForm("Ice it."), nurseToken))
 		})
 	})
 	loop(100*time.Millisecond, func(n int) {
@@ -549,7 +549,7 @@ func TestDoubleSubmitOverHTTP(t *testing.T) {
 		form url.Values
 	}{
 		{"compose", "/messages", secComposeForm("Sent ten times", "One click too many")},
-		{"reply", fmt.Sprintf("/messages/%d/replies", staffReply.MessageID), secReplyForm("Only in the evening.")},
+		{"reply", fmt.Sprintf("/messages/%s/replies", sys.msg(staffReply.MessageID)), secReplyForm("Only in the evening.")},
 	} {
 		key := tc.form.Get("submit_key")
 		events := sys.count(t, `SELECT count(*) FROM events`)
@@ -641,8 +641,8 @@ func TestRacesOverHTTP(t *testing.T) {
 			sent := sys.startConversation(t, secMaria, fmt.Sprintf("Archive race %d", i), "Text")
 			before := sys.newestEvent(t)
 			follow, archive := race(
-				maria, fmt.Sprintf("/messages/%d/replies", sent.MessageID), secReplyForm("One more thing"),
-				physician, fmt.Sprintf("/conversations/%d/archive", sent.ConversationID), url.Values{})
+				maria, fmt.Sprintf("/messages/%s/replies", sys.msg(sent.MessageID)), secReplyForm("One more thing"),
+				physician, fmt.Sprintf("/conversations/%s/archive", sys.conv(sent.ConversationID)), url.Values{})
 			// The thread was open, so the archive always goes through; the follow-up goes through
 			// only if it got there first, and then it comes before the archive.
 			if archive != http.StatusSeeOther {
@@ -673,8 +673,8 @@ func TestRacesOverHTTP(t *testing.T) {
 			// A later message, so that a cancel leaves the conversation (and the reply's 409 page).
 			later := sys.reply(t, secMaria, first.MessageID, "Also this")
 			cancelStatus, replyStatus := race(
-				maria, fmt.Sprintf("/messages/%d/cancel", later.MessageID), url.Values{},
-				physician, fmt.Sprintf("/messages/%d/replies", later.MessageID), secReplyForm("Noted."))
+				maria, fmt.Sprintf("/messages/%s/cancel", sys.msg(later.MessageID)), url.Values{},
+				physician, fmt.Sprintf("/messages/%s/replies", sys.msg(later.MessageID)), secReplyForm("Noted."))
 			exists := sys.count(t, `SELECT count(*) FROM messages WHERE id = $1`, later.MessageID)
 			replies := sys.count(t, `SELECT count(*) FROM messages WHERE parent_id = $1`, later.MessageID)
 			switch {
@@ -692,7 +692,7 @@ func TestRacesOverHTTP(t *testing.T) {
 	t.Run("archive against archive", func(t *testing.T) {
 		for i := range rounds {
 			sent := sys.startConversation(t, secMaria, fmt.Sprintf("Double archive %d", i), "Text")
-			path := fmt.Sprintf("/conversations/%d/archive", sent.ConversationID)
+			path := fmt.Sprintf("/conversations/%s/archive", sys.conv(sent.ConversationID))
 			s1, s2 := race(maria, path, url.Values{}, physician, path, url.Values{})
 			if (s1 == http.StatusSeeOther) == (s2 == http.StatusSeeOther) || s1+s2 != http.StatusSeeOther+http.StatusConflict {
 				t.Fatalf("round %d: patient %d, staff %d: want one 303 and one 409", i, s1, s2)

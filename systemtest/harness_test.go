@@ -85,6 +85,9 @@ func envConfig(t *testing.T, dbURL, redisURL string) app.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The suites send as one patient far more, and faster, than a patient would; the send limit
+	// has its own test (TestSendLimitAcrossInstances), which sets it.
+	cfg.SendLimits = store.SendLimits{}
 	return cfg
 }
 
@@ -159,7 +162,39 @@ func startApp(cfg app.Config, addr string, logw io.Writer) (*appServer, error) {
 	}()
 	s.Addr = ln.Addr().String()
 	s.URL = "http://" + s.Addr
+	ids, err := st.PublicIDs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	publicIDsAt.Store(s.URL, ids)
 	return s, nil
+}
+
+// publicIDsAt holds, by base URL, the public ids (store.PublicIDs) of each instance a test
+// started: its database's, which every instance on that database shares. A client reads and
+// writes the ids its pages and streams show with its instance's (idsAt).
+var publicIDsAt sync.Map
+
+// idsAt is the public ids of the instance at base.
+func idsAt(t testing.TB, base string) *store.PublicIDs {
+	t.Helper()
+	ids, ok := publicIDsAt.Load(base)
+	if !ok {
+		t.Fatalf("no public ids known for %s", base)
+	}
+	return ids.(*store.PublicIDs)
+}
+
+// registerIDs records the public ids of the instance at base, read through st, a handle on its
+// database: for the built binary, which this package does not start in-process.
+func registerIDs(t testing.TB, base string, st *store.Store) *store.PublicIDs {
+	t.Helper()
+	ids, err := st.PublicIDs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	publicIDsAt.Store(base, ids)
+	return ids
 }
 
 // Port is the port it listens on.

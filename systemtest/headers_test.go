@@ -87,9 +87,9 @@ func TestProductionHeaders(t *testing.T) {
 	}{
 		{anon, "/signin"},
 		{patient, "/inbox"}, {patient, "/inbox?all=1"}, {patient, "/messages/new"}, {patient, "/account/security"},
-		{patient, fmt.Sprintf("/messages/%d", sent.MessageID)}, {patient, fmt.Sprintf("/messages/%d/reply", sent.MessageID)},
-		{patient, fmt.Sprintf("/messages/%d/cancel", sent.MessageID)}, {patient, fmt.Sprintf("/messages/%d/slot", sent.MessageID)},
-		{staff, "/inbox"}, {staff, "/inbox?assigned=unassigned"}, {staff, fmt.Sprintf("/messages/%d", sent.MessageID)},
+		{patient, fmt.Sprintf("/messages/%s", sys.msg(sent.MessageID))}, {patient, fmt.Sprintf("/messages/%s/reply", sys.msg(sent.MessageID))},
+		{patient, fmt.Sprintf("/messages/%s/cancel", sys.msg(sent.MessageID))}, {patient, fmt.Sprintf("/messages/%s/slot", sys.msg(sent.MessageID))},
+		{staff, "/inbox"}, {staff, "/inbox?assigned=unassigned"}, {staff, fmt.Sprintf("/messages/%s", sys.msg(sent.MessageID))},
 		{patient, "/messages/987654321"}, // the error page
 	}
 	for _, p := range pages {

@@ -9,13 +9,11 @@ package systemtest
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -232,7 +230,7 @@ func (u *liveUser) post(t *testing.T, in *liveInstance, path string, form url.Va
 }
 
 var (
-	liveConnectRE = regexp.MustCompile(`hx-sse:connect="/events\?after=(\d+)"`)
+	liveConnectRE = regexp.MustCompile(`hx-sse:connect="/events\?after=([-_A-Za-z0-9]+)"`)
 )
 
 // liveAfter loads the inbox and reads the event id the page renders into its stream's URL.
@@ -246,7 +244,10 @@ func (u *liveUser) liveAfter(t *testing.T, in *liveInstance) int64 {
 	if m == nil {
 		t.Fatalf("inbox of %s has no hx-sse:connect", u.email)
 	}
-	n, _ := strconv.ParseInt(m[1], 10, 64)
+	n, ok := idsAt(t, in.url).ParseEvent(m[1])
+	if !ok {
+		t.Fatalf("inbox of %s: %q is not an event's public id", u.email, m[1])
+	}
 	return n
 }
 
@@ -292,22 +293,24 @@ func (u *liveUser) send(t *testing.T, in *liveInstance, subject, body string) {
 // reply answers (or follows up) message id from its reply form.
 func (u *liveUser) reply(t *testing.T, in *liveInstance, id int64, body string) {
 	t.Helper()
-	f := u.form(t, in, fmt.Sprintf("/messages/%d/reply", id))
+	msg := idsAt(t, in.url).Message(id)
+	f := u.form(t, in, "/messages/"+msg+"/reply")
 	f.Set("body", body)
 	f.Set("consent", "yes")
-	u.change(t, in, fmt.Sprintf("/messages/%d/replies", id), f)
+	u.change(t, in, "/messages/"+msg+"/replies", f)
 }
 
 // conversation archives or re-opens ("archive", "reopen") conversation id.
 func (u *liveUser) conversation(t *testing.T, in *liveInstance, action string, id int64) {
 	t.Helper()
 	f := u.form(t, in, "/inbox?all=1")
-	u.change(t, in, fmt.Sprintf("/conversations/%d/%s", id, action), url.Values{"_csrf": {f.Get("_csrf")}})
+	u.change(t, in, "/conversations/"+idsAt(t, in.url).Conversation(id)+"/"+action, url.Values{"_csrf": {f.Get("_csrf")}})
 }
 
 // liveStream is an open GET /events, read on its own goroutine into frames.
 type liveStream struct {
 	name   string
+	ids    *store.PublicIDs // its instance's, which its event ids are written in
 	resp   *http.Response
 	cancel context.CancelFunc
 	frames chan sseFrame
@@ -332,13 +335,13 @@ func (u *liveUser) openWith(t *testing.T, in *liveInstance, tr *http.Transport, 
 		cancel()
 		t.Fatalf("open %s: status %d, %s", name, resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	return startStream(t, name, resp, cancel, read)
+	return startStream(t, name, idsAt(t, in.url), resp, cancel, read)
 }
 
 // startStream reads an open stream's response into frames (unless read is false), until the test
 // ends.
-func startStream(t *testing.T, name string, resp *http.Response, cancel context.CancelFunc, read bool) *liveStream {
-	s := &liveStream{name: name, resp: resp, cancel: cancel, frames: make(chan sseFrame, 1024), ended: make(chan struct{})}
+func startStream(t *testing.T, name string, ids *store.PublicIDs, resp *http.Response, cancel context.CancelFunc, read bool) *liveStream {
+	s := &liveStream{name: name, ids: ids, resp: resp, cancel: cancel, frames: make(chan sseFrame, 1024), ended: make(chan struct{})}
 	if read {
 		go s.read()
 	}
@@ -351,7 +354,8 @@ func startStream(t *testing.T, name string, resp *http.Response, cancel context.
 func (u *liveUser) connect(t *testing.T, in *liveInstance, tr *http.Transport, name string, after int64, lastEventID string) (*http.Response, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("%s/events?after=%d", in.url, after), nil)
+	ids := idsAt(t, in.url)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, in.url+"/events?after="+ids.Event(after), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -411,15 +415,15 @@ func (s *liveStream) expect(t *testing.T, d time.Duration, want []store.Event, s
 	t.Helper()
 	var got, wantIDs []string
 	for _, e := range want {
-		wantIDs = append(wantIDs, strconv.FormatInt(e.ID, 10))
+		wantIDs = append(wantIDs, s.ids.Event(e.ID))
 	}
 	for _, e := range want {
 		f := s.next(t, d)
 		got = append(got, f.ID)
-		if f.ID != strconv.FormatInt(e.ID, 10) {
+		if f.ID != s.ids.Event(e.ID) {
 			t.Fatalf("%s: event ids %v, want %v", s.name, got, wantIDs)
 		}
-		checkEventData(t, s.name, f, e, secrets)
+		checkEventData(t, s.ids, s.name, f, e, secrets)
 	}
 	if len(got) == 0 {
 		return ""
@@ -428,7 +432,7 @@ func (s *liveStream) expect(t *testing.T, d time.Duration, want []store.Event, s
 }
 
 // checkEventData: an event names a change by ids and kind, and says nothing of what it is about.
-func checkEventData(t *testing.T, stream string, f sseFrame, e store.Event, secrets []string) {
+func checkEventData(t *testing.T, ids *store.PublicIDs, stream string, f sseFrame, e store.Event, secrets []string) {
 	t.Helper()
 	if f.Event != realtime.SSEChanged {
 		t.Fatalf("%s: event %v, want %q", stream, f, realtime.SSEChanged)
@@ -442,8 +446,9 @@ func checkEventData(t *testing.T, stream string, f sseFrame, e store.Event, secr
 			t.Errorf("%s: event data carries %q: %s", stream, k, f.Data)
 		}
 	}
-	if data["kind"] != e.Kind || data["conversation_id"] != float64(e.ConversationID) ||
-		(e.MessageID != 0 && data["message_id"] != float64(e.MessageID)) {
+	// By their public ids, as every id a page sees.
+	if data["kind"] != e.Kind || data["conversation_id"] != ids.Conversation(e.ConversationID) ||
+		(e.MessageID != 0 && data["message_id"] != ids.Message(e.MessageID)) {
 		t.Errorf("%s: data %s, want %s of message %d in conversation %d", stream, f.Data, e.Kind, e.MessageID, e.ConversationID)
 	}
 	for _, secret := range secrets {

@@ -394,7 +394,7 @@ func openOrRefused(t *testing.T, u *liveUser, in *liveInstance, name string, aft
 	t.Helper()
 	resp, cancel := u.connect(t, in, liveStreams, name, after, "")
 	if resp.StatusCode == http.StatusOK {
-		return startStream(t, name, resp, cancel, true)
+		return startStream(t, name, idsAt(t, in.url), resp, cancel, true)
 	}
 	defer cancel()
 	defer resp.Body.Close()

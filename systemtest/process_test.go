@@ -97,7 +97,7 @@ func containsAll(s string, subs []string) bool {
 
 func (s *secSystem) env() map[string]string {
 	return map[string]string{"DATABASE_URL": s.dbURL, "REDIS_URL": s.redis.URL, "MESSAGE_KEYS": storetest.KeySpec,
-		"SSE_HEARTBEAT_SECONDS": "1"}
+		"SSE_HEARTBEAT_SECONDS": "1", "SEND_LIMIT": "0"} // as envConfig: these tests send as fast as they can
 }
 
 // testSIGKILLMidSend: the process is killed while patients and staff are sending as fast as they
@@ -136,7 +136,7 @@ func testSIGKILLMidSend(t *testing.T, bin string) {
 				}
 				path, form := "/messages", secComposeForm(fmt.Sprintf("Crash %d-%d", i, n), fmt.Sprintf("Body %d-%d", i, n))
 				if c.email == secPhysician {
-					path, form = fmt.Sprintf("/messages/%d/replies", parent.MessageID), secReplyForm(fmt.Sprintf("Reply %d-%d", i, n))
+					path, form = fmt.Sprintf("/messages/%s/replies", sys.msg(parent.MessageID)), secReplyForm(fmt.Sprintf("Reply %d-%d", i, n))
 				}
 				r, err := c.do("POST", path, withToken(form, c.csrf))
 				if err != nil {
@@ -259,11 +259,11 @@ func testSIGTERMUnderLoad(t *testing.T, bin string) {
 	}
 	archived, answered := make(chan answer, 1), make(chan answer, 1)
 	go func() {
-		r, err := maria.fresh().do("POST", fmt.Sprintf("/conversations/%d/archive", toArchive.ConversationID), withToken(nil, maria.csrf))
+		r, err := maria.fresh().do("POST", fmt.Sprintf("/conversations/%s/archive", sys.conv(toArchive.ConversationID)), withToken(nil, maria.csrf))
 		archived <- answer{r, err}
 	}()
 	go func() {
-		r, err := physician.fresh().do("POST", fmt.Sprintf("/messages/%d/replies", toAnswer.MessageID),
+		r, err := physician.fresh().do("POST", fmt.Sprintf("/messages/%s/replies", sys.msg(toAnswer.MessageID)),
 			withToken(secReplyForm("Sent as the server shuts down"), physician.csrf))
 		answered <- answer{r, err}
 	}()

@@ -59,7 +59,8 @@ const secWait = 15 * time.Second
 type secSystem struct {
 	dbURL string
 	redis *localredis.Server
-	st    *store.Store // the test's own handle on the database, for setting up and checking
+	st    *store.Store     // the test's own handle on the database, for setting up and checking
+	ids   *store.PublicIDs // the database's public ids, as its instances show them
 }
 
 // newSecSystem makes a fresh demo database (a clone, by storetest) and a private Redis server: a
@@ -75,8 +76,16 @@ func newSecSystemOn(t *testing.T, dbURL string) *secSystem {
 	t.Helper()
 	rs := startRedis(t, t.TempDir())
 	st := openStore(t, dbURL)
-	return &secSystem{dbURL: dbURL, redis: rs, st: st}
+	ids, err := st.PublicIDs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &secSystem{dbURL: dbURL, redis: rs, st: st, ids: ids}
 }
+
+// msg and conv are the public ids of a message and a conversation: what pages show and routes take.
+func (s *secSystem) msg(id int64) string  { return s.ids.Message(id) }
+func (s *secSystem) conv(id int64) string { return s.ids.Conversation(id) }
 
 func (s *secSystem) db() *sqlx.DB { return s.st.DB() }
 
@@ -536,6 +545,7 @@ func secFormOf(form *html.Node) (string, url.Values) {
 type secStream struct {
 	name string
 	body io.ReadCloser
+	ids  *store.PublicIDs // reads the events' ids
 
 	mu     sync.Mutex
 	frames []sseFrame
@@ -545,10 +555,12 @@ type secStream struct {
 	change chan struct{}
 }
 
-// stream opens the page's live stream: /events?after=after, as the page renders it.
+// stream opens the page's live stream: /events?after=after, as the page renders it (the event's
+// public id).
 func (c *secClient) stream(t *testing.T, name string, after int64) *secStream {
 	t.Helper()
-	req, err := http.NewRequest("GET", fmt.Sprintf("%s/events?after=%d", c.base, after), nil)
+	ids := idsAt(t, c.base)
+	req, err := http.NewRequest("GET", c.base+"/events?after="+ids.Event(after), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -571,7 +583,7 @@ func (c *secClient) stream(t *testing.T, name string, after int64) *secStream {
 		resp.Body.Close()
 		t.Fatalf("%s: stream answered %d %q\n%s", name, resp.StatusCode, resp.Header.Get("Content-Type"), excerpt(string(b)))
 	}
-	s := &secStream{name: name, body: resp.Body, done: make(chan struct{}), change: make(chan struct{}, 1)}
+	s := &secStream{name: name, body: resp.Body, ids: ids, done: make(chan struct{}), change: make(chan struct{}, 1)}
 	go s.read()
 	t.Cleanup(s.close)
 	s.waitFor(t, "the first frame", secWait, func(fs []sseFrame, _ bool) bool { return len(fs) > 0 })
@@ -629,13 +641,17 @@ func (s *secStream) waitFor(t *testing.T, what string, timeout time.Duration, ok
 	}
 }
 
-// eventIDs are the ids of the "changed" events read so far, in order.
+// eventIDs are the (internal) ids of the "changed" events read so far, in order; -1 for an id
+// that is not an event's public id, which no test expects.
 func (s *secStream) eventIDs() []int64 {
 	fs, _ := s.snapshot()
 	var ids []int64
 	for _, f := range fs {
 		if f.Event == realtime.SSEChanged {
-			id, _ := strconv.ParseInt(f.ID, 10, 64)
+			id, ok := s.ids.ParseEvent(f.ID)
+			if !ok {
+				id = -1
+			}
 			ids = append(ids, id)
 		}
 	}
@@ -817,6 +833,7 @@ func secServe(t *testing.T, bin string, env map[string]string, port int) *secPro
 		if resp, err := hc.Get(p.URL + "/healthz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
+				registerIDs(t, p.URL, openStore(t, env["DATABASE_URL"]))
 				return p
 			}
 		}

@@ -14,9 +14,11 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"securemessages/app"
 	"securemessages/store"
 )
 
@@ -133,7 +135,7 @@ func secMatrix() map[string]secRouteSpec {
 			// writes as themself; the other practice's staff cannot choose her.
 			form: func(sys *secSystem, t *testing.T) url.Values {
 				f := secComposeForm("Matrix compose", "Text")
-				f.Set("patient", fmt.Sprint(sys.user(t, secMaria).ID))
+				f.Set("patient", sys.ids.User(sys.user(t, secMaria).ID))
 				return f
 			},
 			want: map[secActor]secCell{secAnonActor: secNoSession, secOwner: secDid("/inbox?notice=sent"),
@@ -272,13 +274,18 @@ func TestAccessMatrix(t *testing.T) {
 					path = asset
 				case which == "Maria's":
 					tg := spec.target(t, sys)
-					id := tg.message
+					id := sys.msg(tg.message)
 					if strings.HasPrefix(pattern, "/conversations/") {
-						id = tg.conversation
+						id = sys.conv(tg.conversation)
 					}
-					path = strings.Replace(pattern, ":id", fmt.Sprint(id), 1)
+					path = strings.Replace(pattern, ":id", id, 1)
 				case which == "unknown":
-					path = strings.Replace(pattern, ":id", "987654321", 1)
+					// A well-formed public id of no row: not found, like another's.
+					id := sys.msg(987654321)
+					if strings.HasPrefix(pattern, "/conversations/") {
+						id = sys.conv(987654321)
+					}
+					path = strings.Replace(pattern, ":id", id, 1)
 					if actor != secAnonActor {
 						want = secNotFound
 					}
@@ -432,16 +439,16 @@ func TestLiveStreamsMatrix(t *testing.T) {
 	if err := sys.db().QueryRow(`SELECT conversation_id, id FROM messages ORDER BY id DESC LIMIT 1`).Scan(&conv, &first); err != nil {
 		t.Fatal(err)
 	}
-	step(staff, fmt.Sprintf("/messages/%d/replies", first), secReplyForm("A reply"))
-	step(maria, fmt.Sprintf("/messages/%d/replies", first), secReplyForm("A follow-up"))
-	step(staff, fmt.Sprintf("/conversations/%d/archive", conv), url.Values{})
-	step(maria, fmt.Sprintf("/conversations/%d/reopen", conv), url.Values{})
+	step(staff, fmt.Sprintf("/messages/%s/replies", sys.msg(first)), secReplyForm("A reply"))
+	step(maria, fmt.Sprintf("/messages/%s/replies", sys.msg(first)), secReplyForm("A follow-up"))
+	step(staff, fmt.Sprintf("/conversations/%s/archive", sys.conv(conv)), url.Values{})
+	step(maria, fmt.Sprintf("/conversations/%s/reopen", sys.conv(conv)), url.Values{})
 	step(maria, "/messages", secComposeForm("Sent by mistake", "Cancel me"))
 	var mistake int64
 	if err := sys.db().Get(&mistake, `SELECT id FROM messages ORDER BY id DESC LIMIT 1`); err != nil {
 		t.Fatal(err)
 	}
-	step(maria, fmt.Sprintf("/messages/%d/cancel", mistake), url.Values{})
+	step(maria, fmt.Sprintf("/messages/%s/cancel", sys.msg(mistake)), url.Values{})
 
 	var kinds []string
 	if err := sys.db().Select(&kinds, `SELECT DISTINCT kind FROM events WHERE id > $1 ORDER BY kind`, after); err != nil {
@@ -466,6 +473,73 @@ func TestLiveStreamsMatrix(t *testing.T) {
 		}
 		if fs, ended := w.s.snapshot(); ended {
 			t.Errorf("%s ended: %+v", w.s.name, secTail(fs))
+		}
+	}
+}
+
+// TestSendLimitAcrossInstances: a patient's sends are limited however they are spread over
+// instances, and however many are sent at once: of 50 posts at once to two instances sharing the
+// database, exactly the limit are stored and the rest answer 429, changing nothing. Another
+// patient and staff send on.
+func TestSendLimitAcrossInstances(t *testing.T) {
+	t.Parallel()
+	sys := newSecSystem(t)
+	limit := store.SendLimits{Messages: 10, Window: 10 * time.Minute}
+	a := sys.start(t, func(c *app.Config) { c.SendLimits = limit })
+	b := sys.start(t, func(c *app.Config) { c.SendLimits = limit })
+	maria := a.signIn(t, secMaria)
+	token := maria.token(t)
+	mariaID := sys.user(t, secMaria).ID
+	before := sys.count(t, `SELECT count(*) FROM messages WHERE author_id = $1`, mariaID)
+	events := sys.newestEvent(t)
+
+	const n = 50
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for i := range n {
+		c := maria.fresh()
+		if i%2 == 1 {
+			c = c.on(b)
+		}
+		wg.Go(func() {
+			<-gate
+			r, err := c.do("POST", "/messages", withToken(secComposeForm(fmt.Sprintf("Burst %d", i), "Burst"), token))
+			if err == nil {
+				statuses[i] = r.Status
+			}
+		})
+	}
+	close(gate)
+	wg.Wait()
+	sent, limited := 0, 0
+	for _, s := range statuses {
+		switch s {
+		case http.StatusSeeOther:
+			sent++
+		case http.StatusTooManyRequests:
+			limited++
+		}
+	}
+	if sent != limit.Messages || limited != n-limit.Messages {
+		t.Errorf("%d sent and %d limited (statuses %v), want %d and %d", sent, limited, statuses, limit.Messages, n-limit.Messages)
+	}
+	if got := sys.count(t, `SELECT count(*) FROM messages WHERE author_id = $1`, mariaID); got != before+limit.Messages {
+		t.Errorf("%d messages stored, want %d", got-before, limit.Messages)
+	}
+	if got := sys.count(t, `SELECT count(*) FROM events WHERE id > $1`, events); got != limit.Messages {
+		t.Errorf("%d events written, want one per message stored (%d)", got, limit.Messages)
+	}
+	// Tom on B and the physician on A are not held up by Maria.
+	if r := b.signIn(t, secTom).post(t, "/messages", secComposeForm("Tom's own", "Not limited by Maria")); r.Status != http.StatusSeeOther {
+		t.Errorf("Tom's send: %s", r)
+	}
+	physician := a.signIn(t, secPhysician)
+	for i := range limit.Messages + 1 {
+		form := secComposeForm(fmt.Sprintf("From the physician %d", i), "Staff are not limited")
+		form.Set("patient", sys.ids.User(mariaID))
+		if r := physician.post(t, "/messages", form); r.Status != http.StatusSeeOther {
+			t.Fatalf("the physician's send %d: %s\n%s", i, r, excerpt(r.Body))
 		}
 	}
 }

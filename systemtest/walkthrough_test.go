@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -554,7 +553,7 @@ func walkThrough(t *testing.T, htmx bool) {
 		t.Error("the new message is not at the top of the inbox")
 	}
 	sent := sys.events.expect(t, store.EventMessageSent)
-	if "message-"+idText(sent["message_id"]) != mine.Attr["id"] {
+	if "message-"+sys.ids(t).Message(idOf(sent["message_id"])) != mine.Attr["id"] {
 		t.Errorf("message_sent event %v is not for %s", sent, mine.Attr["id"])
 	}
 
@@ -636,7 +635,7 @@ func walkThrough(t *testing.T, htmx bool) {
 	if !conv.HasClass("archived") || !strings.HasPrefix(conv.Attr["aria-label"], "Archived conversation") {
 		t.Error("the archived conversation is not drawn archived")
 	}
-	if conv.Attr["id"] != "conversation-"+idText(archived["conversation_id"]) {
+	if conv.Attr["id"] != "conversation-"+sys.ids(t).Conversation(idOf(archived["conversation_id"])) {
 		t.Errorf("archive event %v is not for %s", archived, conv.Attr["id"])
 	}
 	if got := actionLabels(msgActions(desk)); !slices.Equal(got, []string{"Show Details", "Re-Open"}) {
@@ -670,7 +669,7 @@ func walkThrough(t *testing.T, htmx bool) {
 	}
 	w.mustMessage(subject, me) // what it followed stays
 	cancelled := sys.events.expect(t, store.EventMessageCancelled)
-	if "message-"+idText(cancelled["message_id"]) != fuID {
+	if "message-"+sys.ids(t).Message(idOf(cancelled["message_id"])) != fuID {
 		t.Errorf("cancel event %v is not for %s", cancelled, fuID)
 	}
 
@@ -729,8 +728,12 @@ func actionLabels(actions *htmltest.Node) []string {
 	return out
 }
 
-// idText writes an id from a decoded event the way the page writes ids.
-func idText(v any) string {
+// idOf is an id from a decoded event (internal: what crosses Redis), which the page writes as a
+// public one (walkSystem.ids).
+func idOf(v any) int64 {
 	f, _ := v.(float64)
-	return strconv.FormatInt(int64(f), 10)
+	return int64(f)
 }
+
+// ids are the public ids the app writes pages with.
+func (s *walkSystem) ids(t *testing.T) *store.PublicIDs { return idsAt(t, s.base) }

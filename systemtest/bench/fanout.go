@@ -102,8 +102,12 @@ func makeStreams(ctx context.Context, e *env, d *dataset, n int) (*streamSet, ti
 	if err != nil {
 		return nil, 0, err
 	}
+	ids, err := e.store.PublicIDs(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
 	for i, u := range users {
-		c := &sseClient{token: tokens[i], staff: u.staff, practice: u.practice}
+		c := &sseClient{token: tokens[i], staff: u.staff, practice: u.practice, ids: ids}
 		if !u.staff {
 			c.patient = u.u.ID
 		}

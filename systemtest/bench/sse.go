@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"securemessages/store"
 )
 
 // sseClient is one open page's live stream, read the way a browser reads it: one keep-alive
@@ -20,7 +21,8 @@ type sseClient struct {
 	token    string
 	staff    bool
 	practice int64
-	patient  int64 // for a patient's stream: whose
+	patient  int64            // for a patient's stream: whose
+	ids      *store.PublicIDs // the event ids the stream writes and reads, public ones
 
 	conn    net.Conn
 	mu      sync.Mutex
@@ -48,8 +50,8 @@ func (c *sseClient) open(addr string, after int64) error {
 	c.arrived = nil
 	c.mu.Unlock()
 	conn.SetDeadline(time.Now().Add(dialTimeout))
-	fmt.Fprintf(conn, "GET /events?after=%d HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\nHX-Request: true\r\nCookie: sid=%s\r\n\r\n",
-		after, addr, c.token)
+	fmt.Fprintf(conn, "GET /events?after=%s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\nHX-Request: true\r\nCookie: sid=%s\r\n\r\n",
+		c.ids.Event(after), addr, c.token)
 	br := bufio.NewReaderSize(conn, 1024)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil {
@@ -85,8 +87,8 @@ func (c *sseClient) read(body *bufio.Reader) {
 		}
 		if rest, ok := bytes.CutPrefix(line, []byte("id: ")); ok {
 			now := time.Now()
-			id, err := strconv.ParseInt(string(bytes.TrimSpace(rest)), 10, 64)
-			if err == nil {
+			id, ok := c.ids.ParseEvent(string(bytes.TrimSpace(rest)))
+			if ok {
 				c.mu.Lock()
 				c.arrived = append(c.arrived, arrival{id: id, at: now})
 				c.mu.Unlock()
