@@ -74,8 +74,8 @@ const (
 // inboxRow is one message of a list, with its conversation. A list sends the conversation's own
 // columns (patient, archived, last activity) and what the patient asked for (instructions,
 // requested staff) on the conversation's first row only, its first message's, rather than repeat
-// them on every row: an inbox page reads about a hundred rows, and decoding a column the server
-// already has costs as much as one it needs.
+// them on every row: a page reads a row per message, and decoding a column the server already has
+// costs as much as one it needs (docs/performance.md has the figures).
 type inboxRow struct {
 	ConversationID  int64          `db:"conversation_id"`
 	PatientID       sql.NullInt64  `db:"patient_id"`
@@ -100,7 +100,7 @@ type inboxRow struct {
 
 // scan reads the columns of fetchPatientSQL, fetchStaffSQL and oneConversationSQL, in their order.
 // The lists scan their rows by hand rather than through sqlx: sqlx finds each row's fields again
-// by reflection, which was about 5% of the server's CPU on an inbox page (make bench -profile).
+// by reflection, which showed in the server's CPU profile of an inbox page (docs/performance.md).
 // TestInboxTree, TestInboxPages and TestQueueShowsWhatThePatientAsked read every column back.
 func (r *inboxRow) scan(rows *sql.Rows) error {
 	return rows.Scan(&r.ConversationID, &r.PatientID, &r.PatientName, &r.PatientInitials, &r.ArchivedAt,
@@ -633,8 +633,8 @@ func (s *Store) message(ctx context.Context, v Viewer, id int64) (*Message, deta
 // take it out (a message sent or cancelled, an archive, a re-open) writes an event of the practice
 // in its own transaction (writeEvent), so the count stays what it was until a newer event: with
 // KeepConversations, it is kept by asOf, and a newer event counts again. Counting a busy practice's
-// queue reads every entry of it (about 0.15 ms for a thousand), where a page that repeats reads
-// nothing else of it.
+// queue reads every entry of it, where a page that repeats reads nothing else of it (the figures
+// are in docs/performance.md).
 func (s *Store) AwaitingCount(ctx context.Context, v Viewer, asOf int64) (int, error) {
 	key := awaitingKey{practiceID: v.PracticeID, patientScope: v.patientScope().Int64, asOf: asOf}
 	if s.convs.awaiting != nil {
