@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/lib/pq"
@@ -75,8 +74,8 @@ const (
 // inboxRow is one message of a list, with its conversation. A list sends the conversation's own
 // columns (patient, archived, last activity) and what the patient asked for (instructions,
 // requested staff) on the conversation's first row only, its first message's, rather than repeat
-// them on every row: an inbox page reads about a hundred rows, and decoding a column the server
-// already has costs as much as one it needs.
+// them on every row: a page reads a row per message, and decoding a column the server already has
+// costs as much as one it needs (docs/performance.md has the figures).
 type inboxRow struct {
 	ConversationID  int64          `db:"conversation_id"`
 	PatientID       sql.NullInt64  `db:"patient_id"`
@@ -99,10 +98,10 @@ type inboxRow struct {
 	RequestedStaffName sql.NullString `db:"requested_staff_name"`
 }
 
-// scan reads the columns of pageMessagesSQL, in its order. The lists scan their rows by hand
-// rather than through sqlx: sqlx finds each row's fields again by reflection, which was about 5%
-// of the server's CPU on an inbox page (make bench -profile). TestInboxTree, TestInboxPages and
-// TestQueueShowsWhatThePatientAsked read every column back.
+// scan reads the columns of fetchPatientSQL, fetchStaffSQL and oneConversationSQL, in their order.
+// The lists scan their rows by hand rather than through sqlx: sqlx finds each row's fields again
+// by reflection, which showed in the server's CPU profile of an inbox page (docs/performance.md).
+// TestInboxTree, TestInboxPages and TestQueueShowsWhatThePatientAsked read every column back.
 func (r *inboxRow) scan(rows *sql.Rows) error {
 	return rows.Scan(&r.ConversationID, &r.PatientID, &r.PatientName, &r.PatientInitials, &r.ArchivedAt,
 		&r.LastActivityAt, &r.Revision, &r.MessageID, &r.ParentID, &r.AuthorID, &r.AuthorRole, &r.AuthorName,
@@ -190,7 +189,8 @@ func (s *Store) InboxPage(ctx context.Context, v Viewer, f InboxFilter) (InboxPa
 	return res, nil
 }
 
-// readConversations runs a statement that ends in pageMessagesSQL and builds its conversations.
+// readConversations runs fetchPatientSQL, fetchStaffSQL or oneConversationSQL and builds its
+// conversations.
 func (s *Store) readConversations(ctx context.Context, query string, args []any) ([]*Conversation, error) {
 	var rows []inboxRow
 	err := s.query(ctx, query, args, func(rs *sql.Rows) error {
@@ -249,49 +249,150 @@ type listShape struct {
 }
 
 // pageSQL holds a statement for each list: the ids and revisions of a page of conversations,
-// one more than fits, to know whether another page follows. A patient's list takes $1 patient and
-// $2 practice; the practice's queue $1 practice, and "mine" $2 the staff member; a later page
-// then the number of conversations to skip. The first message says whom the patient asked for.
+// one more than fits (LIMIT is PageSize+1), to know whether another page follows. The first
+// message says whom the patient asked for.
 //
 // The first page, which every live refresh fetches, has no OFFSET, and the page size is written
 // in: with either left to an argument, PostgreSQL cannot tell how many rows a plan will be asked
 // for, and plans the statement anew at every call.
-var pageSQL = map[listShape]string{}
+var pageSQL = map[listShape]string{
+	{}:                            listPatientOpenSQL,
+	{later: true}:                 listPatientOpenLaterSQL,
+	{archived: true}:              listPatientAllSQL,
+	{archived: true, later: true}: listPatientAllLaterSQL,
 
-func init() {
-	const root = "JOIN messages r ON r.conversation_id = c.id AND r.parent_id IS NULL"
-	for _, archived := range []bool{false, true} {
-		open := ""
-		if !archived {
-			open = " AND c.archived_at IS NULL"
-		}
-		for _, later := range []bool{false, true} {
-			pageSQL[listShape{archived: archived, later: later}] =
-				listSQL("", "c.patient_id = $1 AND c.practice_id = $2"+open, later, 3)
-			pageSQL[listShape{staff: true, archived: archived, later: later}] =
-				listSQL("", "c.practice_id = $1"+open, later, 2)
-			pageSQL[listShape{staff: true, archived: archived, assignment: AssignedToMe, later: later}] =
-				listSQL(root, "c.practice_id = $1"+open+" AND r.requested_staff_id = $2", later, 3)
-			pageSQL[listShape{staff: true, archived: archived, assignment: Unassigned, later: later}] =
-				listSQL(root, "c.practice_id = $1"+open+" AND r.requested_staff_id IS NULL", later, 2)
-		}
-	}
+	{staff: true}:                              listStaffOpenSQL,
+	{staff: true, later: true}:                 listStaffOpenLaterSQL,
+	{staff: true, archived: true}:              listStaffAllSQL,
+	{staff: true, archived: true, later: true}: listStaffAllLaterSQL,
+
+	{staff: true, assignment: AssignedToMe}:                              listMineOpenSQL,
+	{staff: true, assignment: AssignedToMe, later: true}:                 listMineOpenLaterSQL,
+	{staff: true, assignment: AssignedToMe, archived: true}:              listMineAllSQL,
+	{staff: true, assignment: AssignedToMe, archived: true, later: true}: listMineAllLaterSQL,
+
+	{staff: true, assignment: Unassigned}:                              listUnassignedOpenSQL,
+	{staff: true, assignment: Unassigned, later: true}:                 listUnassignedOpenLaterSQL,
+	{staff: true, assignment: Unassigned, archived: true}:              listUnassignedAllSQL,
+	{staff: true, assignment: Unassigned, archived: true, later: true}: listUnassignedAllLaterSQL,
 }
 
-// listSQL is a list's statement: the conversations of join and where, newest activity first, a
-// page of them (skipping $offsetParam when later), with their revisions.
-func listSQL(join, where string, later bool, offsetParam int) string {
-	skip := ""
-	if later {
-		skip = " OFFSET $" + strconv.Itoa(offsetParam)
-	}
-	return `
+// The statements of the lists and of the conversations they show, each written out whole, so
+// that the statement PostgreSQL reports (pg_stat_statements, EXPLAIN, the server's log) is the one
+// grep finds here, and a reader sees each as it runs. They are written by hand rather than built
+// from shared pieces or generated: sixteen short near-twins read more plainly than a template or
+// a generator with its go:generate step and its own test, and a change to one shows whole in a
+// diff. TestStatementsAsAssembled (statements_test.go) keeps the twins in step: it builds each
+// from the pieces they were once assembled from and requires this very text, white space
+// included, since a statement's text is also its prepared statement's key (prepared.go). That is
+// why some lines end in white space.
+const (
+	// A patient's list: $1 patient, $2 practice, and on a later page $3 the number to skip.
+	listPatientOpenSQL = `
 		SELECT c.id, c.revision
-		FROM conversations c ` + join + `
-		WHERE ` + where + `
+		FROM conversations c 
+		WHERE c.patient_id = $1 AND c.practice_id = $2 AND c.archived_at IS NULL
 		ORDER BY c.last_activity_at DESC, c.id DESC
-		LIMIT ` + strconv.Itoa(PageSize+1) + skip
-}
+		LIMIT 21`
+	listPatientOpenLaterSQL = `
+		SELECT c.id, c.revision
+		FROM conversations c 
+		WHERE c.patient_id = $1 AND c.practice_id = $2 AND c.archived_at IS NULL
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT 21 OFFSET $3`
+	listPatientAllSQL = `
+		SELECT c.id, c.revision
+		FROM conversations c 
+		WHERE c.patient_id = $1 AND c.practice_id = $2
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT 21`
+	listPatientAllLaterSQL = `
+		SELECT c.id, c.revision
+		FROM conversations c 
+		WHERE c.patient_id = $1 AND c.practice_id = $2
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT 21 OFFSET $3`
+
+	// The practice's queue: $1 practice, and on a later page $2 the number to skip.
+	listStaffOpenSQL = `
+		SELECT c.id, c.revision
+		FROM conversations c 
+		WHERE c.practice_id = $1 AND c.archived_at IS NULL
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT 21`
+	listStaffOpenLaterSQL = `
+		SELECT c.id, c.revision
+		FROM conversations c 
+		WHERE c.practice_id = $1 AND c.archived_at IS NULL
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT 21 OFFSET $2`
+	listStaffAllSQL = `
+		SELECT c.id, c.revision
+		FROM conversations c 
+		WHERE c.practice_id = $1
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT 21`
+	listStaffAllLaterSQL = `
+		SELECT c.id, c.revision
+		FROM conversations c 
+		WHERE c.practice_id = $1
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT 21 OFFSET $2`
+
+	// What patients asked the staff member for: $1 practice, $2 the staff member, and on a later
+	// page $3 the number to skip.
+	listMineOpenSQL = `
+		SELECT c.id, c.revision
+		FROM conversations c JOIN messages r ON r.conversation_id = c.id AND r.parent_id IS NULL
+		WHERE c.practice_id = $1 AND c.archived_at IS NULL AND r.requested_staff_id = $2
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT 21`
+	listMineOpenLaterSQL = `
+		SELECT c.id, c.revision
+		FROM conversations c JOIN messages r ON r.conversation_id = c.id AND r.parent_id IS NULL
+		WHERE c.practice_id = $1 AND c.archived_at IS NULL AND r.requested_staff_id = $2
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT 21 OFFSET $3`
+	listMineAllSQL = `
+		SELECT c.id, c.revision
+		FROM conversations c JOIN messages r ON r.conversation_id = c.id AND r.parent_id IS NULL
+		WHERE c.practice_id = $1 AND r.requested_staff_id = $2
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT 21`
+	listMineAllLaterSQL = `
+		SELECT c.id, c.revision
+		FROM conversations c JOIN messages r ON r.conversation_id = c.id AND r.parent_id IS NULL
+		WHERE c.practice_id = $1 AND r.requested_staff_id = $2
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT 21 OFFSET $3`
+
+	// What patients asked no one in particular for: $1 practice, and on a later page $2 the number
+	// to skip.
+	listUnassignedOpenSQL = `
+		SELECT c.id, c.revision
+		FROM conversations c JOIN messages r ON r.conversation_id = c.id AND r.parent_id IS NULL
+		WHERE c.practice_id = $1 AND c.archived_at IS NULL AND r.requested_staff_id IS NULL
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT 21`
+	listUnassignedOpenLaterSQL = `
+		SELECT c.id, c.revision
+		FROM conversations c JOIN messages r ON r.conversation_id = c.id AND r.parent_id IS NULL
+		WHERE c.practice_id = $1 AND c.archived_at IS NULL AND r.requested_staff_id IS NULL
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT 21 OFFSET $2`
+	listUnassignedAllSQL = `
+		SELECT c.id, c.revision
+		FROM conversations c JOIN messages r ON r.conversation_id = c.id AND r.parent_id IS NULL
+		WHERE c.practice_id = $1 AND r.requested_staff_id IS NULL
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT 21`
+	listUnassignedAllLaterSQL = `
+		SELECT c.id, c.revision
+		FROM conversations c JOIN messages r ON r.conversation_id = c.id AND r.parent_id IS NULL
+		WHERE c.practice_id = $1 AND r.requested_staff_id IS NULL
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT 21 OFFSET $2`
+)
 
 // fetchQuery is the statement that reads the messages of the listed conversations ids, in their
 // order, and its arguments: $1 the ids, $2 the practice, and for a patient $3 the patient. The
@@ -303,49 +404,20 @@ func fetchQuery(v Viewer, ids []int64) (string, []any) {
 	return fetchStaffSQL, []any{pq.Array(ids), v.PracticeID}
 }
 
-var (
-	fetchPatientSQL = fetchSQL("AND c.patient_id = $3", patientList)
-	fetchStaffSQL   = fetchSQL("", staffList)
-)
-
-func fetchSQL(scope, messages string) string {
-	return `
+// The messages of the conversations in page, in the columns inboxRow.scan reads: fetchPatientSQL
+// and fetchStaffSQL for a list's page, oneConversationSQL for one conversation ($1 the
+// conversation, $2 practice, $3 patient or NULL for staff, $4 archived too). A conversation's first
+// message comes first; the conversation's columns, and for staff what the patient asked for, come
+// on its row only (NULL on the others). A patient's list leaves the instructions and the requested
+// staff member out altogether.
+const (
+	fetchPatientSQL = `
 		WITH page AS (
 			SELECT p.id, p.rank
 			FROM unnest($1::bigint[]) WITH ORDINALITY AS p (id, rank)
 			JOIN conversations c ON c.id = p.id
-			WHERE c.practice_id = $2 ` + scope + `
-		)` + messages
-}
-
-// $1 the conversation, $2 practice, $3 patient (NULL for staff), $4 archived too.
-var oneConversationSQL = `
-		WITH page AS (
-			SELECT c.id, 1 AS rank
-			FROM conversations c
-			WHERE c.id = $1 AND c.practice_id = $2
-			  AND ($3::bigint IS NULL OR c.patient_id = $3)
-			  AND ($4 OR c.archived_at IS NULL)
-		)` + staffList
-
-// The second half of a list's statement: the messages of the conversations in page, in the
-// columns inboxRow.scan reads. A conversation's first message comes first; the conversation's
-// columns, and for staff what the patient asked for, come on its row only (NULL on the others).
-// A patient's list leaves the instructions and the requested staff member out altogether.
-var (
-	staffList   = pageMessagesSQL(true)
-	patientList = pageMessagesSQL(false)
-)
-
-func pageMessagesSQL(glance bool) string {
-	asked := `CASE WHEN m.parent_id IS NULL THEN m.instructions END AS root_instructions,
-		       CASE WHEN m.parent_id IS NULL THEN rs.full_name END AS requested_staff_name`
-	join := `LEFT JOIN users rs ON rs.id = m.requested_staff_id`
-	if !glance {
-		asked = `NULL::bytea AS root_instructions, NULL::text AS requested_staff_name`
-		join = ""
-	}
-	return `
+			WHERE c.practice_id = $2 AND c.patient_id = $3
+		)
 		SELECT c.id AS conversation_id,
 		       CASE WHEN m.parent_id IS NULL THEN c.patient_id END AS patient_id,
 		       CASE WHEN m.parent_id IS NULL THEN p.full_name END AS patient_name,
@@ -356,15 +428,70 @@ func pageMessagesSQL(glance bool) string {
 		       m.id AS message_id, m.parent_id, m.author_id, a.role AS author_role,
 		       a.full_name AS author_name, a.initials AS author_initials,
 		       m.subject, m.acted_on, m.created_at,
-		       ` + asked + `
+		       NULL::bytea AS root_instructions, NULL::text AS requested_staff_name
 		FROM page
 		JOIN conversations c ON c.id = page.id
 		JOIN users p ON p.id = c.patient_id
 		JOIN messages m ON m.conversation_id = c.id
 		JOIN users a ON a.id = m.author_id
-		` + join + `
+		
 		ORDER BY page.rank, m.parent_id IS NOT NULL, m.created_at, m.id`
-}
+
+	fetchStaffSQL = `
+		WITH page AS (
+			SELECT p.id, p.rank
+			FROM unnest($1::bigint[]) WITH ORDINALITY AS p (id, rank)
+			JOIN conversations c ON c.id = p.id
+			WHERE c.practice_id = $2 
+		)
+		SELECT c.id AS conversation_id,
+		       CASE WHEN m.parent_id IS NULL THEN c.patient_id END AS patient_id,
+		       CASE WHEN m.parent_id IS NULL THEN p.full_name END AS patient_name,
+		       CASE WHEN m.parent_id IS NULL THEN p.initials END AS patient_initials,
+		       CASE WHEN m.parent_id IS NULL THEN c.archived_at END AS archived_at,
+		       CASE WHEN m.parent_id IS NULL THEN c.last_activity_at END AS last_activity_at,
+		       CASE WHEN m.parent_id IS NULL THEN c.revision END AS revision,
+		       m.id AS message_id, m.parent_id, m.author_id, a.role AS author_role,
+		       a.full_name AS author_name, a.initials AS author_initials,
+		       m.subject, m.acted_on, m.created_at,
+		       CASE WHEN m.parent_id IS NULL THEN m.instructions END AS root_instructions,
+		       CASE WHEN m.parent_id IS NULL THEN rs.full_name END AS requested_staff_name
+		FROM page
+		JOIN conversations c ON c.id = page.id
+		JOIN users p ON p.id = c.patient_id
+		JOIN messages m ON m.conversation_id = c.id
+		JOIN users a ON a.id = m.author_id
+		LEFT JOIN users rs ON rs.id = m.requested_staff_id
+		ORDER BY page.rank, m.parent_id IS NOT NULL, m.created_at, m.id`
+
+	oneConversationSQL = `
+		WITH page AS (
+			SELECT c.id, 1 AS rank
+			FROM conversations c
+			WHERE c.id = $1 AND c.practice_id = $2
+			  AND ($3::bigint IS NULL OR c.patient_id = $3)
+			  AND ($4 OR c.archived_at IS NULL)
+		)
+		SELECT c.id AS conversation_id,
+		       CASE WHEN m.parent_id IS NULL THEN c.patient_id END AS patient_id,
+		       CASE WHEN m.parent_id IS NULL THEN p.full_name END AS patient_name,
+		       CASE WHEN m.parent_id IS NULL THEN p.initials END AS patient_initials,
+		       CASE WHEN m.parent_id IS NULL THEN c.archived_at END AS archived_at,
+		       CASE WHEN m.parent_id IS NULL THEN c.last_activity_at END AS last_activity_at,
+		       CASE WHEN m.parent_id IS NULL THEN c.revision END AS revision,
+		       m.id AS message_id, m.parent_id, m.author_id, a.role AS author_role,
+		       a.full_name AS author_name, a.initials AS author_initials,
+		       m.subject, m.acted_on, m.created_at,
+		       CASE WHEN m.parent_id IS NULL THEN m.instructions END AS root_instructions,
+		       CASE WHEN m.parent_id IS NULL THEN rs.full_name END AS requested_staff_name
+		FROM page
+		JOIN conversations c ON c.id = page.id
+		JOIN users p ON p.id = c.patient_id
+		JOIN messages m ON m.conversation_id = c.id
+		JOIN users a ON a.id = m.author_id
+		LEFT JOIN users rs ON rs.id = m.requested_staff_id
+		ORDER BY page.rank, m.parent_id IS NOT NULL, m.created_at, m.id`
+)
 
 // Conversation loads one of the viewer's conversations; another's answers ErrNotFound.
 func (s *Store) Conversation(ctx context.Context, v Viewer, id int64) (*Conversation, error) {
@@ -506,8 +633,8 @@ func (s *Store) message(ctx context.Context, v Viewer, id int64) (*Message, deta
 // take it out (a message sent or cancelled, an archive, a re-open) writes an event of the practice
 // in its own transaction (writeEvent), so the count stays what it was until a newer event: with
 // KeepConversations, it is kept by asOf, and a newer event counts again. Counting a busy practice's
-// queue reads every entry of it (about 0.15 ms for a thousand), where a page that repeats reads
-// nothing else of it.
+// queue reads every entry of it, where a page that repeats reads nothing else of it (the figures
+// are in docs/performance.md).
 func (s *Store) AwaitingCount(ctx context.Context, v Viewer, asOf int64) (int, error) {
 	key := awaitingKey{practiceID: v.PracticeID, patientScope: v.patientScope().Int64, asOf: asOf}
 	if s.convs.awaiting != nil {

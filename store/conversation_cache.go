@@ -31,7 +31,7 @@ type conversationCache struct {
 
 type conversationKey struct {
 	id, revision int64
-	glance       bool // read with what the staff queue shows at a glance (pageMessagesSQL)
+	glance       bool // read with what the staff queue shows at a glance (fetchStaffSQL)
 }
 
 // KeepConversations makes the lists keep up to entries conversations, and as many counts of the

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -123,6 +122,20 @@ func insertSession(ctx context.Context, tx *sqlx.Tx, u User, o Origin, pending b
 	return token, nil
 }
 
+// sessionSQL is the session's statement, which every request runs: the session, its user with
+// the columns of userColumns (each prefixed u.), the practice and its newest event. It is written
+// out whole so that the statement PostgreSQL reports is the one grep finds;
+// TestStatementsAsAssembled keeps it in step with userColumns. $1 the token's hash, $2 the absolute
+// and $3 the idle limit in seconds.
+const sessionSQL = `
+		SELECT s.csrf_token, s.created_at, s.last_seen_at, s.second_factor_pending, u.id, u.practice_id, u.role, u.email, u.password_hash, u.full_name, u.initials, u.title, u.answers_messages, u.totp_enabled,
+		       p.name AS practice_name, p.message_fee_cents AS practice_fee_cents,
+		       coalesce((SELECT max(e.id) FROM events e WHERE e.practice_id = u.practice_id), 0) AS newest_event
+		FROM sessions s JOIN users u ON u.id = s.user_id JOIN practices p ON p.id = u.practice_id
+		WHERE s.token_hash = $1
+		  AND s.created_at > now() - make_interval(secs => $2)
+		  AND s.last_seen_at > now() - make_interval(secs => $3)`
+
 // SessionByToken finds a live session; an unknown, idle or too old one answers ErrNotFound.
 // It marks the session as used, at most once a minute to spare the database a write per request.
 // The one statement also reads what every page shows of the user's practice, and where its
@@ -141,14 +154,7 @@ func (s *Store) SessionByToken(ctx context.Context, token string, limits Session
 		PracticeFee  int       `db:"practice_fee_cents"`
 		NewestEvent  int64     `db:"newest_event"`
 	}
-	err := s.get(ctx, &row, `
-		SELECT s.csrf_token, s.created_at, s.last_seen_at, s.second_factor_pending, `+prefixed("u.", userColumns)+`,
-		       p.name AS practice_name, p.message_fee_cents AS practice_fee_cents,
-		       coalesce((SELECT max(e.id) FROM events e WHERE e.practice_id = u.practice_id), 0) AS newest_event
-		FROM sessions s JOIN users u ON u.id = s.user_id JOIN practices p ON p.id = u.practice_id
-		WHERE s.token_hash = $1
-		  AND s.created_at > now() - make_interval(secs => $2)
-		  AND s.last_seen_at > now() - make_interval(secs => $3)`,
+	err := s.get(ctx, &row, sessionSQL,
 		hashToken(token), limits.Absolute.Seconds(), limits.Idle.Seconds())
 	if errors.Is(err, sql.ErrNoRows) {
 		return Session{}, ErrNotFound
@@ -215,12 +221,4 @@ func (s *Store) PruneSessions(ctx context.Context, limits SessionLimits) (int64,
 		return 0, fmt.Errorf("store: prune sessions: %w", err)
 	}
 	return res.RowsAffected()
-}
-
-func prefixed(prefix, columns string) string {
-	parts := strings.Split(columns, ", ")
-	for i, p := range parts {
-		parts[i] = prefix + p
-	}
-	return strings.Join(parts, ", ")
 }

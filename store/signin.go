@@ -119,14 +119,21 @@ func (s *Store) recordFailure(ctx context.Context, email string, a Audit) error 
 	return tx.Commit()
 }
 
+// signinPrunes are PruneSigninCounts's statements, one per table, each written out so that grep
+// finds it; $1 the window in seconds.
+var signinPrunes = []struct{ table, query string }{
+	{"signin_failures", `DELETE FROM signin_failures WHERE occurred_at <= now() - make_interval(secs => $1)`},
+	{"signin_attempts", `DELETE FROM signin_attempts WHERE occurred_at <= now() - make_interval(secs => $1)`},
+}
+
 // PruneSigninCounts deletes failed sign-ins and attempts older than the limits' window, which
 // no longer count against anyone.
 func (s *Store) PruneSigninCounts(ctx context.Context, window time.Duration) (int64, error) {
 	var n int64
-	for _, table := range []string{"signin_failures", "signin_attempts"} {
-		res, err := s.db.ExecContext(ctx, `DELETE FROM `+table+` WHERE occurred_at <= now() - make_interval(secs => $1)`, window.Seconds())
+	for _, p := range signinPrunes {
+		res, err := s.db.ExecContext(ctx, p.query, window.Seconds())
 		if err != nil {
-			return n, fmt.Errorf("store: prune %s: %w", table, err)
+			return n, fmt.Errorf("store: prune %s: %w", p.table, err)
 		}
 		m, _ := res.RowsAffected()
 		n += m
