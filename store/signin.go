@@ -60,35 +60,54 @@ func (s *Store) SigninBlocked(ctx context.Context, email, ip string, l SigninLim
 }
 
 // CountSigninAttempt counts a sign-in attempt against the account's and the address's attempt
-// limits, and reports false (counting nothing) when either is already reached. The attempt is
-// counted first and the limit checked after, each statement on its own: concurrent attempts then
-// each see the others, so together they can never pass the limit (at worst one is refused that a
-// serial order would have let through).
+// limits, and reports false (counting nothing) when either is already reached. Attempts for one
+// account, and from one address, are counted one at a time (transaction-scoped advisory locks,
+// the account's always before the address's, so two attempts cannot deadlock): a burst of
+// simultaneous attempts lets in exactly as many as the limit allows, never more and never none.
 func (s *Store) CountSigninAttempt(ctx context.Context, email, ip string, l SigninLimits) (bool, error) {
 	perAccount, perAddress := l.attempts()
-	var id int64
-	if err := s.db.GetContext(ctx, &id, `INSERT INTO signin_attempts (email, client_ip) VALUES ($1, $2) RETURNING id`,
-		normalEmail(email), ip); err != nil {
+	email = normalEmail(email)
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
 		return false, fmt.Errorf("store: count sign-in attempt: %w", err)
 	}
+	defer tx.Rollback()
+	for _, lock := range []struct {
+		space int
+		key   string
+	}{{attemptAccountLockSpace, email}, {attemptAddressLockSpace, ip}} {
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1, hashtext($2))`, lock.space, lock.key); err != nil {
+			return false, fmt.Errorf("store: count sign-in attempt: %w", err)
+		}
+	}
 	var over bool
-	err := s.db.GetContext(ctx, &over, `
+	err = tx.GetContext(ctx, &over, `
 		SELECT (SELECT count(*) FROM signin_attempts
-		        WHERE email = $1 AND occurred_at > now() - make_interval(secs => $3)) > $4
+		        WHERE email = $1 AND occurred_at > now() - make_interval(secs => $3)) >= $4
 		    OR (SELECT count(*) FROM signin_attempts
-		        WHERE client_ip = $2 AND occurred_at > now() - make_interval(secs => $3)) > $5`,
-		normalEmail(email), ip, l.Window.Seconds(), perAccount, perAddress)
+		        WHERE client_ip = $2 AND occurred_at > now() - make_interval(secs => $3)) >= $5`,
+		email, ip, l.Window.Seconds(), perAccount, perAddress)
 	if err != nil {
 		return false, fmt.Errorf("store: count sign-in attempt: %w", err)
 	}
 	if over {
-		// A refused attempt is not counted, so the lock ends a window after the last one let in.
-		if _, err := s.db.ExecContext(ctx, `DELETE FROM signin_attempts WHERE id = $1`, id); err != nil {
-			return false, fmt.Errorf("store: count sign-in attempt: %w", err)
-		}
+		return false, nil // a refused attempt is not counted, so the lock ends a window after the last one let in
 	}
-	return !over, nil
+	if _, err := tx.ExecContext(ctx, `INSERT INTO signin_attempts (email, client_ip) VALUES ($1, $2)`, email, ip); err != nil {
+		return false, fmt.Errorf("store: count sign-in attempt: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return false, fmt.Errorf("store: count sign-in attempt: %w", err)
+	}
+	return true, nil
 }
+
+// The first keys of the advisory locks that count sign-in attempts one at a time, per account and
+// per address (eventLockSpace is another's).
+const (
+	attemptAccountLockSpace = 7311
+	attemptAddressLockSpace = 7312
+)
 
 // RecordSigninFailure counts a failed sign-in and audits it.
 func (s *Store) RecordSigninFailure(ctx context.Context, email string, o Origin) error {
