@@ -146,7 +146,7 @@ func TestServeReplayIsBounded(t *testing.T) {
 		p := serve(t, h, src, mv, fmt.Sprintf("from %d", after), ServeOptions{After: after, Heartbeat: time.Hour})
 		p.connected(t)
 		f := p.next(t, testTimeout)
-		if f.ID != strconv.FormatInt(last, 10) || f.Event != SSEChanged || f.Data != `{"kind":"reload"}` {
+		if f.ID != testIDs.Event(last) || f.Event != SSEChanged || f.Data != `{"kind":"reload"}` {
 			t.Fatalf("after=%d: first event %v; want a reload at id %d", after, f, last)
 		}
 		if rows, _ := src.counts(); rows > maxReplay {
