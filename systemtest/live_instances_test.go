@@ -25,6 +25,7 @@ import (
 	"securemessages/app"
 	"securemessages/realtime"
 	"securemessages/realtime/localredis"
+	"securemessages/realtime/ssetest"
 	"securemessages/store"
 	"securemessages/store/storetest"
 )
@@ -307,14 +308,14 @@ func (u *liveUser) conversation(t *testing.T, in *liveInstance, action string, i
 	u.change(t, in, "/conversations/"+idsAt(t, in.url).Conversation(id)+"/"+action, url.Values{"_csrf": {f.Get("_csrf")}})
 }
 
-// liveStream is an open GET /events, read on its own goroutine into frames.
+// liveStream is an open GET /events, read on its own goroutine into frames (unless it was opened
+// to be left unread).
 type liveStream struct {
 	name   string
 	ids    *store.PublicIDs // its instance's, which its event ids are written in
 	resp   *http.Response
 	cancel context.CancelFunc
-	frames chan sseFrame
-	ended  chan struct{}
+	frames *ssetest.Stream // nil when unread
 }
 
 // liveStreams is the transport the streams use: a stream is a long-lived connection of its own.
@@ -341,9 +342,9 @@ func (u *liveUser) openWith(t *testing.T, in *liveInstance, tr *http.Transport, 
 // startStream reads an open stream's response into frames (unless read is false), until the test
 // ends.
 func startStream(t *testing.T, name string, ids *store.PublicIDs, resp *http.Response, cancel context.CancelFunc, read bool) *liveStream {
-	s := &liveStream{name: name, ids: ids, resp: resp, cancel: cancel, frames: make(chan sseFrame, 1024), ended: make(chan struct{})}
+	s := &liveStream{name: name, ids: ids, resp: resp, cancel: cancel}
 	if read {
-		go s.read()
+		s.frames = ssetest.Start(name, resp.Body, 1024)
 	}
 	t.Cleanup(s.close)
 	return s
@@ -374,16 +375,6 @@ func (u *liveUser) connect(t *testing.T, in *liveInstance, tr *http.Transport, n
 	return resp, cancel
 }
 
-func (s *liveStream) read() {
-	defer close(s.ended)
-	defer close(s.frames)
-	readSSE(s.resp.Body, func(f sseFrame) {
-		if f.IsEvent() || f.Retry != "" || len(f.Comments) > 0 {
-			s.frames <- f
-		}
-	})
-}
-
 // close drops the stream, as a closed tab or a lost connection does: without reading to the end.
 func (s *liveStream) close() {
 	s.cancel()
@@ -393,20 +384,7 @@ func (s *liveStream) close() {
 // next returns the next event (skipping comments), failing after d.
 func (s *liveStream) next(t *testing.T, d time.Duration) sseFrame {
 	t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case f, ok := <-s.frames:
-			if !ok {
-				t.Fatalf("%s ended; want an event", s.name)
-			}
-			if f.IsEvent() {
-				return f
-			}
-		case <-deadline:
-			t.Fatalf("%s: no event within %v", s.name, d)
-		}
-	}
+	return s.frames.Next(t, d)
 }
 
 // expect reads len(want) events, each within d, and checks they are want's in order (by id, kind
@@ -458,58 +436,26 @@ func checkEventData(t *testing.T, ids *store.PublicIDs, stream string, f sseFram
 	}
 }
 
-// quiet checks that no event arrives within d and that the stream stays open. It returns the
-// comments (heartbeats) seen meanwhile.
+// quiet checks that no event is buffered or arrives within d and that the stream stays open. It
+// returns the comments (heartbeats) seen meanwhile.
 func (s *liveStream) quiet(t *testing.T, d time.Duration) []sseFrame {
 	t.Helper()
-	var comments []sseFrame
-	deadline := time.After(d)
-	for {
-		select {
-		case f, ok := <-s.frames:
-			if !ok {
-				t.Fatalf("%s ended; want it open and quiet", s.name)
-			}
-			if f.IsEvent() {
-				t.Fatalf("%s: got %v; want nothing", s.name, f)
-			}
-			comments = append(comments, f)
-		case <-deadline:
-			return comments
-		}
-	}
+	return s.frames.Quiet(t, d)
 }
 
 // end reads until the server ends the stream, which must happen within d, and returns the
 // frames read on the way.
 func (s *liveStream) end(t *testing.T, d time.Duration) []sseFrame {
 	t.Helper()
-	var fs []sseFrame
-	deadline := time.After(d)
-	for {
-		select {
-		case f, ok := <-s.frames:
-			if !ok {
-				return fs
-			}
-			fs = append(fs, f)
-		case <-deadline:
-			t.Fatalf("%s still open after %v (frames %v)", s.name, d, fs)
-		}
-	}
+	return s.frames.End(t, d)
 }
 
 // connected waits for the opening frame (the retry hint), so the stream is registered and past
 // its replay of what was already there.
 func (s *liveStream) connected(t *testing.T) {
 	t.Helper()
-	select {
-	case f, ok := <-s.frames:
-		if !ok || f.Retry == "" {
-			t.Fatalf("%s: first frame %v; want the retry hint", s.name, f)
-		}
-	case <-time.After(liveWait):
-		t.Fatalf("%s: no first frame", s.name)
+	if f := s.frames.NextFrame(t, liveWait); f.Retry == "" {
+		t.Fatalf("%s: first frame %v; want the retry hint", s.name, f)
 	}
 }
 
