@@ -256,13 +256,7 @@ func (p *pipeStream) expectEnd(t *testing.T, d time.Duration) []frame {
 // waitFor polls cond until it holds, failing after d.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	storetest.WaitFor(t, d, what, cond)
 }
 
 // startRedis starts a private Redis server for one test: pub/sub channels are global to a

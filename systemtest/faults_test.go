@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/lib/pq"
-	"golang.org/x/net/html"
+	"securemessages/views/htmltest"
 
 	"securemessages/store"
 	"securemessages/store/localpg"
@@ -197,13 +197,7 @@ func TestFaultPostgresRestart(t *testing.T) {
 	}
 	waitUntil := func(what string, ok func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(secWait)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("waited %v for %s", secWait, what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		storetest.WaitFor(t, secWait, what, ok)
 	}
 
 	waitUntil("sends before the outage", func() bool {
@@ -265,9 +259,8 @@ func TestFaultPostgresRestart(t *testing.T) {
 		path, form := a.path, a.form
 		if a.status == http.StatusServiceUnavailable && !a.htmx {
 			doc := secParse(t, a.body)
-			f := secFirst(doc, func(n *html.Node) bool {
-				v, _ := secAttr(n, "method")
-				return n.Data == "form" && v == "post" && strings.Contains(secText(n), "Try Again")
+			f := doc.First(func(n *htmltest.Node) bool {
+				return n.Tag == "form" && n.Attr["method"] == "post" && strings.Contains(n.TextContentRaw(), "Try Again")
 			})
 			path, form = secFormOf(f)
 		}
@@ -334,12 +327,14 @@ func checkTryAgain(t *testing.T, a *secAttempt) {
 		return
 	}
 	doc := secParse(t, a.body)
-	form := secFirst(doc, func(n *html.Node) bool { return n.Data == "form" && strings.Contains(secText(n), "Try Again") })
+	form := doc.First(func(n *htmltest.Node) bool {
+		return n.Tag == "form" && strings.Contains(n.TextContentRaw(), "Try Again")
+	})
 	if form == nil {
 		t.Errorf("503 page without a Try Again form:\n%s", excerpt(a.body))
 		return
 	}
-	if kept := secFirst(doc, secTag("textarea")); kept == nil || secText(kept) != a.form.Get("body") {
+	if kept := doc.First(htmltest.Tag("textarea")); kept == nil || kept.TextContentRaw() != a.form.Get("body") {
 		t.Errorf("the 503 page does not show the text typed (%q)", a.form.Get("body"))
 	}
 	action, values := secFormOf(form)
@@ -461,7 +456,7 @@ func TestFaultRedisDown(t *testing.T) {
 		record("Maria reads", http.StatusOK, func() (*secResp, error) { return instances[n%2].do("GET", "/inbox", nil) })
 	})
 	loop(time.Second, func(n int) {
-		in := []*secInstance{a, b}[n%2]
+		in := []*instance{a, b}[n%2]
 		record("Tom signs in", http.StatusSeeOther, func() (*secResp, error) {
 			return in.anon().do("POST", "/signin", url.Values{"email": {secTom}, "password": {store.DemoPassword}})
 		})

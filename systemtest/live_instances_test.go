@@ -15,16 +15,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-	"github.com/redis/go-redis/v9"
-
 	"securemessages/app"
 	"securemessages/realtime"
-	"securemessages/realtime/localredis"
 	"securemessages/realtime/ssetest"
 	"securemessages/store"
 	"securemessages/store/storetest"
@@ -41,150 +36,35 @@ const (
 // liveWait bounds every wait that is not itself the point of a test.
 const liveWait = 10 * time.Second
 
-// liveSystem is one test's database and Redis server, which its instances share.
-type liveSystem struct {
-	dbURL     string
-	redis     *localredis.Server
-	heartbeat time.Duration
-	streams   realtime.Limits // the caps on streams; zero for the defaults
-	oracle    *store.Store    // the test's own view of the database, to know what each viewer should get
-
-	mu      sync.Mutex
-	running int // instances started and not yet stopped
-}
-
-// newLiveSystem makes a fresh demo database and a private Redis server: pub/sub channels are
-// server-wide, and another test's events (from a database with the same ids) must not reach
-// this test's streams.
-func newLiveSystem(t *testing.T, heartbeat time.Duration) *liveSystem {
+// newLiveSystem is newSystem for the live-update tests: instances with the given heartbeat and
+// the system's caps on streams, whose stop checks that everything they ran has ended.
+func newLiveSystem(t *testing.T, heartbeat time.Duration) *system {
 	t.Helper()
-	sys := &liveSystem{dbURL: storetest.URL(t, true), heartbeat: heartbeat}
-	sys.redis = startRedis(t, t.TempDir())
-	sys.oracle = openStore(t, sys.dbURL)
+	sys := newSystem(t)
+	sys.checked, sys.heartbeat = true, heartbeat
+	sys.configure = func(_ *testing.T, s *system) app.Config {
+		// Built by hand: a short heartbeat, the test key ring.
+		return app.Config{
+			DatabaseURL: s.dbURL,
+			RedisURL:    s.redis.URL,
+			Keys:        storetest.Keys,
+			Sessions:    store.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour},
+			Signin:      store.SigninLimits{Window: 15 * time.Minute, PerAccount: 5, PerAddress: 1000},
+			Heartbeat:   s.heartbeat,
+			Streams:     s.streams,
+		}
+	}
 	return sys
 }
 
-// config is the app's configuration, built by hand: a short heartbeat, the test key ring.
-func (s *liveSystem) config() app.Config {
-	return app.Config{
-		DatabaseURL: s.dbURL,
-		RedisURL:    s.redis.URL,
-		Keys:        storetest.Keys,
-		Sessions:    store.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour},
-		Signin:      store.SigninLimits{Window: 15 * time.Minute, PerAccount: 5, PerAddress: 1000},
-		Heartbeat:   s.heartbeat,
-		Streams:     s.streams,
-	}
-}
-
-// viewer is a demo account as the store sees it.
-func (s *liveSystem) viewer(t *testing.T, email string) store.Viewer {
-	t.Helper()
-	u, err := s.oracle.UserByEmail(context.Background(), email)
-	if err != nil {
-		t.Fatalf("demo user %s: %v", email, err)
-	}
-	return u.Viewer()
-}
-
 // eventsAfter is what the events table holds for v after id: what v's stream must deliver.
-func (s *liveSystem) eventsAfter(t *testing.T, v store.Viewer, after int64) []store.Event {
+func (s *system) eventsAfter(t *testing.T, v store.Viewer, after int64) []store.Event {
 	t.Helper()
-	es, err := s.oracle.EventsAfter(context.Background(), v, after, 1000)
+	es, err := s.st.EventsAfter(context.Background(), v, after, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return es
-}
-
-// liveInstance is one running web instance of the app.
-type liveInstance struct {
-	name   string
-	url    string
-	addr   string
-	hub    *realtime.Hub
-	web    *fiber.App
-	log    *logBuffer
-	stopMu sync.Mutex
-	stop   func() // shuts the instance down; nil once done
-}
-
-// start runs a new instance on addr ("127.0.0.1:0" for any free port), as the binary's serve does:
-// its own store, Redis client and hub, `go hub.Run(ctx)`, the app on a loopback listener.
-func (s *liveSystem) start(t *testing.T, name, addr string) *liveInstance {
-	t.Helper()
-	in := &liveInstance{name: name, log: &logBuffer{}}
-	srv, err := startApp(s.config(), addr, in.log)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	in.hub, in.web, in.addr, in.url = srv.Hub, srv.App, srv.Addr, srv.URL
-	in.stop = func() {
-		if err := srv.shutdown(); err != nil {
-			t.Errorf("%s: shutdown: %v", name, err)
-		}
-		// Streams end on shutdown (with a retry hint), each on its own goroutine: wait for them
-		// before the store they replay from is closed.
-		deadline := time.Now().Add(liveWait)
-		for in.hub.Len() > 0 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if n := in.hub.Len(); n > 0 {
-			t.Errorf("%s: %d streams still open after shutdown", name, n)
-		}
-		srv.stopHub()
-		for what, done := range map[string]chan struct{}{"the listener": srv.served, "Hub.Run": srv.ran} {
-			select {
-			case <-done:
-			case <-time.After(liveWait):
-				t.Errorf("%s: %s still running after shutdown", name, what)
-			}
-		}
-		srv.closeConnections()
-		s.mu.Lock()
-		s.running--
-		s.mu.Unlock()
-	}
-	t.Cleanup(func() {
-		in.shutdown()
-		if t.Failed() && in.log.Len() > 0 {
-			t.Logf("%s log:\n%s", name, in.log)
-		}
-	})
-	s.mu.Lock()
-	s.running++
-	s.mu.Unlock()
-	s.waitSubscribed(t)
-	return in
-}
-
-// waitSubscribed waits until Redis counts a subscriber for every running instance, so that an
-// event published from now on reaches each of them.
-func (s *liveSystem) waitSubscribed(t *testing.T) {
-	t.Helper()
-	opts, err := redis.ParseURL(s.redis.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opts)
-	defer c.Close()
-	liveWaitFor(t, liveWait, "an instance's hub never subscribed", func() bool {
-		n, err := c.PubSubNumSub(context.Background(), realtime.Channel).Result()
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return err == nil && n[realtime.Channel] >= int64(s.running)
-	})
-}
-
-// shutdown stops the instance the way SIGTERM does: listener closed, open streams ended with a
-// retry hint, in-flight requests finished.
-func (in *liveInstance) shutdown() {
-	in.stopMu.Lock()
-	defer in.stopMu.Unlock()
-	if in.stop != nil {
-		in.stop()
-		in.stop = nil
-	}
 }
 
 // liveUser is a person signed in over HTTP; the cookie jar holds the session for every instance
@@ -196,7 +76,7 @@ type liveUser struct {
 }
 
 // signIn signs email in on in, over the sign-in form.
-func (s *liveSystem) signIn(t *testing.T, in *liveInstance, email string) *liveUser {
+func (s *system) signIn(t *testing.T, in *instance, email string) *liveUser {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -211,9 +91,9 @@ func (s *liveSystem) signIn(t *testing.T, in *liveInstance, email string) *liveU
 }
 
 // get loads a page (following redirects) and returns its status, body and final URL.
-func (u *liveUser) get(t *testing.T, in *liveInstance, path string) (int, string, *url.URL) {
+func (u *liveUser) get(t *testing.T, in *instance, path string) (int, string, *url.URL) {
 	t.Helper()
-	resp, err := u.client.Get(in.url + path)
+	resp, err := u.client.Get(in.URL + path)
 	if err != nil {
 		t.Fatalf("GET %s on %s: %v", path, in.name, err)
 	}
@@ -221,9 +101,9 @@ func (u *liveUser) get(t *testing.T, in *liveInstance, path string) (int, string
 }
 
 // post submits a form (following the redirect that answers it).
-func (u *liveUser) post(t *testing.T, in *liveInstance, path string, form url.Values) (int, string, *url.URL) {
+func (u *liveUser) post(t *testing.T, in *instance, path string, form url.Values) (int, string, *url.URL) {
 	t.Helper()
-	resp, err := u.client.PostForm(in.url+path, form)
+	resp, err := u.client.PostForm(in.URL+path, form)
 	if err != nil {
 		t.Fatalf("POST %s on %s: %v", path, in.name, err)
 	}
@@ -235,7 +115,7 @@ var (
 )
 
 // liveAfter loads the inbox and reads the event id the page renders into its stream's URL.
-func (u *liveUser) liveAfter(t *testing.T, in *liveInstance) int64 {
+func (u *liveUser) liveAfter(t *testing.T, in *instance) int64 {
 	t.Helper()
 	status, body, _ := u.get(t, in, "/inbox")
 	if status != http.StatusOK {
@@ -245,7 +125,7 @@ func (u *liveUser) liveAfter(t *testing.T, in *liveInstance) int64 {
 	if m == nil {
 		t.Fatalf("inbox of %s has no hx-sse:connect", u.email)
 	}
-	n, ok := idsAt(t, in.url).ParseEvent(m[1])
+	n, ok := idsAt(t, in.URL).ParseEvent(m[1])
 	if !ok {
 		t.Fatalf("inbox of %s: %q is not an event's public id", u.email, m[1])
 	}
@@ -254,7 +134,7 @@ func (u *liveUser) liveAfter(t *testing.T, in *liveInstance) int64 {
 
 // form loads the page at path and returns its form's hidden fields (_csrf, and submit_key when
 // it has one).
-func (u *liveUser) form(t *testing.T, in *liveInstance, path string) url.Values {
+func (u *liveUser) form(t *testing.T, in *instance, path string) url.Values {
 	t.Helper()
 	status, body, _ := u.get(t, in, path)
 	if status != http.StatusOK {
@@ -273,7 +153,7 @@ func (u *liveUser) form(t *testing.T, in *liveInstance, path string) url.Values 
 }
 
 // change submits a form that changes something and checks it was accepted.
-func (u *liveUser) change(t *testing.T, in *liveInstance, path string, form url.Values) {
+func (u *liveUser) change(t *testing.T, in *instance, path string, form url.Values) {
 	t.Helper()
 	status, body, final := u.post(t, in, path, form)
 	if status != http.StatusOK || final.Path != "/inbox" || final.Query().Get("notice") == "" {
@@ -282,7 +162,7 @@ func (u *liveUser) change(t *testing.T, in *liveInstance, path string, form url.
 }
 
 // send starts a conversation from the compose form.
-func (u *liveUser) send(t *testing.T, in *liveInstance, subject, body string) {
+func (u *liveUser) send(t *testing.T, in *instance, subject, body string) {
 	t.Helper()
 	f := u.form(t, in, "/messages/new")
 	f.Set("subject", subject)
@@ -292,9 +172,9 @@ func (u *liveUser) send(t *testing.T, in *liveInstance, subject, body string) {
 }
 
 // reply answers (or follows up) message id from its reply form.
-func (u *liveUser) reply(t *testing.T, in *liveInstance, id int64, body string) {
+func (u *liveUser) reply(t *testing.T, in *instance, id int64, body string) {
 	t.Helper()
-	msg := idsAt(t, in.url).Message(id)
+	msg := idsAt(t, in.URL).Message(id)
 	f := u.form(t, in, "/messages/"+msg+"/reply")
 	f.Set("body", body)
 	f.Set("consent", "yes")
@@ -302,10 +182,10 @@ func (u *liveUser) reply(t *testing.T, in *liveInstance, id int64, body string) 
 }
 
 // conversation archives or re-opens ("archive", "reopen") conversation id.
-func (u *liveUser) conversation(t *testing.T, in *liveInstance, action string, id int64) {
+func (u *liveUser) conversation(t *testing.T, in *instance, action string, id int64) {
 	t.Helper()
 	f := u.form(t, in, "/inbox?all=1")
-	u.change(t, in, "/conversations/"+idsAt(t, in.url).Conversation(id)+"/"+action, url.Values{"_csrf": {f.Get("_csrf")}})
+	u.change(t, in, "/conversations/"+idsAt(t, in.URL).Conversation(id)+"/"+action, url.Values{"_csrf": {f.Get("_csrf")}})
 }
 
 // liveStream is an open GET /events, read on its own goroutine into frames (unless it was opened
@@ -323,12 +203,12 @@ var liveStreams = &http.Transport{}
 
 // open opens the user's event stream on in, as the page's hx-sse:connect does: ?after= the id the
 // page was rendered with, and Last-Event-ID on a reconnect ("" for none).
-func (u *liveUser) open(t *testing.T, in *liveInstance, name string, after int64, lastEventID string) *liveStream {
+func (u *liveUser) open(t *testing.T, in *instance, name string, after int64, lastEventID string) *liveStream {
 	t.Helper()
 	return u.openWith(t, in, liveStreams, name, after, lastEventID, true)
 }
 
-func (u *liveUser) openWith(t *testing.T, in *liveInstance, tr *http.Transport, name string, after int64, lastEventID string, read bool) *liveStream {
+func (u *liveUser) openWith(t *testing.T, in *instance, tr *http.Transport, name string, after int64, lastEventID string, read bool) *liveStream {
 	t.Helper()
 	resp, cancel := u.connect(t, in, tr, name, after, lastEventID)
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
@@ -336,7 +216,7 @@ func (u *liveUser) openWith(t *testing.T, in *liveInstance, tr *http.Transport, 
 		cancel()
 		t.Fatalf("open %s: status %d, %s", name, resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	return startStream(t, name, idsAt(t, in.url), resp, cancel, read)
+	return startStream(t, name, idsAt(t, in.URL), resp, cancel, read)
 }
 
 // startStream reads an open stream's response into frames (unless read is false), until the test
@@ -352,11 +232,11 @@ func startStream(t *testing.T, name string, ids *store.PublicIDs, resp *http.Res
 
 // connect sends the stream's request and returns the response, whatever its status; cancel ends
 // the request.
-func (u *liveUser) connect(t *testing.T, in *liveInstance, tr *http.Transport, name string, after int64, lastEventID string) (*http.Response, context.CancelFunc) {
+func (u *liveUser) connect(t *testing.T, in *instance, tr *http.Transport, name string, after int64, lastEventID string) (*http.Response, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	ids := idsAt(t, in.url)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, in.url+"/events?after="+ids.Event(after), nil)
+	ids := idsAt(t, in.URL)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, in.URL+"/events?after="+ids.Event(after), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,11 +341,5 @@ func (s *liveStream) connected(t *testing.T) {
 
 func liveWaitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	storetest.WaitFor(t, d, what, cond)
 }

@@ -27,7 +27,7 @@ import (
 const liveHeartbeat = 200 * time.Millisecond
 
 // sent returns the one event a change made for v since after.
-func (s *liveSystem) sent(t *testing.T, v store.Viewer, after int64) store.Event {
+func (s *system) sent(t *testing.T, v store.Viewer, after int64) store.Event {
 	t.Helper()
 	es := s.eventsAfter(t, v, after)
 	if len(es) != 1 {
@@ -43,8 +43,8 @@ func (s *liveSystem) sent(t *testing.T, v store.Viewer, after int64) store.Event
 func TestLiveAcrossInstances(t *testing.T) {
 	t.Parallel()
 	sys := newLiveSystem(t, liveHeartbeat)
-	a := sys.start(t, "A", "127.0.0.1:0")
-	b := sys.start(t, "B", "127.0.0.1:0")
+	a := sys.startOn(t, "A", "127.0.0.1:0")
+	b := sys.startOn(t, "B", "127.0.0.1:0")
 	maria := sys.signIn(t, b, liveMaria)
 	staff := sys.signIn(t, a, livePhysician)
 	tom := sys.signIn(t, b, liveTom)
@@ -102,8 +102,8 @@ func TestLiveAcrossInstances(t *testing.T) {
 func TestLiveReconnect(t *testing.T) {
 	t.Parallel()
 	sys := newLiveSystem(t, liveHeartbeat)
-	a := sys.start(t, "A", "127.0.0.1:0")
-	b := sys.start(t, "B", "127.0.0.1:0")
+	a := sys.startOn(t, "A", "127.0.0.1:0")
+	b := sys.startOn(t, "B", "127.0.0.1:0")
 	maria := sys.signIn(t, b, liveMaria)
 	staff := sys.signIn(t, a, livePhysician)
 	mv := sys.viewer(t, liveMaria)
@@ -155,8 +155,8 @@ func TestLiveReconnect(t *testing.T) {
 func TestLiveRedisOutage(t *testing.T) {
 	t.Parallel()
 	sys := newLiveSystem(t, liveHeartbeat)
-	a := sys.start(t, "A", "127.0.0.1:0")
-	b := sys.start(t, "B", "127.0.0.1:0")
+	a := sys.startOn(t, "A", "127.0.0.1:0")
+	b := sys.startOn(t, "B", "127.0.0.1:0")
 	maria := sys.signIn(t, b, liveMaria)
 	staff := sys.signIn(t, a, livePhysician)
 	mv, sv := sys.viewer(t, liveMaria), sys.viewer(t, livePhysician)
@@ -194,7 +194,7 @@ func TestLiveRedisOutage(t *testing.T) {
 	tom := sys.signIn(t, a, liveTom)
 	for _, p := range []struct {
 		u  *liveUser
-		in *liveInstance
+		in *instance
 	}{{tom, a}, {maria, b}, {staff, a}, {maria, a}} {
 		if status, body, final := p.u.get(t, p.in, "/inbox"); status != http.StatusOK || final.Path != "/inbox" {
 			t.Fatalf("inbox of %s on %s with Redis down: %d at %s\n%s", p.u.email, p.in.name, status, final, excerpt(body))
@@ -241,8 +241,8 @@ func TestLiveRedisOutage(t *testing.T) {
 func TestLiveInstanceRestart(t *testing.T) {
 	t.Parallel()
 	sys := newLiveSystem(t, liveHeartbeat)
-	a := sys.start(t, "A", "127.0.0.1:0")
-	b := sys.start(t, "B", "127.0.0.1:0")
+	a := sys.startOn(t, "A", "127.0.0.1:0")
+	b := sys.startOn(t, "B", "127.0.0.1:0")
 	maria := sys.signIn(t, b, liveMaria)
 	staff := sys.signIn(t, a, livePhysician)
 	mv := sys.viewer(t, liveMaria)
@@ -255,7 +255,7 @@ func TestLiveInstanceRestart(t *testing.T) {
 	last := s.expect(t, time.Second, []store.Event{msg})
 
 	start := time.Now()
-	b.shutdown()
+	b.Stop()
 	frames := s.end(t, 2*time.Second)
 	t.Logf("B shut down in %v", time.Since(start))
 	if len(frames) == 0 || frames[len(frames)-1].Retry == "" || frames[len(frames)-1].IsEvent() {
@@ -266,7 +266,7 @@ func TestLiveInstanceRestart(t *testing.T) {
 	staff.reply(t, a, msg.MessageID, "Come in if it lasts a week.")
 	missed := sys.eventsAfter(t, mv, msg.ID)
 
-	b2 := sys.start(t, "B restarted", b.addr)
+	b2 := sys.startOn(t, "B restarted", b.Addr)
 	again := maria.open(t, b2, "Maria reconnected to the new B", after, last)
 	again.connected(t)
 	again.expect(t, time.Second, missed)
@@ -281,8 +281,8 @@ func TestLiveInstanceRestart(t *testing.T) {
 func TestLiveSignOutEndsStreamsEverywhere(t *testing.T) {
 	t.Parallel()
 	sys := newLiveSystem(t, 10*time.Second)
-	a := sys.start(t, "A", "127.0.0.1:0")
-	b := sys.start(t, "B", "127.0.0.1:0")
+	a := sys.startOn(t, "A", "127.0.0.1:0")
+	b := sys.startOn(t, "B", "127.0.0.1:0")
 	laptop := sys.signIn(t, a, liveMaria)
 	phone := sys.signIn(t, b, liveMaria) // the same person's other session
 	after := laptop.liveAfter(t, a)
@@ -292,7 +292,7 @@ func TestLiveSignOutEndsStreamsEverywhere(t *testing.T) {
 	for _, s := range []*liveStream{onA, onB, other} {
 		s.connected(t)
 	}
-	sessionURL, _ := url.Parse(a.url)
+	sessionURL, _ := url.Parse(a.URL)
 	oldCookies := laptop.jar.Cookies(sessionURL)
 
 	f := laptop.form(t, a, "/inbox")
@@ -310,8 +310,8 @@ func TestLiveSignOutEndsStreamsEverywhere(t *testing.T) {
 	other.quiet(t, 300*time.Millisecond)
 
 	// The session is over on the server: its old cookie opens no stream anywhere.
-	for _, in := range []*liveInstance{a, b} {
-		req, _ := http.NewRequest(http.MethodGet, in.url+"/events", nil)
+	for _, in := range []*instance{a, b} {
+		req, _ := http.NewRequest(http.MethodGet, in.URL+"/events", nil)
 		for _, c := range oldCookies {
 			req.AddCookie(c)
 		}
@@ -336,7 +336,7 @@ func TestLiveSignOutEndsStreamsEverywhere(t *testing.T) {
 func TestLiveStreamCaps(t *testing.T) {
 	t.Parallel()
 	sys := newLiveSystem(t, liveHeartbeat)
-	a := sys.start(t, "A", "127.0.0.1:0")
+	a := sys.startOn(t, "A", "127.0.0.1:0")
 	mv := sys.viewer(t, liveMaria)
 	laptop := sys.signIn(t, a, liveMaria)
 	after := laptop.liveAfter(t, a)
@@ -390,11 +390,11 @@ func TestLiveStreamCaps(t *testing.T) {
 
 // openOrRefused opens a stream and returns it if it was accepted; if it was refused, it checks the
 // refusal is the 429 a browser backs off from and returns nil.
-func openOrRefused(t *testing.T, u *liveUser, in *liveInstance, name string, after int64) *liveStream {
+func openOrRefused(t *testing.T, u *liveUser, in *instance, name string, after int64) *liveStream {
 	t.Helper()
 	resp, cancel := u.connect(t, in, liveStreams, name, after, "")
 	if resp.StatusCode == http.StatusOK {
-		return startStream(t, name, idsAt(t, in.url), resp, cancel, true)
+		return startStream(t, name, idsAt(t, in.URL), resp, cancel, true)
 	}
 	defer cancel()
 	defer resp.Body.Close()
@@ -415,7 +415,7 @@ func openOrRefused(t *testing.T, u *liveUser, in *liveInstance, name string, aft
 func TestLiveHeartbeat(t *testing.T) {
 	t.Parallel()
 	sys := newLiveSystem(t, liveHeartbeat)
-	a := sys.start(t, "A", "127.0.0.1:0")
+	a := sys.startOn(t, "A", "127.0.0.1:0")
 	tom := sys.signIn(t, a, liveTom)
 	s := tom.open(t, a, "Tom's quiet stream", tom.liveAfter(t, a), "")
 	s.connected(t)
@@ -450,7 +450,7 @@ func TestLiveStreamsLeakNothing(t *testing.T) {
 	const n = 200
 	sys := newLiveSystem(t, liveHeartbeat)
 	sys.streams = realtime.Limits{PerSession: n, PerUser: n}
-	a := sys.start(t, "A", "127.0.0.1:0")
+	a := sys.startOn(t, "A", "127.0.0.1:0")
 	maria := sys.signIn(t, a, liveMaria)
 	after := maria.liveAfter(t, a)
 	tr := &http.Transport{MaxIdleConnsPerHost: -1}
@@ -460,7 +460,7 @@ func TestLiveStreamsLeakNothing(t *testing.T) {
 		for i := range n {
 			streams = append(streams, maria.openWith(t, a, tr, fmt.Sprintf("stream %d", i), after, "", false))
 		}
-		liveWaitFor(t, liveWait, fmt.Sprintf("%d streams open, want %d", a.hub.Len(), n), func() bool { return a.hub.Len() == n })
+		liveWaitFor(t, liveWait, fmt.Sprintf("%d streams open, want %d", a.Hub.Len(), n), func() bool { return a.Hub.Len() == n })
 		return streams
 	}
 	drop := func(streams []*liveStream) time.Duration {
@@ -468,7 +468,7 @@ func TestLiveStreamsLeakNothing(t *testing.T) {
 		for _, s := range streams {
 			s.close()
 		}
-		liveWaitFor(t, 15*time.Second, "dropped streams still registered", func() bool { return a.hub.Len() == 0 })
+		liveWaitFor(t, 15*time.Second, "dropped streams still registered", func() bool { return a.Hub.Len() == 0 })
 		return time.Since(start)
 	}
 
@@ -512,9 +512,9 @@ func settledGoroutines() int {
 }
 
 // newestEvent is the newest event id in the system's database.
-func newestEvent(t *testing.T, sys *liveSystem) int64 {
+func newestEvent(t *testing.T, sys *system) int64 {
 	t.Helper()
-	n, err := storetest.NewestEvent(context.Background(), sys.oracle.DB())
+	n, err := storetest.NewestEvent(context.Background(), sys.st.DB())
 	if err != nil {
 		t.Fatal(err)
 	}
