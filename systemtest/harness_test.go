@@ -1,11 +1,22 @@
 package systemtest
 
-// The harness every suite of this package shares: a private Redis server, the app's configuration
-// as the binary reads it, an app instance (its own store, Redis client and hub, as the binary's
-// serve wires them) on a loopback listener that can be stopped and started again on the same
-// address, the pieces of a browser's HTTP (a page's CSRF token, a response read whole), and a
-// reader of server-sent-event frames. The suites' own harnesses (live_instances_test.go,
-// sec_helpers_test.go, browser_helpers_test.go, walkthrough_test.go) are built on these.
+// The one harness of every whole-system test. A system (newSystem; newSecSystem and
+// newLiveSystem only choose its instances' configuration) is a fresh demo database over real
+// PostgreSQL, a private Redis server, and the test's own store handle for arranging and checking;
+// its instances (system.start, startOn) are the real app with its own store, Redis client and hub
+// on a loopback listener, which Stop (as SIGTERM does), Restart on the same port, and show their
+// log when a test fails. A person is a secClient (sec_helpers_test.go): signed in as a demo user
+// through the sign-in form, it gets pages, reads their CSRF token, posts forms exactly as given
+// (do, get, post) or as a browser would, following redirects (load, and in
+// live_instances_test.go form, change, send, reply, conversation), and opens the page's live
+// stream. Pages are read with views/htmltest (ParseDocument and ParseFragment as browsers
+// parse). Streams are read with realtime/ssetest: liveStream takes frames in order (next, expect,
+// quiet, end), secStream keeps every frame for checks over the whole stream (expectIDs,
+// expectCaughtUp). Suites keep only fixtures that truly differ: the browser suite
+// (browser_helpers_test.go) drives Chromium over these instances; the process tests
+// (process_test.go, sec_helpers_test.go) run the built binary; the walk-through
+// (walkthrough_test.go) follows links and swaps htmx fragments into one document, and listens to
+// Redis's event channel.
 
 import (
 	"bytes"

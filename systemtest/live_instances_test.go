@@ -1,16 +1,13 @@
 package systemtest
 
-// The harness of the live-update tests (live_test.go): several instances of the real app over one
-// PostgreSQL database and one Redis server, each with its own hub, on loopback; people signed in
-// over plain HTTP with a cookie jar; and a server-sent-events client that reads a stream the way
-// a browser does. Names here start with "live" so they stay clear of the browser suite's harness.
-// Starting and stopping instances, Redis, responses and SSE frames come from harness_test.go.
+// The live-update tests' part of the harness (harness_test.go): their configuration, people's
+// actions through the forms of whichever instance they are on, and streams read frame by frame.
+// Names here start with "live" so they stay clear of the browser suite's.
 
 import (
 	"context"
 	"encoding/json"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"slices"
@@ -67,47 +64,64 @@ func (s *system) eventsAfter(t *testing.T, v store.Viewer, after int64) []store.
 	return es
 }
 
-// liveUser is a person signed in over HTTP; the cookie jar holds the session for every instance
-// (cookies are per host, not per port), as one browser would against a load-balanced site.
-type liveUser struct {
-	email  string
-	jar    *cookiejar.Jar
-	client *http.Client
+// signIn signs email in on in, over the sign-in form, and checks the inbox it lands on. The
+// session's cookie goes to every instance (cookies are per host, not per port), as one browser's
+// would against a load-balanced site.
+func (s *system) signIn(t *testing.T, in *instance, email string) *secClient {
+	t.Helper()
+	c := in.signIn(t, email)
+	if status, body, final := c.page(t, in, "/inbox"); status != http.StatusOK || final.Path != "/inbox" {
+		t.Fatalf("sign in %s on %s: status %d at %s\n%s", email, in.name, status, final, excerpt(body))
+	}
+	return c
 }
 
-// signIn signs email in on in, over the sign-in form.
-func (s *system) signIn(t *testing.T, in *instance, email string) *liveUser {
+// page loads a page of in as a browser does (load).
+func (c *secClient) page(t *testing.T, in *instance, path string) (int, string, *url.URL) {
 	t.Helper()
-	jar, err := cookiejar.New(nil)
+	return c.load(t, in, http.MethodGet, path, nil)
+}
+
+// load sends a request to in as a browser does, following redirects (and taking the session
+// cookie they set or clear), and returns the status, body and URL it ended at.
+func (c *secClient) load(t *testing.T, in *instance, method, path string, form url.Values) (int, string, *url.URL) {
+	t.Helper()
+	d := c.on(in)
+	// take keeps the session cookie as a browser's jar does: replaced when it is set again,
+	// dropped when it is cleared.
+	take := func(r *secResp) {
+		if d.cookie == nil {
+			return
+		}
+		if ck := r.cookie(d.cookie.Name); ck != nil {
+			d.cookie = ck
+			if ck.Value == "" || ck.MaxAge < 0 {
+				d.cookie = nil
+			}
+		}
+	}
+	r, err := d.do(method, path, form)
+	for redirects := 0; err == nil && r.Status >= 300 && r.Status < 400 && r.Header.Get("Location") != ""; redirects++ {
+		if redirects == 10 {
+			t.Fatalf("%s %s on %s: more than 10 redirects", method, path, in.name)
+		}
+		take(r)
+		loc, perr := url.Parse(r.Header.Get("Location"))
+		if perr != nil {
+			t.Fatalf("%s %s on %s: Location %q: %v", method, path, in.name, r.Header.Get("Location"), perr)
+		}
+		r, err = d.do(http.MethodGet, (&url.URL{Path: r.Path}).ResolveReference(loc).RequestURI(), nil)
+	}
+	if err != nil {
+		t.Fatalf("%s %s on %s: %v", method, path, in.name, err)
+	}
+	take(r)
+	c.cookie = d.cookie
+	final, err := url.Parse(in.URL + r.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &liveUser{email: email, jar: jar, client: &http.Client{Jar: jar, Timeout: liveWait}}
-	status, body, final := u.post(t, in, "/signin", url.Values{"email": {email}, "password": {store.DemoPassword}})
-	if status != http.StatusOK || final.Path != "/inbox" {
-		t.Fatalf("sign in %s on %s: status %d at %s\n%s", email, in.name, status, final, excerpt(body))
-	}
-	return u
-}
-
-// get loads a page (following redirects) and returns its status, body and final URL.
-func (u *liveUser) get(t *testing.T, in *instance, path string) (int, string, *url.URL) {
-	t.Helper()
-	resp, err := u.client.Get(in.URL + path)
-	if err != nil {
-		t.Fatalf("GET %s on %s: %v", path, in.name, err)
-	}
-	return readResponse(t, resp)
-}
-
-// post submits a form (following the redirect that answers it).
-func (u *liveUser) post(t *testing.T, in *instance, path string, form url.Values) (int, string, *url.URL) {
-	t.Helper()
-	resp, err := u.client.PostForm(in.URL+path, form)
-	if err != nil {
-		t.Fatalf("POST %s on %s: %v", path, in.name, err)
-	}
-	return readResponse(t, resp)
+	return r.Status, r.Body, final
 }
 
 var (
@@ -115,9 +129,9 @@ var (
 )
 
 // liveAfter loads the inbox and reads the event id the page renders into its stream's URL.
-func (u *liveUser) liveAfter(t *testing.T, in *instance) int64 {
+func (u *secClient) liveAfter(t *testing.T, in *instance) int64 {
 	t.Helper()
-	status, body, _ := u.get(t, in, "/inbox")
+	status, body, _ := u.page(t, in, "/inbox")
 	if status != http.StatusOK {
 		t.Fatalf("inbox of %s on %s: status %d", u.email, in.name, status)
 	}
@@ -134,9 +148,9 @@ func (u *liveUser) liveAfter(t *testing.T, in *instance) int64 {
 
 // form loads the page at path and returns its form's hidden fields (_csrf, and submit_key when
 // it has one).
-func (u *liveUser) form(t *testing.T, in *instance, path string) url.Values {
+func (u *secClient) form(t *testing.T, in *instance, path string) url.Values {
 	t.Helper()
-	status, body, _ := u.get(t, in, path)
+	status, body, _ := u.page(t, in, path)
 	if status != http.StatusOK {
 		t.Fatalf("GET %s as %s on %s: status %d\n%s", path, u.email, in.name, status, excerpt(body))
 	}
@@ -153,16 +167,16 @@ func (u *liveUser) form(t *testing.T, in *instance, path string) url.Values {
 }
 
 // change submits a form that changes something and checks it was accepted.
-func (u *liveUser) change(t *testing.T, in *instance, path string, form url.Values) {
+func (u *secClient) change(t *testing.T, in *instance, path string, form url.Values) {
 	t.Helper()
-	status, body, final := u.post(t, in, path, form)
+	status, body, final := u.load(t, in, http.MethodPost, path, form)
 	if status != http.StatusOK || final.Path != "/inbox" || final.Query().Get("notice") == "" {
 		t.Fatalf("POST %s as %s on %s: status %d at %s\n%s", path, u.email, in.name, status, final, excerpt(body))
 	}
 }
 
 // send starts a conversation from the compose form.
-func (u *liveUser) send(t *testing.T, in *instance, subject, body string) {
+func (u *secClient) send(t *testing.T, in *instance, subject, body string) {
 	t.Helper()
 	f := u.form(t, in, "/messages/new")
 	f.Set("subject", subject)
@@ -172,7 +186,7 @@ func (u *liveUser) send(t *testing.T, in *instance, subject, body string) {
 }
 
 // reply answers (or follows up) message id from its reply form.
-func (u *liveUser) reply(t *testing.T, in *instance, id int64, body string) {
+func (u *secClient) reply(t *testing.T, in *instance, id int64, body string) {
 	t.Helper()
 	msg := idsAt(t, in.URL).Message(id)
 	f := u.form(t, in, "/messages/"+msg+"/reply")
@@ -182,7 +196,7 @@ func (u *liveUser) reply(t *testing.T, in *instance, id int64, body string) {
 }
 
 // conversation archives or re-opens ("archive", "reopen") conversation id.
-func (u *liveUser) conversation(t *testing.T, in *instance, action string, id int64) {
+func (u *secClient) conversation(t *testing.T, in *instance, action string, id int64) {
 	t.Helper()
 	f := u.form(t, in, "/inbox?all=1")
 	u.change(t, in, "/conversations/"+idsAt(t, in.URL).Conversation(id)+"/"+action, url.Values{"_csrf": {f.Get("_csrf")}})
@@ -203,12 +217,12 @@ var liveStreams = &http.Transport{}
 
 // open opens the user's event stream on in, as the page's hx-sse:connect does: ?after= the id the
 // page was rendered with, and Last-Event-ID on a reconnect ("" for none).
-func (u *liveUser) open(t *testing.T, in *instance, name string, after int64, lastEventID string) *liveStream {
+func (u *secClient) open(t *testing.T, in *instance, name string, after int64, lastEventID string) *liveStream {
 	t.Helper()
 	return u.openWith(t, in, liveStreams, name, after, lastEventID, true)
 }
 
-func (u *liveUser) openWith(t *testing.T, in *instance, tr *http.Transport, name string, after int64, lastEventID string, read bool) *liveStream {
+func (u *secClient) openWith(t *testing.T, in *instance, tr *http.Transport, name string, after int64, lastEventID string, read bool) *liveStream {
 	t.Helper()
 	resp, cancel := u.connect(t, in, tr, name, after, lastEventID)
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
@@ -232,7 +246,7 @@ func startStream(t *testing.T, name string, ids *store.PublicIDs, resp *http.Res
 
 // connect sends the stream's request and returns the response, whatever its status; cancel ends
 // the request.
-func (u *liveUser) connect(t *testing.T, in *instance, tr *http.Transport, name string, after int64, lastEventID string) (*http.Response, context.CancelFunc) {
+func (u *secClient) connect(t *testing.T, in *instance, tr *http.Transport, name string, after int64, lastEventID string) (*http.Response, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ids := idsAt(t, in.URL)
@@ -244,8 +258,8 @@ func (u *liveUser) connect(t *testing.T, in *instance, tr *http.Transport, name 
 	if lastEventID != "" {
 		req.Header.Set("Last-Event-ID", lastEventID)
 	}
-	for _, c := range u.jar.Cookies(req.URL) {
-		req.AddCookie(c)
+	if u.cookie != nil {
+		req.AddCookie(&http.Cookie{Name: u.cookie.Name, Value: u.cookie.Value})
 	}
 	resp, err := (&http.Client{Transport: tr}).Do(req)
 	if err != nil {

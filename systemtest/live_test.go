@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -193,14 +192,14 @@ func TestLiveRedisOutage(t *testing.T) {
 	// Signing in and pages work; the health check says what is down and stays 200.
 	tom := sys.signIn(t, a, liveTom)
 	for _, p := range []struct {
-		u  *liveUser
+		u  *secClient
 		in *instance
 	}{{tom, a}, {maria, b}, {staff, a}, {maria, a}} {
-		if status, body, final := p.u.get(t, p.in, "/inbox"); status != http.StatusOK || final.Path != "/inbox" {
+		if status, body, final := p.u.page(t, p.in, "/inbox"); status != http.StatusOK || final.Path != "/inbox" {
 			t.Fatalf("inbox of %s on %s with Redis down: %d at %s\n%s", p.u.email, p.in.name, status, final, excerpt(body))
 		}
 	}
-	status, body, _ := staff.get(t, a, "/healthz")
+	status, body, _ := staff.page(t, a, "/healthz")
 	var health map[string]any
 	if err := json.Unmarshal([]byte(body), &health); status != http.StatusOK || err != nil || health["redis"] == "ok" {
 		t.Fatalf("healthz with Redis down: %d %s", status, body)
@@ -292,12 +291,11 @@ func TestLiveSignOutEndsStreamsEverywhere(t *testing.T) {
 	for _, s := range []*liveStream{onA, onB, other} {
 		s.connected(t)
 	}
-	sessionURL, _ := url.Parse(a.URL)
-	oldCookies := laptop.jar.Cookies(sessionURL)
+	oldCookies := []*http.Cookie{{Name: laptop.cookie.Name, Value: laptop.cookie.Value}}
 
 	f := laptop.form(t, a, "/inbox")
 	start := time.Now()
-	if status, body, final := laptop.post(t, a, "/signout", f); status != http.StatusOK || final.Path != "/signin" {
+	if status, body, final := laptop.load(t, a, http.MethodPost, "/signout", f); status != http.StatusOK || final.Path != "/signin" {
 		t.Fatalf("sign out: %d at %s\n%s", status, final, excerpt(body))
 	}
 	for _, s := range []*liveStream{onA, onB} {
@@ -390,7 +388,7 @@ func TestLiveStreamCaps(t *testing.T) {
 
 // openOrRefused opens a stream and returns it if it was accepted; if it was refused, it checks the
 // refusal is the 429 a browser backs off from and returns nil.
-func openOrRefused(t *testing.T, u *liveUser, in *instance, name string, after int64) *liveStream {
+func openOrRefused(t *testing.T, u *secClient, in *instance, name string, after int64) *liveStream {
 	t.Helper()
 	resp, cancel := u.connect(t, in, liveStreams, name, after, "")
 	if resp.StatusCode == http.StatusOK {

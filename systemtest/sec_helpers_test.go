@@ -1,12 +1,10 @@
 package systemtest
 
-// The harness of the security and fault tests (faults_test.go, process_test.go,
-// security_matrix_test.go, injection_test.go, sessions_test.go, signin_security_test.go,
-// headers_test.go, at_rest_test.go): the real app on a loopback listener over real PostgreSQL and
-// Redis, clients that speak HTTP the way a browser does (one cookie, the CSRF token from the page),
-// live streams read the way hx-sse reads them, and the built binary run as a subprocess. Every
-// name here starts with "sec" so the other suites of this package can grow without clashing.
-// Instances, Redis, form tokens and SSE frames come from the shared harness, harness_test.go.
+// The security and fault tests' part of the harness (harness_test.go): their configuration,
+// set-up straight through the store, the client that speaks HTTP as a browser does (one session
+// cookie, the CSRF token from the page), streams kept whole, and the built binary run as a
+// subprocess. Names here start with "sec" so the other suites of this package can grow without
+// clashing.
 
 import (
 	"context"
