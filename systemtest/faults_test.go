@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,27 +20,19 @@ import (
 	"time"
 
 	"github.com/lib/pq"
-	"securemessages/views/htmltest"
 
+	"securemessages/internal/localproc"
 	"securemessages/store"
 	"securemessages/store/localpg"
 	"securemessages/store/storetest"
+	"securemessages/views/htmltest"
 )
 
 // secPrivatePostgres starts a PostgreSQL server of the test's own (the shared one must not be
 // restarted under other tests), migrated and holding the demo practices in its postgres database.
 func secPrivatePostgres(t *testing.T) *localpg.Server {
 	t.Helper()
-	// Not t.TempDir: as root the server runs as the postgres user, which must be able to reach
-	// the folder, and t.TempDir's parent is private to us.
-	dir, err := os.MkdirTemp("", "sm-fault-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := localproc.TempDir(t, "sm-fault-pg-")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	pg, err := localpg.Start(ctx, dir, 0)

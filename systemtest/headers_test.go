@@ -17,9 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"securemessages/views/htmltest"
-
 	"securemessages/app"
+	"securemessages/views/htmltest"
 )
 
 func TestProductionHeaders(t *testing.T) {

@@ -19,9 +19,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"securemessages/views/htmltest"
-
 	"securemessages/store"
+	"securemessages/views/htmltest"
 )
 
 // secHostile is the corpus. Each entry carries a marker (~Mnn~, with a character no token or id

@@ -41,11 +41,7 @@ func (s *system) sent(t *testing.T, v store.Viewer, after int64) store.Event {
 // practice and the staff of another practice, on both instances, hear nothing.
 func TestLiveAcrossInstances(t *testing.T) {
 	t.Parallel()
-	sys := newLiveSystem(t, liveHeartbeat)
-	a := sys.startOn(t, "A", "127.0.0.1:0")
-	b := sys.startOn(t, "B", "127.0.0.1:0")
-	maria := sys.signIn(t, b, liveMaria)
-	staff := sys.signIn(t, a, livePhysician)
+	sys, a, b, maria, staff := liveTwoInstances(t)
 	tom := sys.signIn(t, b, liveTom)
 	hill := sys.signIn(t, a, liveHillPhysician)
 	mv := sys.viewer(t, liveMaria)
@@ -95,16 +91,22 @@ func TestLiveAcrossInstances(t *testing.T) {
 	staffA.quiet(t, 0)
 }
 
+// liveTwoInstances is the scene of most live tests: instances A and B over one system, with Maria
+// signed in on B and her physician on A.
+func liveTwoInstances(t *testing.T) (sys *system, a, b *instance, maria, staff *secClient) {
+	t.Helper()
+	sys = newLiveSystem(t, liveHeartbeat)
+	a = sys.startOn(t, "A", "127.0.0.1:0")
+	b = sys.startOn(t, "B", "127.0.0.1:0")
+	return sys, a, b, sys.signIn(t, b, liveMaria), sys.signIn(t, a, livePhysician)
+}
+
 // TestLiveReconnect: a page whose stream dropped reconnects, as htmx does, to the URL it was
 // rendered with plus Last-Event-ID; every change made meanwhile arrives once, in order, on either
 // instance, then live events go on.
 func TestLiveReconnect(t *testing.T) {
 	t.Parallel()
-	sys := newLiveSystem(t, liveHeartbeat)
-	a := sys.startOn(t, "A", "127.0.0.1:0")
-	b := sys.startOn(t, "B", "127.0.0.1:0")
-	maria := sys.signIn(t, b, liveMaria)
-	staff := sys.signIn(t, a, livePhysician)
+	sys, a, b, maria, staff := liveTwoInstances(t)
 	mv := sys.viewer(t, liveMaria)
 
 	after := maria.liveAfter(t, b) // the id the page was rendered with stays in its stream's URL
@@ -153,11 +155,7 @@ func TestLiveReconnect(t *testing.T) {
 // both instances without a restart.
 func TestLiveRedisOutage(t *testing.T) {
 	t.Parallel()
-	sys := newLiveSystem(t, liveHeartbeat)
-	a := sys.startOn(t, "A", "127.0.0.1:0")
-	b := sys.startOn(t, "B", "127.0.0.1:0")
-	maria := sys.signIn(t, b, liveMaria)
-	staff := sys.signIn(t, a, livePhysician)
+	sys, a, b, maria, staff := liveTwoInstances(t)
 	mv, sv := sys.viewer(t, liveMaria), sys.viewer(t, livePhysician)
 
 	after := maria.liveAfter(t, b)
@@ -239,11 +237,7 @@ func TestLiveRedisOutage(t *testing.T) {
 // was missed meanwhile.
 func TestLiveInstanceRestart(t *testing.T) {
 	t.Parallel()
-	sys := newLiveSystem(t, liveHeartbeat)
-	a := sys.startOn(t, "A", "127.0.0.1:0")
-	b := sys.startOn(t, "B", "127.0.0.1:0")
-	maria := sys.signIn(t, b, liveMaria)
-	staff := sys.signIn(t, a, livePhysician)
+	sys, a, b, maria, staff := liveTwoInstances(t)
 	mv := sys.viewer(t, liveMaria)
 
 	after := maria.liveAfter(t, b)

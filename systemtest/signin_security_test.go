@@ -15,10 +15,10 @@ import (
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
-	"securemessages/views/htmltest"
 
 	"securemessages/app"
 	"securemessages/store"
+	"securemessages/views/htmltest"
 )
 
 // TestSigninLimits: with two instances over one database, five wrong passwords for an account,

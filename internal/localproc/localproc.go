@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 )
 
@@ -200,4 +201,20 @@ func (r Runner) PrepareDirs(dirs ...string) error {
 		}
 	}
 	return nil
+}
+
+// TempDir makes a fresh directory for a test's server, removed when the test ends, that the
+// server's user can traverse when we are root: t.TempDir's parent is private to us, so a server
+// run as the postgres user could not reach it.
+func TempDir(t testing.TB, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
