@@ -130,7 +130,6 @@ type pipeStream struct {
 	s        *Stream
 	pr       *io.PipeReader
 	stream   *ssetest.Stream // the frames read from pr
-	frames   chan frame      // stream.Frames
 	served   chan struct{}   // closed when Serve has returned
 	shutdown chan struct{}
 	gate     sync.Mutex // held while the test plays a browser that has stopped reading
@@ -168,8 +167,7 @@ func serveStream(t *testing.T, h *Hub, src Source, s *Stream, o ServeOptions) *p
 		h.Serve(src, s, bufio.NewWriter(pw), o)
 		pw.Close()
 	}()
-	p.stream = ssetest.Start("", gatedReader{p}, 4096)
-	p.frames = p.stream.Frames
+	p.stream = ssetest.Start("", gatedReader{p})
 	t.Cleanup(func() {
 		pr.CloseWithError(errors.New("test over"))
 		close(p.shutdown)

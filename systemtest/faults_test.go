@@ -366,7 +366,7 @@ func TestFaultRedisDown(t *testing.T) {
 
 	after := sys.newestEvent(t)
 	streams := []struct {
-		s     *secStream
+		s     *stream
 		email string
 	}{
 		{maria.on(b).stream(t, "Maria's stream on B", after), secMaria},

@@ -1,22 +1,21 @@
-package systemtest
-
-// The one harness of every whole-system test. A system (newSystem; newSecSystem and
-// newLiveSystem only choose its instances' configuration) is a fresh demo database over real
-// PostgreSQL, a private Redis server, and the test's own store handle for arranging and checking;
-// its instances (system.start, startOn) are the real app with its own store, Redis client and hub
-// on a loopback listener, which Stop (as SIGTERM does), Restart on the same port, and show their
-// log when a test fails. A person is a secClient (sec_helpers_test.go): signed in as a demo user
-// through the sign-in form, it gets pages, reads their CSRF token, posts forms exactly as given
-// (do, get, post) or as a browser would, following redirects (load, and in
+// Package systemtest's harness, the one every whole-system test uses. A system (newSystem;
+// newSecSystem and newLiveSystem only choose its instances' configuration) is a fresh demo database
+// over real PostgreSQL, a private Redis server, and the test's own store handle for arranging and
+// checking; its instances (system.start, startOn) are the real app with its own store, Redis client
+// and hub on a loopback listener, which Stop (as SIGTERM does), Restart on the same port, and show
+// their log when a test fails. A person is a secClient (sec_helpers_test.go): signed in as a demo
+// user through the sign-in form, it gets pages, reads their CSRF token, posts forms exactly as
+// given (do, get, post) or as a browser would, following redirects (load, and in
 // live_instances_test.go form, change, send, reply, conversation), and opens the page's live
-// stream. Pages are read with views/htmltest (ParseDocument and ParseFragment as browsers
-// parse). Streams are read with realtime/ssetest: liveStream takes frames in order (next, expect,
-// quiet, end), secStream keeps every frame for checks over the whole stream (expectIDs,
-// expectCaughtUp). Suites keep only fixtures that truly differ: the browser suite
+// stream. Pages are read with views/htmltest (ParseDocument and ParseFragment as browsers parse). A
+// stream (live_instances_test.go) is an open GET /events read with realtime/ssetest, which keeps
+// every frame: taken in order (next, expect, quiet, end) or judged all together (waitFor,
+// expectIDs, expectCaughtUp). Suites keep only fixtures that truly differ: the browser suite
 // (browser_helpers_test.go) drives Chromium over these instances; the process tests
 // (process_test.go, sec_helpers_test.go) run the built binary; the walk-through
 // (walkthrough_test.go) follows links and swaps htmx fragments into one document, and listens to
 // Redis's event channel.
+package systemtest
 
 import (
 	"bytes"

@@ -7,6 +7,7 @@ package systemtest
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -202,9 +203,11 @@ func (u *secClient) conversation(t *testing.T, in *instance, action string, id i
 	u.change(t, in, "/conversations/"+idsAt(t, in.URL).Conversation(id)+"/"+action, url.Values{"_csrf": {f.Get("_csrf")}})
 }
 
-// liveStream is an open GET /events, read on its own goroutine into frames (unless it was opened
-// to be left unread).
-type liveStream struct {
+// stream is an open GET /events, read the way hx-sse reads it (realtime/ssetest) on its own
+// goroutine (unless it was opened to be left unread): frame by frame (next, expect, quiet, end,
+// connected) or over every frame so far (sec_helpers_test.go's waitFor, expectIDs,
+// expectCaughtUp).
+type stream struct {
 	name   string
 	ids    *store.PublicIDs // its instance's, which its event ids are written in
 	resp   *http.Response
@@ -212,45 +215,53 @@ type liveStream struct {
 	frames *ssetest.Stream // nil when unread
 }
 
-// liveStreams is the transport the streams use: a stream is a long-lived connection of its own.
+// liveStreams is the transport the live suite's streams use: a stream is a long-lived connection
+// of its own.
 var liveStreams = &http.Transport{}
 
 // open opens the user's event stream on in, as the page's hx-sse:connect does: ?after= the id the
 // page was rendered with, and Last-Event-ID on a reconnect ("" for none).
-func (u *secClient) open(t *testing.T, in *instance, name string, after int64, lastEventID string) *liveStream {
+func (u *secClient) open(t *testing.T, in *instance, name string, after int64, lastEventID string) *stream {
 	t.Helper()
 	return u.openWith(t, in, liveStreams, name, after, lastEventID, true)
 }
 
-func (u *secClient) openWith(t *testing.T, in *instance, tr *http.Transport, name string, after int64, lastEventID string, read bool) *liveStream {
+func (u *secClient) openWith(t *testing.T, in *instance, tr *http.Transport, name string, after int64, lastEventID string, read bool) *stream {
 	t.Helper()
-	resp, cancel := u.connect(t, in, tr, name, after, lastEventID)
+	resp, cancel := u.on(in).connect(t, tr, name, after, lastEventID)
+	return openedStream(t, name, idsAt(t, in.URL), resp, cancel, read)
+}
+
+// openedStream checks that the stream's request was answered with a stream, and reads it.
+func openedStream(t *testing.T, name string, ids *store.PublicIDs, resp *http.Response, cancel context.CancelFunc, read bool) *stream {
+	t.Helper()
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		cancel()
-		t.Fatalf("open %s: status %d, %s", name, resp.StatusCode, resp.Header.Get("Content-Type"))
+		t.Fatalf("%s: stream answered %d %q\n%s", name, resp.StatusCode, resp.Header.Get("Content-Type"), excerpt(string(b)))
 	}
-	return startStream(t, name, idsAt(t, in.URL), resp, cancel, read)
+	return startStream(t, name, ids, resp, cancel, read)
 }
 
 // startStream reads an open stream's response into frames (unless read is false), until the test
 // ends.
-func startStream(t *testing.T, name string, ids *store.PublicIDs, resp *http.Response, cancel context.CancelFunc, read bool) *liveStream {
-	s := &liveStream{name: name, ids: ids, resp: resp, cancel: cancel}
+func startStream(t *testing.T, name string, ids *store.PublicIDs, resp *http.Response, cancel context.CancelFunc, read bool) *stream {
+	s := &stream{name: name, ids: ids, resp: resp, cancel: cancel}
 	if read {
-		s.frames = ssetest.Start(name, resp.Body, 1024)
+		s.frames = ssetest.Start(name, resp.Body)
 	}
 	t.Cleanup(s.close)
 	return s
 }
 
-// connect sends the stream's request and returns the response, whatever its status; cancel ends
+// connect sends the stream's request from this browser, over tr (nil for a connection of its
+// own), and returns the response, whatever its status (redirects are not followed); cancel ends
 // the request.
-func (u *secClient) connect(t *testing.T, in *instance, tr *http.Transport, name string, after int64, lastEventID string) (*http.Response, context.CancelFunc) {
+func (c *secClient) connect(t *testing.T, tr *http.Transport, name string, after int64, lastEventID string) (*http.Response, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	ids := idsAt(t, in.URL)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, in.URL+"/events?after="+ids.Event(after), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/events?after="+idsAt(t, c.base).Event(after), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,32 +269,43 @@ func (u *secClient) connect(t *testing.T, in *instance, tr *http.Transport, name
 	if lastEventID != "" {
 		req.Header.Set("Last-Event-ID", lastEventID)
 	}
-	if u.cookie != nil {
-		req.AddCookie(&http.Cookie{Name: u.cookie.Name, Value: u.cookie.Value})
+	if c.cookie != nil {
+		req.AddCookie(&http.Cookie{Name: c.cookie.Name, Value: c.cookie.Value})
 	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	for i := 0; i+1 < len(c.header); i += 2 {
+		req.Header.Set(c.header[i], c.header[i+1])
+	}
+	if tr == nil {
+		tr = &http.Transport{DisableCompression: true}
+	}
+	// Without a timeout: the stream is meant to stay open.
+	hc := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Do(req)
 	if err != nil {
 		cancel()
-		t.Fatalf("open %s: %v", name, err)
+		t.Fatalf("%s: open stream: %v", name, err)
 	}
 	return resp, cancel
 }
 
 // close drops the stream, as a closed tab or a lost connection does: without reading to the end.
-func (s *liveStream) close() {
+func (s *stream) close() {
 	s.cancel()
 	s.resp.Body.Close()
+	if s.frames != nil {
+		<-s.frames.Done()
+	}
 }
 
 // next returns the next event (skipping comments), failing after d.
-func (s *liveStream) next(t *testing.T, d time.Duration) sseFrame {
+func (s *stream) next(t *testing.T, d time.Duration) sseFrame {
 	t.Helper()
 	return s.frames.Next(t, d)
 }
 
 // expect reads len(want) events, each within d, and checks they are want's in order (by id, kind
 // and conversation) and carry ids and a kind only, none of secrets. It returns the last id read.
-func (s *liveStream) expect(t *testing.T, d time.Duration, want []store.Event, secrets ...string) string {
+func (s *stream) expect(t *testing.T, d time.Duration, want []store.Event, secrets ...string) string {
 	t.Helper()
 	var got, wantIDs []string
 	for _, e := range want {
@@ -332,21 +354,21 @@ func checkEventData(t *testing.T, ids *store.PublicIDs, stream string, f sseFram
 
 // quiet checks that no event is buffered or arrives within d and that the stream stays open. It
 // returns the comments (heartbeats) seen meanwhile.
-func (s *liveStream) quiet(t *testing.T, d time.Duration) []sseFrame {
+func (s *stream) quiet(t *testing.T, d time.Duration) []sseFrame {
 	t.Helper()
 	return s.frames.Quiet(t, d)
 }
 
 // end reads until the server ends the stream, which must happen within d, and returns the
 // frames read on the way.
-func (s *liveStream) end(t *testing.T, d time.Duration) []sseFrame {
+func (s *stream) end(t *testing.T, d time.Duration) []sseFrame {
 	t.Helper()
 	return s.frames.End(t, d)
 }
 
 // connected waits for the opening frame (the retry hint), so the stream is registered and past
 // its replay of what was already there.
-func (s *liveStream) connected(t *testing.T) {
+func (s *stream) connected(t *testing.T) {
 	t.Helper()
 	if f := s.frames.NextFrame(t, liveWait); f.Retry == "" {
 		t.Fatalf("%s: first frame %v; want the retry hint", s.name, f)

@@ -48,13 +48,13 @@ func TestLiveAcrossInstances(t *testing.T) {
 
 	mariaB := maria.open(t, b, "Maria's stream on B", maria.liveAfter(t, b), "")
 	staffA := staff.open(t, a, "Riverside staff stream on A", staff.liveAfter(t, a), "")
-	others := []*liveStream{
+	others := []*stream{
 		tom.open(t, b, "Tom's stream on B", tom.liveAfter(t, b), ""),
 		tom.open(t, a, "Tom's stream on A", tom.liveAfter(t, a), ""),
 		hill.open(t, a, "Hillcrest staff stream on A", hill.liveAfter(t, a), ""),
 		hill.open(t, b, "Hillcrest staff stream on B", hill.liveAfter(t, b), ""),
 	}
-	for _, s := range append([]*liveStream{mariaB, staffA}, others...) {
+	for _, s := range append([]*stream{mariaB, staffA}, others...) {
 		s.connected(t)
 	}
 
@@ -134,7 +134,7 @@ func TestLiveReconnect(t *testing.T) {
 	// The browser reconnects to whichever instance the router picks.
 	againB := maria.open(t, b, "Maria reconnected to B", after, last)
 	againA := maria.open(t, a, "Maria reconnected to A", after, last)
-	for _, s := range []*liveStream{againB, againA} {
+	for _, s := range []*stream{againB, againA} {
 		s.connected(t)
 		s.expect(t, time.Second, missed)
 		s.quiet(t, 2*liveHeartbeat) // each once: nothing replayed twice, nothing before Last-Event-ID
@@ -143,7 +143,7 @@ func TestLiveReconnect(t *testing.T) {
 	// Then live.
 	staff.reply(t, a, msg.MessageID, "And keep it raised.")
 	live := sys.sent(t, mv, missed[len(missed)-1].ID)
-	for _, s := range []*liveStream{againB, againA} {
+	for _, s := range []*stream{againB, againA} {
 		s.expect(t, time.Second, []store.Event{live})
 		s.quiet(t, liveHeartbeat)
 	}
@@ -163,7 +163,7 @@ func TestLiveRedisOutage(t *testing.T) {
 	dropped := maria.open(t, b, "Maria's stream on B, dropped", after, "")
 	staffAfter := staff.liveAfter(t, a)
 	staffA := staff.open(t, a, "staff stream on A", staffAfter, "")
-	for _, s := range []*liveStream{kept, dropped, staffA} {
+	for _, s := range []*stream{kept, dropped, staffA} {
 		s.connected(t)
 	}
 	maria.send(t, b, "Headache", "Three days now.")
@@ -282,7 +282,7 @@ func TestLiveSignOutEndsStreamsEverywhere(t *testing.T) {
 	onA := laptop.open(t, a, "laptop session's stream on A", after, "")
 	onB := laptop.open(t, b, "laptop session's stream on B", after, "")
 	other := phone.open(t, b, "phone session's stream on B", after, "")
-	for _, s := range []*liveStream{onA, onB, other} {
+	for _, s := range []*stream{onA, onB, other} {
 		s.connected(t)
 	}
 	oldCookies := []*http.Cookie{{Name: laptop.cookie.Name, Value: laptop.cookie.Value}}
@@ -292,7 +292,7 @@ func TestLiveSignOutEndsStreamsEverywhere(t *testing.T) {
 	if status, body, final := laptop.load(t, a, http.MethodPost, "/signout", f); status != http.StatusOK || final.Path != "/signin" {
 		t.Fatalf("sign out: %d at %s\n%s", status, final, excerpt(body))
 	}
-	for _, s := range []*liveStream{onA, onB} {
+	for _, s := range []*stream{onA, onB} {
 		fs := s.end(t, time.Second)
 		if len(fs) == 0 || fs[len(fs)-1].Event != "signed-out" {
 			t.Fatalf("%s ended with %v; want signed-out", s.name, fs)
@@ -332,7 +332,7 @@ func TestLiveStreamCaps(t *testing.T) {
 	mv := sys.viewer(t, liveMaria)
 	laptop := sys.signIn(t, a, liveMaria)
 	after := laptop.liveAfter(t, a)
-	var held []*liveStream
+	var held []*stream
 	for i := range realtime.DefaultStreamsPerSession {
 		s := laptop.open(t, a, fmt.Sprintf("laptop stream %d", i), after, "")
 		s.connected(t)
@@ -375,16 +375,16 @@ func TestLiveStreamCaps(t *testing.T) {
 	// Tom, and the staff, are not held to Maria's count.
 	tom := sys.signIn(t, a, liveTom).open(t, a, "Tom's stream", sent.ID, "")
 	staff := sys.signIn(t, a, livePhysician).open(t, a, "staff stream", sent.ID, "")
-	for _, s := range []*liveStream{tom, staff} {
+	for _, s := range []*stream{tom, staff} {
 		s.connected(t)
 	}
 }
 
 // openOrRefused opens a stream and returns it if it was accepted; if it was refused, it checks the
 // refusal is the 429 a browser backs off from and returns nil.
-func openOrRefused(t *testing.T, u *secClient, in *instance, name string, after int64) *liveStream {
+func openOrRefused(t *testing.T, u *secClient, in *instance, name string, after int64) *stream {
 	t.Helper()
-	resp, cancel := u.connect(t, in, liveStreams, name, after, "")
+	resp, cancel := u.on(in).connect(t, liveStreams, name, after, "")
 	if resp.StatusCode == http.StatusOK {
 		return startStream(t, name, idsAt(t, in.URL), resp, cancel, true)
 	}
@@ -447,15 +447,15 @@ func TestLiveStreamsLeakNothing(t *testing.T) {
 	after := maria.liveAfter(t, a)
 	tr := &http.Transport{MaxIdleConnsPerHost: -1}
 	defer tr.CloseIdleConnections()
-	open := func() []*liveStream {
-		var streams []*liveStream
+	open := func() []*stream {
+		var streams []*stream
 		for i := range n {
 			streams = append(streams, maria.openWith(t, a, tr, fmt.Sprintf("stream %d", i), after, "", false))
 		}
 		liveWaitFor(t, liveWait, fmt.Sprintf("%d streams open, want %d", a.Hub.Len(), n), func() bool { return a.Hub.Len() == n })
 		return streams
 	}
-	drop := func(streams []*liveStream) time.Duration {
+	drop := func(streams []*stream) time.Duration {
 		start := time.Now()
 		for _, s := range streams {
 			s.close()

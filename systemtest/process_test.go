@@ -236,7 +236,7 @@ func testSIGTERMUnderLoad(t *testing.T, bin string) {
 	toArchive := sys.startConversation(t, secMaria, "Archive me during shutdown", "Text")
 	toAnswer := sys.startConversation(t, secTom, "Answer me during shutdown", "Text")
 	after := sys.newestEvent(t)
-	streams := []*secStream{
+	streams := []*stream{
 		maria.stream(t, "Maria's stream", after),
 		physician.stream(t, "the physician's stream", after),
 		tom.stream(t, "Tom's stream", after),

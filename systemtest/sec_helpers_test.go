@@ -20,7 +20,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -373,108 +372,25 @@ func secFormOf(form *htmltest.Node) (string, url.Values) {
 // ---------------------------------------------------------------------------------------------
 // Live streams, read the way hx-sse reads them.
 
-type secStream struct {
-	name string
-	body io.ReadCloser
-	ids  *store.PublicIDs // reads the events' ids
-
-	mu     sync.Mutex
-	frames []sseFrame
-	ended  bool
-	err    error
-	done   chan struct{}
-	change chan struct{}
-}
-
 // stream opens the page's live stream: /events?after=after, as the page renders it (the event's
-// public id).
-func (c *secClient) stream(t *testing.T, name string, after int64) *secStream {
+// public id), and waits for its first frame.
+func (c *secClient) stream(t *testing.T, name string, after int64) *stream {
 	t.Helper()
-	ids := idsAt(t, c.base)
-	req, err := http.NewRequest("GET", c.base+"/events?after="+ids.Event(after), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	if c.cookie != nil {
-		req.AddCookie(&http.Cookie{Name: c.cookie.Name, Value: c.cookie.Value})
-	}
-	for i := 0; i+1 < len(c.header); i += 2 {
-		req.Header.Set(c.header[i], c.header[i+1])
-	}
-	// A client of its own, without a timeout: the stream is meant to stay open.
-	hc := &http.Client{Transport: &http.Transport{DisableCompression: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatalf("%s: open stream: %v", name, err)
-	}
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		t.Fatalf("%s: stream answered %d %q\n%s", name, resp.StatusCode, resp.Header.Get("Content-Type"), excerpt(string(b)))
-	}
-	s := &secStream{name: name, body: resp.Body, ids: ids, done: make(chan struct{}), change: make(chan struct{}, 1)}
-	go s.read()
-	t.Cleanup(s.close)
+	resp, cancel := c.connect(t, nil, name, after, "")
+	s := openedStream(t, name, idsAt(t, c.base), resp, cancel, true)
 	s.waitFor(t, "the first frame", secWait, func(fs []sseFrame, _ bool) bool { return len(fs) > 0 })
 	return s
 }
 
-func (s *secStream) read() {
-	defer close(s.done)
-	err := readSSE(s.body, s.add)
-	s.mu.Lock()
-	s.ended, s.err = true, err
-	s.mu.Unlock()
-	s.notify()
-}
-
-func (s *secStream) add(f sseFrame) {
-	s.mu.Lock()
-	s.frames = append(s.frames, f)
-	s.mu.Unlock()
-	s.notify()
-}
-
-func (s *secStream) notify() {
-	select {
-	case s.change <- struct{}{}:
-	default:
-	}
-}
-
-func (s *secStream) close() {
-	s.body.Close()
-	<-s.done
-}
-
-func (s *secStream) snapshot() ([]sseFrame, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]sseFrame(nil), s.frames...), s.ended
-}
-
 // waitFor waits until ok holds for the frames read so far (and whether the stream has ended).
-func (s *secStream) waitFor(t *testing.T, what string, timeout time.Duration, ok func([]sseFrame, bool) bool) []sseFrame {
+func (s *stream) waitFor(t *testing.T, what string, timeout time.Duration, ok func([]sseFrame, bool) bool) []sseFrame {
 	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		fs, ended := s.snapshot()
-		if ok(fs, ended) {
-			return fs
-		}
-		select {
-		case <-s.change:
-		case <-deadline:
-			t.Fatalf("%s: no %s within %v; read %d frames (ended %t): %+v", s.name, what, timeout, len(fs), ended, secTail(fs))
-		}
-	}
+	return s.frames.WaitFor(t, what, timeout, ok)
 }
 
 // eventIDs are the (internal) ids of the "changed" events read so far, in order; -1 for an id
 // that is not an event's public id, which no test expects.
-func (s *secStream) eventIDs() []int64 {
+func (s *stream) eventIDs() []int64 {
 	fs, _ := s.snapshot()
 	var ids []int64
 	for _, f := range fs {
@@ -491,7 +407,7 @@ func (s *secStream) eventIDs() []int64 {
 
 // expectIDs waits until the stream has delivered every id in want, and checks it delivered
 // nothing else and nothing twice.
-func (s *secStream) expectIDs(t *testing.T, timeout time.Duration, want []int64) {
+func (s *stream) expectIDs(t *testing.T, timeout time.Duration, want []int64) {
 	t.Helper()
 	wantSet := map[int64]bool{}
 	for _, id := range want {
@@ -528,7 +444,7 @@ func (s *secStream) expectIDs(t *testing.T, timeout time.Duration, want []int64)
 // expectCaughtUp waits until the stream has sent the newest of want, and checks that it sent
 // only events of want, in increasing order, none twice. (Which ids a stream may skip: see
 // TestFaultRedisDown.)
-func (s *secStream) expectCaughtUp(t *testing.T, timeout time.Duration, want []int64) {
+func (s *stream) expectCaughtUp(t *testing.T, timeout time.Duration, want []int64) {
 	t.Helper()
 	if len(want) == 0 {
 		t.Fatalf("%s: nothing to catch up on", s.name)
@@ -551,13 +467,6 @@ func (s *secStream) expectCaughtUp(t *testing.T, timeout time.Duration, want []i
 			t.Errorf("%s: event %d is not one of its viewer's (want %v)", s.name, id, want)
 		}
 	}
-}
-
-func secTail(fs []sseFrame) []sseFrame {
-	if len(fs) > 8 {
-		return fs[len(fs)-8:]
-	}
-	return fs
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -702,4 +611,15 @@ func secExcerptTail(s string) string {
 		return "…" + s[len(s)-4000:]
 	}
 	return s
+}
+
+// snapshot is every frame read so far, and whether the stream has ended.
+func (s *stream) snapshot() ([]sseFrame, bool) { return s.frames.Frames() }
+
+// secTail is the last few frames, for a failure message.
+func secTail(fs []sseFrame) []sseFrame {
+	if len(fs) > 8 {
+		return fs[len(fs)-8:]
+	}
+	return fs
 }

@@ -408,7 +408,7 @@ func TestLiveStreamsMatrix(t *testing.T) {
 	b := sys.start(t, nil)
 	after := sys.newestEvent(t)
 	type watcher struct {
-		s     *secStream
+		s     *stream
 		email string
 	}
 	open := func(in *instance, email, name string) watcher {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -65,22 +66,84 @@ func Read(r io.Reader, emit func(Frame)) error {
 	return sc.Err()
 }
 
-// Stream is a live stream's frames, read on a goroutine of their own into a buffer that a test
-// takes them from with NextFrame, Next, Quiet and End.
+// Stream is a live stream's frames, read on a goroutine of their own and kept, every one, in
+// the order read. A test takes them one by one (NextFrame, Next, Quiet, End) or looks at all of
+// them so far (Frames, WaitFor).
 type Stream struct {
-	Name   string     // named in failure messages; "" for none
-	Frames chan Frame // every frame read, in order; closed when the stream has ended
+	Name string // named in failure messages; "" for none
+
+	mu     sync.Mutex
+	frames []Frame
+	taken  int  // frames already returned by NextFrame, Next, Quiet and End
+	ended  bool // the stream has ended
+	err    error
+	change chan struct{} // signalled after each frame and at the end
+	done   chan struct{} // closed once the stream has ended
 }
 
-// Start reads r's frames (Read) into a new Stream holding up to buffer unread frames, until r
-// ends.
-func Start(name string, r io.Reader, buffer int) *Stream {
-	s := &Stream{Name: name, Frames: make(chan Frame, buffer)}
+// Start reads r's frames (Read) into a new Stream until r ends.
+func Start(name string, r io.Reader) *Stream {
+	s := &Stream{Name: name, change: make(chan struct{}, 1), done: make(chan struct{})}
 	go func() {
-		defer close(s.Frames)
-		Read(r, func(f Frame) { s.Frames <- f })
+		defer close(s.done)
+		err := Read(r, func(f Frame) {
+			s.mu.Lock()
+			s.frames = append(s.frames, f)
+			s.mu.Unlock()
+			s.notify()
+		})
+		s.mu.Lock()
+		s.ended, s.err = true, err
+		s.mu.Unlock()
+		s.notify()
 	}()
 	return s
+}
+
+func (s *Stream) notify() {
+	select {
+	case s.change <- struct{}{}:
+	default:
+	}
+}
+
+// Done is closed once the stream has ended.
+func (s *Stream) Done() <-chan struct{} { return s.done }
+
+// Frames is every frame read so far, and whether the stream has ended.
+func (s *Stream) Frames() ([]Frame, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Frame(nil), s.frames...), s.ended
+}
+
+// Buffered is how many frames have been read and not yet taken.
+func (s *Stream) Buffered() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.frames) - s.taken
+}
+
+// WaitFor waits until ok holds for the frames read so far (and whether the stream has ended),
+// failing after timeout; it returns those frames.
+func (s *Stream) WaitFor(t testing.TB, what string, timeout time.Duration, ok func([]Frame, bool) bool) []Frame {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		fs, ended := s.Frames()
+		if ok(fs, ended) {
+			return fs
+		}
+		select {
+		case <-s.change:
+		case <-deadline:
+			n := len(fs)
+			if n > 8 {
+				fs = fs[n-8:]
+			}
+			t.Fatalf("%s: no %s within %v; read %d frames (ended %t), the last: %v", s.prefix(), what, timeout, n, ended, fs)
+		}
+	}
 }
 
 func (s *Stream) prefix() string {
@@ -90,27 +153,46 @@ func (s *Stream) prefix() string {
 	return s.Name
 }
 
-// take returns the next frame: one already buffered if there is any, even when the deadline has
-// passed, else the first to arrive before it. ok is false at the end of the stream, timedOut
-// when the deadline came first.
-func (s *Stream) take(deadline <-chan time.Time) (f Frame, ok, timedOut bool) {
-	select {
-	case f, ok = <-s.Frames:
-		return f, ok, false
-	default:
-	}
-	select {
-	case f, ok = <-s.Frames:
-		return f, ok, false
-	case <-deadline:
-		return Frame{}, false, true
+// take returns the next frame not yet taken: one already read if there is any, even when the
+// deadline has passed, else the first to arrive before it. ok is false at the end of the
+// stream, timedOut when the deadline came first.
+func (s *Stream) take(deadline time.Time) (f Frame, ok, timedOut bool) {
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		switch {
+		case s.taken < len(s.frames):
+			f = s.frames[s.taken]
+			s.taken++
+			s.mu.Unlock()
+			return f, true, false
+		case s.ended:
+			s.mu.Unlock()
+			return Frame{}, false, false
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.change:
+		case <-timer.C:
+			// One last look: a frame read just now still counts.
+			s.mu.Lock()
+			if s.taken < len(s.frames) {
+				f = s.frames[s.taken]
+				s.taken++
+				s.mu.Unlock()
+				return f, true, false
+			}
+			s.mu.Unlock()
+			return Frame{}, false, true
+		}
 	}
 }
 
 // NextFrame returns the next frame of any kind, failing after d.
 func (s *Stream) NextFrame(t testing.TB, d time.Duration) Frame {
 	t.Helper()
-	f, ok, timedOut := s.take(time.After(d))
+	f, ok, timedOut := s.take(time.Now().Add(d))
 	switch {
 	case timedOut:
 		t.Fatalf("%s: no frame within %v", s.prefix(), d)
@@ -123,7 +205,7 @@ func (s *Stream) NextFrame(t testing.TB, d time.Duration) Frame {
 // Next returns the next event (IsEvent), skipping comments and retry hints, failing after d.
 func (s *Stream) Next(t testing.TB, d time.Duration) Frame {
 	t.Helper()
-	deadline := time.After(d)
+	deadline := time.Now().Add(d)
 	for {
 		f, ok, timedOut := s.take(deadline)
 		switch {
@@ -143,7 +225,7 @@ func (s *Stream) Next(t testing.TB, d time.Duration) Frame {
 func (s *Stream) Quiet(t testing.TB, d time.Duration) []Frame {
 	t.Helper()
 	var others []Frame
-	deadline := time.After(d)
+	deadline := time.Now().Add(d)
 	for {
 		f, ok, timedOut := s.take(deadline)
 		switch {
@@ -163,7 +245,7 @@ func (s *Stream) Quiet(t testing.TB, d time.Duration) []Frame {
 func (s *Stream) End(t testing.TB, d time.Duration) []Frame {
 	t.Helper()
 	var fs []Frame
-	deadline := time.After(d)
+	deadline := time.Now().Add(d)
 	for {
 		f, ok, timedOut := s.take(deadline)
 		switch {

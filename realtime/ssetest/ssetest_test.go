@@ -40,12 +40,12 @@ func buffered(t *testing.T, frames string, n int) *Stream {
 	t.Helper()
 	pr, pw := io.Pipe()
 	t.Cleanup(func() { pw.Close() })
-	s := Start("test stream", pr, 16)
+	s := Start("test stream", pr)
 	go pw.Write([]byte(frames))
 	deadline := time.Now().Add(10 * time.Second)
-	for len(s.Frames) < n {
+	for s.Buffered() < n {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d frames buffered", len(s.Frames), n)
+			t.Fatalf("%d of %d frames buffered", s.Buffered(), n)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -77,7 +77,7 @@ func TestQuietPassesOnComments(t *testing.T) {
 
 // End returns every frame up to the end of the stream.
 func TestEndReadsEveryFrame(t *testing.T) {
-	s := Start("ended", strings.NewReader("retry: 1000\n\nid: 1\ndata: x\n\n"), 16)
+	s := Start("ended", strings.NewReader("retry: 1000\n\nid: 1\ndata: x\n\n"))
 	var fs []Frame
 	if msg := fails(func(tb testing.TB) { fs = s.End(tb, 10*time.Second) }); msg != "" {
 		t.Fatalf("End: %s", msg)
