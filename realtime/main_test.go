@@ -124,19 +124,13 @@ func (f *fakeSource) set(fn func(*fakeSource)) {
 // frame is one server-sent-events frame as a browser would read it.
 type frame = ssetest.Frame
 
-// readFrames parses an SSE body into frames until it ends.
-func readFrames(r io.Reader, out chan<- frame) {
-	defer close(out)
-	ssetest.Read(r, func(f frame) { out <- f })
-}
-
 // pipeStream is a stream served into a pipe the test reads, as fasthttp's writer would be.
 type pipeStream struct {
 	hub      *Hub
 	s        *Stream
 	pr       *io.PipeReader
-	frames   chan frame
-	served   chan struct{} // closed when Serve has returned
+	stream   *ssetest.Stream // the frames read from pr
+	served   chan struct{}   // closed when Serve has returned
 	shutdown chan struct{}
 	gate     sync.Mutex // held while the test plays a browser that has stopped reading
 }
@@ -161,8 +155,7 @@ func open(t *testing.T, h *Hub, v store.Viewer, session string) *Stream {
 func serveStream(t *testing.T, h *Hub, src Source, s *Stream, o ServeOptions) *pipeStream {
 	t.Helper()
 	pr, pw := io.Pipe()
-	p := &pipeStream{hub: h, s: s, pr: pr, frames: make(chan frame, 4096), served: make(chan struct{}),
-		shutdown: make(chan struct{})}
+	p := &pipeStream{hub: h, s: s, pr: pr, served: make(chan struct{}), shutdown: make(chan struct{})}
 	if o.Shutdown == nil {
 		o.Shutdown = p.shutdown
 	}
@@ -174,7 +167,7 @@ func serveStream(t *testing.T, h *Hub, src Source, s *Stream, o ServeOptions) *p
 		h.Serve(src, s, bufio.NewWriter(pw), o)
 		pw.Close()
 	}()
-	go readFrames(gatedReader{p}, p.frames)
+	p.stream = ssetest.Start("", gatedReader{p})
 	t.Cleanup(func() {
 		pr.CloseWithError(errors.New("test over"))
 		close(p.shutdown)
@@ -202,16 +195,7 @@ func (p *pipeStream) resume() { p.gate.Unlock() }
 // nextFrame returns the next frame of any kind, failing after d.
 func (p *pipeStream) nextFrame(t *testing.T, d time.Duration) frame {
 	t.Helper()
-	select {
-	case f, ok := <-p.frames:
-		if !ok {
-			t.Fatalf("stream ended; want a frame")
-		}
-		return f
-	case <-time.After(d):
-		t.Fatalf("no frame within %v", d)
-	}
-	return frame{}
+	return p.stream.NextFrame(t, d)
 }
 
 // connected waits for the frame every stream opens with: a retry hint and a comment.
@@ -226,20 +210,7 @@ func (p *pipeStream) connected(t *testing.T) {
 // next returns the next frame that is more than a comment, failing after d.
 func (p *pipeStream) next(t *testing.T, d time.Duration) frame {
 	t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case f, ok := <-p.frames:
-			if !ok {
-				t.Fatalf("stream ended; want a frame")
-			}
-			if f.ID != "" || f.Event != "" || f.Data != "" {
-				return f
-			}
-		case <-deadline:
-			t.Fatalf("no frame within %v", d)
-		}
-	}
+	return p.stream.Next(t, d)
 }
 
 // expectIDs reads events until it has len(want) of them, and compares their ids.
@@ -262,58 +233,28 @@ func (p *pipeStream) expectIDs(t *testing.T, want ...int64) {
 	}
 }
 
-// expectQuiet fails if an event (anything but a comment) arrives within d.
+// expectQuiet fails if an event (anything but a comment) is buffered or arrives within d.
 func (p *pipeStream) expectQuiet(t *testing.T, d time.Duration) {
 	t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case f, ok := <-p.frames:
-			if !ok {
-				t.Fatalf("stream ended; want it open and quiet")
-			}
-			if f.ID != "" || f.Event != "" || f.Data != "" {
-				t.Fatalf("got %v; want nothing", f)
-			}
-		case <-deadline:
-			return
-		}
-	}
+	p.stream.Quiet(t, d)
 }
 
 // expectEnd reads to the end of the stream, which must come within d, and returns the frames.
 func (p *pipeStream) expectEnd(t *testing.T, d time.Duration) []frame {
 	t.Helper()
-	var fs []frame
-	deadline := time.After(d)
-	for {
-		select {
-		case f, ok := <-p.frames:
-			if !ok {
-				select {
-				case <-p.served:
-				case <-time.After(d):
-					t.Fatal("body ended but Serve did not return")
-				}
-				return fs
-			}
-			fs = append(fs, f)
-		case <-deadline:
-			t.Fatalf("stream still open after %v (frames so far %v)", d, fs)
-		}
+	fs := p.stream.End(t, d)
+	select {
+	case <-p.served:
+	case <-time.After(d):
+		t.Fatal("body ended but Serve did not return")
 	}
+	return fs
 }
 
 // waitFor polls cond until it holds, failing after d.
 func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	storetest.WaitFor(t, d, what, cond)
 }
 
 // startRedis starts a private Redis server for one test: pub/sub channels are global to a

@@ -25,10 +25,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"securemessages/realtime"
-	"securemessages/realtime/localredis"
 	"securemessages/store"
-	"securemessages/store/storetest"
 )
 
 // Demo accounts (password store.DemoPassword).
@@ -52,96 +49,6 @@ const (
 	failureDir    = "testdata/failures"
 	actionTimeout = 15 * time.Second
 )
-
-// ---------------------------------------------------------------------------------------------
-// The system under test: a fresh demo database, a private Redis, and app instances on loopback
-// (harness_test.go's appServer).
-
-// system is one test's PostgreSQL database and Redis server, shared by its app instances (as
-// several web instances share them in production).
-type system struct {
-	dbURL string
-	redis *localredis.Server
-}
-
-func newSystem(t *testing.T) *system {
-	t.Helper()
-	dbURL := storetest.URL(t, true)
-	return &system{dbURL: dbURL, redis: startRedis(t, t.TempDir())}
-}
-
-// instance is one running web instance: the real app, with its hub on Redis, served on loopback.
-type instance struct {
-	sys  *system
-	URL  string
-	Port int
-	Hub  *realtime.Hub
-	log  *logBuffer
-
-	mu      sync.Mutex
-	running bool
-	srv     *appServer
-}
-
-// start runs a new app instance on a free loopback port.
-func (s *system) start(t *testing.T) *instance {
-	t.Helper()
-	in := &instance{sys: s, log: &logBuffer{}}
-	in.listen(t, 0)
-	t.Cleanup(func() {
-		in.Stop()
-		if t.Failed() && in.log.Len() > 0 {
-			t.Logf("app log (%s):\n%s", in.URL, in.log.String())
-		}
-	})
-	return in
-}
-
-func (in *instance) listen(t *testing.T, port int) {
-	t.Helper()
-	cfg := envConfig(t, in.sys.dbURL, in.sys.redis.URL)
-	srv, err := startApp(cfg, "127.0.0.1:"+strconv.Itoa(port), in.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.Port = srv.Port()
-	in.URL = "http://127.0.0.1:" + strconv.Itoa(in.Port)
-	in.Hub = srv.Hub
-	in.srv = srv
-	in.running = true
-}
-
-// Stop shuts the instance down the way SIGTERM does: live streams end with a retry hint.
-func (in *instance) Stop() {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if !in.running {
-		return
-	}
-	in.running = false
-	in.srv.stop()
-}
-
-// Restart starts a new instance process-alike on the same port, as a platform restart does.
-func (in *instance) Restart(t *testing.T) {
-	t.Helper()
-	in.Stop()
-	in.listen(t, in.Port)
-}
-
-// waitStreams waits until n live streams are open on the instance.
-func (in *instance) waitStreams(t *testing.T, n int) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for in.Hub.Len() < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: %d live streams open, want %d", in.URL, in.Hub.Len(), n)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 // ---------------------------------------------------------------------------------------------
 // The browser: one Chromium per test binary; each page is a tab in a browser context of its own

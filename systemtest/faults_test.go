@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,27 +20,19 @@ import (
 	"time"
 
 	"github.com/lib/pq"
-	"golang.org/x/net/html"
 
+	"securemessages/internal/localproc"
 	"securemessages/store"
 	"securemessages/store/localpg"
 	"securemessages/store/storetest"
+	"securemessages/views/htmltest"
 )
 
 // secPrivatePostgres starts a PostgreSQL server of the test's own (the shared one must not be
 // restarted under other tests), migrated and holding the demo practices in its postgres database.
 func secPrivatePostgres(t *testing.T) *localpg.Server {
 	t.Helper()
-	// Not t.TempDir: as root the server runs as the postgres user, which must be able to reach
-	// the folder, and t.TempDir's parent is private to us.
-	dir, err := os.MkdirTemp("", "sm-fault-pg-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := localproc.TempDir(t, "sm-fault-pg-")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	pg, err := localpg.Start(ctx, dir, 0)
@@ -197,13 +188,7 @@ func TestFaultPostgresRestart(t *testing.T) {
 	}
 	waitUntil := func(what string, ok func() bool) {
 		t.Helper()
-		deadline := time.Now().Add(secWait)
-		for !ok() {
-			if time.Now().After(deadline) {
-				t.Fatalf("waited %v for %s", secWait, what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		storetest.WaitFor(t, secWait, what, ok)
 	}
 
 	waitUntil("sends before the outage", func() bool {
@@ -265,9 +250,8 @@ func TestFaultPostgresRestart(t *testing.T) {
 		path, form := a.path, a.form
 		if a.status == http.StatusServiceUnavailable && !a.htmx {
 			doc := secParse(t, a.body)
-			f := secFirst(doc, func(n *html.Node) bool {
-				v, _ := secAttr(n, "method")
-				return n.Data == "form" && v == "post" && strings.Contains(secText(n), "Try Again")
+			f := doc.First(func(n *htmltest.Node) bool {
+				return n.Tag == "form" && n.Attr["method"] == "post" && strings.Contains(n.TextContentRaw(), "Try Again")
 			})
 			path, form = secFormOf(f)
 		}
@@ -334,12 +318,14 @@ func checkTryAgain(t *testing.T, a *secAttempt) {
 		return
 	}
 	doc := secParse(t, a.body)
-	form := secFirst(doc, func(n *html.Node) bool { return n.Data == "form" && strings.Contains(secText(n), "Try Again") })
+	form := doc.First(func(n *htmltest.Node) bool {
+		return n.Tag == "form" && strings.Contains(n.TextContentRaw(), "Try Again")
+	})
 	if form == nil {
 		t.Errorf("503 page without a Try Again form:\n%s", excerpt(a.body))
 		return
 	}
-	if kept := secFirst(doc, secTag("textarea")); kept == nil || secText(kept) != a.form.Get("body") {
+	if kept := doc.First(htmltest.Tag("textarea")); kept == nil || kept.TextContentRaw() != a.form.Get("body") {
 		t.Errorf("the 503 page does not show the text typed (%q)", a.form.Get("body"))
 	}
 	action, values := secFormOf(form)
@@ -380,7 +366,7 @@ func TestFaultRedisDown(t *testing.T) {
 
 	after := sys.newestEvent(t)
 	streams := []struct {
-		s     *secStream
+		s     *stream
 		email string
 	}{
 		{maria.on(b).stream(t, "Maria's stream on B", after), secMaria},
@@ -461,7 +447,7 @@ func TestFaultRedisDown(t *testing.T) {
 		record("Maria reads", http.StatusOK, func() (*secResp, error) { return instances[n%2].do("GET", "/inbox", nil) })
 	})
 	loop(time.Second, func(n int) {
-		in := []*secInstance{a, b}[n%2]
+		in := []*instance{a, b}[n%2]
 		record("Tom signs in", http.StatusSeeOther, func() (*secResp, error) {
 			return in.anon().do("POST", "/signin", url.Values{"email": {secTom}, "password": {store.DemoPassword}})
 		})

@@ -1,11 +1,21 @@
+// Package systemtest's harness, the one every whole-system test uses. A system (newSystem;
+// newSecSystem and newLiveSystem only choose its instances' configuration) is a fresh demo database
+// over real PostgreSQL, a private Redis server, and the test's own store handle for arranging and
+// checking; its instances (system.start, startOn) are the real app with its own store, Redis client
+// and hub on a loopback listener, which Stop (as SIGTERM does), Restart on the same port, and show
+// their log when a test fails. A person is a secClient (sec_helpers_test.go): signed in as a demo
+// user through the sign-in form, it gets pages, reads their CSRF token, posts forms exactly as
+// given (do, get, post) or as a browser would, following redirects (load, and in
+// live_instances_test.go form, change, send, reply, conversation), and opens the page's live
+// stream. Pages are read with views/htmltest (ParseDocument and ParseFragment as browsers parse). A
+// stream (live_instances_test.go) is an open GET /events read with realtime/ssetest, which keeps
+// every frame: taken in order (next, expect, quiet, end) or judged all together (waitFor,
+// expectIDs, expectCaughtUp). Suites keep only fixtures that truly differ: the browser suite
+// (browser_helpers_test.go) drives Chromium over these instances; the process tests
+// (process_test.go, sec_helpers_test.go) run the built binary; the walk-through
+// (walkthrough_test.go) follows links and swaps htmx fragments into one document, and listens to
+// Redis's event channel.
 package systemtest
-
-// The harness every suite of this package shares: a private Redis server, the app's configuration
-// as the binary reads it, an app instance (its own store, Redis client and hub, as the binary's
-// serve wires them) on a loopback listener that can be stopped and started again on the same
-// address, the pieces of a browser's HTTP (a page's CSRF token, a response read whole), and a
-// reader of server-sent-event frames. The suites' own harnesses (live_instances_test.go,
-// sec_helpers_test.go, browser_helpers_test.go, walkthrough_test.go) are built on these.
 
 import (
 	"bytes"
@@ -239,6 +249,221 @@ func (l *logBuffer) Write(p []byte) (int, error) {
 func (l *logBuffer) Len() int { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.Len() }
 
 func (l *logBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.buf.String() }
+
+// ---------------------------------------------------------------------------------------------
+// The system: one test's database and Redis server, shared by its instances.
+
+// system is one test's fresh demo database (a clone, by storetest) and private Redis server,
+// shared by its app instances as several web instances share them in production, and the
+// test's own handle on the database, for setting up and checking.
+type system struct {
+	dbURL string
+	redis *localredis.Server
+	st    *store.Store     // the test's own handle on the database
+	ids   *store.PublicIDs // the database's public ids, as its instances show them
+
+	// configure is the configuration every instance starts from.
+	configure func(*testing.T, *system) app.Config
+	// checked: an instance's stop checks that its streams, listener and hub ended, and its start
+	// waits until its hub has subscribed (the live-update suite).
+	checked   bool
+	heartbeat time.Duration   // for the live-update suite's configuration
+	streams   realtime.Limits // the caps on streams; zero for the defaults
+
+	mu      sync.Mutex
+	running int // checked instances started and not yet stopped
+	started int // instances started, for their names
+}
+
+// newSystem makes a fresh demo database and a private Redis server; its instances run with the
+// configuration the binary reads from the environment (envConfig).
+func newSystem(t *testing.T) *system {
+	t.Helper()
+	return newSystemOn(t, storetest.URL(t, true))
+}
+
+// newSystemOn is newSystem over a database that already holds the demo.
+func newSystemOn(t *testing.T, dbURL string) *system {
+	t.Helper()
+	rs := startRedis(t, t.TempDir())
+	st := openStore(t, dbURL)
+	ids, err := st.PublicIDs(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &system{dbURL: dbURL, redis: rs, st: st, ids: ids,
+		configure: func(t *testing.T, s *system) app.Config { return envConfig(t, s.dbURL, s.redis.URL) }}
+}
+
+// config is the configuration the system's instances start from.
+func (s *system) config(t *testing.T) app.Config {
+	t.Helper()
+	return s.configure(t, s)
+}
+
+// viewer is a demo account as the store sees it.
+func (s *system) viewer(t *testing.T, email string) store.Viewer {
+	t.Helper()
+	return s.user(t, email).Viewer()
+}
+
+// user is a demo account as the store sees it.
+func (s *system) user(t *testing.T, email string) store.User {
+	t.Helper()
+	u, err := s.st.UserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatalf("demo user %s: %v", email, err)
+	}
+	return u
+}
+
+// ---------------------------------------------------------------------------------------------
+// An instance: the real app, with its hub on the system's Redis, served on a loopback listener.
+
+type instance struct {
+	name string
+	URL  string // "http://" + Addr
+	Addr string
+	Port int
+	App  *fiber.App
+	Hub  *realtime.Hub
+	Cfg  app.Config
+	sys  *system
+	t    *testing.T // the test it runs for, which its stop reports to
+	log  *logBuffer
+
+	mu  sync.Mutex
+	srv *appServer // nil once stopped
+}
+
+// start runs an instance on a free loopback port; tweaks, if given (nil ones are skipped),
+// change its configuration first.
+func (s *system) start(t *testing.T, tweaks ...func(*app.Config)) *instance {
+	t.Helper()
+	s.mu.Lock()
+	s.started++
+	name := fmt.Sprintf("instance %d", s.started)
+	s.mu.Unlock()
+	return s.startOn(t, name, "127.0.0.1:0", tweaks...)
+}
+
+// startOn runs an instance called name on addr ("127.0.0.1:0" for any free port).
+func (s *system) startOn(t *testing.T, name, addr string, tweaks ...func(*app.Config)) *instance {
+	t.Helper()
+	cfg := s.config(t)
+	for _, tweak := range tweaks {
+		if tweak != nil {
+			tweak(&cfg)
+		}
+	}
+	in := &instance{name: name, Cfg: cfg, sys: s, t: t, log: &logBuffer{}}
+	in.listen(t, addr)
+	t.Cleanup(func() {
+		in.Stop()
+		if t.Failed() && in.log.Len() > 0 {
+			t.Logf("%s log (%s):\n%s", name, in.URL, in.log)
+		}
+	})
+	return in
+}
+
+// listen serves the instance on addr.
+func (in *instance) listen(t *testing.T, addr string) {
+	t.Helper()
+	srv, err := startApp(in.Cfg, addr, in.log)
+	if err != nil {
+		t.Fatalf("%s: %v", in.name, err)
+	}
+	in.mu.Lock()
+	in.srv = srv
+	in.URL, in.Addr, in.Port, in.App, in.Hub = srv.URL, srv.Addr, srv.Port(), srv.App, srv.Hub
+	in.mu.Unlock()
+	if in.sys.checked {
+		in.sys.mu.Lock()
+		in.sys.running++
+		in.sys.mu.Unlock()
+		in.sys.waitSubscribed(t)
+	}
+}
+
+// Stop shuts the instance down the way SIGTERM does: listener closed, open streams ended with a
+// retry hint, in-flight requests finished. Stopping a stopped instance does nothing.
+func (in *instance) Stop() {
+	t := in.t
+	t.Helper()
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	srv := in.srv
+	if srv == nil {
+		return
+	}
+	in.srv = nil
+	if !in.sys.checked {
+		srv.stop()
+		return
+	}
+	if err := srv.shutdown(); err != nil {
+		t.Errorf("%s: shutdown: %v", in.name, err)
+	}
+	// Streams end on shutdown (with a retry hint), each on its own goroutine: wait for them
+	// before the store they replay from is closed.
+	deadline := time.Now().Add(liveWait)
+	for in.Hub.Len() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := in.Hub.Len(); n > 0 {
+		t.Errorf("%s: %d streams still open after shutdown", in.name, n)
+	}
+	srv.stopHub()
+	for what, done := range map[string]chan struct{}{"the listener": srv.served, "Hub.Run": srv.ran} {
+		select {
+		case <-done:
+		case <-time.After(liveWait):
+			t.Errorf("%s: %s still running after shutdown", in.name, what)
+		}
+	}
+	srv.closeConnections()
+	in.sys.mu.Lock()
+	in.sys.running--
+	in.sys.mu.Unlock()
+}
+
+// Restart stops the instance and starts it again on the same port, as a platform restart does.
+func (in *instance) Restart(t *testing.T) {
+	t.Helper()
+	in.Stop()
+	in.listen(t, in.Addr)
+}
+
+// waitStreams waits until n live streams are open on the instance.
+func (in *instance) waitStreams(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for in.Hub.Len() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d live streams open, want %d", in.URL, in.Hub.Len(), n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// waitSubscribed waits until Redis counts a subscriber for every running checked instance, so
+// that an event published from now on reaches each of them.
+func (s *system) waitSubscribed(t *testing.T) {
+	t.Helper()
+	opts, err := redis.ParseURL(s.redis.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	defer c.Close()
+	liveWaitFor(t, liveWait, "an instance's hub never subscribed", func() bool {
+		n, err := c.PubSubNumSub(context.Background(), realtime.Channel).Result()
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return err == nil && n[realtime.Channel] >= int64(s.running)
+	})
+}
 
 // ---------------------------------------------------------------------------------------------
 // HTTP as a browser speaks it.

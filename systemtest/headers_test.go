@@ -17,9 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/net/html"
-
 	"securemessages/app"
+	"securemessages/views/htmltest"
 )
 
 func TestProductionHeaders(t *testing.T) {
@@ -45,7 +44,7 @@ func TestProductionHeaders(t *testing.T) {
 		for _, header := range [][]string{
 			nil, {"X-Forwarded-Proto", "http"}, {"X-Forwarded-Proto", "http", "X-Forwarded-Host", "evil.example"},
 		} {
-			for _, peer := range []*secInstance{in, stranger} {
+			for _, peer := range []*instance{in, stranger} {
 				if peer == stranger && header == nil {
 					header = []string{"X-Forwarded-Proto", "https"}
 				}
@@ -198,24 +197,24 @@ func secWantNoInlineCode(t *testing.T, name string, r *secResp, fragment bool) {
 	if fragment {
 		doc = secParseFragment(t, r.Body)
 	}
-	for _, n := range secAll(doc, func(n *html.Node) bool { return n.Type == html.ElementNode }) {
-		src, hasSrc := secAttr(n, "src")
+	for _, n := range doc.All(func(n *htmltest.Node) bool { return n.Tag != htmltest.Comment && n.Tag != "#root" }) {
+		src, hasSrc := n.Attr["src"]
 		switch {
-		case n.Data == "script" && (!hasSrc || !strings.HasPrefix(src, "/static/")):
+		case n.Tag == "script" && (!hasSrc || !strings.HasPrefix(src, "/static/")):
 			t.Errorf("%s: an inline or foreign script (src %q)", name, src)
-		case n.Data == "style":
+		case n.Tag == "style":
 			t.Errorf("%s: an inline <style>", name)
-		case n.Data == "link":
-			if href, _ := secAttr(n, "href"); !strings.HasPrefix(href, "/static/") {
+		case n.Tag == "link":
+			if href := n.Attr["href"]; !strings.HasPrefix(href, "/static/") {
 				t.Errorf("%s: a stylesheet from elsewhere: %q", name, href)
 			}
 		}
-		for _, a := range n.Attr {
+		for _, a := range n.Attrs {
 			if strings.HasPrefix(a.Key, "on") || a.Key == "style" || strings.HasPrefix(a.Key, "hx-on") {
-				t.Errorf("%s: <%s %s=...>: inline code or style, which the CSP blocks", name, n.Data, a.Key)
+				t.Errorf("%s: <%s %s=...>: inline code or style, which the CSP blocks", name, n.Tag, a.Key)
 			}
 			if (a.Key == "href" || a.Key == "src" || a.Key == "action") && strings.HasPrefix(strings.ToLower(a.Val), "javascript:") {
-				t.Errorf("%s: <%s %s=%q>", name, n.Data, a.Key, a.Val)
+				t.Errorf("%s: <%s %s=%q>", name, n.Tag, a.Key, a.Val)
 			}
 		}
 	}

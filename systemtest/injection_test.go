@@ -19,9 +19,8 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"golang.org/x/net/html"
-
 	"securemessages/store"
+	"securemessages/views/htmltest"
 )
 
 // secHostile is the corpus. Each entry carries a marker (~Mnn~, with a character no token or id
@@ -93,7 +92,7 @@ func TestInjectionIsInert(t *testing.T) {
 
 	// The staff's dashboard is open, with its live stream, before anything arrives.
 	dashboard := secParse(t, staff.get(t, "/inbox").Body)
-	liveURL, _ := secAttr(secByID(dashboard, "inbox"), "hx-get")
+	liveURL := dashboard.ByID("inbox").Attr["hx-get"]
 	if !strings.HasPrefix(liveURL, "/inbox") {
 		t.Fatalf("the inbox's refresh URL is %q", liveURL)
 	}
@@ -137,16 +136,16 @@ func TestInjectionIsInert(t *testing.T) {
 
 	// check looks at one list, all its pages: nothing outside what the templates make, anywhere in
 	// them; and each thread's element skeleton the same as the plain thread's.
-	check := func(who, path string, htmx bool, pages []*secResp, scope func(*html.Node, secThread) *html.Node, texts func(secThread) []string) {
+	check := func(who, path string, htmx bool, pages []*secResp, scope func(*htmltest.Node, secThread) *htmltest.Node, texts func(secThread) []string) {
 		t.Helper()
 		name := fmt.Sprintf("%s GET %s (htmx %t)", who, path, htmx)
-		var docs []*html.Node
+		var docs []*htmltest.Node
 		for _, r := range pages {
 			if r.Status != http.StatusOK {
 				t.Errorf("%s: status %d\n%s", name, r.Status, excerpt(r.Body))
 				return
 			}
-			var doc *html.Node
+			var doc *htmltest.Node
 			if htmx {
 				doc = secParseFragment(t, r.Body)
 			} else {
@@ -155,7 +154,7 @@ func TestInjectionIsInert(t *testing.T) {
 			secInert(t, name, doc, tags)
 			docs = append(docs, doc)
 		}
-		find := func(th secThread) *html.Node {
+		find := func(th secThread) *htmltest.Node {
 			for _, doc := range docs {
 				if n := scope(doc, th); n != nil {
 					return n
@@ -165,7 +164,7 @@ func TestInjectionIsInert(t *testing.T) {
 		}
 		// Threads on later pages carry the page in their links and forms; that is the only
 		// difference allowed.
-		skeleton := func(n *html.Node) []string {
+		skeleton := func(n *htmltest.Node) []string {
 			var sk []string
 			dropped := false
 			for _, e := range secSkeleton(n) {
@@ -191,7 +190,7 @@ func TestInjectionIsInert(t *testing.T) {
 				t.Errorf("%s: the thread with %q does not have the plain thread's elements:\n%s", name, secShort(th.subject), secDiff(want, got))
 			}
 			// And the text is there, as text, exactly as typed.
-			shown := secNormalize(secText(n))
+			shown := secNormalize(n.TextContentRaw())
 			for _, text := range texts(th) {
 				if !strings.Contains(shown, secNormalize(text)) {
 					t.Errorf("%s: %q is not shown as typed", name, secShort(text))
@@ -220,8 +219,8 @@ func TestInjectionIsInert(t *testing.T) {
 		}
 		return pages
 	}
-	conversation := func(doc *html.Node, th secThread) *html.Node {
-		return secByID(doc, "conversation-"+sys.conv(th.conv))
+	conversation := func(doc *htmltest.Node, th secThread) *htmltest.Node {
+		return doc.ByID("conversation-" + sys.conv(th.conv))
 	}
 	subjects := func(th secThread) []string { return []string{th.subject} }
 
@@ -266,7 +265,7 @@ func TestInjectionIsInert(t *testing.T) {
 		}
 		for _, p := range panels {
 			// One request per thread; the skeleton of its panel against the plain thread's.
-			slot := func(doc *html.Node, th secThread) *html.Node { return secByID(doc, "slot-"+sys.msg(p.id(th))) }
+			slot := func(doc *htmltest.Node, th secThread) *htmltest.Node { return doc.ByID("slot-" + sys.msg(p.id(th))) }
 			plain := p.c.get(t, p.path(benign), header...)
 			// A fragment for every thread; the whole page (the inbox with the panel open, which
 			// the inbox checks above have already seen for every thread) for a few.
@@ -290,7 +289,7 @@ func TestInjectionIsInert(t *testing.T) {
 				if len(want) == 0 || !slices.Equal(got, want) {
 					t.Errorf("%s: the panel does not have the plain one's elements:\n%s", name, secDiff(want, got))
 				}
-				shown := secNormalize(secText(slot(doc, th)))
+				shown := secNormalize(slot(doc, th).TextContentRaw())
 				if strings.HasSuffix(p.path(th), fmt.Sprint(p.id(th))) && !strings.Contains(shown, secNormalize(th.body)) {
 					t.Errorf("%s: the text is not shown as typed", name)
 				}
@@ -324,11 +323,11 @@ func TestInjectionIsInert(t *testing.T) {
 		}
 		name := fmt.Sprintf("POST /messages over the limits (htmx %t)", htmx)
 		secInert(t, name, doc, tags)
-		compose := secByID(doc, "compose")
-		if got, want := secSkeleton(compose), secSkeleton(secByID(plainDoc, "compose")); len(want) == 0 || !slices.Equal(got, want) {
+		compose := doc.ByID("compose")
+		if got, want := secSkeleton(compose), secSkeleton(plainDoc.ByID("compose")); len(want) == 0 || !slices.Equal(got, want) {
 			t.Errorf("%s: the form does not have the plain one's elements:\n%s", name, secDiff(want, got))
 		}
-		_, kept := secFormOf(secFirst(compose, secTag("form")))
+		_, kept := secFormOf(compose.First(htmltest.Tag("form")))
 		if kept.Get("subject") != over.Get("subject") || secNormalize(kept.Get("body")) != secNormalize(over.Get("body")) {
 			t.Errorf("%s: the text typed does not come back whole", name)
 		}
@@ -339,34 +338,34 @@ func TestInjectionIsInert(t *testing.T) {
 // templates never make, an inline script or a script from elsewhere, an event handler or hx-on
 // attribute, a javascript: URL, or a marker of the corpus anywhere but in text and in the two
 // attributes that carry text (aria-label and a form field's value).
-func secInert(t *testing.T, name string, doc *html.Node, tags map[string]bool) {
+func secInert(t *testing.T, name string, doc *htmltest.Node, tags map[string]bool) {
 	t.Helper()
-	for _, n := range secAll(doc, func(n *html.Node) bool { return n.Type == html.ElementNode || n.Type == html.CommentNode }) {
-		if n.Type == html.CommentNode {
-			t.Errorf("%s: a comment <!--%s--> appeared", name, secShort(n.Data))
+	for _, n := range doc.All(func(n *htmltest.Node) bool { return n.Tag != "#root" }) {
+		if n.Tag == htmltest.Comment {
+			t.Errorf("%s: a comment <!--%s--> appeared", name, secShort(n.Text))
 			continue
 		}
-		if !tags[n.Data] {
-			t.Errorf("%s: a <%s> element appeared, which no template makes", name, n.Data)
+		if !tags[n.Tag] {
+			t.Errorf("%s: a <%s> element appeared, which no template makes", name, n.Tag)
 		}
-		if n.Data == "script" {
-			if src, _ := secAttr(n, "src"); !strings.HasPrefix(src, "/static/") || n.FirstChild != nil {
+		if n.Tag == "script" {
+			if src := n.Attr["src"]; !strings.HasPrefix(src, "/static/") || len(n.Kids) > 0 {
 				t.Errorf("%s: a script that is not one of ours: src %q", name, src)
 			}
 		}
-		for _, a := range n.Attr {
+		for _, a := range n.Attrs {
 			key := strings.ToLower(a.Key)
 			if strings.HasPrefix(key, "on") || strings.HasPrefix(key, "hx-on") || key == "style" || key == "srcdoc" {
-				t.Errorf("%s: <%s %s=%q>", name, n.Data, a.Key, secShort(a.Val))
+				t.Errorf("%s: <%s %s=%q>", name, n.Tag, a.Key, secShort(a.Val))
 			}
 			if secMarker.MatchString(a.Key) {
 				t.Errorf("%s: an attribute named %q", name, a.Key)
 			}
 			if secMarker.MatchString(a.Val) && key != "aria-label" && key != "value" {
-				t.Errorf("%s: user text in <%s %s=%q>", name, n.Data, a.Key, secShort(a.Val))
+				t.Errorf("%s: user text in <%s %s=%q>", name, n.Tag, a.Key, secShort(a.Val))
 			}
 			if strings.Contains(strings.ToLower(a.Val), "javascript:") && key != "aria-label" && key != "value" {
-				t.Errorf("%s: <%s %s=%q>", name, n.Data, a.Key, secShort(a.Val))
+				t.Errorf("%s: <%s %s=%q>", name, n.Tag, a.Key, secShort(a.Val))
 			}
 		}
 	}
@@ -401,17 +400,18 @@ var secPublicIDs = regexp.MustCompile(`((?:message|slot|conversation|state|body|
 
 // secSkeleton is the element structure under n, in order: each element's name and attributes,
 // with ids and times made neutral and the values of the attributes that carry text left out.
-func secSkeleton(n *html.Node) []string {
+func secSkeleton(n *htmltest.Node) []string {
 	if n == nil {
 		return nil
 	}
 	var out []string
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		switch n.Type {
-		case html.ElementNode:
+	var walk func(*htmltest.Node)
+	walk = func(n *htmltest.Node) {
+		element := n.Tag != "" && n.Tag != htmltest.Comment && n.Tag != "#root"
+		switch {
+		case element:
 			var attrs []string
-			for _, a := range n.Attr {
+			for _, a := range n.Attrs {
 				v := secDigits.ReplaceAllString(secPublicIDs.ReplaceAllString(a.Val, "$1#"), "#")
 				if a.Key == "aria-label" || a.Key == "value" {
 					v = "*"
@@ -419,15 +419,15 @@ func secSkeleton(n *html.Node) []string {
 				attrs = append(attrs, a.Key+"="+v)
 			}
 			sort.Strings(attrs)
-			out = append(out, "<"+n.Data+" "+strings.Join(attrs, " ")+">")
-		case html.CommentNode:
+			out = append(out, "<"+n.Tag+" "+strings.Join(attrs, " ")+">")
+		case n.Tag == htmltest.Comment:
 			out = append(out, "<!---->")
 		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
+		for _, c := range n.Kids {
 			walk(c)
 		}
-		if n.Type == html.ElementNode {
-			out = append(out, "</"+n.Data+">")
+		if element {
+			out = append(out, "</"+n.Tag+">")
 		}
 	}
 	walk(n)

@@ -1,30 +1,24 @@
 package systemtest
 
-// The harness of the live-update tests (live_test.go): several instances of the real app over one
-// PostgreSQL database and one Redis server, each with its own hub, on loopback; people signed in
-// over plain HTTP with a cookie jar; and a server-sent-events client that reads a stream the way
-// a browser does. Names here start with "live" so they stay clear of the browser suite's harness.
-// Starting and stopping instances, Redis, responses and SSE frames come from harness_test.go.
+// The live-update tests' part of the harness (harness_test.go): their configuration, people's
+// actions through the forms of whichever instance they are on, and streams read frame by frame.
+// Names here start with "live" so they stay clear of the browser suite's.
 
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
-	"github.com/redis/go-redis/v9"
-
 	"securemessages/app"
 	"securemessages/realtime"
-	"securemessages/realtime/localredis"
+	"securemessages/realtime/ssetest"
 	"securemessages/store"
 	"securemessages/store/storetest"
 )
@@ -40,193 +34,95 @@ const (
 // liveWait bounds every wait that is not itself the point of a test.
 const liveWait = 10 * time.Second
 
-// liveSystem is one test's database and Redis server, which its instances share.
-type liveSystem struct {
-	dbURL     string
-	redis     *localredis.Server
-	heartbeat time.Duration
-	streams   realtime.Limits // the caps on streams; zero for the defaults
-	oracle    *store.Store    // the test's own view of the database, to know what each viewer should get
-
-	mu      sync.Mutex
-	running int // instances started and not yet stopped
-}
-
-// newLiveSystem makes a fresh demo database and a private Redis server: pub/sub channels are
-// server-wide, and another test's events (from a database with the same ids) must not reach
-// this test's streams.
-func newLiveSystem(t *testing.T, heartbeat time.Duration) *liveSystem {
+// newLiveSystem is newSystem for the live-update tests: instances with the given heartbeat and
+// the system's caps on streams, whose stop checks that everything they ran has ended.
+func newLiveSystem(t *testing.T, heartbeat time.Duration) *system {
 	t.Helper()
-	sys := &liveSystem{dbURL: storetest.URL(t, true), heartbeat: heartbeat}
-	sys.redis = startRedis(t, t.TempDir())
-	sys.oracle = openStore(t, sys.dbURL)
+	sys := newSystem(t)
+	sys.checked, sys.heartbeat = true, heartbeat
+	sys.configure = func(_ *testing.T, s *system) app.Config {
+		// Built by hand: a short heartbeat, the test key ring.
+		return app.Config{
+			DatabaseURL: s.dbURL,
+			RedisURL:    s.redis.URL,
+			Keys:        storetest.Keys,
+			Sessions:    store.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour},
+			Signin:      store.SigninLimits{Window: 15 * time.Minute, PerAccount: 5, PerAddress: 1000},
+			Heartbeat:   s.heartbeat,
+			Streams:     s.streams,
+		}
+	}
 	return sys
 }
 
-// config is the app's configuration, built by hand: a short heartbeat, the test key ring.
-func (s *liveSystem) config() app.Config {
-	return app.Config{
-		DatabaseURL: s.dbURL,
-		RedisURL:    s.redis.URL,
-		Keys:        storetest.Keys,
-		Sessions:    store.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour},
-		Signin:      store.SigninLimits{Window: 15 * time.Minute, PerAccount: 5, PerAddress: 1000},
-		Heartbeat:   s.heartbeat,
-		Streams:     s.streams,
-	}
-}
-
-// viewer is a demo account as the store sees it.
-func (s *liveSystem) viewer(t *testing.T, email string) store.Viewer {
-	t.Helper()
-	u, err := s.oracle.UserByEmail(context.Background(), email)
-	if err != nil {
-		t.Fatalf("demo user %s: %v", email, err)
-	}
-	return u.Viewer()
-}
-
 // eventsAfter is what the events table holds for v after id: what v's stream must deliver.
-func (s *liveSystem) eventsAfter(t *testing.T, v store.Viewer, after int64) []store.Event {
+func (s *system) eventsAfter(t *testing.T, v store.Viewer, after int64) []store.Event {
 	t.Helper()
-	es, err := s.oracle.EventsAfter(context.Background(), v, after, 1000)
+	es, err := s.st.EventsAfter(context.Background(), v, after, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return es
 }
 
-// liveInstance is one running web instance of the app.
-type liveInstance struct {
-	name   string
-	url    string
-	addr   string
-	hub    *realtime.Hub
-	web    *fiber.App
-	log    *logBuffer
-	stopMu sync.Mutex
-	stop   func() // shuts the instance down; nil once done
-}
-
-// start runs a new instance on addr ("127.0.0.1:0" for any free port), as the binary's serve does:
-// its own store, Redis client and hub, `go hub.Run(ctx)`, the app on a loopback listener.
-func (s *liveSystem) start(t *testing.T, name, addr string) *liveInstance {
+// signIn signs email in on in, over the sign-in form, and checks the inbox it lands on. The
+// session's cookie goes to every instance (cookies are per host, not per port), as one browser's
+// would against a load-balanced site.
+func (s *system) signIn(t *testing.T, in *instance, email string) *secClient {
 	t.Helper()
-	in := &liveInstance{name: name, log: &logBuffer{}}
-	srv, err := startApp(s.config(), addr, in.log)
-	if err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	in.hub, in.web, in.addr, in.url = srv.Hub, srv.App, srv.Addr, srv.URL
-	in.stop = func() {
-		if err := srv.shutdown(); err != nil {
-			t.Errorf("%s: shutdown: %v", name, err)
-		}
-		// Streams end on shutdown (with a retry hint), each on its own goroutine: wait for them
-		// before the store they replay from is closed.
-		deadline := time.Now().Add(liveWait)
-		for in.hub.Len() > 0 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
-		}
-		if n := in.hub.Len(); n > 0 {
-			t.Errorf("%s: %d streams still open after shutdown", name, n)
-		}
-		srv.stopHub()
-		for what, done := range map[string]chan struct{}{"the listener": srv.served, "Hub.Run": srv.ran} {
-			select {
-			case <-done:
-			case <-time.After(liveWait):
-				t.Errorf("%s: %s still running after shutdown", name, what)
-			}
-		}
-		srv.closeConnections()
-		s.mu.Lock()
-		s.running--
-		s.mu.Unlock()
-	}
-	t.Cleanup(func() {
-		in.shutdown()
-		if t.Failed() && in.log.Len() > 0 {
-			t.Logf("%s log:\n%s", name, in.log)
-		}
-	})
-	s.mu.Lock()
-	s.running++
-	s.mu.Unlock()
-	s.waitSubscribed(t)
-	return in
-}
-
-// waitSubscribed waits until Redis counts a subscriber for every running instance, so that an
-// event published from now on reaches each of them.
-func (s *liveSystem) waitSubscribed(t *testing.T) {
-	t.Helper()
-	opts, err := redis.ParseURL(s.redis.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opts)
-	defer c.Close()
-	liveWaitFor(t, liveWait, "an instance's hub never subscribed", func() bool {
-		n, err := c.PubSubNumSub(context.Background(), realtime.Channel).Result()
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return err == nil && n[realtime.Channel] >= int64(s.running)
-	})
-}
-
-// shutdown stops the instance the way SIGTERM does: listener closed, open streams ended with a
-// retry hint, in-flight requests finished.
-func (in *liveInstance) shutdown() {
-	in.stopMu.Lock()
-	defer in.stopMu.Unlock()
-	if in.stop != nil {
-		in.stop()
-		in.stop = nil
-	}
-}
-
-// liveUser is a person signed in over HTTP; the cookie jar holds the session for every instance
-// (cookies are per host, not per port), as one browser would against a load-balanced site.
-type liveUser struct {
-	email  string
-	jar    *cookiejar.Jar
-	client *http.Client
-}
-
-// signIn signs email in on in, over the sign-in form.
-func (s *liveSystem) signIn(t *testing.T, in *liveInstance, email string) *liveUser {
-	t.Helper()
-	jar, err := cookiejar.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := &liveUser{email: email, jar: jar, client: &http.Client{Jar: jar, Timeout: liveWait}}
-	status, body, final := u.post(t, in, "/signin", url.Values{"email": {email}, "password": {store.DemoPassword}})
-	if status != http.StatusOK || final.Path != "/inbox" {
+	c := in.signIn(t, email)
+	if status, body, final := c.page(t, in, "/inbox"); status != http.StatusOK || final.Path != "/inbox" {
 		t.Fatalf("sign in %s on %s: status %d at %s\n%s", email, in.name, status, final, excerpt(body))
 	}
-	return u
+	return c
 }
 
-// get loads a page (following redirects) and returns its status, body and final URL.
-func (u *liveUser) get(t *testing.T, in *liveInstance, path string) (int, string, *url.URL) {
+// page loads a page of in as a browser does (load).
+func (c *secClient) page(t *testing.T, in *instance, path string) (int, string, *url.URL) {
 	t.Helper()
-	resp, err := u.client.Get(in.url + path)
-	if err != nil {
-		t.Fatalf("GET %s on %s: %v", path, in.name, err)
-	}
-	return readResponse(t, resp)
+	return c.load(t, in, http.MethodGet, path, nil)
 }
 
-// post submits a form (following the redirect that answers it).
-func (u *liveUser) post(t *testing.T, in *liveInstance, path string, form url.Values) (int, string, *url.URL) {
+// load sends a request to in as a browser does, following redirects (and taking the session
+// cookie they set or clear), and returns the status, body and URL it ended at.
+func (c *secClient) load(t *testing.T, in *instance, method, path string, form url.Values) (int, string, *url.URL) {
 	t.Helper()
-	resp, err := u.client.PostForm(in.url+path, form)
-	if err != nil {
-		t.Fatalf("POST %s on %s: %v", path, in.name, err)
+	d := c.on(in)
+	// take keeps the session cookie as a browser's jar does: replaced when it is set again,
+	// dropped when it is cleared.
+	take := func(r *secResp) {
+		if d.cookie == nil {
+			return
+		}
+		if ck := r.cookie(d.cookie.Name); ck != nil {
+			d.cookie = ck
+			if ck.Value == "" || ck.MaxAge < 0 {
+				d.cookie = nil
+			}
+		}
 	}
-	return readResponse(t, resp)
+	r, err := d.do(method, path, form)
+	for redirects := 0; err == nil && r.Status >= 300 && r.Status < 400 && r.Header.Get("Location") != ""; redirects++ {
+		if redirects == 10 {
+			t.Fatalf("%s %s on %s: more than 10 redirects", method, path, in.name)
+		}
+		take(r)
+		loc, perr := url.Parse(r.Header.Get("Location"))
+		if perr != nil {
+			t.Fatalf("%s %s on %s: Location %q: %v", method, path, in.name, r.Header.Get("Location"), perr)
+		}
+		r, err = d.do(http.MethodGet, (&url.URL{Path: r.Path}).ResolveReference(loc).RequestURI(), nil)
+	}
+	if err != nil {
+		t.Fatalf("%s %s on %s: %v", method, path, in.name, err)
+	}
+	take(r)
+	c.cookie = d.cookie
+	final, err := url.Parse(in.URL + r.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Status, r.Body, final
 }
 
 var (
@@ -234,9 +130,9 @@ var (
 )
 
 // liveAfter loads the inbox and reads the event id the page renders into its stream's URL.
-func (u *liveUser) liveAfter(t *testing.T, in *liveInstance) int64 {
+func (u *secClient) liveAfter(t *testing.T, in *instance) int64 {
 	t.Helper()
-	status, body, _ := u.get(t, in, "/inbox")
+	status, body, _ := u.page(t, in, "/inbox")
 	if status != http.StatusOK {
 		t.Fatalf("inbox of %s on %s: status %d", u.email, in.name, status)
 	}
@@ -244,7 +140,7 @@ func (u *liveUser) liveAfter(t *testing.T, in *liveInstance) int64 {
 	if m == nil {
 		t.Fatalf("inbox of %s has no hx-sse:connect", u.email)
 	}
-	n, ok := idsAt(t, in.url).ParseEvent(m[1])
+	n, ok := idsAt(t, in.URL).ParseEvent(m[1])
 	if !ok {
 		t.Fatalf("inbox of %s: %q is not an event's public id", u.email, m[1])
 	}
@@ -253,9 +149,9 @@ func (u *liveUser) liveAfter(t *testing.T, in *liveInstance) int64 {
 
 // form loads the page at path and returns its form's hidden fields (_csrf, and submit_key when
 // it has one).
-func (u *liveUser) form(t *testing.T, in *liveInstance, path string) url.Values {
+func (u *secClient) form(t *testing.T, in *instance, path string) url.Values {
 	t.Helper()
-	status, body, _ := u.get(t, in, path)
+	status, body, _ := u.page(t, in, path)
 	if status != http.StatusOK {
 		t.Fatalf("GET %s as %s on %s: status %d\n%s", path, u.email, in.name, status, excerpt(body))
 	}
@@ -272,16 +168,16 @@ func (u *liveUser) form(t *testing.T, in *liveInstance, path string) url.Values 
 }
 
 // change submits a form that changes something and checks it was accepted.
-func (u *liveUser) change(t *testing.T, in *liveInstance, path string, form url.Values) {
+func (u *secClient) change(t *testing.T, in *instance, path string, form url.Values) {
 	t.Helper()
-	status, body, final := u.post(t, in, path, form)
+	status, body, final := u.load(t, in, http.MethodPost, path, form)
 	if status != http.StatusOK || final.Path != "/inbox" || final.Query().Get("notice") == "" {
 		t.Fatalf("POST %s as %s on %s: status %d at %s\n%s", path, u.email, in.name, status, final, excerpt(body))
 	}
 }
 
 // send starts a conversation from the compose form.
-func (u *liveUser) send(t *testing.T, in *liveInstance, subject, body string) {
+func (u *secClient) send(t *testing.T, in *instance, subject, body string) {
 	t.Helper()
 	f := u.form(t, in, "/messages/new")
 	f.Set("subject", subject)
@@ -291,9 +187,9 @@ func (u *liveUser) send(t *testing.T, in *liveInstance, subject, body string) {
 }
 
 // reply answers (or follows up) message id from its reply form.
-func (u *liveUser) reply(t *testing.T, in *liveInstance, id int64, body string) {
+func (u *secClient) reply(t *testing.T, in *instance, id int64, body string) {
 	t.Helper()
-	msg := idsAt(t, in.url).Message(id)
+	msg := idsAt(t, in.URL).Message(id)
 	f := u.form(t, in, "/messages/"+msg+"/reply")
 	f.Set("body", body)
 	f.Set("consent", "yes")
@@ -301,61 +197,71 @@ func (u *liveUser) reply(t *testing.T, in *liveInstance, id int64, body string) 
 }
 
 // conversation archives or re-opens ("archive", "reopen") conversation id.
-func (u *liveUser) conversation(t *testing.T, in *liveInstance, action string, id int64) {
+func (u *secClient) conversation(t *testing.T, in *instance, action string, id int64) {
 	t.Helper()
 	f := u.form(t, in, "/inbox?all=1")
-	u.change(t, in, "/conversations/"+idsAt(t, in.url).Conversation(id)+"/"+action, url.Values{"_csrf": {f.Get("_csrf")}})
+	u.change(t, in, "/conversations/"+idsAt(t, in.URL).Conversation(id)+"/"+action, url.Values{"_csrf": {f.Get("_csrf")}})
 }
 
-// liveStream is an open GET /events, read on its own goroutine into frames.
-type liveStream struct {
+// stream is an open GET /events, read the way hx-sse reads it (realtime/ssetest) on its own
+// goroutine (unless it was opened to be left unread): frame by frame (next, expect, quiet, end,
+// connected) or over every frame so far (sec_helpers_test.go's waitFor, expectIDs,
+// expectCaughtUp).
+type stream struct {
 	name   string
 	ids    *store.PublicIDs // its instance's, which its event ids are written in
 	resp   *http.Response
 	cancel context.CancelFunc
-	frames chan sseFrame
-	ended  chan struct{}
+	frames *ssetest.Stream // nil when unread
 }
 
-// liveStreams is the transport the streams use: a stream is a long-lived connection of its own.
+// liveStreams is the transport the live suite's streams use: a stream is a long-lived connection
+// of its own.
 var liveStreams = &http.Transport{}
 
 // open opens the user's event stream on in, as the page's hx-sse:connect does: ?after= the id the
 // page was rendered with, and Last-Event-ID on a reconnect ("" for none).
-func (u *liveUser) open(t *testing.T, in *liveInstance, name string, after int64, lastEventID string) *liveStream {
+func (u *secClient) open(t *testing.T, in *instance, name string, after int64, lastEventID string) *stream {
 	t.Helper()
 	return u.openWith(t, in, liveStreams, name, after, lastEventID, true)
 }
 
-func (u *liveUser) openWith(t *testing.T, in *liveInstance, tr *http.Transport, name string, after int64, lastEventID string, read bool) *liveStream {
+func (u *secClient) openWith(t *testing.T, in *instance, tr *http.Transport, name string, after int64, lastEventID string, read bool) *stream {
 	t.Helper()
-	resp, cancel := u.connect(t, in, tr, name, after, lastEventID)
+	resp, cancel := u.on(in).connect(t, tr, name, after, lastEventID)
+	return openedStream(t, name, idsAt(t, in.URL), resp, cancel, read)
+}
+
+// openedStream checks that the stream's request was answered with a stream, and reads it.
+func openedStream(t *testing.T, name string, ids *store.PublicIDs, resp *http.Response, cancel context.CancelFunc, read bool) *stream {
+	t.Helper()
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		cancel()
-		t.Fatalf("open %s: status %d, %s", name, resp.StatusCode, resp.Header.Get("Content-Type"))
+		t.Fatalf("%s: stream answered %d %q\n%s", name, resp.StatusCode, resp.Header.Get("Content-Type"), excerpt(string(b)))
 	}
-	return startStream(t, name, idsAt(t, in.url), resp, cancel, read)
+	return startStream(t, name, ids, resp, cancel, read)
 }
 
 // startStream reads an open stream's response into frames (unless read is false), until the test
 // ends.
-func startStream(t *testing.T, name string, ids *store.PublicIDs, resp *http.Response, cancel context.CancelFunc, read bool) *liveStream {
-	s := &liveStream{name: name, ids: ids, resp: resp, cancel: cancel, frames: make(chan sseFrame, 1024), ended: make(chan struct{})}
+func startStream(t *testing.T, name string, ids *store.PublicIDs, resp *http.Response, cancel context.CancelFunc, read bool) *stream {
+	s := &stream{name: name, ids: ids, resp: resp, cancel: cancel}
 	if read {
-		go s.read()
+		s.frames = ssetest.Start(name, resp.Body)
 	}
 	t.Cleanup(s.close)
 	return s
 }
 
-// connect sends the stream's request and returns the response, whatever its status; cancel ends
+// connect sends the stream's request from this browser, over tr (nil for a connection of its
+// own), and returns the response, whatever its status (redirects are not followed); cancel ends
 // the request.
-func (u *liveUser) connect(t *testing.T, in *liveInstance, tr *http.Transport, name string, after int64, lastEventID string) (*http.Response, context.CancelFunc) {
+func (c *secClient) connect(t *testing.T, tr *http.Transport, name string, after int64, lastEventID string) (*http.Response, context.CancelFunc) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	ids := idsAt(t, in.url)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, in.url+"/events?after="+ids.Event(after), nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/events?after="+idsAt(t, c.base).Event(after), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -363,55 +269,43 @@ func (u *liveUser) connect(t *testing.T, in *liveInstance, tr *http.Transport, n
 	if lastEventID != "" {
 		req.Header.Set("Last-Event-ID", lastEventID)
 	}
-	for _, c := range u.jar.Cookies(req.URL) {
-		req.AddCookie(c)
+	if c.cookie != nil {
+		req.AddCookie(&http.Cookie{Name: c.cookie.Name, Value: c.cookie.Value})
 	}
-	resp, err := (&http.Client{Transport: tr}).Do(req)
+	for i := 0; i+1 < len(c.header); i += 2 {
+		req.Header.Set(c.header[i], c.header[i+1])
+	}
+	if tr == nil {
+		tr = &http.Transport{DisableCompression: true}
+	}
+	// Without a timeout: the stream is meant to stay open.
+	hc := &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Do(req)
 	if err != nil {
 		cancel()
-		t.Fatalf("open %s: %v", name, err)
+		t.Fatalf("%s: open stream: %v", name, err)
 	}
 	return resp, cancel
 }
 
-func (s *liveStream) read() {
-	defer close(s.ended)
-	defer close(s.frames)
-	readSSE(s.resp.Body, func(f sseFrame) {
-		if f.IsEvent() || f.Retry != "" || len(f.Comments) > 0 {
-			s.frames <- f
-		}
-	})
-}
-
 // close drops the stream, as a closed tab or a lost connection does: without reading to the end.
-func (s *liveStream) close() {
+func (s *stream) close() {
 	s.cancel()
 	s.resp.Body.Close()
+	if s.frames != nil {
+		<-s.frames.Done()
+	}
 }
 
 // next returns the next event (skipping comments), failing after d.
-func (s *liveStream) next(t *testing.T, d time.Duration) sseFrame {
+func (s *stream) next(t *testing.T, d time.Duration) sseFrame {
 	t.Helper()
-	deadline := time.After(d)
-	for {
-		select {
-		case f, ok := <-s.frames:
-			if !ok {
-				t.Fatalf("%s ended; want an event", s.name)
-			}
-			if f.IsEvent() {
-				return f
-			}
-		case <-deadline:
-			t.Fatalf("%s: no event within %v", s.name, d)
-		}
-	}
+	return s.frames.Next(t, d)
 }
 
 // expect reads len(want) events, each within d, and checks they are want's in order (by id, kind
 // and conversation) and carry ids and a kind only, none of secrets. It returns the last id read.
-func (s *liveStream) expect(t *testing.T, d time.Duration, want []store.Event, secrets ...string) string {
+func (s *stream) expect(t *testing.T, d time.Duration, want []store.Event, secrets ...string) string {
 	t.Helper()
 	var got, wantIDs []string
 	for _, e := range want {
@@ -458,68 +352,30 @@ func checkEventData(t *testing.T, ids *store.PublicIDs, stream string, f sseFram
 	}
 }
 
-// quiet checks that no event arrives within d and that the stream stays open. It returns the
-// comments (heartbeats) seen meanwhile.
-func (s *liveStream) quiet(t *testing.T, d time.Duration) []sseFrame {
+// quiet checks that no event is buffered or arrives within d and that the stream stays open. It
+// returns the comments (heartbeats) seen meanwhile.
+func (s *stream) quiet(t *testing.T, d time.Duration) []sseFrame {
 	t.Helper()
-	var comments []sseFrame
-	deadline := time.After(d)
-	for {
-		select {
-		case f, ok := <-s.frames:
-			if !ok {
-				t.Fatalf("%s ended; want it open and quiet", s.name)
-			}
-			if f.IsEvent() {
-				t.Fatalf("%s: got %v; want nothing", s.name, f)
-			}
-			comments = append(comments, f)
-		case <-deadline:
-			return comments
-		}
-	}
+	return s.frames.Quiet(t, d)
 }
 
 // end reads until the server ends the stream, which must happen within d, and returns the
 // frames read on the way.
-func (s *liveStream) end(t *testing.T, d time.Duration) []sseFrame {
+func (s *stream) end(t *testing.T, d time.Duration) []sseFrame {
 	t.Helper()
-	var fs []sseFrame
-	deadline := time.After(d)
-	for {
-		select {
-		case f, ok := <-s.frames:
-			if !ok {
-				return fs
-			}
-			fs = append(fs, f)
-		case <-deadline:
-			t.Fatalf("%s still open after %v (frames %v)", s.name, d, fs)
-		}
-	}
+	return s.frames.End(t, d)
 }
 
 // connected waits for the opening frame (the retry hint), so the stream is registered and past
 // its replay of what was already there.
-func (s *liveStream) connected(t *testing.T) {
+func (s *stream) connected(t *testing.T) {
 	t.Helper()
-	select {
-	case f, ok := <-s.frames:
-		if !ok || f.Retry == "" {
-			t.Fatalf("%s: first frame %v; want the retry hint", s.name, f)
-		}
-	case <-time.After(liveWait):
-		t.Fatalf("%s: no first frame", s.name)
+	if f := s.frames.NextFrame(t, liveWait); f.Retry == "" {
+		t.Fatalf("%s: first frame %v; want the retry hint", s.name, f)
 	}
 }
 
 func liveWaitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", d, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	storetest.WaitFor(t, d, what, cond)
 }

@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -27,7 +26,7 @@ import (
 const liveHeartbeat = 200 * time.Millisecond
 
 // sent returns the one event a change made for v since after.
-func (s *liveSystem) sent(t *testing.T, v store.Viewer, after int64) store.Event {
+func (s *system) sent(t *testing.T, v store.Viewer, after int64) store.Event {
 	t.Helper()
 	es := s.eventsAfter(t, v, after)
 	if len(es) != 1 {
@@ -42,24 +41,20 @@ func (s *liveSystem) sent(t *testing.T, v store.Viewer, after int64) store.Event
 // practice and the staff of another practice, on both instances, hear nothing.
 func TestLiveAcrossInstances(t *testing.T) {
 	t.Parallel()
-	sys := newLiveSystem(t, liveHeartbeat)
-	a := sys.start(t, "A", "127.0.0.1:0")
-	b := sys.start(t, "B", "127.0.0.1:0")
-	maria := sys.signIn(t, b, liveMaria)
-	staff := sys.signIn(t, a, livePhysician)
+	sys, a, b, maria, staff := liveTwoInstances(t)
 	tom := sys.signIn(t, b, liveTom)
 	hill := sys.signIn(t, a, liveHillPhysician)
 	mv := sys.viewer(t, liveMaria)
 
 	mariaB := maria.open(t, b, "Maria's stream on B", maria.liveAfter(t, b), "")
 	staffA := staff.open(t, a, "Riverside staff stream on A", staff.liveAfter(t, a), "")
-	others := []*liveStream{
+	others := []*stream{
 		tom.open(t, b, "Tom's stream on B", tom.liveAfter(t, b), ""),
 		tom.open(t, a, "Tom's stream on A", tom.liveAfter(t, a), ""),
 		hill.open(t, a, "Hillcrest staff stream on A", hill.liveAfter(t, a), ""),
 		hill.open(t, b, "Hillcrest staff stream on B", hill.liveAfter(t, b), ""),
 	}
-	for _, s := range append([]*liveStream{mariaB, staffA}, others...) {
+	for _, s := range append([]*stream{mariaB, staffA}, others...) {
 		s.connected(t)
 	}
 
@@ -96,16 +91,22 @@ func TestLiveAcrossInstances(t *testing.T) {
 	staffA.quiet(t, 0)
 }
 
+// liveTwoInstances is the scene of most live tests: instances A and B over one system, with Maria
+// signed in on B and her physician on A.
+func liveTwoInstances(t *testing.T) (sys *system, a, b *instance, maria, staff *secClient) {
+	t.Helper()
+	sys = newLiveSystem(t, liveHeartbeat)
+	a = sys.startOn(t, "A", "127.0.0.1:0")
+	b = sys.startOn(t, "B", "127.0.0.1:0")
+	return sys, a, b, sys.signIn(t, b, liveMaria), sys.signIn(t, a, livePhysician)
+}
+
 // TestLiveReconnect: a page whose stream dropped reconnects, as htmx does, to the URL it was
 // rendered with plus Last-Event-ID; every change made meanwhile arrives once, in order, on either
 // instance, then live events go on.
 func TestLiveReconnect(t *testing.T) {
 	t.Parallel()
-	sys := newLiveSystem(t, liveHeartbeat)
-	a := sys.start(t, "A", "127.0.0.1:0")
-	b := sys.start(t, "B", "127.0.0.1:0")
-	maria := sys.signIn(t, b, liveMaria)
-	staff := sys.signIn(t, a, livePhysician)
+	sys, a, b, maria, staff := liveTwoInstances(t)
 	mv := sys.viewer(t, liveMaria)
 
 	after := maria.liveAfter(t, b) // the id the page was rendered with stays in its stream's URL
@@ -133,7 +134,7 @@ func TestLiveReconnect(t *testing.T) {
 	// The browser reconnects to whichever instance the router picks.
 	againB := maria.open(t, b, "Maria reconnected to B", after, last)
 	againA := maria.open(t, a, "Maria reconnected to A", after, last)
-	for _, s := range []*liveStream{againB, againA} {
+	for _, s := range []*stream{againB, againA} {
 		s.connected(t)
 		s.expect(t, time.Second, missed)
 		s.quiet(t, 2*liveHeartbeat) // each once: nothing replayed twice, nothing before Last-Event-ID
@@ -142,7 +143,7 @@ func TestLiveReconnect(t *testing.T) {
 	// Then live.
 	staff.reply(t, a, msg.MessageID, "And keep it raised.")
 	live := sys.sent(t, mv, missed[len(missed)-1].ID)
-	for _, s := range []*liveStream{againB, againA} {
+	for _, s := range []*stream{againB, againA} {
 		s.expect(t, time.Second, []store.Event{live})
 		s.quiet(t, liveHeartbeat)
 	}
@@ -154,11 +155,7 @@ func TestLiveReconnect(t *testing.T) {
 // both instances without a restart.
 func TestLiveRedisOutage(t *testing.T) {
 	t.Parallel()
-	sys := newLiveSystem(t, liveHeartbeat)
-	a := sys.start(t, "A", "127.0.0.1:0")
-	b := sys.start(t, "B", "127.0.0.1:0")
-	maria := sys.signIn(t, b, liveMaria)
-	staff := sys.signIn(t, a, livePhysician)
+	sys, a, b, maria, staff := liveTwoInstances(t)
 	mv, sv := sys.viewer(t, liveMaria), sys.viewer(t, livePhysician)
 
 	after := maria.liveAfter(t, b)
@@ -166,7 +163,7 @@ func TestLiveRedisOutage(t *testing.T) {
 	dropped := maria.open(t, b, "Maria's stream on B, dropped", after, "")
 	staffAfter := staff.liveAfter(t, a)
 	staffA := staff.open(t, a, "staff stream on A", staffAfter, "")
-	for _, s := range []*liveStream{kept, dropped, staffA} {
+	for _, s := range []*stream{kept, dropped, staffA} {
 		s.connected(t)
 	}
 	maria.send(t, b, "Headache", "Three days now.")
@@ -193,14 +190,14 @@ func TestLiveRedisOutage(t *testing.T) {
 	// Signing in and pages work; the health check says what is down and stays 200.
 	tom := sys.signIn(t, a, liveTom)
 	for _, p := range []struct {
-		u  *liveUser
-		in *liveInstance
+		u  *secClient
+		in *instance
 	}{{tom, a}, {maria, b}, {staff, a}, {maria, a}} {
-		if status, body, final := p.u.get(t, p.in, "/inbox"); status != http.StatusOK || final.Path != "/inbox" {
+		if status, body, final := p.u.page(t, p.in, "/inbox"); status != http.StatusOK || final.Path != "/inbox" {
 			t.Fatalf("inbox of %s on %s with Redis down: %d at %s\n%s", p.u.email, p.in.name, status, final, excerpt(body))
 		}
 	}
-	status, body, _ := staff.get(t, a, "/healthz")
+	status, body, _ := staff.page(t, a, "/healthz")
 	var health map[string]any
 	if err := json.Unmarshal([]byte(body), &health); status != http.StatusOK || err != nil || health["redis"] == "ok" {
 		t.Fatalf("healthz with Redis down: %d %s", status, body)
@@ -240,11 +237,7 @@ func TestLiveRedisOutage(t *testing.T) {
 // was missed meanwhile.
 func TestLiveInstanceRestart(t *testing.T) {
 	t.Parallel()
-	sys := newLiveSystem(t, liveHeartbeat)
-	a := sys.start(t, "A", "127.0.0.1:0")
-	b := sys.start(t, "B", "127.0.0.1:0")
-	maria := sys.signIn(t, b, liveMaria)
-	staff := sys.signIn(t, a, livePhysician)
+	sys, a, b, maria, staff := liveTwoInstances(t)
 	mv := sys.viewer(t, liveMaria)
 
 	after := maria.liveAfter(t, b)
@@ -255,7 +248,7 @@ func TestLiveInstanceRestart(t *testing.T) {
 	last := s.expect(t, time.Second, []store.Event{msg})
 
 	start := time.Now()
-	b.shutdown()
+	b.Stop()
 	frames := s.end(t, 2*time.Second)
 	t.Logf("B shut down in %v", time.Since(start))
 	if len(frames) == 0 || frames[len(frames)-1].Retry == "" || frames[len(frames)-1].IsEvent() {
@@ -266,7 +259,7 @@ func TestLiveInstanceRestart(t *testing.T) {
 	staff.reply(t, a, msg.MessageID, "Come in if it lasts a week.")
 	missed := sys.eventsAfter(t, mv, msg.ID)
 
-	b2 := sys.start(t, "B restarted", b.addr)
+	b2 := sys.startOn(t, "B restarted", b.Addr)
 	again := maria.open(t, b2, "Maria reconnected to the new B", after, last)
 	again.connected(t)
 	again.expect(t, time.Second, missed)
@@ -281,26 +274,25 @@ func TestLiveInstanceRestart(t *testing.T) {
 func TestLiveSignOutEndsStreamsEverywhere(t *testing.T) {
 	t.Parallel()
 	sys := newLiveSystem(t, 10*time.Second)
-	a := sys.start(t, "A", "127.0.0.1:0")
-	b := sys.start(t, "B", "127.0.0.1:0")
+	a := sys.startOn(t, "A", "127.0.0.1:0")
+	b := sys.startOn(t, "B", "127.0.0.1:0")
 	laptop := sys.signIn(t, a, liveMaria)
 	phone := sys.signIn(t, b, liveMaria) // the same person's other session
 	after := laptop.liveAfter(t, a)
 	onA := laptop.open(t, a, "laptop session's stream on A", after, "")
 	onB := laptop.open(t, b, "laptop session's stream on B", after, "")
 	other := phone.open(t, b, "phone session's stream on B", after, "")
-	for _, s := range []*liveStream{onA, onB, other} {
+	for _, s := range []*stream{onA, onB, other} {
 		s.connected(t)
 	}
-	sessionURL, _ := url.Parse(a.url)
-	oldCookies := laptop.jar.Cookies(sessionURL)
+	oldCookies := []*http.Cookie{{Name: laptop.cookie.Name, Value: laptop.cookie.Value}}
 
 	f := laptop.form(t, a, "/inbox")
 	start := time.Now()
-	if status, body, final := laptop.post(t, a, "/signout", f); status != http.StatusOK || final.Path != "/signin" {
+	if status, body, final := laptop.load(t, a, http.MethodPost, "/signout", f); status != http.StatusOK || final.Path != "/signin" {
 		t.Fatalf("sign out: %d at %s\n%s", status, final, excerpt(body))
 	}
-	for _, s := range []*liveStream{onA, onB} {
+	for _, s := range []*stream{onA, onB} {
 		fs := s.end(t, time.Second)
 		if len(fs) == 0 || fs[len(fs)-1].Event != "signed-out" {
 			t.Fatalf("%s ended with %v; want signed-out", s.name, fs)
@@ -310,8 +302,8 @@ func TestLiveSignOutEndsStreamsEverywhere(t *testing.T) {
 	other.quiet(t, 300*time.Millisecond)
 
 	// The session is over on the server: its old cookie opens no stream anywhere.
-	for _, in := range []*liveInstance{a, b} {
-		req, _ := http.NewRequest(http.MethodGet, in.url+"/events", nil)
+	for _, in := range []*instance{a, b} {
+		req, _ := http.NewRequest(http.MethodGet, in.URL+"/events", nil)
 		for _, c := range oldCookies {
 			req.AddCookie(c)
 		}
@@ -336,11 +328,11 @@ func TestLiveSignOutEndsStreamsEverywhere(t *testing.T) {
 func TestLiveStreamCaps(t *testing.T) {
 	t.Parallel()
 	sys := newLiveSystem(t, liveHeartbeat)
-	a := sys.start(t, "A", "127.0.0.1:0")
+	a := sys.startOn(t, "A", "127.0.0.1:0")
 	mv := sys.viewer(t, liveMaria)
 	laptop := sys.signIn(t, a, liveMaria)
 	after := laptop.liveAfter(t, a)
-	var held []*liveStream
+	var held []*stream
 	for i := range realtime.DefaultStreamsPerSession {
 		s := laptop.open(t, a, fmt.Sprintf("laptop stream %d", i), after, "")
 		s.connected(t)
@@ -383,18 +375,18 @@ func TestLiveStreamCaps(t *testing.T) {
 	// Tom, and the staff, are not held to Maria's count.
 	tom := sys.signIn(t, a, liveTom).open(t, a, "Tom's stream", sent.ID, "")
 	staff := sys.signIn(t, a, livePhysician).open(t, a, "staff stream", sent.ID, "")
-	for _, s := range []*liveStream{tom, staff} {
+	for _, s := range []*stream{tom, staff} {
 		s.connected(t)
 	}
 }
 
 // openOrRefused opens a stream and returns it if it was accepted; if it was refused, it checks the
 // refusal is the 429 a browser backs off from and returns nil.
-func openOrRefused(t *testing.T, u *liveUser, in *liveInstance, name string, after int64) *liveStream {
+func openOrRefused(t *testing.T, u *secClient, in *instance, name string, after int64) *stream {
 	t.Helper()
-	resp, cancel := u.connect(t, in, liveStreams, name, after, "")
+	resp, cancel := u.on(in).connect(t, liveStreams, name, after, "")
 	if resp.StatusCode == http.StatusOK {
-		return startStream(t, name, idsAt(t, in.url), resp, cancel, true)
+		return startStream(t, name, idsAt(t, in.URL), resp, cancel, true)
 	}
 	defer cancel()
 	defer resp.Body.Close()
@@ -415,7 +407,7 @@ func openOrRefused(t *testing.T, u *liveUser, in *liveInstance, name string, aft
 func TestLiveHeartbeat(t *testing.T) {
 	t.Parallel()
 	sys := newLiveSystem(t, liveHeartbeat)
-	a := sys.start(t, "A", "127.0.0.1:0")
+	a := sys.startOn(t, "A", "127.0.0.1:0")
 	tom := sys.signIn(t, a, liveTom)
 	s := tom.open(t, a, "Tom's quiet stream", tom.liveAfter(t, a), "")
 	s.connected(t)
@@ -450,25 +442,25 @@ func TestLiveStreamsLeakNothing(t *testing.T) {
 	const n = 200
 	sys := newLiveSystem(t, liveHeartbeat)
 	sys.streams = realtime.Limits{PerSession: n, PerUser: n}
-	a := sys.start(t, "A", "127.0.0.1:0")
+	a := sys.startOn(t, "A", "127.0.0.1:0")
 	maria := sys.signIn(t, a, liveMaria)
 	after := maria.liveAfter(t, a)
 	tr := &http.Transport{MaxIdleConnsPerHost: -1}
 	defer tr.CloseIdleConnections()
-	open := func() []*liveStream {
-		var streams []*liveStream
+	open := func() []*stream {
+		var streams []*stream
 		for i := range n {
 			streams = append(streams, maria.openWith(t, a, tr, fmt.Sprintf("stream %d", i), after, "", false))
 		}
-		liveWaitFor(t, liveWait, fmt.Sprintf("%d streams open, want %d", a.hub.Len(), n), func() bool { return a.hub.Len() == n })
+		liveWaitFor(t, liveWait, fmt.Sprintf("%d streams open, want %d", a.Hub.Len(), n), func() bool { return a.Hub.Len() == n })
 		return streams
 	}
-	drop := func(streams []*liveStream) time.Duration {
+	drop := func(streams []*stream) time.Duration {
 		start := time.Now()
 		for _, s := range streams {
 			s.close()
 		}
-		liveWaitFor(t, 15*time.Second, "dropped streams still registered", func() bool { return a.hub.Len() == 0 })
+		liveWaitFor(t, 15*time.Second, "dropped streams still registered", func() bool { return a.Hub.Len() == 0 })
 		return time.Since(start)
 	}
 
@@ -512,9 +504,9 @@ func settledGoroutines() int {
 }
 
 // newestEvent is the newest event id in the system's database.
-func newestEvent(t *testing.T, sys *liveSystem) int64 {
+func newestEvent(t *testing.T, sys *system) int64 {
 	t.Helper()
-	n, err := storetest.NewestEvent(context.Background(), sys.oracle.DB())
+	n, err := storetest.NewestEvent(context.Background(), sys.st.DB())
 	if err != nil {
 		t.Fatal(err)
 	}

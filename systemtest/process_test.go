@@ -95,7 +95,7 @@ func containsAll(s string, subs []string) bool {
 	return true
 }
 
-func (s *secSystem) env() map[string]string {
+func (s *system) env() map[string]string {
 	return map[string]string{"DATABASE_URL": s.dbURL, "REDIS_URL": s.redis.URL, "MESSAGE_KEYS": storetest.KeySpec,
 		"SSE_HEARTBEAT_SECONDS": "1", "SEND_LIMIT": "0"} // as envConfig: these tests send as fast as they can
 }
@@ -236,7 +236,7 @@ func testSIGTERMUnderLoad(t *testing.T, bin string) {
 	toArchive := sys.startConversation(t, secMaria, "Archive me during shutdown", "Text")
 	toAnswer := sys.startConversation(t, secTom, "Answer me during shutdown", "Text")
 	after := sys.newestEvent(t)
-	streams := []*secStream{
+	streams := []*stream{
 		maria.stream(t, "Maria's stream", after),
 		physician.stream(t, "the physician's stream", after),
 		tom.stream(t, "Tom's stream", after),
@@ -349,7 +349,7 @@ func testSIGTERMUnderLoad(t *testing.T, bin string) {
 }
 
 // waitUntilSQL waits until a count query reaches want.
-func waitUntilSQL(t *testing.T, sys *secSystem, want int, query string) {
+func waitUntilSQL(t *testing.T, sys *system, want int, query string) {
 	t.Helper()
 	deadline := time.Now().Add(secWait)
 	for sys.count(t, query) < want {
@@ -412,7 +412,7 @@ func testOperatorCommands(t *testing.T, bin string) {
 
 // secTamperAudit runs a statement against audit_log with its triggers off, as the table's owner
 // could, and puts them back on.
-func secTamperAudit(t *testing.T, sys *secSystem, stmt string, args ...any) {
+func secTamperAudit(t *testing.T, sys *system, stmt string, args ...any) {
 	t.Helper()
 	ctx := context.Background()
 	tx, err := sys.db().BeginTxx(ctx, &sql.TxOptions{})

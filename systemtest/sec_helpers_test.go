@@ -1,12 +1,10 @@
 package systemtest
 
-// The harness of the security and fault tests (faults_test.go, process_test.go,
-// security_matrix_test.go, injection_test.go, sessions_test.go, signin_security_test.go,
-// headers_test.go, at_rest_test.go): the real app on a loopback listener over real PostgreSQL and
-// Redis, clients that speak HTTP the way a browser does (one cookie, the CSRF token from the page),
-// live streams read the way hx-sse reads them, and the built binary run as a subprocess. Every
-// name here starts with "sec" so the other suites of this package can grow without clashing.
-// Instances, Redis, form tokens and SSE frames come from the shared harness, harness_test.go.
+// The security and fault tests' part of the harness (harness_test.go): their configuration,
+// set-up straight through the store, the client that speaks HTTP as a browser does (one session
+// cookie, the CSRF token from the page), streams kept whole, and the built binary run as a
+// subprocess. Names here start with "sec" so the other suites of this package can grow without
+// clashing.
 
 import (
 	"context"
@@ -22,22 +20,18 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/gofiber/fiber/v2"
 	"github.com/google/uuid"
 	"github.com/jmoiron/sqlx"
-	"golang.org/x/net/html"
-	"golang.org/x/net/html/atom"
 
 	"securemessages/app"
 	"securemessages/realtime"
-	"securemessages/realtime/localredis"
 	"securemessages/store"
 	"securemessages/store/storetest"
+	"securemessages/views/htmltest"
 )
 
 // Demo accounts (password store.DemoPassword).
@@ -56,56 +50,33 @@ const secWait = 15 * time.Second
 // ---------------------------------------------------------------------------------------------
 // The system: one test's database and Redis server, shared by its app instances.
 
-type secSystem struct {
-	dbURL string
-	redis *localredis.Server
-	st    *store.Store     // the test's own handle on the database, for setting up and checking
-	ids   *store.PublicIDs // the database's public ids, as its instances show them
-}
-
-// newSecSystem makes a fresh demo database (a clone, by storetest) and a private Redis server: a
-// Redis per test, because pub/sub channels are server-wide and another test's events (from a
-// database with the same ids) must not reach this test's streams.
-func newSecSystem(t *testing.T) *secSystem {
+// newSecSystem is newSystem whose instances have a short heartbeat, so that streams notice an
+// ended session quickly.
+func newSecSystem(t *testing.T) *system {
 	t.Helper()
 	return newSecSystemOn(t, storetest.URL(t, true))
 }
 
 // newSecSystemOn is newSecSystem over a database that already holds the demo.
-func newSecSystemOn(t *testing.T, dbURL string) *secSystem {
+func newSecSystemOn(t *testing.T, dbURL string) *system {
 	t.Helper()
-	rs := startRedis(t, t.TempDir())
-	st := openStore(t, dbURL)
-	ids, err := st.PublicIDs(context.Background())
-	if err != nil {
-		t.Fatal(err)
+	sys := newSystemOn(t, dbURL)
+	sys.configure = func(t *testing.T, s *system) app.Config {
+		cfg := envConfig(t, s.dbURL, s.redis.URL)
+		cfg.Heartbeat = 200 * time.Millisecond
+		return cfg
 	}
-	return &secSystem{dbURL: dbURL, redis: rs, st: st, ids: ids}
+	return sys
 }
 
 // msg and conv are the public ids of a message and a conversation: what pages show and routes take.
-func (s *secSystem) msg(id int64) string  { return s.ids.Message(id) }
-func (s *secSystem) conv(id int64) string { return s.ids.Conversation(id) }
+func (s *system) msg(id int64) string  { return s.ids.Message(id) }
+func (s *system) conv(id int64) string { return s.ids.Conversation(id) }
 
-func (s *secSystem) db() *sqlx.DB { return s.st.DB() }
-
-// user is a demo account as the store sees it.
-func (s *secSystem) user(t *testing.T, email string) store.User {
-	t.Helper()
-	u, err := s.st.UserByEmail(context.Background(), email)
-	if err != nil {
-		t.Fatalf("demo user %s: %v", email, err)
-	}
-	return u
-}
-
-func (s *secSystem) viewer(t *testing.T, email string) store.Viewer {
-	t.Helper()
-	return s.user(t, email).Viewer()
-}
+func (s *system) db() *sqlx.DB { return s.st.DB() }
 
 // count runs a count query.
-func (s *secSystem) count(t *testing.T, query string, args ...any) int {
+func (s *system) count(t *testing.T, query string, args ...any) int {
 	t.Helper()
 	var n int
 	if err := s.db().GetContext(context.Background(), &n, query, args...); err != nil {
@@ -115,7 +86,7 @@ func (s *secSystem) count(t *testing.T, query string, args ...any) int {
 }
 
 // newestEvent is the id of the newest row in the events table.
-func (s *secSystem) newestEvent(t *testing.T) int64 {
+func (s *system) newestEvent(t *testing.T) int64 {
 	t.Helper()
 	newest, err := storetest.NewestEvent(context.Background(), s.db())
 	if err != nil {
@@ -125,7 +96,7 @@ func (s *secSystem) newestEvent(t *testing.T) int64 {
 }
 
 // eventIDs lists the ids of v's events after id: what v's stream must deliver.
-func (s *secSystem) eventIDs(t *testing.T, v store.Viewer, after int64) []int64 {
+func (s *system) eventIDs(t *testing.T, v store.Viewer, after int64) []int64 {
 	t.Helper()
 	es, err := s.st.EventsAfter(context.Background(), v, after, 10000)
 	if err != nil {
@@ -140,7 +111,7 @@ func (s *secSystem) eventIDs(t *testing.T, v store.Viewer, after int64) []int64 
 
 // startConversation writes a new conversation straight through the store (set-up, not the
 // thing tested), with consent to any fee and a fresh submit key.
-func (s *secSystem) startConversation(t *testing.T, email, subject, body string) store.Sent {
+func (s *system) startConversation(t *testing.T, email, subject, body string) store.Sent {
 	t.Helper()
 	sent, err := s.st.StartConversation(context.Background(), s.viewer(t, email), store.Origin{RequestID: "set-up"},
 		store.NewConversation{Subject: subject, Body: body, BillingConsent: true, SubmitKey: secKey()})
@@ -151,7 +122,7 @@ func (s *secSystem) startConversation(t *testing.T, email, subject, body string)
 }
 
 // reply writes a follow-up or reply straight through the store.
-func (s *secSystem) reply(t *testing.T, email string, parent int64, body string) store.Sent {
+func (s *system) reply(t *testing.T, email string, parent int64, body string) store.Sent {
 	t.Helper()
 	sent, err := s.st.SendReply(context.Background(), s.viewer(t, email), store.Origin{RequestID: "set-up"},
 		store.NewReply{ParentID: parent, Body: body, BillingConsent: true, SubmitKey: secKey()})
@@ -159,66 +130,6 @@ func (s *secSystem) reply(t *testing.T, email string, parent int64, body string)
 		t.Fatalf("reply: %v", err)
 	}
 	return sent
-}
-
-// ---------------------------------------------------------------------------------------------
-// An instance: the real app, with its hub on the system's Redis, served on a loopback listener.
-
-type secInstance struct {
-	URL string
-	App *fiber.App
-	Hub *realtime.Hub
-	Cfg app.Config
-	log *logBuffer
-
-	mu      sync.Mutex
-	stopped bool
-	srv     *appServer
-}
-
-// secConfig is the configuration the binary would read from this environment, with a short
-// heartbeat so that streams notice an ended session quickly.
-func (s *secSystem) config(t *testing.T) app.Config {
-	t.Helper()
-	cfg := envConfig(t, s.dbURL, s.redis.URL)
-	cfg.Heartbeat = 200 * time.Millisecond
-	return cfg
-}
-
-// start runs an instance; tweak, if given, changes its configuration first.
-func (s *secSystem) start(t *testing.T, tweak func(*app.Config)) *secInstance {
-	t.Helper()
-	cfg := s.config(t)
-	if tweak != nil {
-		tweak(&cfg)
-	}
-	in := &secInstance{Cfg: cfg, log: &logBuffer{}}
-	t.Cleanup(func() {
-		in.Stop()
-		if t.Failed() && in.log.Len() > 0 {
-			t.Logf("app log (%s):\n%s", in.URL, in.log.String())
-		}
-	})
-	srv, err := startApp(cfg, "127.0.0.1:0", in.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	in.mu.Lock()
-	in.srv = srv
-	in.mu.Unlock()
-	in.URL, in.App, in.Hub = srv.URL, srv.App, srv.Hub
-	return in
-}
-
-// Stop shuts the instance down the way SIGTERM does.
-func (in *secInstance) Stop() {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	if in.stopped || in.srv == nil {
-		return
-	}
-	in.stopped = true
-	in.srv.stop()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -267,12 +178,12 @@ func secHTTPClient() *http.Client {
 }
 
 // anon is a browser that is not signed in.
-func (in *secInstance) anon() *secClient { return secAnon(in.URL) }
+func (in *instance) anon() *secClient { return secAnon(in.URL) }
 
 func secAnon(base string) *secClient { return &secClient{base: base, hc: secHTTPClient()} }
 
 // signIn signs email in on this instance through the sign-in form.
-func (in *secInstance) signIn(t *testing.T, email string) *secClient {
+func (in *instance) signIn(t *testing.T, email string) *secClient {
 	t.Helper()
 	return secSignIn(t, in.URL, email)
 }
@@ -322,7 +233,7 @@ func (c *secClient) https() bool {
 }
 
 // on is the same browser talking to another instance (as behind a load balancer).
-func (c *secClient) on(in *secInstance) *secClient {
+func (c *secClient) on(in *instance) *secClient {
 	d := *c
 	d.base = in.URL
 	return &d
@@ -423,11 +334,11 @@ func secReplyForm(body string) url.Values {
 func secKey() string { return uuid.NewString() }
 
 // ---------------------------------------------------------------------------------------------
-// HTML, read with golang.org/x/net/html: the parser browsers' algorithm is specified by.
+// HTML, read as a browser builds it (htmltest.ParseDocument).
 
-func secParse(t *testing.T, body string) *html.Node {
+func secParse(t *testing.T, body string) *htmltest.Node {
 	t.Helper()
-	doc, err := html.Parse(strings.NewReader(body))
+	doc, err := htmltest.ParseDocument(body)
 	if err != nil {
 		t.Fatalf("parse HTML: %v", err)
 	}
@@ -435,215 +346,51 @@ func secParse(t *testing.T, body string) *html.Node {
 }
 
 // secParseFragment parses an htmx fragment the way htmx does: as the content of a <body>.
-func secParseFragment(t *testing.T, body string) *html.Node {
+func secParseFragment(t *testing.T, body string) *htmltest.Node {
 	t.Helper()
-	ctx := &html.Node{Type: html.ElementNode, Data: "body", DataAtom: atom.Body}
-	nodes, err := html.ParseFragment(strings.NewReader(body), ctx)
+	doc, err := htmltest.ParseFragment(body)
 	if err != nil {
 		t.Fatalf("parse fragment: %v", err)
 	}
-	root := &html.Node{Type: html.DocumentNode}
-	for _, n := range nodes {
-		root.AppendChild(n)
-	}
-	return root
-}
-
-func secAttr(n *html.Node, name string) (string, bool) {
-	for _, a := range n.Attr {
-		if a.Key == name {
-			return a.Val, true
-		}
-	}
-	return "", false
-}
-
-func secAll(n *html.Node, match func(*html.Node) bool) []*html.Node {
-	var out []*html.Node
-	var walk func(*html.Node)
-	walk = func(n *html.Node) {
-		if match(n) {
-			out = append(out, n)
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(n)
-	return out
-}
-
-func secFirst(n *html.Node, match func(*html.Node) bool) *html.Node {
-	if all := secAll(n, match); len(all) > 0 {
-		return all[0]
-	}
-	return nil
-}
-
-func secByID(n *html.Node, id string) *html.Node {
-	return secFirst(n, func(n *html.Node) bool {
-		v, ok := secAttr(n, "id")
-		return n.Type == html.ElementNode && ok && v == id
-	})
-}
-
-func secTag(tag string) func(*html.Node) bool {
-	return func(n *html.Node) bool { return n.Type == html.ElementNode && n.Data == tag }
-}
-
-// secText is the text of n and everything under it.
-func secText(n *html.Node) string {
-	var b strings.Builder
-	for _, t := range secAll(n, func(n *html.Node) bool { return n.Type == html.TextNode }) {
-		b.WriteString(t.Data)
-	}
-	return b.String()
+	return doc
 }
 
 // secInputValue is the value of the first input named name.
-func secInputValue(n *html.Node, name string) string {
-	in := secFirst(n, func(n *html.Node) bool {
-		v, _ := secAttr(n, "name")
-		return n.Type == html.ElementNode && n.Data == "input" && v == name
-	})
+func secInputValue(n *htmltest.Node, name string) string {
+	in := n.First(func(m *htmltest.Node) bool { return m.Tag == "input" && m.Attr["name"] == name })
 	if in == nil {
 		return ""
 	}
-	v, _ := secAttr(in, "value")
-	return v
+	return in.Attr["value"]
 }
 
-// secFormOf is a form's action and the values of its inputs and textareas, as a browser would
-// send them (checkboxes only when checked).
-func secFormOf(form *html.Node) (string, url.Values) {
-	action, _ := secAttr(form, "action")
-	values := url.Values{}
-	for _, n := range secAll(form, func(n *html.Node) bool {
-		return n.Type == html.ElementNode && (n.Data == "input" || n.Data == "textarea")
-	}) {
-		name, _ := secAttr(n, "name")
-		if name == "" {
-			continue
-		}
-		if n.Data == "textarea" {
-			values.Add(name, secText(n))
-			continue
-		}
-		typ, _ := secAttr(n, "type")
-		if _, checked := secAttr(n, "checked"); (typ == "checkbox" || typ == "radio") && !checked {
-			continue
-		}
-		v, _ := secAttr(n, "value")
-		values.Add(name, v)
-	}
-	return action, values
+// secFormOf is a form's action and the values a browser would send for it.
+func secFormOf(form *htmltest.Node) (string, url.Values) {
+	return form.Attr["action"], form.FormValues()
 }
 
 // ---------------------------------------------------------------------------------------------
 // Live streams, read the way hx-sse reads them.
 
-type secStream struct {
-	name string
-	body io.ReadCloser
-	ids  *store.PublicIDs // reads the events' ids
-
-	mu     sync.Mutex
-	frames []sseFrame
-	ended  bool
-	err    error
-	done   chan struct{}
-	change chan struct{}
-}
-
 // stream opens the page's live stream: /events?after=after, as the page renders it (the event's
-// public id).
-func (c *secClient) stream(t *testing.T, name string, after int64) *secStream {
+// public id), and waits for its first frame.
+func (c *secClient) stream(t *testing.T, name string, after int64) *stream {
 	t.Helper()
-	ids := idsAt(t, c.base)
-	req, err := http.NewRequest("GET", c.base+"/events?after="+ids.Event(after), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	if c.cookie != nil {
-		req.AddCookie(&http.Cookie{Name: c.cookie.Name, Value: c.cookie.Value})
-	}
-	for i := 0; i+1 < len(c.header); i += 2 {
-		req.Header.Set(c.header[i], c.header[i+1])
-	}
-	// A client of its own, without a timeout: the stream is meant to stay open.
-	hc := &http.Client{Transport: &http.Transport{DisableCompression: true},
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := hc.Do(req)
-	if err != nil {
-		t.Fatalf("%s: open stream: %v", name, err)
-	}
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		t.Fatalf("%s: stream answered %d %q\n%s", name, resp.StatusCode, resp.Header.Get("Content-Type"), excerpt(string(b)))
-	}
-	s := &secStream{name: name, body: resp.Body, ids: ids, done: make(chan struct{}), change: make(chan struct{}, 1)}
-	go s.read()
-	t.Cleanup(s.close)
+	resp, cancel := c.connect(t, nil, name, after, "")
+	s := openedStream(t, name, idsAt(t, c.base), resp, cancel, true)
 	s.waitFor(t, "the first frame", secWait, func(fs []sseFrame, _ bool) bool { return len(fs) > 0 })
 	return s
 }
 
-func (s *secStream) read() {
-	defer close(s.done)
-	err := readSSE(s.body, s.add)
-	s.mu.Lock()
-	s.ended, s.err = true, err
-	s.mu.Unlock()
-	s.notify()
-}
-
-func (s *secStream) add(f sseFrame) {
-	s.mu.Lock()
-	s.frames = append(s.frames, f)
-	s.mu.Unlock()
-	s.notify()
-}
-
-func (s *secStream) notify() {
-	select {
-	case s.change <- struct{}{}:
-	default:
-	}
-}
-
-func (s *secStream) close() {
-	s.body.Close()
-	<-s.done
-}
-
-func (s *secStream) snapshot() ([]sseFrame, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]sseFrame(nil), s.frames...), s.ended
-}
-
 // waitFor waits until ok holds for the frames read so far (and whether the stream has ended).
-func (s *secStream) waitFor(t *testing.T, what string, timeout time.Duration, ok func([]sseFrame, bool) bool) []sseFrame {
+func (s *stream) waitFor(t *testing.T, what string, timeout time.Duration, ok func([]sseFrame, bool) bool) []sseFrame {
 	t.Helper()
-	deadline := time.After(timeout)
-	for {
-		fs, ended := s.snapshot()
-		if ok(fs, ended) {
-			return fs
-		}
-		select {
-		case <-s.change:
-		case <-deadline:
-			t.Fatalf("%s: no %s within %v; read %d frames (ended %t): %+v", s.name, what, timeout, len(fs), ended, secTail(fs))
-		}
-	}
+	return s.frames.WaitFor(t, what, timeout, ok)
 }
 
 // eventIDs are the (internal) ids of the "changed" events read so far, in order; -1 for an id
 // that is not an event's public id, which no test expects.
-func (s *secStream) eventIDs() []int64 {
+func (s *stream) eventIDs() []int64 {
 	fs, _ := s.snapshot()
 	var ids []int64
 	for _, f := range fs {
@@ -660,7 +407,7 @@ func (s *secStream) eventIDs() []int64 {
 
 // expectIDs waits until the stream has delivered every id in want, and checks it delivered
 // nothing else and nothing twice.
-func (s *secStream) expectIDs(t *testing.T, timeout time.Duration, want []int64) {
+func (s *stream) expectIDs(t *testing.T, timeout time.Duration, want []int64) {
 	t.Helper()
 	wantSet := map[int64]bool{}
 	for _, id := range want {
@@ -697,7 +444,7 @@ func (s *secStream) expectIDs(t *testing.T, timeout time.Duration, want []int64)
 // expectCaughtUp waits until the stream has sent the newest of want, and checks that it sent
 // only events of want, in increasing order, none twice. (Which ids a stream may skip: see
 // TestFaultRedisDown.)
-func (s *secStream) expectCaughtUp(t *testing.T, timeout time.Duration, want []int64) {
+func (s *stream) expectCaughtUp(t *testing.T, timeout time.Duration, want []int64) {
 	t.Helper()
 	if len(want) == 0 {
 		t.Fatalf("%s: nothing to catch up on", s.name)
@@ -720,13 +467,6 @@ func (s *secStream) expectCaughtUp(t *testing.T, timeout time.Duration, want []i
 			t.Errorf("%s: event %d is not one of its viewer's (want %v)", s.name, id, want)
 		}
 	}
-}
-
-func secTail(fs []sseFrame) []sseFrame {
-	if len(fs) > 8 {
-		return fs[len(fs)-8:]
-	}
-	return fs
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -871,4 +611,15 @@ func secExcerptTail(s string) string {
 		return "…" + s[len(s)-4000:]
 	}
 	return s
+}
+
+// snapshot is every frame read so far, and whether the stream has ended.
+func (s *stream) snapshot() ([]sseFrame, bool) { return s.frames.Frames() }
+
+// secTail is the last few frames, for a failure message.
+func secTail(fs []sseFrame) []sseFrame {
+	if len(fs) > 8 {
+		return fs[len(fs)-8:]
+	}
+	return fs
 }

@@ -20,6 +20,7 @@ import (
 
 	"securemessages/app"
 	"securemessages/store"
+	"securemessages/views/htmltest"
 )
 
 type secActor string
@@ -66,13 +67,13 @@ type secTarget struct {
 // secRouteSpec is one row of the matrix: how to make the request, and each actor's answer.
 type secRouteSpec struct {
 	// target makes what the request acts on; nil for routes without ids.
-	target func(t *testing.T, sys *secSystem) secTarget
+	target func(t *testing.T, sys *system) secTarget
 	// form is the body of a POST, nil for none.
-	form func(sys *secSystem, t *testing.T) url.Values
+	form func(sys *system, t *testing.T) url.Values
 	// want is each actor's answer for Maria's id (or for the route, without ids).
 	want map[secActor]secCell
 	// check, if set, runs after an allowed change.
-	check func(t *testing.T, sys *secSystem, actor secActor)
+	check func(t *testing.T, sys *system, actor secActor)
 }
 
 func secSame(c secCell) map[secActor]secCell {
@@ -91,20 +92,20 @@ func secMessageRoute(anon, owner, staff secCell) map[secActor]secCell {
 
 // secMatrix is the table: one row per route of app/routes.go, keyed "METHOD pattern".
 func secMatrix() map[string]secRouteSpec {
-	fresh := func(t *testing.T, sys *secSystem) secTarget {
+	fresh := func(t *testing.T, sys *system) secTarget {
 		s := sys.startConversation(t, secMaria, "Matrix", "Only Maria and her care team may see this.")
 		return secTarget{message: s.MessageID, conversation: s.ConversationID}
 	}
-	archivedOne := func(t *testing.T, sys *secSystem) secTarget {
+	archivedOne := func(t *testing.T, sys *system) secTarget {
 		tg := fresh(t, sys)
 		if _, err := sys.st.Archive(context.Background(), sys.viewer(t, secMaria), store.Origin{}, tg.conversation); err != nil {
 			t.Fatal(err)
 		}
 		return tg
 	}
-	reply := func(*secSystem, *testing.T) url.Values { return secReplyForm("Matrix reply") }
-	code := func(*secSystem, *testing.T) url.Values { return url.Values{"code": {"000000"}} }
-	totpForm := func(*secSystem, *testing.T) url.Values {
+	reply := func(*system, *testing.T) url.Values { return secReplyForm("Matrix reply") }
+	code := func(*system, *testing.T) url.Values { return url.Values{"code": {"000000"}} }
+	totpForm := func(*system, *testing.T) url.Values {
 		return url.Values{"password": {store.DemoPassword}, "code": {"000000"}}
 	}
 	return map[string]secRouteSpec{
@@ -113,7 +114,7 @@ func secMatrix() map[string]secRouteSpec {
 		"GET /":         {want: secSignedIn(secToSignIn, secToInbox)},
 		"GET /signin":   {want: secSignedIn(secOK, secToInbox)},
 		"POST /signin": {
-			form: func(*secSystem, *testing.T) url.Values {
+			form: func(*system, *testing.T) url.Values {
 				return url.Values{"email": {secGrace}, "password": {store.DemoPassword}}
 			},
 			want: secSame(secDid("/inbox")),
@@ -133,14 +134,14 @@ func secMatrix() map[string]secRouteSpec {
 		"POST /messages": {
 			// Maria's id as the patient to write to: her practice's staff may; a patient always
 			// writes as themself; the other practice's staff cannot choose her.
-			form: func(sys *secSystem, t *testing.T) url.Values {
+			form: func(sys *system, t *testing.T) url.Values {
 				f := secComposeForm("Matrix compose", "Text")
 				f.Set("patient", sys.ids.User(sys.user(t, secMaria).ID))
 				return f
 			},
 			want: map[secActor]secCell{secAnonActor: secNoSession, secOwner: secDid("/inbox?notice=sent"),
 				secOtherPat: secDid("/inbox?notice=sent"), secStaffActor: secDid("/inbox?notice=sent"), secOtherStaff: secInvalid},
-			check: func(t *testing.T, sys *secSystem, actor secActor) {
+			check: func(t *testing.T, sys *system, actor secActor) {
 				var patient int64
 				if err := sys.db().Get(&patient, `SELECT patient_id FROM conversations ORDER BY id DESC LIMIT 1`); err != nil {
 					t.Fatal(err)
@@ -174,7 +175,7 @@ func secMatrix() map[string]secRouteSpec {
 // the audit of changes (reads are audited too, and are not changes; nor is a refusal, which the
 // store records with its outcome, e.g. a cancel refused as "too_late"). Failed sign-ins are
 // counted apart (failures), as some refusals must add one.
-func (s *secSystem) state(t *testing.T) string {
+func (s *system) state(t *testing.T) string {
 	t.Helper()
 	var st string
 	err := s.db().Get(&st, `SELECT concat_ws(' ',
@@ -194,7 +195,7 @@ func (s *secSystem) state(t *testing.T) string {
 }
 
 // failures is the accounts of the failed sign-ins counted, oldest first.
-func (s *secSystem) failures(t *testing.T) []string {
+func (s *system) failures(t *testing.T) []string {
 	t.Helper()
 	var emails []string
 	if err := s.db().Select(&emails, `SELECT email FROM signin_failures ORDER BY id`); err != nil {
@@ -245,8 +246,8 @@ func TestAccessMatrix(t *testing.T) {
 	}
 	emails := map[secActor]string{secOwner: secMaria, secOtherPat: secTom, secStaffActor: secPhysician, secOtherStaff: secHillStaff}
 	asset := ""
-	if n := secFirst(secParse(t, clients[secOwner].get(t, "/inbox").Body), secTag("link")); n != nil {
-		asset, _ = secAttr(n, "href")
+	if n := secParse(t, clients[secOwner].get(t, "/inbox").Body).First(htmltest.Tag("link")); n != nil {
+		asset = n.Attr["href"]
 	}
 	if !strings.HasPrefix(asset, "/static/") {
 		t.Fatalf("no stylesheet link to find an asset by: %q", asset)
@@ -407,10 +408,10 @@ func TestLiveStreamsMatrix(t *testing.T) {
 	b := sys.start(t, nil)
 	after := sys.newestEvent(t)
 	type watcher struct {
-		s     *secStream
+		s     *stream
 		email string
 	}
-	open := func(in *secInstance, email, name string) watcher {
+	open := func(in *instance, email, name string) watcher {
 		return watcher{in.signIn(t, email).stream(t, name, after), email}
 	}
 	allowed := []watcher{

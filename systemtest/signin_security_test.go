@@ -15,10 +15,10 @@ import (
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
-	"golang.org/x/net/html"
 
 	"securemessages/app"
 	"securemessages/store"
+	"securemessages/views/htmltest"
 )
 
 // TestSigninLimits: with two instances over one database, five wrong passwords for an account,
@@ -42,7 +42,7 @@ func TestSigninLimits(t *testing.T) {
 	limits.AttemptsPerAccount, limits.AttemptsPerAddress = limits.PerAccount+2, 1000
 	tweak := func(c *app.Config) { c.Signin = limits }
 	a, b := sys.start(t, tweak), sys.start(t, tweak)
-	instances := []*secInstance{a, b}
+	instances := []*instance{a, b}
 	try := func(n int, email, password string) *secResp {
 		t.Helper()
 		r, err := instances[n%2].anon().do("POST", "/signin", url.Values{"email": {email}, "password": {password}})
@@ -136,7 +136,7 @@ func TestSigninLimits(t *testing.T) {
 // the like.
 func secVisible(t *testing.T, body string) string {
 	t.Helper()
-	return strings.Join(strings.Fields(secText(secParse(t, body))), " ")
+	return strings.Join(strings.Fields(secParse(t, body).TextContentRaw()), " ")
 }
 
 // TestTOTP: a staff member turns on the second factor from the account page, with a code computed
@@ -178,14 +178,13 @@ func TestTOTP(t *testing.T) {
 		t.Fatalf("account page: %s", r)
 	}
 	r := staff.post(t, "/account/totp", url.Values{})
-	secret := secFirst(secParse(t, r.Body), func(n *html.Node) bool {
-		class, _ := secAttr(n, "class")
-		return n.Data == "code" && strings.Contains(class, "secret")
+	secret := secParse(t, r.Body).First(func(n *htmltest.Node) bool {
+		return n.Tag == "code" && strings.Contains(n.Attr["class"], "secret")
 	})
 	if r.Status != http.StatusOK || secret == nil {
 		t.Fatalf("set-up: %s\n%s", r, excerpt(r.Body))
 	}
-	staff.secret = secText(secret)
+	staff.secret = secret.TextContentRaw()
 	if r := staff.post(t, "/account/totp/enable", url.Values{"password": {store.DemoPassword}, "code": {"123456"}}); r.Status != http.StatusUnprocessableEntity {
 		t.Fatalf("turning on with a wrong code: %s", r)
 	}

@@ -13,8 +13,6 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -25,7 +23,6 @@ import (
 
 	"securemessages/realtime"
 	"securemessages/store"
-	"securemessages/store/storetest"
 	"securemessages/views/htmltest"
 )
 
@@ -43,17 +40,8 @@ func startWalkSystem(t *testing.T) *walkSystem {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	dir, err := os.MkdirTemp("", "sm-walk-redis-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	rs := startRedis(t, filepath.Join(dir, "redis"))
-
-	cfg := envConfig(t, storetest.URL(t, true), rs.URL)
+	sys := newSystem(t)
+	cfg := sys.config(t)
 	client, err := realtime.Connect(cfg.RedisURL, cfg.RedisTLS)
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ package localredis
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -25,6 +24,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"securemessages/internal/localproc"
 )
 
 // startTimeout bounds how long we wait for a server to answer PING.
@@ -93,25 +94,17 @@ func start(ctx context.Context, dir string, port int, t *TLS) (*Server, error) {
 		s.probe = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
 	}
 
-	last := s.lastPort()
+	last := localproc.LastPort(dir)
 	if last > 0 && s.answers(ctx, last) {
 		s.setPort(last)
 		return s, nil
 	}
-	if port == 0 {
-		port = last
-		if port == 0 || !portFree(port) {
-			if port, err = freePort(); err != nil {
-				return nil, err
-			}
-		}
-	}
-	s.setPort(port)
 	// Remember the port so the next run gets the same URL when possible,
 	// and so the next Start can find this server to reuse it.
-	if err := os.WriteFile(filepath.Join(dir, "port"), []byte(strconv.Itoa(port)+"\n"), 0o644); err != nil {
+	if port, err = localproc.ChoosePort(dir, port); err != nil {
 		return nil, fmt.Errorf("localredis: %w", err)
 	}
+	s.setPort(port)
 	if err := s.start(ctx); err != nil {
 		return nil, err
 	}
@@ -140,7 +133,7 @@ func (s *Server) Stop() error {
 // dir. It is meant for fault tests; Restart brings the server back.
 func (s *Server) Kill() error {
 	pid := s.pid()
-	if pid > 0 && processAlive(pid) {
+	if pid > 0 && localproc.ProcessAlive(pid) {
 		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 			return fmt.Errorf("localredis: kill %d: %w", pid, err)
 		}
@@ -199,17 +192,20 @@ func (s *Server) start(ctx context.Context) error {
 
 	ctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
-	for !s.answers(ctx, s.Port) {
-		select {
-		case err := <-exited: // e.g. port in use
-			s.owned = false
-			return fmt.Errorf("localredis: redis-server on port %d exited during startup (%v)%s", s.Port, err, s.logTail())
-		case <-ctx.Done():
-			_ = cmd.Process.Kill()
-			s.owned = false
-			return fmt.Errorf("localredis: redis-server on port %d did not answer: %w%s", s.Port, ctx.Err(), s.logTail())
-		case <-time.After(50 * time.Millisecond):
+	err := localproc.Wait(ctx, 50*time.Millisecond, exited, func(ctx context.Context) error {
+		if s.answers(ctx, s.Port) {
+			return nil
 		}
+		return errors.New("no answer to PING")
+	})
+	switch {
+	case errors.Is(err, localproc.ErrExited): // e.g. port in use
+		s.owned = false
+		return fmt.Errorf("localredis: redis-server on port %d %v%s", s.Port, err, s.logTail())
+	case err != nil:
+		_ = cmd.Process.Kill()
+		s.owned = false
+		return fmt.Errorf("localredis: redis-server on port %d did not answer: %w%s", s.Port, err, s.logTail())
 	}
 	return nil
 }
@@ -296,36 +292,10 @@ func (s *Server) waitDown(ctx context.Context) error {
 }
 
 // pid returns the pid in redis.pid, or 0.
-func (s *Server) pid() int {
-	b, err := os.ReadFile(s.pidFile())
-	if err != nil {
-		return 0
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return pid
-}
-
-// lastPort returns the port recorded by a previous Start, or 0.
-func (s *Server) lastPort() int {
-	b, err := os.ReadFile(filepath.Join(s.Dir, "port"))
-	if err != nil {
-		return 0
-	}
-	p, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return p
-}
+func (s *Server) pid() int { return localproc.ReadInt(s.pidFile()) }
 
 // logTail returns the end of redis.log, formatted for an error message.
-func (s *Server) logTail() string {
-	b, err := os.ReadFile(s.logFile())
-	if err != nil || len(b) == 0 {
-		return ""
-	}
-	if len(b) > 2048 {
-		b = b[len(b)-2048:]
-	}
-	return "\n--- tail of " + s.logFile() + " ---\n" + string(b)
-}
+func (s *Server) logTail() string { return localproc.LogTail(s.logFile()) }
 
 func findRedis() (string, error) {
 	if p, err := exec.LookPath("redis-server"); err == nil {
@@ -335,41 +305,4 @@ func findRedis() (string, error) {
 		return "/usr/bin/redis-server", nil
 	}
 	return "", errors.New("localredis: redis-server not found; run `make deps` (apt-get install redis-server)")
-}
-
-// processAlive reports whether pid exists and is not a zombie. A daemon we
-// SIGKILL may linger as a zombie if nobody reaps it (e.g. in containers).
-func processAlive(pid int) bool {
-	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true // no /proc: trust kill
-	}
-	// Format: pid (comm) state ...; comm may contain spaces or parentheses.
-	if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) {
-		return b[i+2] != 'Z'
-	}
-	return true
-}
-
-func portFree(port int) bool {
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		return false
-	}
-	l.Close()
-	return true
-}
-
-// freePort asks the kernel for a free loopback port. Another process could
-// grab it before redis-server binds it; start then fails with the log tail.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("localredis: finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }

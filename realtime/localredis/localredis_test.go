@@ -8,16 +8,13 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"securemessages/internal/localproc"
 )
 
 func testDir(t *testing.T) string {
 	t.Helper()
-	base, err := os.MkdirTemp("", "localredis-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	return filepath.Join(base, "redis")
+	return filepath.Join(localproc.TempDir(t, "localredis-test-"), "redis")
 }
 
 func ping(ctx context.Context, t *testing.T, url string) {

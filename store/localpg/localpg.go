@@ -17,18 +17,17 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	_ "github.com/lib/pq" // database/sql driver used for the readiness check
+
+	"securemessages/internal/localproc"
 )
 
 // startTimeout bounds how long we wait for a server to accept queries.
@@ -41,7 +40,7 @@ type Server struct {
 	Dir  string // absolute; the cluster lives in Dir/data
 
 	bindir string
-	run    runner
+	run    localproc.Runner
 	owned  bool // true if this process started the server, so Stop stops it
 }
 
@@ -78,12 +77,12 @@ func Start(ctx context.Context, dir string, port int, opt ...Option) (*Server, e
 	if err != nil {
 		return nil, fmt.Errorf("localpg: %w", err)
 	}
-	run, err := newRunner()
+	run, err := localproc.RunnerAs("postgres")
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("localpg: %w", err)
 	}
-	if err := run.prepareDir(dir); err != nil {
-		return nil, err
+	if err := run.PrepareDirs(dir, filepath.Join(dir, "sock")); err != nil {
+		return nil, fmt.Errorf("localpg: %w", err)
 	}
 	s := &Server{Dir: dir, bindir: bindir, run: run}
 
@@ -101,20 +100,12 @@ func Start(ctx context.Context, dir string, port int, opt ...Option) (*Server, e
 		return nil, fmt.Errorf("localpg: %w", err)
 	}
 
-	if port == 0 {
-		port = s.lastPort()
-		if port == 0 || !portFree(port) {
-			if port, err = freePort(); err != nil {
-				return nil, err
-			}
-		}
-	}
-	s.setPort(port)
 	// Remember the port so the next run (e.g. the next `make run`) gets the
 	// same URL when possible.
-	if err := os.WriteFile(filepath.Join(dir, "port"), []byte(strconv.Itoa(port)+"\n"), 0o644); err != nil {
+	if port, err = localproc.ChoosePort(dir, port); err != nil {
 		return nil, fmt.Errorf("localpg: %w", err)
 	}
+	s.setPort(port)
 
 	sockDir := filepath.Join(dir, "sock")
 	removeStaleLocks(sockDir)
@@ -123,7 +114,7 @@ func Start(ctx context.Context, dir string, port int, opt ...Option) (*Server, e
 	for _, setting := range o.settings {
 		opts += " -c " + shellQuote(setting)
 	}
-	out, err := s.run.command(ctx, filepath.Join(bindir, "pg_ctl"), "start", "-w",
+	out, err := s.run.Command(ctx, filepath.Join(bindir, "pg_ctl"), "start", "-w",
 		"-t", strconv.Itoa(int(startTimeout/time.Second)),
 		"-D", s.dataDir(), "-l", s.logFile(), "-o", opts).CombinedOutput()
 	if err != nil {
@@ -150,7 +141,7 @@ func (s *Server) Stop() error {
 	if _, err := os.Stat(filepath.Join(s.dataDir(), "postmaster.pid")); errors.Is(err, os.ErrNotExist) {
 		return nil // already stopped
 	}
-	out, err := s.run.command(context.Background(), filepath.Join(s.bindir, "pg_ctl"),
+	out, err := s.run.Command(context.Background(), filepath.Join(s.bindir, "pg_ctl"),
 		"stop", "-w", "-m", "fast", "-D", s.dataDir()).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("localpg: pg_ctl stop failed: %v\n%s", err, out)
@@ -183,7 +174,7 @@ func (s *Server) running(ctx context.Context) (int, bool) {
 	if pid <= 0 || port <= 0 {
 		return 0, false
 	}
-	if !processAlive(pid) {
+	if !localproc.ProcessAlive(pid) {
 		// Stale file from a crash. Remove it ourselves: postgres only checks
 		// that the pid exists, and in containers a recycled pid or an
 		// unreaped zombie would make it refuse to start.
@@ -199,24 +190,14 @@ func (s *Server) running(ctx context.Context) (int, bool) {
 	return port, true
 }
 
-// lastPort returns the port recorded by a previous Start, or 0.
-func (s *Server) lastPort() int {
-	b, err := os.ReadFile(filepath.Join(s.Dir, "port"))
-	if err != nil {
-		return 0
-	}
-	p, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	return p
-}
-
 func (s *Server) initdb(ctx context.Context) error {
 	initdb := filepath.Join(s.bindir, "initdb")
 	args := []string{"-D", s.dataDir(), "-U", "postgres", "--auth=trust", "-E", "UTF8"}
-	out, err := s.run.command(ctx, initdb, append(args, "--locale=C.UTF-8")...).CombinedOutput()
+	out, err := s.run.Command(ctx, initdb, append(args, "--locale=C.UTF-8")...).CombinedOutput()
 	if err != nil && bytes.Contains(bytes.ToLower(out), []byte("locale")) {
 		// C.UTF-8 is missing on some systems; plain C always exists.
 		// initdb removes the data dir it created on failure, so retrying is safe.
-		out, err = s.run.command(ctx, initdb, append(args, "--locale=C")...).CombinedOutput()
+		out, err = s.run.Command(ctx, initdb, append(args, "--locale=C")...).CombinedOutput()
 	}
 	if err != nil {
 		return fmt.Errorf("localpg: initdb failed: %v\n%s", err, out)
@@ -225,16 +206,7 @@ func (s *Server) initdb(ctx context.Context) error {
 }
 
 // logTail returns the end of postgres.log, formatted for an error message.
-func (s *Server) logTail() string {
-	b, err := os.ReadFile(s.logFile())
-	if err != nil || len(b) == 0 {
-		return ""
-	}
-	if len(b) > 2048 {
-		b = b[len(b)-2048:]
-	}
-	return "\n--- tail of " + s.logFile() + " ---\n" + string(b)
-}
+func (s *Server) logTail() string { return localproc.LogTail(s.logFile()) }
 
 // waitReady polls until a TCP connection and SELECT 1 succeed.
 func waitReady(ctx context.Context, url string) error {
@@ -243,18 +215,10 @@ func waitReady(ctx context.Context, url string) error {
 		return err
 	}
 	defer db.Close()
-	for {
+	return localproc.Wait(ctx, 100*time.Millisecond, nil, func(ctx context.Context) error {
 		var one int
-		err = db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w (last error: %v)", ctx.Err(), err)
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
+		return db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+	})
 }
 
 // findBindir locates initdb/pg_ctl: pg_config's bindir if it has them
@@ -288,130 +252,17 @@ func findBindir() (string, error) {
 	return "", errors.New("localpg: PostgreSQL server binaries (initdb, pg_ctl) not found; install postgresql")
 }
 
-// runner runs the PostgreSQL tools as the right user: PostgreSQL refuses to
-// run as root, so as root we switch to the "postgres" system user.
-type runner struct {
-	cred *syscall.Credential // nil: run as the current user
-}
-
-func newRunner() (runner, error) {
-	if os.Geteuid() != 0 {
-		return runner{}, nil
-	}
-	u, err := user.Lookup("postgres")
-	if err != nil {
-		return runner{}, fmt.Errorf("localpg: running as root but there is no postgres system user to run the server as: %w", err)
-	}
-	uid, _ := strconv.Atoi(u.Uid)
-	gid, _ := strconv.Atoi(u.Gid)
-	return runner{cred: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}, nil
-}
-
-func (r runner) command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, name, args...)
-	// Own process group: a Ctrl-C aimed at `go test`/`make run` must not hit
-	// pg_ctl half-way through starting the server.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: r.cred}
-	cmd.Dir = "/" // the tools fail if they cannot read the cwd (e.g. /root)
-	// pg_ctl redirects the server's output to the log file, but should a
-	// child keep our output pipe open, don't wait for it forever.
-	cmd.WaitDelay = 5 * time.Second
-	return cmd
-}
-
-// prepareDir creates dir (0700) and, when switching users, hands it to the
-// postgres user and checks that user can reach it at all.
-func (r runner) prepareDir(dir string) error {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("localpg: %w", err)
-	}
-	sock := filepath.Join(dir, "sock")
-	if err := os.MkdirAll(sock, 0o700); err != nil {
-		return fmt.Errorf("localpg: %w", err)
-	}
-	if r.cred == nil {
-		return nil
-	}
-	uid, gid := int(r.cred.Uid), int(r.cred.Gid)
-	for _, d := range []string{dir, sock} {
-		if err := os.Chown(d, uid, gid); err != nil {
-			return fmt.Errorf("localpg: %w", err)
-		}
-	}
-	// Every ancestor must be searchable by the postgres user, otherwise
-	// initdb/postgres fail with a confusing "permission denied".
-	for d := filepath.Dir(dir); ; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil {
-			return fmt.Errorf("localpg: %w", err)
-		}
-		st := fi.Sys().(*syscall.Stat_t)
-		perm := fi.Mode().Perm()
-		ok := perm&0o001 != 0 ||
-			(int(st.Uid) == uid && perm&0o100 != 0) ||
-			(int(st.Gid) == gid && perm&0o010 != 0)
-		if !ok {
-			return fmt.Errorf("localpg: the postgres user (uid %d) cannot traverse %s (mode %v), so it cannot reach %s; use a directory under a world-searchable path (e.g. /tmp) or chmod o+x %s", uid, d, perm, dir, d)
-		}
-		if d == filepath.Dir(d) {
-			return nil
-		}
-	}
-}
-
-// processAlive reports whether pid exists and is not a zombie.
-func processAlive(pid int) bool {
-	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
-		return false
-	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return true // no /proc: trust kill
-	}
-	// Format: pid (comm) state ...; comm may contain spaces or parentheses.
-	if i := bytes.LastIndexByte(b, ')'); i >= 0 && i+2 < len(b) {
-		return b[i+2] != 'Z'
-	}
-	return true
-}
-
 // removeStaleLocks deletes socket lock files (and their sockets) left by a
 // postmaster that died without cleaning up. Like postmaster.pid, postgres
 // refuses to start if the pid in them still exists, which a zombie does.
 func removeStaleLocks(sockDir string) {
 	locks, _ := filepath.Glob(filepath.Join(sockDir, ".s.PGSQL.*.lock"))
 	for _, lock := range locks {
-		b, err := os.ReadFile(lock)
-		if err != nil {
-			continue
-		}
-		pid, _ := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
-		if pid > 0 && !processAlive(pid) {
+		if pid := localproc.ReadInt(lock); pid > 0 && !localproc.ProcessAlive(pid) {
 			_ = os.Remove(lock)
 			_ = os.Remove(strings.TrimSuffix(lock, ".lock"))
 		}
 	}
-}
-
-func portFree(port int) bool {
-	l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		return false
-	}
-	l.Close()
-	return true
-}
-
-// freePort asks the kernel for a free loopback port. Another process could
-// grab it before the server binds it; pg_ctl start then fails with a clear
-// "could not bind" in the log tail.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("localpg: finding a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func shellQuote(s string) string {

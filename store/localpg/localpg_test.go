@@ -7,21 +7,15 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"securemessages/internal/localproc"
 )
 
 // testDir returns a fresh directory the postgres user can traverse when the
 // tests run as root (t.TempDir's parent is 0700, which postgres cannot enter).
 func testDir(t *testing.T) string {
 	t.Helper()
-	base, err := os.MkdirTemp("", "localpg-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(base, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	return filepath.Join(base, "pg")
+	return filepath.Join(localproc.TempDir(t, "localpg-test-"), "pg")
 }
 
 func TestStartReuseStop(t *testing.T) {

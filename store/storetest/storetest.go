@@ -185,3 +185,16 @@ func NewestEvent(ctx context.Context, db sqlx.QueryerContext) (int64, error) {
 	err := sqlx.GetContext(ctx, db, &n, `SELECT coalesce(max(id), 0) FROM events`)
 	return n, err
 }
+
+// WaitFor polls cond until it holds, failing the test after d: for state that the store, a hub
+// or a server reaches on its own, never a sleep-then-check.
+func WaitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after %v: %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"github.com/lib/pq"
 	"github.com/redis/go-redis/v9"
 
+	"securemessages/internal/localproc"
 	"securemessages/realtime/localredis"
 	"securemessages/store"
 	"securemessages/store/localpg"
@@ -280,14 +280,7 @@ type server struct {
 	done chan error
 }
 
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
+func freePort() (int, error) { return localproc.FreePort() }
 
 // startServer runs the real binary, as the platform would, and waits until it answers and holds
 // its Redis subscription.
@@ -343,23 +336,25 @@ func (e *env) startServer(ctx context.Context, name string, heartbeat int, extra
 	s.pid = s.cmd.Process.Pid
 	go func() { s.done <- s.cmd.Wait(); logFile.Close() }()
 
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		if h, err := s.health(); err == nil && h.Database == "ok" && h.Redis == "ok" {
-			if n, _ := subscribers(ctx, e.redis); n > before {
-				return s, nil
-			}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	err = localproc.Wait(wctx, 50*time.Millisecond, s.done, func(ctx context.Context) error {
+		if h, err := s.health(); err != nil || h.Database != "ok" || h.Redis != "ok" {
+			return fmt.Errorf("health %+v: %v", h, err)
 		}
-		select {
-		case err := <-s.done:
-			return nil, fmt.Errorf("server %s exited during start-up (%v)%s", name, err, tail(s.log))
-		case <-time.After(50 * time.Millisecond):
+		if n, _ := subscribers(ctx, e.redis); n <= before {
+			return errors.New("its hub has not subscribed")
 		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return nil, fmt.Errorf("server %s did not come up within a minute%s", name, tail(s.log))
-		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, localproc.ErrExited):
+		return nil, fmt.Errorf("server %s %v%s", name, err, tail(s.log))
+	case err != nil:
+		s.stop()
+		return nil, fmt.Errorf("server %s did not come up within a minute (%v)%s", name, err, tail(s.log))
 	}
+	return s, nil
 }
 
 func subscribers(ctx context.Context, c *redis.Client) (int64, error) {
@@ -419,16 +414,7 @@ func (s *server) stop() {
 	s.cmd = nil
 }
 
-func tail(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil || len(b) == 0 {
-		return ""
-	}
-	if len(b) > 2048 {
-		b = b[len(b)-2048:]
-	}
-	return "\n--- tail of " + path + " ---\n" + string(b)
-}
+func tail(path string) string { return localproc.LogTail(path) }
 
 // --- /proc ---------------------------------------------------------------------------------
 
@@ -438,15 +424,7 @@ const clockTick = 100
 // cpuTime is a process's user+system CPU time so far; with children, also that of the children
 // it has waited for (PostgreSQL's ended backends).
 func cpuTime(pid int, children bool) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b)[i+2:])
+	f := statFields(pid)
 	// Fields after the name: state(0) ppid(1) ... utime(11) stime(12) cutime(13) cstime(14).
 	if len(f) < 15 {
 		return 0
@@ -483,16 +461,22 @@ func treeCPU(pid int) time.Duration {
 	return total
 }
 
-func ppid(pid int) int {
+// statFields are the fields of /proc/<pid>/stat after the process's name (which may hold spaces
+// and parentheses), from its state on; nil if there is no such process.
+func statFields(pid int) []string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0
+		return nil
 	}
 	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0
+	if i < 0 || i+2 > len(b) {
+		return nil
 	}
-	f := strings.Fields(string(b)[i+2:])
+	return strings.Fields(string(b)[i+2:])
+}
+
+func ppid(pid int) int {
+	f := statFields(pid)
 	if len(f) < 2 {
 		return 0
 	}

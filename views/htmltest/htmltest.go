@@ -2,7 +2,10 @@
 // browser would: by element, id, link text and form, rather than by substring. It parses with
 // encoding/xml in its lenient HTML mode (void elements, attributes without values, HTML
 // entities), which is enough for markup that html/template wrote and that closes its elements;
-// it is not a general HTML parser, and nothing outside tests may use it.
+// it is not a general HTML parser, and nothing outside tests may use it. ParseDocument and
+// ParseFragment read any HTML, the way browsers do, with golang.org/x/net/html (the parser the
+// HTML specification's algorithm is written for), into the same tree: for tests that must see
+// a page exactly as a browser would build it, whatever was injected into it.
 package htmltest
 
 import (
@@ -12,15 +15,83 @@ import (
 	"io"
 	"net/url"
 	"strings"
+
+	"golang.org/x/net/html"
+	"golang.org/x/net/html/atom"
 )
 
-// Node is an element or, when Tag is empty, a run of text.
+// Node is an element, a run of text (Tag empty) or, from ParseDocument and ParseFragment, a
+// comment (Tag "#comment", its text in Text).
 type Node struct {
 	Tag    string
-	Attr   map[string]string
-	Text   string // text nodes only
+	Attr   map[string]string // by name; the first of attributes written twice
+	Attrs  []Attr            // every attribute as written, in order, repeats included
+	Text   string            // text and comment nodes only
 	Kids   []*Node
 	Parent *Node
+}
+
+// Attr is one attribute as written.
+type Attr struct{ Key, Val string }
+
+// Comment is the tag of comment nodes.
+const Comment = "#comment"
+
+// ParseDocument reads a whole page as a browser does (html, head and body are implied when
+// missing), under a root node whose Tag is "#root".
+func ParseDocument(s string) (*Node, error) {
+	doc, err := html.Parse(strings.NewReader(s))
+	if err != nil {
+		return nil, fmt.Errorf("htmltest: %w", err)
+	}
+	root := &Node{Tag: "#root"}
+	for c := doc.FirstChild; c != nil; c = c.NextSibling {
+		adopt(root, c)
+	}
+	return root, nil
+}
+
+// ParseFragment reads an htmx fragment the way htmx does: as the content of a <body>.
+func ParseFragment(s string) (*Node, error) {
+	nodes, err := html.ParseFragment(strings.NewReader(s), &html.Node{Type: html.ElementNode, Data: "body", DataAtom: atom.Body})
+	if err != nil {
+		return nil, fmt.Errorf("htmltest: %w", err)
+	}
+	root := &Node{Tag: "#root"}
+	for _, n := range nodes {
+		adopt(root, n)
+	}
+	return root, nil
+}
+
+// adopt appends h, and everything under it, to parent's children (doctypes left out).
+func adopt(parent *Node, h *html.Node) {
+	var n *Node
+	switch h.Type {
+	case html.ElementNode:
+		n = &Node{Tag: h.Data, Attr: map[string]string{}}
+		for _, a := range h.Attr {
+			key := a.Key
+			if a.Namespace != "" {
+				key = a.Namespace + ":" + a.Key
+			}
+			n.Attrs = append(n.Attrs, Attr{key, a.Val})
+			if _, seen := n.Attr[key]; !seen {
+				n.Attr[key] = a.Val
+			}
+		}
+	case html.TextNode:
+		n = &Node{Text: h.Data}
+	case html.CommentNode:
+		n = &Node{Tag: Comment, Text: h.Data}
+	default:
+		return
+	}
+	n.Parent = parent
+	parent.Kids = append(parent.Kids, n)
+	for c := h.FirstChild; c != nil; c = c.NextSibling {
+		adopt(n, c)
+	}
 }
 
 // Parse reads a whole page or a fragment (several top-level elements) into a tree under a root
@@ -44,7 +115,9 @@ func Parse(s string) (*Node, error) {
 		case xml.StartElement:
 			n := &Node{Tag: strings.ToLower(name(t.Name)), Attr: map[string]string{}, Parent: cur}
 			for _, a := range t.Attr {
-				n.Attr[strings.ToLower(name(a.Name))] = a.Value
+				key := strings.ToLower(name(a.Name))
+				n.Attrs = append(n.Attrs, Attr{key, a.Value})
+				n.Attr[key] = a.Value
 			}
 			cur.Kids = append(cur.Kids, n)
 			cur = n
