@@ -21,9 +21,9 @@ import (
 
 	"github.com/lib/pq"
 
-	"securemessages/internal/localproc"
 	"securemessages/store"
 	"securemessages/store/localpg"
+	"securemessages/store/localproc"
 	"securemessages/store/storetest"
 	"securemessages/views/htmltest"
 )

@@ -25,7 +25,7 @@ import (
 	"syscall"
 	"time"
 
-	"securemessages/internal/localproc"
+	"securemessages/store/localproc"
 )
 
 // startTimeout bounds how long we wait for a server to answer PING.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"securemessages/internal/localproc"
+	"securemessages/store/localproc"
 )
 
 func testDir(t *testing.T) string {

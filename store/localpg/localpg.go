@@ -27,7 +27,7 @@ import (
 
 	_ "github.com/lib/pq" // database/sql driver used for the readiness check
 
-	"securemessages/internal/localproc"
+	"securemessages/store/localproc"
 )
 
 // startTimeout bounds how long we wait for a server to accept queries.

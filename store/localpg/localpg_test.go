@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"securemessages/internal/localproc"
+	"securemessages/store/localproc"
 )
 
 // testDir returns a fresh directory the postgres user can traverse when the

@@ -21,10 +21,10 @@ import (
 	"github.com/lib/pq"
 	"github.com/redis/go-redis/v9"
 
-	"securemessages/internal/localproc"
 	"securemessages/realtime/localredis"
 	"securemessages/store"
 	"securemessages/store/localpg"
+	"securemessages/store/localproc"
 	"securemessages/store/storetest"
 )
 
