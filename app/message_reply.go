@@ -42,19 +42,14 @@ func (a *App) replySend(c *fiber.Ctx) error {
 		SubmitKey:      c.FormValue("submit_key"),
 	}
 	sent, err := a.store.SendReply(c.UserContext(), session(c).User.Viewer(), a.origin(c), n)
-	var invalid *store.ValidationError
-	var limited *store.SendLimited
-	status, problems := 0, map[string]string(nil)
-	switch {
-	case err == nil:
+	if err == nil {
 		return a.changed(c, "sent", sent.Event)
-	case errors.As(err, &invalid):
-		status, problems = fiber.StatusUnprocessableEntity, invalid.Fields
-	case errors.As(err, &limited):
-		status, problems = a.sendLimited(c, limited)
-	case errors.Is(err, store.ErrNoLongerApplies):
-		status, problems = fiber.StatusConflict, map[string]string{"form": replyRefused}
-	default:
+	}
+	status, problems, ok := a.sendProblems(c, err)
+	if !ok && errors.Is(err, store.ErrNoLongerApplies) {
+		status, problems, ok = fiber.StatusConflict, map[string]string{"form": replyRefused}, true
+	}
+	if !ok {
 		return err
 	}
 	form, err := a.replyFormFor(c, allowed.FollowUp, n.Body, n.BillingConsent, n.SubmitKey, problems)

@@ -27,17 +27,11 @@ func (a *App) messageSend(c *fiber.Ctx) error {
 		PatientID:        a.optionalUser(c.FormValue("patient")),
 	}
 	sent, err := a.store.StartConversation(c.UserContext(), session(c).User.Viewer(), a.origin(c), n)
-	var invalid *store.ValidationError
-	var limited *store.SendLimited
-	status, problems := 0, map[string]string(nil)
-	switch {
-	case err == nil:
+	if err == nil {
 		return a.changed(c, "sent", sent.Event)
-	case errors.As(err, &invalid):
-		status, problems = fiber.StatusUnprocessableEntity, invalid.Fields
-	case errors.As(err, &limited):
-		status, problems = a.sendLimited(c, limited)
-	default:
+	}
+	status, problems, ok := a.sendProblems(c, err)
+	if !ok {
 		return err
 	}
 	form, err := a.composeForm(c, n, problems)
@@ -45,6 +39,22 @@ func (a *App) messageSend(c *fiber.Ctx) error {
 		return err
 	}
 	return a.showCompose(c, status, form)
+}
+
+// sendProblems reads a refused send, new conversation or reply, as the status and the form's
+// problems: 422 with each field's problem for what the sender can fix, 429 for a patient over
+// the send limit. ok is false for any other error, which the handler returns as it is.
+func (a *App) sendProblems(c *fiber.Ctx, err error) (status int, problems map[string]string, ok bool) {
+	var invalid *store.ValidationError
+	var limited *store.SendLimited
+	switch {
+	case errors.As(err, &invalid):
+		return fiber.StatusUnprocessableEntity, invalid.Fields, true
+	case errors.As(err, &limited):
+		status, problems = a.sendLimited(c, limited)
+		return status, problems, true
+	}
+	return 0, nil, false
 }
 
 // sendLimited is the answer to a send over the limit: 429 with Retry-After, and the form's
