@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"iter"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -140,23 +141,31 @@ func (e *env) msg(t *testing.T, viewerEmail, subject, authorEmail string) *store
 	if err != nil {
 		t.Fatal(err)
 	}
-	var found *store.Message
-	var walk func([]*store.Message)
-	walk = func(ms []*store.Message) {
-		for _, m := range ms {
-			if found == nil && m.Subject == subject && (author == 0 || m.AuthorID == author) {
-				found = m
+	for _, c := range list {
+		for m := range everyMessage(c.Messages) {
+			if m.Subject == subject && (author == 0 || m.AuthorID == author) {
+				return m
 			}
-			walk(m.Replies)
 		}
 	}
-	for _, c := range list {
-		walk(c.Messages)
+	t.Fatalf("no message %q by %q visible to %s", subject, authorEmail, viewerEmail)
+	return nil
+}
+
+// everyMessage yields every message of a tree, depth first.
+func everyMessage(ms []*store.Message) iter.Seq[*store.Message] {
+	return func(yield func(*store.Message) bool) {
+		var rec func([]*store.Message) bool
+		rec = func(ms []*store.Message) bool {
+			for _, m := range ms {
+				if !yield(m) || !rec(m.Replies) {
+					return false
+				}
+			}
+			return true
+		}
+		rec(ms)
 	}
-	if found == nil {
-		t.Fatalf("no message %q by %q visible to %s", subject, authorEmail, viewerEmail)
-	}
-	return found
 }
 
 // start writes a new conversation straight through the store, as the demo loader does.
@@ -419,6 +428,21 @@ func wantFragment(t *testing.T, r *response, rootID, target string) *htmltest.No
 		t.Fatalf("htmx swaps this into %s, but its top element is #%s:\n%s", target, rootID, r.Body)
 	}
 	return roots[0]
+}
+
+// wantNotice checks an answer that is a notice alone: the status, for htmx the #notice
+// fragment, else a whole page, and text among what it says.
+func wantNotice(t *testing.T, r *response, htmx bool, status int, text string) {
+	t.Helper()
+	wantStatus(t, r, status)
+	if htmx {
+		wantFragment(t, r, "notice", "")
+	} else {
+		wantPage(t, r)
+	}
+	if !strings.Contains(r.Body, text) {
+		t.Errorf("no clear message:\n%s", r.Body)
+	}
 }
 
 func varies(r *response) bool {

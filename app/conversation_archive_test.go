@@ -22,6 +22,21 @@ func (e *env) actionForm(t *testing.T, inbox *htmltest.Node, id int64, button st
 	return b.Form()
 }
 
+// wantStaleForm sends form again once its action no longer applies: 409 with the inbox and
+// the notice want, and the database as it was; what names the repeat in a failure.
+func (e *env) wantStaleForm(t *testing.T, c *client, form *htmltest.Node, htmx bool, want, what string) {
+	t.Helper()
+	before := e.counts(t)
+	r := c.sendForm(t, form.Attr["action"], form.FormValues())
+	wantStatus(t, r, http.StatusConflict)
+	if got := notice(t, inboxOf(t, r, htmx)); got != want {
+		t.Errorf("notice %q", got)
+	}
+	if got := e.counts(t); got != before {
+		t.Errorf("%s changed the database: %+v -> %+v", what, before, got)
+	}
+}
+
 func TestConversationArchive(t *testing.T) {
 	t.Parallel()
 	both(t, func(t *testing.T, htmx bool) {
@@ -49,15 +64,7 @@ func TestConversationArchive(t *testing.T) {
 		}
 
 		// Again, from the same (now stale) form: it no longer applies.
-		before = e.counts(t)
-		r := patient.sendForm(t, form.Attr["action"], form.FormValues())
-		wantStatus(t, r, http.StatusConflict)
-		if got := notice(t, inboxOf(t, r, htmx)); got != "That conversation is already archived." {
-			t.Errorf("notice %q", got)
-		}
-		if got := e.counts(t); got != before {
-			t.Errorf("archiving twice changed the database: %+v -> %+v", before, got)
-		}
+		e.wantStaleForm(t, patient, form, htmx, "That conversation is already archived.", "archiving twice")
 	})
 }
 
@@ -88,14 +95,6 @@ func TestConversationReopen(t *testing.T) {
 			t.Errorf("counts %+v -> %+v: want one fewer archived conversation, one more event", before, got)
 		}
 
-		before = e.counts(t)
-		r := patient.sendForm(t, form.Attr["action"], form.FormValues())
-		wantStatus(t, r, http.StatusConflict)
-		if got := notice(t, inboxOf(t, r, htmx)); got != "That conversation is already open." {
-			t.Errorf("notice %q", got)
-		}
-		if got := e.counts(t); got != before {
-			t.Errorf("re-opening twice changed the database: %+v -> %+v", before, got)
-		}
+		e.wantStaleForm(t, patient, form, htmx, "That conversation is already open.", "re-opening twice")
 	})
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gofiber/fiber/v2"
+
 	"securemessages/store"
 	"securemessages/views/htmltest"
 )
@@ -123,6 +125,26 @@ func TestMessageSlotsRefused(t *testing.T) {
 	})
 }
 
+// idRoutes are the GET and POST routes that take an id.
+func (e *env) idRoutes() []fiber.Route {
+	var routes []fiber.Route
+	for _, route := range e.app.GetRoutes(true) {
+		if strings.Contains(route.Path, ":id") && (route.Method == http.MethodGet || route.Method == http.MethodPost) {
+			routes = append(routes, route)
+		}
+	}
+	return routes
+}
+
+// call sends what a route of method takes: a GET, or a POST of a form every route accepts.
+func (c *client) call(t *testing.T, method, path string) *response {
+	t.Helper()
+	if method == http.MethodGet {
+		return c.get(t, path)
+	}
+	return c.post(t, path, anyForm())
+}
+
 // Another patient's ids, and another practice's, answer 404 and show none of their data, for every
 // route that takes an id. Each such answer is audited as a denied access by the viewer to that
 // object; an id that names nothing is not.
@@ -140,10 +162,7 @@ func TestOtherPatientsMessagesAreNotFound(t *testing.T) {
 	}{{"same practice", toms.MessageID, toms.ConversationID}, {"other practice", graces.MessageID, graces.ConversationID},
 		{"no such id", 987654321, 987654321}} {
 		msgID, convID := other.msgID, other.convID
-		for _, route := range e.app.GetRoutes(true) {
-			if !strings.Contains(route.Path, ":id") || (route.Method != http.MethodGet && route.Method != http.MethodPost) {
-				continue
-			}
+		for _, route := range e.idRoutes() {
 			id, internalID, kind := e.mid(msgID), msgID, "message"
 			if strings.HasPrefix(route.Path, "/conversations/") {
 				id, internalID, kind = e.cid(convID), convID, "conversation"
@@ -154,22 +173,8 @@ func TestOtherPatientsMessagesAreNotFound(t *testing.T) {
 			}
 			t.Run(other.name+" "+route.Method+" "+route.Path, func(t *testing.T) {
 				both(t, func(t *testing.T, htmx bool) {
-					c := patient.variant(htmx)
-					var r *response
-					if route.Method == http.MethodGet {
-						r = c.get(t, path)
-					} else {
-						r = c.post(t, path, anyForm())
-					}
-					wantStatus(t, r, http.StatusNotFound)
-					if htmx {
-						wantFragment(t, r, "notice", "")
-					} else {
-						wantPage(t, r)
-					}
-					if !strings.Contains(r.Body, "That message or conversation was not found.") {
-						t.Errorf("no clear message:\n%s", r.Body)
-					}
+					r := patient.variant(htmx).call(t, route.Method, path)
+					wantNotice(t, r, htmx, http.StatusNotFound, "That message or conversation was not found.")
 					// Whole phrases: a fragment like "QX7" alone turns up in random CSRF tokens.
 					if strings.Contains(r.Body, "private subject QX7") || strings.Contains(r.Body, "private body QX7") ||
 						strings.Contains(r.Body, "Tom Becker") || strings.Contains(r.Body, "Grace Kim") {
@@ -222,10 +227,7 @@ func TestMalformedIDs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, route := range e.app.GetRoutes(true) {
-		if !strings.Contains(route.Path, ":id") || (route.Method != http.MethodGet && route.Method != http.MethodPost) {
-			continue
-		}
+	for _, route := range e.idRoutes() {
 		own, other, internal := e.mid(m.lab.ID), e.cid(m.lab.ConversationID), m.lab.ID
 		if strings.HasPrefix(route.Path, "/conversations/") {
 			own, other, internal = e.cid(m.lab.ConversationID), e.mid(m.lab.ID), m.lab.ConversationID
@@ -236,22 +238,8 @@ func TestMalformedIDs(t *testing.T) {
 			path := strings.ReplaceAll(route.Path, ":id", bad)
 			t.Run(route.Method+" "+path, func(t *testing.T) {
 				both(t, func(t *testing.T, htmx bool) {
-					c := patient.variant(htmx)
-					var r *response
-					if route.Method == http.MethodGet {
-						r = c.get(t, path)
-					} else {
-						r = c.post(t, path, anyForm())
-					}
-					wantStatus(t, r, http.StatusBadRequest)
-					if htmx {
-						wantFragment(t, r, "notice", "")
-					} else {
-						wantPage(t, r)
-					}
-					if !strings.Contains(r.Body, "That link is not valid") {
-						t.Errorf("no clear message:\n%s", r.Body)
-					}
+					r := patient.variant(htmx).call(t, route.Method, path)
+					wantNotice(t, r, htmx, http.StatusBadRequest, "That link is not valid")
 				})
 			})
 		}

@@ -32,16 +32,11 @@ func (e *env) newestBy(t *testing.T, viewerEmail string, convID int64) *store.Me
 		t.Fatal(err)
 	}
 	var newest *store.Message
-	var walk func([]*store.Message)
-	walk = func(ms []*store.Message) {
-		for _, m := range ms {
-			if newest == nil || m.ID > newest.ID {
-				newest = m
-			}
-			walk(m.Replies)
+	for m := range everyMessage(conv.Messages) {
+		if newest == nil || m.ID > newest.ID {
+			newest = m
 		}
 	}
-	walk(conv.Messages)
 	return newest
 }
 
