@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -94,6 +95,16 @@ func reply(t testing.TB, s *store.Store, v store.Viewer, parent int64, body stri
 	return sent
 }
 
+// newSession signs u in, from origin, and returns the session's token.
+func newSession(t testing.TB, s *store.Store, u store.User) string {
+	t.Helper()
+	token, err := s.CreateSession(t.Context(), u, origin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
+}
+
 // count runs a query that returns one number.
 func count(t testing.TB, s *store.Store, query string, args ...any) int {
 	t.Helper()
@@ -158,15 +169,11 @@ func conversationIDs(list []*store.Conversation) []int64 {
 	return ids
 }
 
-// lastEvent and lastAudit read the newest outbox and audit rows.
+// lastEvent and lastAudit read the newest outbox and audit rows, and the transaction that
+// wrote each.
 type eventRow struct {
-	ID             int64  `db:"id"`
-	Kind           string `db:"kind"`
-	PracticeID     int64  `db:"practice_id"`
-	PatientID      int64  `db:"patient_id"`
-	ConversationID int64  `db:"conversation_id"`
-	MessageID      int64  `db:"message_id"`
-	Xmin           string `db:"xmin"`
+	store.Event
+	Xmin string `db:"xmin"`
 }
 
 type auditRow struct {
@@ -249,4 +256,26 @@ func findMessage(c *store.Conversation, id int64) *store.Message {
 // inboxList is the first page of the viewer's inbox.
 func inboxList(ctx context.Context, s *store.Store, v store.Viewer, f store.InboxFilter) ([]*store.Conversation, error) {
 	return s.Inbox(ctx, v, f)
+}
+
+// concurrently runs fn(0) to fn(n-1) at once, from n goroutines released together, and
+// returns what each call returned, by i.
+func concurrently[T any](n int, fn func(i int) (T, error)) ([]T, []error) {
+	results, errs := make([]T, n), make([]error, n)
+	var ready, done sync.WaitGroup
+	gate := make(chan struct{})
+	for i := range n {
+		ready.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			ready.Done()
+			<-gate
+			results[i], errs[i] = fn(i)
+		}()
+	}
+	ready.Wait()
+	close(gate)
+	done.Wait()
+	return results, errs
 }

@@ -1,34 +1,12 @@
 package store_test
 
 import (
-	"sync"
 	"testing"
 
 	"github.com/google/uuid"
 
 	"securemessages/store"
 )
-
-// concurrently runs fn n times at once, from n goroutines released together.
-func concurrently[T any](n int, fn func() (T, error)) ([]T, []error) {
-	results, errs := make([]T, n), make([]error, n)
-	var ready, done sync.WaitGroup
-	gate := make(chan struct{})
-	for i := range n {
-		ready.Add(1)
-		done.Add(1)
-		go func() {
-			defer done.Done()
-			ready.Done()
-			<-gate
-			results[i], errs[i] = fn()
-		}()
-	}
-	ready.Wait()
-	close(gate)
-	done.Wait()
-	return results, errs
-}
 
 // TestStartConversationIdempotent: one form posted ten times at once makes one conversation and
 // one message, and every post answers with that message.
@@ -40,7 +18,7 @@ func TestStartConversationIdempotent(t *testing.T) {
 	before := rowCounts(t, f.s)
 	convsBefore := count(t, f.s, `SELECT count(*) FROM conversations`)
 
-	sents, errs := concurrently(10, func() (store.Sent, error) {
+	sents, errs := concurrently(10, func(int) (store.Sent, error) {
 		return f.s.StartConversation(t.Context(), f.maria, origin, n)
 	})
 	var originals int
@@ -93,7 +71,7 @@ func TestSendReplyIdempotent(t *testing.T) {
 	n := store.NewReply{ParentID: first.MessageID, Body: "Answer", SubmitKey: uuid.NewString()}
 	before := rowCounts(t, f.s)
 
-	sents, errs := concurrently(10, func() (store.Sent, error) {
+	sents, errs := concurrently(10, func(int) (store.Sent, error) {
 		return f.s.SendReply(t.Context(), f.nurse, origin, n)
 	})
 	var originals int

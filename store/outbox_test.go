@@ -105,10 +105,7 @@ func TestEventHorizonIsThePracticesOwn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, err := f.s.CreateSession(ctx, u, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := newSession(t, f.s, u)
 	sess, err := f.s.SessionByToken(ctx, token, store.SessionLimits{Idle: time.Hour, Absolute: time.Hour})
 	if err != nil || sess.NewestEvent != before {
 		t.Errorf("a Riverside session's newest event with %d open: %d, %v; want %d", open, sess.NewestEvent, err, before)

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,6 +35,29 @@ type threadModel struct {
 
 type messageModel struct {
 	exists, actedOn, first bool
+}
+
+// raceReply is one message of a race's thread after Maria's first: each answers the one before.
+type raceReply struct {
+	name string
+	by   store.Viewer
+	body string
+}
+
+// raceThread starts Maria's conversation and the replies under it, each answering the one
+// before; it returns the conversation, the messages' ids by name ("first" and the replies'),
+// and the model of that thread.
+func raceThread(t *testing.T, f *fixture, subject string, replies ...raceReply) (int64, map[string]int64, *threadModel) {
+	t.Helper()
+	first := start(t, f.s, f.maria, store.NewConversation{Subject: subject})
+	ids := map[string]int64{"first": first.MessageID}
+	names := make([]string, len(replies))
+	parent := first.MessageID
+	for i, r := range replies {
+		parent = reply(t, f.s, r.by, parent, r.body).MessageID
+		ids[r.name], names[i] = parent, r.name
+	}
+	return first.ConversationID, ids, newThreadModel("first", names...)
 }
 
 func newThreadModel(first string, more ...string) *threadModel {
@@ -132,46 +154,41 @@ func TestRaces(t *testing.T) {
 		{
 			name: "patient cancels the first message while staff reply to it", exactlyOne: true,
 			setup: func(t *testing.T, f *fixture) (int64, map[string]int64, *threadModel, []raceOp) {
-				first := start(t, f.s, f.maria, store.NewConversation{Subject: "Race: cancel vs reply"})
-				ids := map[string]int64{"first": first.MessageID}
-				return first.ConversationID, ids, newThreadModel("first"), []raceOp{
-					cancelOp(f, f.maria, "first", first.MessageID),
-					sendOp(f, f.nurse, "first", first.MessageID, "reply"),
+				conv, ids, m := raceThread(t, f, "Race: cancel vs reply")
+				return conv, ids, m, []raceOp{
+					cancelOp(f, f.maria, "first", ids["first"]),
+					sendOp(f, f.nurse, "first", ids["first"], "reply"),
 				}
 			},
 		},
 		{
 			name: "patient cancels a later message while staff reply to it", exactlyOne: true,
 			setup: func(t *testing.T, f *fixture) (int64, map[string]int64, *threadModel, []raceOp) {
-				first := start(t, f.s, f.maria, store.NewConversation{Subject: "Race: cancel vs reply, deep"})
-				answer := reply(t, f.s, f.physician, first.MessageID, "Answer")
-				target := reply(t, f.s, f.maria, answer.MessageID, "Patient's reply")
-				ids := map[string]int64{"first": first.MessageID, "answer": answer.MessageID, "target": target.MessageID}
-				return first.ConversationID, ids, newThreadModel("first", "answer", "target"), []raceOp{
-					cancelOp(f, f.maria, "target", target.MessageID),
-					sendOp(f, f.nurse, "target", target.MessageID, "reply"),
+				conv, ids, m := raceThread(t, f, "Race: cancel vs reply, deep",
+					raceReply{"answer", f.physician, "Answer"}, raceReply{"target", f.maria, "Patient's reply"})
+				return conv, ids, m, []raceOp{
+					cancelOp(f, f.maria, "target", ids["target"]),
+					sendOp(f, f.nurse, "target", ids["target"], "reply"),
 				}
 			},
 		},
 		{
 			name: "staff cancel their reply while the patient replies to it", exactlyOne: true,
 			setup: func(t *testing.T, f *fixture) (int64, map[string]int64, *threadModel, []raceOp) {
-				first := start(t, f.s, f.maria, store.NewConversation{Subject: "Race: staff cancel vs patient reply"})
-				answer := reply(t, f.s, f.physician, first.MessageID, "Answer")
-				ids := map[string]int64{"first": first.MessageID, "answer": answer.MessageID}
-				return first.ConversationID, ids, newThreadModel("first", "answer"), []raceOp{
-					cancelOp(f, f.physician, "answer", answer.MessageID),
-					sendOp(f, f.maria, "answer", answer.MessageID, "reply"),
+				conv, ids, m := raceThread(t, f, "Race: staff cancel vs patient reply", raceReply{"answer", f.physician, "Answer"})
+				return conv, ids, m, []raceOp{
+					cancelOp(f, f.physician, "answer", ids["answer"]),
+					sendOp(f, f.maria, "answer", ids["answer"], "reply"),
 				}
 			},
 		},
 		{
 			name: "staff archive while the patient cancels the first message", exactlyOne: true,
 			setup: func(t *testing.T, f *fixture) (int64, map[string]int64, *threadModel, []raceOp) {
-				first := start(t, f.s, f.maria, store.NewConversation{Subject: "Race: archive vs cancel"})
-				return first.ConversationID, map[string]int64{"first": first.MessageID}, newThreadModel("first"), []raceOp{
-					archiveOp(f, f.nurse, first.ConversationID, true),
-					cancelOp(f, f.maria, "first", first.MessageID),
+				conv, ids, m := raceThread(t, f, "Race: archive vs cancel")
+				return conv, ids, m, []raceOp{
+					archiveOp(f, f.nurse, conv, true),
+					cancelOp(f, f.maria, "first", ids["first"]),
 				}
 			},
 		},
@@ -180,61 +197,56 @@ func TestRaces(t *testing.T) {
 			// that was already archived, and never an un-acted message once archived.
 			name: "staff archive while the patient follows up", alwaysWins: "archive",
 			setup: func(t *testing.T, f *fixture) (int64, map[string]int64, *threadModel, []raceOp) {
-				first := start(t, f.s, f.maria, store.NewConversation{Subject: "Race: archive vs follow-up"})
-				return first.ConversationID, map[string]int64{"first": first.MessageID}, newThreadModel("first"), []raceOp{
-					archiveOp(f, f.nurse, first.ConversationID, true),
-					sendOp(f, f.maria, "first", first.MessageID, "followup"),
+				conv, ids, m := raceThread(t, f, "Race: archive vs follow-up")
+				return conv, ids, m, []raceOp{
+					archiveOp(f, f.nurse, conv, true),
+					sendOp(f, f.maria, "first", ids["first"], "followup"),
 				}
 			},
 		},
 		{
 			name: "staff archive while the patient follows up and cancels the same message",
 			setup: func(t *testing.T, f *fixture) (int64, map[string]int64, *threadModel, []raceOp) {
-				first := start(t, f.s, f.maria, store.NewConversation{Subject: "Race: archive vs follow-up vs cancel"})
-				return first.ConversationID, map[string]int64{"first": first.MessageID}, newThreadModel("first"), []raceOp{
-					archiveOp(f, f.nurse, first.ConversationID, true),
-					sendOp(f, f.maria, "first", first.MessageID, "followup"),
-					cancelOp(f, f.maria, "first", first.MessageID),
+				conv, ids, m := raceThread(t, f, "Race: archive vs follow-up vs cancel")
+				return conv, ids, m, []raceOp{
+					archiveOp(f, f.nurse, conv, true),
+					sendOp(f, f.maria, "first", ids["first"], "followup"),
+					cancelOp(f, f.maria, "first", ids["first"]),
 				}
 			},
 		},
 		{
 			name: "patient and staff archive at once", exactlyOne: true,
 			setup: func(t *testing.T, f *fixture) (int64, map[string]int64, *threadModel, []raceOp) {
-				first := start(t, f.s, f.maria, store.NewConversation{Subject: "Race: archive vs archive"})
-				answer := reply(t, f.s, f.nurse, first.MessageID, "Answer")
-				ids := map[string]int64{"first": first.MessageID, "answer": answer.MessageID}
-				return first.ConversationID, ids, newThreadModel("first", "answer"), []raceOp{
-					archiveOp(f, f.maria, first.ConversationID, true),
-					archiveOp(f, f.nurse, first.ConversationID, true),
+				conv, ids, m := raceThread(t, f, "Race: archive vs archive", raceReply{"answer", f.nurse, "Answer"})
+				return conv, ids, m, []raceOp{
+					archiveOp(f, f.maria, conv, true),
+					archiveOp(f, f.nurse, conv, true),
 				}
 			},
 		},
 		{
 			name: "patient re-opens while staff reply in the archived thread",
 			setup: func(t *testing.T, f *fixture) (int64, map[string]int64, *threadModel, []raceOp) {
-				first := start(t, f.s, f.maria, store.NewConversation{Subject: "Race: reopen vs reply"})
-				if _, err := f.s.Archive(t.Context(), f.maria, origin, first.ConversationID); err != nil {
+				conv, ids, m := raceThread(t, f, "Race: reopen vs reply")
+				if _, err := f.s.Archive(t.Context(), f.maria, origin, conv); err != nil {
 					t.Fatal(err)
 				}
-				m := newThreadModel("first")
 				m.archived, m.messages["first"].actedOn = true, true
-				return first.ConversationID, map[string]int64{"first": first.MessageID}, m, []raceOp{
-					archiveOp(f, f.maria, first.ConversationID, false),
-					sendOp(f, f.nurse, "first", first.MessageID, "reply"),
+				return conv, ids, m, []raceOp{
+					archiveOp(f, f.maria, conv, false),
+					sendOp(f, f.nurse, "first", ids["first"], "reply"),
 				}
 			},
 		},
 		{
 			name: "the same cancel twice (a double click)", exactlyOne: true,
 			setup: func(t *testing.T, f *fixture) (int64, map[string]int64, *threadModel, []raceOp) {
-				first := start(t, f.s, f.maria, store.NewConversation{Subject: "Race: cancel vs cancel"})
-				answer := reply(t, f.s, f.nurse, first.MessageID, "Answer")
-				target := reply(t, f.s, f.maria, answer.MessageID, "Oops")
-				ids := map[string]int64{"first": first.MessageID, "answer": answer.MessageID, "target": target.MessageID}
-				return first.ConversationID, ids, newThreadModel("first", "answer", "target"), []raceOp{
-					cancelOp(f, f.maria, "target", target.MessageID),
-					cancelOp(f, f.maria, "target", target.MessageID),
+				conv, ids, m := raceThread(t, f, "Race: cancel vs cancel",
+					raceReply{"answer", f.nurse, "Answer"}, raceReply{"target", f.maria, "Oops"})
+				return conv, ids, m, []raceOp{
+					cancelOp(f, f.maria, "target", ids["target"]),
+					cancelOp(f, f.maria, "target", ids["target"]),
 				}
 			},
 		},
@@ -297,23 +309,7 @@ func runRace(t *testing.T, rc raceCase) {
 		conv, ids, model, ops := rc.setup(t, f)
 		before := rowCounts(t, f.s)
 
-		results := make([]int64, len(ops))
-		errs := make([]error, len(ops))
-		var ready, done sync.WaitGroup
-		gate := make(chan struct{})
-		for j, op := range ops {
-			ready.Add(1)
-			done.Add(1)
-			go func() {
-				defer done.Done()
-				ready.Done()
-				<-gate
-				results[j], errs[j] = op.run(ctx)
-			}()
-		}
-		ready.Wait()
-		close(gate)
-		done.Wait()
+		results, errs := concurrently(len(ops), func(j int) (int64, error) { return ops[j].run(ctx) })
 
 		// Every error is one the rules give; anything else (deadlock, serialization failure,
 		// constraint violation) is a failure.

@@ -54,10 +54,7 @@ func TestCreateSession(t *testing.T) {
 	s, u := newUser(t, "pat@example.test")
 	ctx := t.Context()
 
-	token, err := s.CreateSession(ctx, u, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := newSession(t, s, u)
 	if !tokenPattern.MatchString(token) {
 		t.Errorf("token %q is not at least 43 base64url characters", token)
 	}
@@ -85,10 +82,7 @@ func TestCreateSession(t *testing.T) {
 	}
 
 	// Every sign-in makes new tokens.
-	token2, err := s.CreateSession(ctx, u, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	token2 := newSession(t, s, u)
 	sess2, err := s.SessionByToken(ctx, token2, limits)
 	if err != nil {
 		t.Fatal(err)
@@ -110,10 +104,7 @@ func TestSessionStoresOnlyAHash(t *testing.T) {
 	ctx := t.Context()
 	var tokens []string
 	for range 3 {
-		token, err := s.CreateSession(ctx, u, origin)
-		if err != nil {
-			t.Fatal(err)
-		}
+		token := newSession(t, s, u)
 		tokens = append(tokens, token)
 	}
 	var hashes [][]byte
@@ -155,10 +146,7 @@ func TestSessionByTokenRefuses(t *testing.T) {
 	t.Parallel()
 	s, u := newUser(t, "refuse@example.test")
 	ctx := t.Context()
-	token, err := s.CreateSession(ctx, u, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := newSession(t, s, u)
 	flipped := []byte(token)
 	flipped[10] ^= 1
 	sum := sha256.Sum256([]byte(token))
@@ -199,10 +187,7 @@ func TestSessionExpiry(t *testing.T) {
 			t.Parallel()
 			s, u := newUser(t, "expiry@example.test")
 			ctx := t.Context()
-			token, err := s.CreateSession(ctx, u, origin)
-			if err != nil {
-				t.Fatal(err)
-			}
+			token := newSession(t, s, u)
 			ageSession(t, s, token, tc.column, tc.by)
 			active, err := s.SessionActive(ctx, store.SessionKey(token), limits)
 			if err != nil {
@@ -220,10 +205,7 @@ func TestSessionExpiry(t *testing.T) {
 	}
 	// Tiny limits end a session at once.
 	s, u := newUser(t, "tiny@example.test")
-	token, err := s.CreateSession(t.Context(), u, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := newSession(t, s, u)
 	if _, err := s.SessionByToken(t.Context(), token, store.SessionLimits{Idle: time.Nanosecond, Absolute: time.Hour}); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("1ns idle limit: %v", err)
 	}
@@ -238,10 +220,7 @@ func TestSessionUseKeepsItAlive(t *testing.T) {
 	t.Parallel()
 	s, u := newUser(t, "alive@example.test")
 	ctx := t.Context()
-	token, err := s.CreateSession(ctx, u, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := newSession(t, s, u)
 	h := sha256.Sum256([]byte(token))
 	idleSeconds := func() float64 {
 		var secs float64
@@ -283,14 +262,8 @@ func TestEndSession(t *testing.T) {
 	t.Parallel()
 	s, u := newUser(t, "bye@example.test")
 	ctx := t.Context()
-	token, err := s.CreateSession(ctx, u, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	other, err := s.CreateSession(ctx, u, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := newSession(t, s, u)
+	other := newSession(t, s, u)
 	if err := s.EndSession(ctx, token, origin); err != nil {
 		t.Fatal(err)
 	}
@@ -349,10 +322,7 @@ func TestPruneSessions(t *testing.T) {
 	}
 	tokens := map[string]string{}
 	for name, age := range ages {
-		token, err := s.CreateSession(ctx, u, origin)
-		if err != nil {
-			t.Fatal(err)
-		}
+		token := newSession(t, s, u)
 		if age.by > 0 {
 			ageSession(t, s, token, age.column, age.by)
 		}

@@ -127,10 +127,7 @@ func TestSecondFactorSession(t *testing.T) {
 		fail(t, s, u.Email, "198.51.100.1")
 	}
 
-	pending, err := s.CreateSession(ctx, u, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pending := newSession(t, s, u)
 	sess, err := s.SessionByToken(ctx, pending, limits)
 	if err != nil {
 		t.Fatal(err)
@@ -193,10 +190,7 @@ func TestDisableTOTP(t *testing.T) {
 	if a := lastAudit(t, s); a.Action != "second_factor_disabled" {
 		t.Errorf("audit %+v", a)
 	}
-	token, err := s.CreateSession(ctx, u, origin)
-	if err != nil {
-		t.Fatal(err)
-	}
+	token := newSession(t, s, u)
 	if sess, err := s.SessionByToken(ctx, token, limits); err != nil || sess.SecondFactorPending {
 		t.Errorf("session after disabling: %+v, %v", sess, err)
 	}

@@ -101,10 +101,7 @@ func TestSessionCarriesThePractice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		token, err := f.s.CreateSession(t.Context(), u, origin)
-		if err != nil {
-			t.Fatal(err)
-		}
+		token := newSession(t, f.s, u)
 		sess, err := f.s.SessionByToken(t.Context(), token, store.SessionLimits{Idle: time.Hour, Absolute: time.Hour})
 		if err != nil || sess.Practice != want {
 			t.Errorf("%s's session: practice %+v, %v; want %+v", email, sess.Practice, err, want)
