@@ -161,9 +161,7 @@ func TestHubRunAcrossInstances(t *testing.T) {
 	t.Parallel()
 	st := storetest.NewDemo(t)
 	_, client := startRedis(t)
-	a, b := NewHub(client, quiet), NewHub(client, quiet)
-	runHub(t, a, client)
-	runHub(t, b, client)
+	a, b := twoHubs(t, client)
 	ctx := context.Background()
 	users := demoViewers(t, st)
 	horizon := newest(t, st)
@@ -243,9 +241,7 @@ func TestHubRunOverTLSWithoutVerify(t *testing.T) {
 		t.Fatal(err)
 	}
 	client := newClient(t, startTLSRedis(t, certs).URL, TLSOptions{SkipVerify: true})
-	a, b := NewHub(client, quiet), NewHub(client, quiet)
-	runHub(t, a, client)
-	runHub(t, b, client)
+	a, b := twoHubs(t, client)
 	// The table stays empty: only Redis can bring the event to b's stream.
 	p := serve(t, b, &fakeSource{}, maria, "maria on B", ServeOptions{Heartbeat: time.Hour})
 	p.connected(t)
@@ -262,9 +258,7 @@ func TestHubResyncsAfterRedisRestart(t *testing.T) {
 	t.Parallel()
 	st := storetest.NewDemo(t)
 	srv, client := startRedis(t)
-	a, b := NewHub(client, quiet), NewHub(client, quiet)
-	runHub(t, a, client)
-	runHub(t, b, client)
+	a, b := twoHubs(t, client)
 	users := demoViewers(t, st)
 	onB := serve(t, b, st, users["maria"], "maria on B", ServeOptions{After: newest(t, st), Heartbeat: time.Hour})
 
@@ -304,9 +298,7 @@ func TestHubResyncsAfterRedisRestart(t *testing.T) {
 func TestHubSessionEndedAcrossInstances(t *testing.T) {
 	t.Parallel()
 	_, client := startRedis(t)
-	a, b := NewHub(client, quiet), NewHub(client, quiet)
-	runHub(t, a, client)
-	runHub(t, b, client)
+	a, b := twoHubs(t, client)
 	src := &fakeSource{}
 	o := ServeOptions{Heartbeat: time.Hour}
 	onA := serve(t, a, src, maria, "signing out", o)
@@ -332,20 +324,9 @@ func TestHubSessionEndedAcrossInstances(t *testing.T) {
 func TestHubRunEndsWithContext(t *testing.T) {
 	t.Parallel()
 	_, client := startRedis(t)
-	h := NewHub(client, quiet)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.Run(ctx)
-	}()
-	waitFor(t, testTimeout, "hub never subscribed", func() bool { return subscribers(t, client) == 1 })
-	cancel()
-	select {
-	case <-done:
-	case <-time.After(testTimeout):
-		t.Fatal("Run still holds its subscription after its context ended")
-	}
+	stop := runHub(t, NewHub(client, quiet), client)
+	waitFor(t, testTimeout, "hub never subscribed once", func() bool { return subscribers(t, client) == 1 })
+	stop() // fails the test unless Run returns
 	waitFor(t, testTimeout, "the subscription outlived Run", func() bool { return subscribers(t, client) == 0 })
 }
 

@@ -302,8 +302,9 @@ func newClient(t *testing.T, url string, o TLSOptions) *redis.Client {
 	return c
 }
 
-// runHub runs h's subscription until the test ends, and waits until Redis counts it.
-func runHub(t *testing.T, h *Hub, watch *redis.Client) {
+// runHub runs h's subscription until the test ends, or until stop, and waits until Redis counts
+// it. stop ends Run's context and fails the test unless Run then returns.
+func runHub(t *testing.T, h *Hub, watch *redis.Client) (stop func()) {
 	t.Helper()
 	before := subscribers(t, watch)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -312,7 +313,7 @@ func runHub(t *testing.T, h *Hub, watch *redis.Client) {
 		defer close(done)
 		h.Run(ctx)
 	}()
-	t.Cleanup(func() {
+	stop = sync.OnceFunc(func() {
 		cancel()
 		select {
 		case <-done:
@@ -320,7 +321,18 @@ func runHub(t *testing.T, h *Hub, watch *redis.Client) {
 			t.Errorf("Hub.Run did not return after its context ended")
 		}
 	})
+	t.Cleanup(stop)
 	waitFor(t, testTimeout, "hub never subscribed", func() bool { return subscribers(t, watch) > before })
+	return stop
+}
+
+// twoHubs are the hubs of two instances over one Redis, each running until the test ends.
+func twoHubs(t *testing.T, client *redis.Client) (a, b *Hub) {
+	t.Helper()
+	a, b = NewHub(client, quiet), NewHub(client, quiet)
+	runHub(t, a, client)
+	runHub(t, b, client)
+	return a, b
 }
 
 func subscribers(t *testing.T, c *redis.Client) int64 {

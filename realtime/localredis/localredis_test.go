@@ -30,6 +30,14 @@ func ping(ctx context.Context, t *testing.T, url string) {
 	}
 }
 
+// wantDown fails the test if s still answers PING on its port, after what was done to it.
+func wantDown(ctx context.Context, t *testing.T, s *Server, what string) {
+	t.Helper()
+	if _, err := s.command(ctx, s.Port, "PING"); err == nil {
+		t.Fatalf("server still answers after %s", what)
+	}
+}
+
 func TestStartReuseKillRestartStop(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -63,9 +71,7 @@ func TestStartReuseKillRestartStop(t *testing.T) {
 	if err := s.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.command(ctx, s.Port, "PING"); err == nil {
-		t.Fatal("server still answers after Kill")
-	}
+	wantDown(ctx, t, s, "Kill")
 	if err := s.Restart(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -74,9 +80,7 @@ func TestStartReuseKillRestartStop(t *testing.T) {
 	if err := s.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.command(ctx, s.Port, "PING"); err == nil {
-		t.Fatal("server still answers after Stop")
-	}
+	wantDown(ctx, t, s, "Stop")
 
 	// Starting again prefers the previous port.
 	s3, err := Start(ctx, dir, 0)
@@ -123,7 +127,5 @@ func TestStartTLS(t *testing.T) {
 	if err := s.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.command(ctx, s.Port, "PING"); err == nil {
-		t.Fatal("server still answers after Stop")
-	}
+	wantDown(ctx, t, s, "Stop")
 }
