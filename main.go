@@ -222,12 +222,19 @@ func prune(ctx context.Context, st *store.Store, cfg app.Config, log *slog.Logge
 	}
 }
 
-func openForCommand(ctx context.Context) (*store.Store, error) {
+// withStore runs a command on the store the environment names, and closes it after.
+func withStore(run func(ctx context.Context, st *store.Store) error) error {
 	cfg, err := app.ConfigFromOS()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return store.Open(ctx, cfg.DatabaseURL, cfg.Keys)
+	ctx := context.Background()
+	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.Keys)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return run(ctx, st)
 }
 
 func migrate() error {
@@ -245,49 +252,37 @@ func migrate() error {
 }
 
 func demo() error {
-	ctx := context.Background()
-	st, err := openForCommand(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	signIns, err := st.LoadDemo(ctx)
-	if err != nil {
-		return err
-	}
-	printSignIns(signIns, "")
-	return nil
+	return withStore(func(ctx context.Context, st *store.Store) error {
+		signIns, err := st.LoadDemo(ctx)
+		if err != nil {
+			return err
+		}
+		printSignIns(signIns, "")
+		return nil
+	})
 }
 
 func reencrypt() error {
-	ctx := context.Background()
-	st, err := openForCommand(ctx)
-	if err != nil {
+	return withStore(func(ctx context.Context, st *store.Store) error {
+		moved, err := st.Reencrypt(ctx, 200)
+		fmt.Printf("re-encrypted %d messages with the primary key\n", moved)
 		return err
-	}
-	defer st.Close()
-	moved, err := st.Reencrypt(ctx, 200)
-	fmt.Printf("re-encrypted %d messages with the primary key\n", moved)
-	return err
+	})
 }
 
 func auditVerify() error {
-	ctx := context.Background()
-	st, err := openForCommand(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	checked, broken, err := st.VerifyAudit(ctx)
-	if err != nil {
-		return err
-	}
-	if broken != nil {
-		return fmt.Errorf("audit chain broken at entry %d (row %d): %s; %d entries before it hold",
-			broken.ChainSeq, broken.ID, broken.Reason, checked)
-	}
-	fmt.Printf("audit chain holds: %d entries\n", checked)
-	return nil
+	return withStore(func(ctx context.Context, st *store.Store) error {
+		checked, broken, err := st.VerifyAudit(ctx)
+		if err != nil {
+			return err
+		}
+		if broken != nil {
+			return fmt.Errorf("audit chain broken at entry %d (row %d): %s; %d entries before it hold",
+				broken.ChainSeq, broken.ID, broken.Reason, checked)
+		}
+		fmt.Printf("audit chain holds: %d entries\n", checked)
+		return nil
+	})
 }
 
 // dev is `make run`: everything a newcomer needs, on one machine, in one command.
@@ -332,12 +327,11 @@ func dev() error {
 	if err := migrate(); err != nil {
 		return err
 	}
-	st, err := openForCommand(ctx)
-	if err != nil {
+	var signIns []store.DemoSignIn
+	err = withStore(func(ctx context.Context, st *store.Store) (err error) {
+		signIns, err = st.LoadDemo(ctx)
 		return err
-	}
-	signIns, err := st.LoadDemo(ctx)
-	st.Close()
+	})
 	if err != nil {
 		return err
 	}
