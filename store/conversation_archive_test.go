@@ -28,10 +28,7 @@ func TestArchiveAndReopen(t *testing.T) {
 
 			inbox := func(v store.Viewer, all bool) []int64 {
 				t.Helper()
-				list, err := inboxList(ctx, f.s, v, store.InboxFilter{IncludeArchived: all})
-				if err != nil {
-					t.Fatal(err)
-				}
+				list := inboxOf(t, f.s, v, store.InboxFilter{IncludeArchived: all})
 				return conversationIDs(list)
 			}
 

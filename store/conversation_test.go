@@ -15,10 +15,7 @@ import (
 func TestInboxTree(t *testing.T) {
 	t.Parallel()
 	f := newDemo(t)
-	list, err := inboxList(t.Context(), f.s, f.maria, store.InboxFilter{IncludeArchived: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	list := inboxOf(t, f.s, f.maria, store.InboxFilter{IncludeArchived: true})
 	type line struct {
 		depth    int
 		initials string
@@ -73,16 +70,9 @@ func TestInboxTree(t *testing.T) {
 func TestInboxHidesArchived(t *testing.T) {
 	t.Parallel()
 	f := newDemo(t)
-	ctx := t.Context()
 	for _, v := range []store.Viewer{f.maria, f.nurse} {
-		open, err := inboxList(ctx, f.s, v, store.InboxFilter{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		all, err := inboxList(ctx, f.s, v, store.InboxFilter{IncludeArchived: true})
-		if err != nil {
-			t.Fatal(err)
-		}
+		open := inboxOf(t, f.s, v, store.InboxFilter{})
+		all := inboxOf(t, f.s, v, store.InboxFilter{IncludeArchived: true})
 		var archived int
 		for _, c := range all {
 			if c.Archived() {
@@ -249,10 +239,7 @@ func TestInboxAssignment(t *testing.T) {
 			WHERE `+tc.where+` ORDER BY c.id`, tc.args...); err != nil {
 			t.Fatal(err)
 		}
-		list, err := inboxList(ctx, f.s, tc.v, store.InboxFilter{IncludeArchived: true, Assignment: tc.assignment})
-		if err != nil {
-			t.Fatal(err)
-		}
+		list := inboxOf(t, f.s, tc.v, store.InboxFilter{IncludeArchived: true, Assignment: tc.assignment})
 		got := slices.Sorted(slices.Values(conversationIDs(list)))
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: %v, want %v", tc.name, got, want)
@@ -335,10 +322,7 @@ func TestAwaitingPractice(t *testing.T) {
 	}
 
 	for _, v := range []store.Viewer{f.hNurse, f.david, f.grace, f.physician, f.maria} {
-		list, err := inboxList(ctx, f.s, v, store.InboxFilter{IncludeArchived: true})
-		if err != nil {
-			t.Fatal(err)
-		}
+		list := inboxOf(t, f.s, v, store.InboxFilter{IncludeArchived: true})
 		var fromGo int
 		for _, c := range list {
 			if c.AwaitingPractice() {

@@ -171,8 +171,8 @@ func TestTamperedCiphertextDoesNotOpen(t *testing.T) {
 				t.Fatalf("tampered %d rows", n)
 			}
 
-			_, inboxErr := inboxList(ctx, f.s, f.grace, store.InboxFilter{IncludeArchived: true})
-			_, queueErr := inboxList(ctx, f.s, f.hNurse, store.InboxFilter{IncludeArchived: true})
+			_, inboxErr := f.s.Inbox(ctx, f.grace, store.InboxFilter{IncludeArchived: true})
+			_, queueErr := f.s.Inbox(ctx, f.hNurse, store.InboxFilter{IncludeArchived: true})
 			_, convErr := f.s.Conversation(ctx, f.hNurse, sent.ConversationID)
 			_, detailsErr := f.s.MessageDetails(ctx, f.grace, origin, sent.MessageID)
 			for name, got := range map[string]struct {

@@ -147,10 +147,7 @@ func assertUnchanged(t testing.TB, before, after map[string]string) {
 // conversationBySubject finds one of the viewer's conversations by its first message's subject.
 func conversationBySubject(t testing.TB, s *store.Store, v store.Viewer, subject string) *store.Conversation {
 	t.Helper()
-	list, err := inboxList(context.Background(), s, v, store.InboxFilter{IncludeArchived: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	list := inboxOf(t, s, v, store.InboxFilter{IncludeArchived: true})
 	for _, c := range list {
 		if c.Messages[0].Subject == subject {
 			return c
@@ -253,9 +250,14 @@ func findMessage(c *store.Conversation, id int64) *store.Message {
 	return found
 }
 
-// inboxList is the first page of the viewer's inbox.
-func inboxList(ctx context.Context, s *store.Store, v store.Viewer, f store.InboxFilter) ([]*store.Conversation, error) {
-	return s.Inbox(ctx, v, f)
+// inboxOf is the first page of the viewer's inbox.
+func inboxOf(t testing.TB, s *store.Store, v store.Viewer, f store.InboxFilter) []*store.Conversation {
+	t.Helper()
+	list, err := s.Inbox(context.Background(), v, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return list
 }
 
 // concurrently runs fn(0) to fn(n-1) at once, from n goroutines released together, and

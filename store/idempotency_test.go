@@ -8,6 +8,33 @@ import (
 	"securemessages/store"
 )
 
+// wantSentOnce checks the answers to one form posted many times at once: every call answers
+// with the same message, in conversation conv, and exactly one says it sent the message (what)
+// and returns its event; the duplicates return none.
+func wantSentOnce(t *testing.T, sents []store.Sent, errs []error, conv int64, what string) {
+	t.Helper()
+	var originals int
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("call %d: %v", i, err)
+		}
+		if sents[i].MessageID != sents[0].MessageID || sents[i].ConversationID != conv {
+			t.Errorf("call %d answered %+v, call 0 %+v", i, sents[i], sents[0])
+		}
+		if !sents[i].Duplicate {
+			originals++
+			if sents[i].Event.ID == 0 {
+				t.Errorf("call %d wrote the %s but returned no event", i, what)
+			}
+		} else if sents[i].Event != (store.Event{}) {
+			t.Errorf("duplicate call %d returned event %+v", i, sents[i].Event)
+		}
+	}
+	if originals != 1 {
+		t.Errorf("%d calls say they sent the %s, want 1", originals, what)
+	}
+}
+
 // TestStartConversationIdempotent: one form posted ten times at once makes one conversation and
 // one message, and every post answers with that message.
 func TestStartConversationIdempotent(t *testing.T) {
@@ -21,26 +48,7 @@ func TestStartConversationIdempotent(t *testing.T) {
 	sents, errs := concurrently(10, func(int) (store.Sent, error) {
 		return f.s.StartConversation(t.Context(), f.maria, origin, n)
 	})
-	var originals int
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("call %d: %v", i, err)
-		}
-		if sents[i].MessageID != sents[0].MessageID || sents[i].ConversationID != sents[0].ConversationID {
-			t.Errorf("call %d answered %+v, call 0 %+v", i, sents[i], sents[0])
-		}
-		if !sents[i].Duplicate {
-			originals++
-			if sents[i].Event.ID == 0 {
-				t.Errorf("call %d wrote the message but returned no event", i)
-			}
-		} else if sents[i].Event != (store.Event{}) {
-			t.Errorf("duplicate call %d returned event %+v", i, sents[i].Event)
-		}
-	}
-	if originals != 1 {
-		t.Errorf("%d calls say they sent the message, want 1", originals)
-	}
+	wantSentOnce(t, sents, errs, sents[0].ConversationID, "message")
 	if got := count(t, f.s, `SELECT count(*) FROM conversations`) - convsBefore; got != 1 {
 		t.Errorf("%d conversations created, want 1", got)
 	}
@@ -74,21 +82,7 @@ func TestSendReplyIdempotent(t *testing.T) {
 	sents, errs := concurrently(10, func(int) (store.Sent, error) {
 		return f.s.SendReply(t.Context(), f.nurse, origin, n)
 	})
-	var originals int
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("call %d: %v", i, err)
-		}
-		if sents[i].MessageID != sents[0].MessageID || sents[i].ConversationID != first.ConversationID {
-			t.Errorf("call %d answered %+v, call 0 %+v", i, sents[i], sents[0])
-		}
-		if !sents[i].Duplicate {
-			originals++
-		}
-	}
-	if originals != 1 {
-		t.Errorf("%d calls say they sent the reply, want 1", originals)
-	}
+	wantSentOnce(t, sents, errs, first.ConversationID, "reply")
 	if got := count(t, f.s, `SELECT count(*) FROM messages WHERE parent_id = $1`, first.MessageID); got != 1 {
 		t.Errorf("%d replies, want 1", got)
 	}

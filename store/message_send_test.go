@@ -260,10 +260,7 @@ func TestNoResponseNeeded(t *testing.T) {
 	if !c.Archived() || !c.Messages[0].ThreadArchived {
 		t.Error("conversation is not archived")
 	}
-	open, err := inboxList(ctx, f.s, f.grace, store.InboxFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	open := inboxOf(t, f.s, f.grace, store.InboxFilter{})
 	if slices.Contains(conversationIDs(open), sent.ConversationID) {
 		t.Error("listed among open conversations")
 	}
@@ -490,10 +487,7 @@ func TestReplyMarksParentAndBumpsConversation(t *testing.T) {
 	older := start(t, f.s, f.tom, store.NewConversation{Subject: "Older"})
 	newer := start(t, f.s, f.tom, store.NewConversation{Subject: "Newer"})
 	for _, v := range []store.Viewer{f.tom, f.physician} {
-		list, err := inboxList(ctx, f.s, v, store.InboxFilter{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		list := inboxOf(t, f.s, v, store.InboxFilter{})
 		if list[0].ID != newer.ConversationID {
 			t.Fatalf("user %d: before the reply, %d is first, want %d", v.UserID, list[0].ID, newer.ConversationID)
 		}
@@ -509,10 +503,7 @@ func TestReplyMarksParentAndBumpsConversation(t *testing.T) {
 
 	sent := reply(t, f.s, f.physician, older.MessageID, "Answered")
 	for _, v := range []store.Viewer{f.tom, f.physician} {
-		list, err := inboxList(ctx, f.s, v, store.InboxFilter{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		list := inboxOf(t, f.s, v, store.InboxFilter{})
 		if list[0].ID != older.ConversationID {
 			t.Errorf("user %d: after the reply, %d is first, want %d", v.UserID, list[0].ID, older.ConversationID)
 		}

@@ -84,10 +84,7 @@ func TestNoAccessAcrossPatientsOrPractices(t *testing.T) {
 			}
 		}
 		// Their inboxes do not list her conversations either.
-		list, err := inboxList(ctx, f.s, a.v, store.InboxFilter{IncludeArchived: true})
-		if err != nil {
-			t.Fatal(err)
-		}
+		list := inboxOf(t, f.s, a.v, store.InboxFilter{IncludeArchived: true})
 		for _, c := range list {
 			if c.PatientID == f.maria.UserID {
 				t.Errorf("%s: inbox lists Maria's conversation %d", a.name, c.ID)
@@ -162,10 +159,7 @@ func TestStaffSeeTheirPracticeOnly(t *testing.T) {
 
 	assertInboxMatches := func(v store.Viewer, where string, args ...any) {
 		t.Helper()
-		list, err := inboxList(ctx, f.s, v, store.InboxFilter{IncludeArchived: true})
-		if err != nil {
-			t.Fatal(err)
-		}
+		list := inboxOf(t, f.s, v, store.InboxFilter{IncludeArchived: true})
 		var want []int64
 		if err := f.s.DB().SelectContext(ctx, &want, `SELECT id FROM conversations WHERE `+where+` ORDER BY id`, args...); err != nil {
 			t.Fatal(err)
