@@ -517,6 +517,19 @@ func actions(t *testing.T, li *htmltest.Node) []string {
 	return labels
 }
 
+// slotForm is the form a message's slot opens with, at /messages/ID/action, as the page (no
+// JavaScript) gives it.
+func slotForm(t *testing.T, c *client, id int64, action string) *htmltest.Node {
+	t.Helper()
+	r := c.variant(false).get(t, "/messages/"+c.e.mid(id)+"/"+action)
+	wantStatus(t, r, http.StatusOK)
+	form := r.doc(t).ByID("slot-" + c.e.mid(id)).First(htmltest.Tag("form"))
+	if form == nil {
+		t.Fatalf("no %s form under message %d", action, id)
+	}
+	return form
+}
+
 // notice is the text of the #notice area.
 func notice(t *testing.T, n *htmltest.Node) string {
 	t.Helper()

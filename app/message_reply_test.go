@@ -15,13 +15,7 @@ import (
 // replyFormFor opens the Reply or Send Follow-Up form under a message, as the page gives it.
 func replyFormFor(t *testing.T, c *client, id int64) url.Values {
 	t.Helper()
-	r := c.variant(false).get(t, "/messages/"+c.e.mid(id)+"/reply")
-	wantStatus(t, r, http.StatusOK)
-	form := r.doc(t).ByID("slot-" + c.e.mid(id)).First(htmltest.Tag("form"))
-	if form == nil {
-		t.Fatalf("no reply form under message %d", id)
-	}
-	return form.FormValues()
+	return slotForm(t, c, id, "reply").FormValues()
 }
 
 // newestBy is the newest message by author in a conversation, as the store has it.
