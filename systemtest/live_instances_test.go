@@ -32,7 +32,7 @@ const (
 )
 
 // liveWait bounds every wait that is not itself the point of a test.
-const liveWait = 10 * time.Second
+const liveWait = 20 * time.Second
 
 // newLiveSystem is newSystem for the live-update tests: instances with the given heartbeat and
 // the system's caps on streams, whose stop checks that everything they ran has ended.
