@@ -232,6 +232,85 @@ func TestLiveRedisOutage(t *testing.T) {
 	kept.expect(t, liveWait, []store.Event{thanks})
 }
 
+// TestLivePostgresRestart: PostgreSQL is stopped and started again while pages hold their
+// streams open on two instances. The streams stay open through the outage, hearing heartbeats and
+// nothing else (a session check that cannot reach the database signs nobody out); once PostgreSQL
+// is back, with neither instance restarted, a change made after the restart reaches the stream held
+// open, on the other instance too, and a page that reconnects with Last-Event-ID from before the
+// outage gets it as well: each once, in order, nothing lost.
+func TestLivePostgresRestart(t *testing.T) {
+	t.Parallel()
+	pg := secPrivatePostgres(t)
+	sys := newLiveSystemOn(t, pg.URL, liveHeartbeat)
+	a := sys.startOn(t, "A", "127.0.0.1:0")
+	b := sys.startOn(t, "B", "127.0.0.1:0")
+	maria, staff := sys.signIn(t, b, liveMaria), sys.signIn(t, a, livePhysician)
+	mv := sys.viewer(t, liveMaria)
+
+	after := maria.liveAfter(t, b)
+	kept := maria.open(t, b, "Maria's stream on B, kept open", after, "")
+	staffA := staff.open(t, a, "staff stream on A", staff.liveAfter(t, a), "")
+	for _, s := range []*stream{kept, staffA} {
+		s.connected(t)
+	}
+	maria.send(t, b, "Chest tightness", "When I climb the stairs.")
+	msg := sys.sent(t, mv, after)
+	last := kept.expect(t, liveWait, []store.Event{msg})
+	staffA.expect(t, liveWait, []store.Event{msg})
+
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	// PostgreSQL is down as both instances see it.
+	for _, in := range []*instance{a, b} {
+		waitDatabase(t, staff, in, http.StatusServiceUnavailable, "unreachable")
+	}
+	// Six heartbeats from now, two of them session checks, while the database cannot answer:
+	// the streams stay open and hear nothing else.
+	for _, s := range []*stream{kept, staffA} {
+		pings := 0
+		deadline := time.Now().Add(liveWait)
+		for pings < 6 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d heartbeats in %v with PostgreSQL down", s.name, pings, liveWait)
+			}
+			pings += len(s.quiet(t, liveHeartbeat))
+		}
+	}
+
+	startPostgresAgain(t, pg)
+	for _, in := range []*instance{a, b} {
+		waitDatabase(t, staff, in, http.StatusOK, "ok")
+	}
+
+	// A change after the restart, on A, reaches both streams held open, once.
+	staff.reply(t, a, msg.MessageID, "Please call us now.")
+	answer := sys.sent(t, mv, msg.ID)
+	kept.expect(t, liveWait, []store.Event{answer})
+	staffA.expect(t, liveWait, []store.Event{answer})
+	// A page that lost its stream meanwhile reconnects, with the id it last had, and catches up.
+	again := maria.open(t, b, "Maria reconnected to B", after, last)
+	again.connected(t)
+	again.expect(t, liveWait, []store.Event{answer})
+	// And live both ways, on the same instances.
+	maria.send(t, b, "Chest tightness is gone", "Thank you.")
+	thanks := sys.sent(t, mv, answer.ID)
+	for _, s := range []*stream{kept, again, staffA} {
+		s.expect(t, liveWait, []store.Event{thanks})
+		s.quiet(t, 2*liveHeartbeat) // nothing twice
+	}
+}
+
+// waitDatabase waits until in's health check reports the database as state, answering status.
+func waitDatabase(t *testing.T, c *secClient, in *instance, status int, state string) {
+	t.Helper()
+	liveWaitFor(t, liveWait, fmt.Sprintf("%s's health check to report the database %s", in.name, state), func() bool {
+		got, body, _ := c.page(t, in, "/healthz")
+		var health map[string]any
+		return got == status && json.Unmarshal([]byte(body), &health) == nil && health["database"] == state
+	})
+}
+
 // TestLiveInstanceRestart: an instance shutting down ends its streams with a retry hint; its
 // successor on the same address takes the reconnect, with the same session, and replays what
 // was missed meanwhile.
