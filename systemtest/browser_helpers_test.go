@@ -471,9 +471,9 @@ func (p *tab) signIn(t *testing.T, email string) {
 	p.typeInto(t, "", "Email", email)
 	p.typeInto(t, "", "Password", store.DemoPassword)
 	p.click(t, xControl("", "Sign In"))
-	p.waitFor(t, "the inbox after signing in", exists(`//h2[@id='inbox-title']`)+` && document.readyState === 'complete'`, 10*time.Second)
+	p.waitFor(t, "the inbox after signing in", exists(`//h2[@id='inbox-title']`)+` && document.readyState === 'complete'`, swapWait)
 	if !p.dev.noScript {
-		p.waitFor(t, "htmx to start", `window.htmx !== undefined`, 5*time.Second)
+		p.waitFor(t, "htmx to start", `window.htmx !== undefined`, swapWait)
 	}
 	p.mark(t)
 }
