@@ -193,9 +193,12 @@ func TestBrowserLiveConnectsWhenTheExtensionArrivesLate(t *testing.T) {
 	in := newSystem(t).start(t)
 	p := openPage(t, "patient", in.URL, desktop)
 	flow(t)
-	p.delayRequests(t, "*hx-sse*", 400*time.Millisecond)
+	held := p.delayRequests(t, "*hx-sse*", 400*time.Millisecond)
 	p.signIn(t, maria)
 	in.waitStreams(t, 1)
+	if held() == 0 {
+		t.Fatal("the extension's file was never held back: the test proves nothing")
+	}
 }
 
 // A page whose user already holds every stream her account may have on the instance (her other
