@@ -10,17 +10,21 @@ import (
 	"securemessages/views/htmltest"
 )
 
-// csrfCase is a request a route would carry out, with what it changes when it does.
+// csrfCase is a request a route would carry out, the answer it gets with a valid token (status,
+// Location, and text the page says), and what it changes when it does (nil: nothing counts
+// shows).
 type csrfCase struct {
-	path    string
-	form    url.Values
-	changed func(before, after counts) bool
+	path     string
+	form     url.Values
+	status   int
+	location string
+	says     string
+	changed  func(before, after counts) bool
 }
 
-// csrfCases gives, for the inbox's state-changing routes, a request that succeeds with a valid
-// token, and how to see that it did. A route missing here is still checked, with Maria's
-// cancellable message as its id and the compose form as its body; its control then only shows
-// that the valid token is not refused.
+// csrfCases gives, for every state-changing route, a request that gets past the CSRF check with
+// a valid token, the exact answer it then gets, and how to see that it did. A route missing here
+// fails the test.
 func csrfCases(t *testing.T, e *env, m demoInbox, c *client) map[string]csrfCase {
 	t.Helper()
 	compose := filledCompose(t, e, c, "CSRF probe")
@@ -28,21 +32,31 @@ func csrfCases(t *testing.T, e *env, m demoInbox, c *client) map[string]csrfCase
 	reply.Set("body", "CSRF probe")
 	reply.Set("consent", "yes")
 	return map[string]csrfCase{
-		"/signin": {"/signin", url.Values{"email": {maria}, "password": {store.DemoPassword}},
+		"/signin": {"/signin", url.Values{"email": {maria}, "password": {store.DemoPassword}}, http.StatusSeeOther, "/inbox", "",
 			// Signing in again replaces the browser's session: one more sign-in, as many sessions.
 			func(b, a counts) bool { return a.SignIns == b.SignIns+1 && a.Sessions == b.Sessions }},
-		"/signout": {"/signout", url.Values{},
+		"/signout": {"/signout", url.Values{}, http.StatusSeeOther, "/signin", "",
 			func(b, a counts) bool { return a.Sessions == b.Sessions-1 }},
-		"/messages": {"/messages", compose,
+		// A full session has no code to give: the code page sends it back to sign in.
+		"/signin/code": {"/signin/code", url.Values{"code": {"000000"}}, http.StatusSeeOther, "/signin", "", nil},
+		"/messages": {"/messages", compose, http.StatusSeeOther, "/inbox?notice=sent", "",
 			func(b, a counts) bool { return a.Messages == b.Messages+1 }},
-		"/messages/:id/replies": {"/messages/" + e.mid(m.refillDr.ID) + "/replies", reply,
+		"/messages/:id/replies": {"/messages/" + e.mid(m.refillDr.ID) + "/replies", reply, http.StatusSeeOther, "/inbox?notice=sent", "",
 			func(b, a counts) bool { return a.Messages == b.Messages+1 }},
-		"/messages/:id/cancel": {"/messages/" + e.mid(m.lab.ID) + "/cancel", url.Values{},
+		"/messages/:id/cancel": {"/messages/" + e.mid(m.lab.ID) + "/cancel", url.Values{}, http.StatusSeeOther, "/inbox?notice=cancelled", "",
 			func(b, a counts) bool { return a.Messages == b.Messages-1 }},
-		"/conversations/:id/archive": {"/conversations/" + e.cid(m.refill.ConversationID) + "/archive", url.Values{},
+		"/conversations/:id/archive": {"/conversations/" + e.cid(m.refill.ConversationID) + "/archive", url.Values{}, http.StatusSeeOther, "/inbox?notice=archived", "",
 			func(b, a counts) bool { return a.Archived == b.Archived+1 }},
-		"/conversations/:id/reopen": {"/conversations/" + e.cid(m.rash.ConversationID) + "/reopen", url.Values{},
+		"/conversations/:id/reopen": {"/conversations/" + e.cid(m.rash.ConversationID) + "/reopen", url.Values{}, http.StatusSeeOther, "/inbox?notice=reopened", "",
 			func(b, a counts) bool { return a.Archived == b.Archived-1 }},
+		// Two-step sign-in: setting up shows the key; turning it on or off with a wrong code gets
+		// as far as checking the code (the password was right), which only a request past the CSRF
+		// check does.
+		"/account/totp": {"/account/totp", url.Values{}, http.StatusOK, "", "", nil},
+		"/account/totp/enable": {"/account/totp/enable", url.Values{"password": {store.DemoPassword}, "code": {"000000"}},
+			http.StatusUnprocessableEntity, "", "That code did not match. Enter the current 6-digit code from your app.", nil},
+		"/account/totp/disable": {"/account/totp/disable", url.Values{"password": {store.DemoPassword}, "code": {"000000"}},
+			http.StatusUnprocessableEntity, "", "That code did not match. Enter the current 6-digit code from your app.", nil},
 	}
 }
 
@@ -69,7 +83,7 @@ func TestCSRFOnEveryStateChange(t *testing.T) {
 			other := e.signIn(t, tom)
 			tc, known := csrfCases(t, e, m, patient)[pattern]
 			if !known {
-				tc = csrfCase{path: strings.ReplaceAll(pattern, ":id", e.mid(m.lab.ID)), form: filledCompose(t, e, patient, "CSRF probe")}
+				t.Fatalf("%s has no case in csrfCases: add one, with the answer a valid token gets", route)
 			}
 			tc.form.Del(csrfField)
 			valid := patient.token(t)
@@ -129,10 +143,11 @@ func TestCSRFOnEveryStateChange(t *testing.T) {
 			form := cloneValues(tc.form)
 			form.Set(csrfField, valid)
 			r := patient.send(t, method, tc.path, form, same...)
-			if r.Status == http.StatusForbidden || r.Status >= 500 {
-				t.Fatalf("with a valid token: status %d\n%s", r.Status, r.Body)
+			if r.Status != tc.status || r.Header.Get("Location") != tc.location || !strings.Contains(r.Body, tc.says) {
+				t.Fatalf("with a valid token: status %d, Location %q; want %d, %q, saying %q\n%s",
+					r.Status, r.Header.Get("Location"), tc.status, tc.location, tc.says, r.Body)
 			}
-			if known && !tc.changed(before, e.counts(t)) {
+			if tc.changed != nil && !tc.changed(before, e.counts(t)) {
 				t.Errorf("with a valid token the request changed nothing: %+v -> %+v (status %d)", before, e.counts(t), r.Status)
 			}
 		})

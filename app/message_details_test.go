@@ -103,8 +103,8 @@ func TestMessageSlotsRefused(t *testing.T) {
 			id         int64
 			reason     string
 		}{
-			{"cancel what was answered", "/messages/%s/cancel", m.refill.ID, cancelRefused},
-			{"cancel the physician's", "/messages/%s/cancel", m.refillDr.ID, cancelRefused},
+			{"cancel what was answered", "/messages/%s/cancel", m.refill.ID, cancelRefusedText},
+			{"cancel the physician's", "/messages/%s/cancel", m.refillDr.ID, cancelRefusedText},
 			{"reply in an archived thread", "/messages/%s/reply", m.rashRN.ID, "This conversation is archived; Re-Open it to write more."},
 		} {
 			t.Run(s.name, func(t *testing.T) {

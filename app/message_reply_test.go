@@ -115,7 +115,7 @@ func TestReplySendRefused(t *testing.T) {
 			if _, err := e.st.Archive(t.Context(), e.user(t, physician).Viewer(), store.Origin{}, m.refill.ConversationID); err != nil {
 				t.Fatal(err)
 			}
-		}, http.StatusConflict, replyRefused},
+		}, http.StatusConflict, "This conversation can no longer be answered here: it was archived or the message was removed. Your text is kept below; Re-Open the conversation to send it."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

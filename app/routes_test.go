@@ -82,28 +82,66 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 	if len(gets) < 9 {
 		t.Fatalf("only %d GET routes found: %q", len(gets), gets)
 	}
+	// answer is the status and Location a GET of route gets, by who asks and, for a message's
+	// routes, which message.
+	answer := func(route, who string, htmx bool, msg int64) (int, string) {
+		signedIn := who != "signed out"
+		switch route {
+		case "/healthz", "/static/+":
+			return http.StatusOK, ""
+		case "/":
+			if signedIn {
+				return http.StatusSeeOther, "/inbox"
+			}
+			return http.StatusSeeOther, "/signin"
+		case "/signin":
+			if signedIn {
+				return http.StatusSeeOther, "/inbox"
+			}
+			return http.StatusOK, ""
+		case "/signin/code":
+			return http.StatusSeeOther, "/signin" // only a sign-in waiting for its code has one to give
+		}
+		switch {
+		case !signedIn && htmx:
+			return http.StatusUnauthorized, ""
+		case !signedIn:
+			return http.StatusSeeOther, "/signin"
+		case route == "/messages/:id/cancel" && (who != "patient" || msg != m.lab.ID):
+			return http.StatusConflict, "" // only her own message that nobody acted on
+		case route == "/messages/:id/reply" && msg == m.rash.ID:
+			return http.StatusConflict, "" // an archived thread takes no reply
+		}
+		return http.StatusOK, ""
+	}
 	for _, route := range gets {
-		var paths []string
+		type target struct {
+			path string
+			msg  int64
+		}
+		var paths []target
 		switch {
 		case route == "/static/+":
-			paths = []string{asset}
+			paths = []target{{asset, 0}}
 		case strings.Contains(route, ":id"):
 			// Every kind of message: cancellable, answered, the care team's, archived.
 			for _, msg := range []int64{m.lab.ID, m.refill.ID, m.refillDr.ID, m.rash.ID} {
-				paths = append(paths, strings.ReplaceAll(route, ":id", e.mid(msg)))
+				paths = append(paths, target{strings.ReplaceAll(route, ":id", e.mid(msg)), msg})
 			}
 		default:
-			paths = []string{route, route + "?all=1"}
+			paths = []target{{route, 0}, {route + "?all=1", 0}}
 		}
-		for _, path := range paths {
+		for _, p := range paths {
+			path := p.path
 			for _, who := range []struct {
 				name string
 				c    *client
 			}{{"patient", patient}, {"staff", staff}, {"signed out", e.anon()}} {
 				for _, htmx := range []bool{false, true} {
 					r := who.c.variant(htmx).get(t, path)
-					if r.Status >= 500 || (who.name == "patient" && r.Status >= 400 && r.Status != http.StatusConflict) {
-						t.Errorf("%s GET %s (htmx %t): status %d\n%s", who.name, path, htmx, r.Status, r.Body)
+					if status, location := answer(route, who.name, htmx, p.msg); r.Status != status || r.Header.Get("Location") != location {
+						t.Errorf("%s GET %s (htmx %t): status %d, Location %q; want %d, %q\n%s",
+							who.name, path, htmx, r.Status, r.Header.Get("Location"), status, location, r.Body)
 					}
 					if route == "/static/+" || route == "/healthz" {
 						continue

@@ -310,7 +310,7 @@ func TestHubSessionEndedAcrossInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range []*pipeStream{onA, onB} {
-		fs := s.expectEnd(t, time.Second)
+		fs := s.expectEnd(t, testTimeout)
 		if len(fs) == 0 || fs[len(fs)-1].Event != SSESignedOut {
 			t.Fatalf("frames %v; want the stream to end with %s", fs, SSESignedOut)
 		}

@@ -47,7 +47,7 @@ var (
 )
 
 // testTimeout bounds every wait that is not itself what a test measures.
-const testTimeout = 5 * time.Second
+const testTimeout = 15 * time.Second
 
 // ev is a message_sent event in patient's conversation 100+id.
 func ev(id int64, patient store.Viewer) store.Event {

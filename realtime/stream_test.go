@@ -386,7 +386,7 @@ func TestServeShutdown(t *testing.T) {
 	p := serve(t, h, &fakeSource{}, maria, "k", ServeOptions{Heartbeat: time.Hour, Shutdown: shutdown})
 	p.connected(t)
 	close(shutdown)
-	fs := p.expectEnd(t, time.Second)
+	fs := p.expectEnd(t, testTimeout)
 	if len(fs) != 1 || fs[0].Retry == "" || fs[0].ID != "" || fs[0].Event != "" {
 		t.Fatalf("frames %v; want one retry hint", fs)
 	}

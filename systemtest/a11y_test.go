@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -291,9 +290,10 @@ func TestA11yFocusAfterSwaps(t *testing.T) {
 	// Focus elsewhere, then the practice answers another message: the live refresh must not
 	// move focus, nor lose the draft.
 	p.js(t, `$x(`+jsString(xControl("", "Show All Conversations"))+`).focus()`, nil)
+	p.countRefreshes(t)
 	lp.staffReply(t, subjLab, "Answer while Maria writes.")
-	p.waitFor(t, "the live refresh", exists(xReplyUnder(subjLab, "Re: "+subjLab, 1)), 5*time.Second)
-	time.Sleep(200 * time.Millisecond)
+	p.waitFor(t, "the live refresh", exists(xReplyUnder(subjLab, "Re: "+subjLab, 1)), liveShows)
+	p.waitRefreshes(t, 1) // swapped in and settled: anything it would do to focus is done
 	focusIs("a live refresh", "Show All Conversations")
 	var draft string
 	p.js(t, `$x(`+jsString(xField(form, "Message"))+`).value`, &draft)

@@ -471,9 +471,9 @@ func (p *tab) signIn(t *testing.T, email string) {
 	p.typeInto(t, "", "Email", email)
 	p.typeInto(t, "", "Password", store.DemoPassword)
 	p.click(t, xControl("", "Sign In"))
-	p.waitFor(t, "the inbox after signing in", exists(`//h2[@id='inbox-title']`)+` && document.readyState === 'complete'`, 10*time.Second)
+	p.waitFor(t, "the inbox after signing in", exists(`//h2[@id='inbox-title']`)+` && document.readyState === 'complete'`, swapWait)
 	if !p.dev.noScript {
-		p.waitFor(t, "htmx to start", `window.htmx !== undefined`, 5*time.Second)
+		p.waitFor(t, "htmx to start", `window.htmx !== undefined`, swapWait)
 	}
 	p.mark(t)
 }
@@ -542,11 +542,13 @@ func (p *tab) offline(t *testing.T, off bool) {
 }
 
 // delayRequests holds back the page's requests whose URL matches pattern (a glob) for d, as a
-// slow network would.
-func (p *tab) delayRequests(t *testing.T, pattern string, d time.Duration) {
+// slow network would. It returns how many requests it has held back so far.
+func (p *tab) delayRequests(t *testing.T, pattern string, d time.Duration) (held func() int) {
 	t.Helper()
+	var n atomic.Int32
 	chromedp.ListenTarget(p.ctx, func(ev any) {
 		if paused, ok := ev.(*fetch.EventRequestPaused); ok {
+			n.Add(1)
 			go func() {
 				time.Sleep(d)
 				c := chromedp.FromContext(p.ctx)
@@ -555,6 +557,7 @@ func (p *tab) delayRequests(t *testing.T, pattern string, d time.Duration) {
 		}
 	})
 	p.run(t, "delay "+pattern, fetch.Enable().WithPatterns([]*fetch.RequestPattern{{URLPattern: pattern}}))
+	return func() int { return int(n.Load()) }
 }
 
 // readAxe reads axe-core's script once per test binary.

@@ -21,7 +21,7 @@ import (
 // step must complete with plain forms and links and a whole new page.
 
 // swapWait bounds how long a step may take to show its result.
-const swapWait = 5 * time.Second
+const swapWait = 15 * time.Second
 
 // patientFlow is one thing a patient does, from a freshly signed-in inbox.
 type patientFlow struct {

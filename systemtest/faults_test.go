@@ -54,6 +54,20 @@ func secPrivatePostgres(t *testing.T) *localpg.Server {
 	return pg
 }
 
+// startPostgresAgain starts a stopped private PostgreSQL server again, in its directory and on its
+// port, as a restart does; it is stopped when the test ends.
+func startPostgresAgain(t *testing.T, pg *localpg.Server) *localpg.Server {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	again, err := localpg.Start(ctx, pg.Dir, pg.Port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { again.Stop() })
+	return again
+}
+
 // secAttempt is one send made under load, and what came of it.
 type secAttempt struct {
 	who    string
@@ -80,7 +94,6 @@ func (a *secAttempt) confirmed() bool {
 func TestFaultPostgresRestart(t *testing.T) {
 	t.Parallel()
 	pg := secPrivatePostgres(t)
-	dir, port := pg.Dir, pg.Port
 	sys := newSecSystemOn(t, pg.URL)
 	in := sys.start(t, nil)
 
@@ -202,13 +215,7 @@ func TestFaultPostgresRestart(t *testing.T) {
 	waitUntil("503s during the outage", func() bool {
 		return count(1, "send", http.StatusServiceUnavailable) >= 3 && count(1, "reply", http.StatusServiceUnavailable) >= 3
 	})
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	pg, err := localpg.Start(ctx, dir, port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pg.Stop() })
+	startPostgresAgain(t, pg)
 	t.Logf("PostgreSQL was down for %v", time.Since(down).Round(time.Millisecond))
 	phase.Store(2)
 	// The same app, not restarted, works again.
@@ -456,11 +463,8 @@ func TestFaultRedisDown(t *testing.T) {
 	t.Cleanup(stopLoad)
 
 	// Live before the outage: what A commits reaches B's streams through Redis.
-	time.Sleep(time.Second)
 	for _, s := range streams {
-		if len(s.s.eventIDs()) == 0 {
-			t.Fatalf("%s received nothing live before the outage", s.s.name)
-		}
+		s.s.waitFor(t, "an event live before the outage", secWait, func([]sseFrame, bool) bool { return len(s.s.eventIDs()) > 0 })
 	}
 
 	if err := sys.redis.Stop(); err != nil {
@@ -468,14 +472,16 @@ func TestFaultRedisDown(t *testing.T) {
 	}
 	redisDown.Store(true)
 	time.Sleep(outage)
-	// Something must have been missed for the catch-up to mean anything.
+	// Something must have been missed for the catch-up to mean anything (the load goes on until
+	// something is).
 	missed := 0
-	for _, s := range streams {
-		missed += len(sys.eventIDs(t, sys.viewer(t, s.email), after)) - len(s.s.eventIDs())
-	}
-	if missed == 0 {
-		t.Fatal("no stream missed anything while Redis was down: the test proves nothing")
-	}
+	storetest.WaitFor(t, secWait, "a stream to miss something while Redis was down (else the test proves nothing)", func() bool {
+		missed = 0
+		for _, s := range streams {
+			missed += len(sys.eventIDs(t, sys.viewer(t, s.email), after)) - len(s.s.eventIDs())
+		}
+		return missed > 0
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := sys.redis.Restart(ctx); err != nil {
@@ -586,7 +592,9 @@ func TestDoubleSubmitOverHTTP(t *testing.T) {
 
 // TestRacesOverHTTP: two people act on one conversation at the same instant, each on a
 // connection of their own, many times over. The database decides: the outcome is always one a
-// serial order would give, and the answers say which.
+// serial order would give, and the answers say which. Free races may happen to fall the same way
+// every time, so each pair is also run in both orders for sure (held): then each order must give
+// its own serial outcome.
 func TestRacesOverHTTP(t *testing.T) {
 	t.Parallel()
 	const rounds = 20
@@ -598,7 +606,7 @@ func TestRacesOverHTTP(t *testing.T) {
 	physician.token(t)
 
 	// race posts both at the same moment, each on fresh connections, and returns the statuses.
-	race := func(c1 *secClient, p1 string, f1 url.Values, c2 *secClient, p2 string, f2 url.Values) (int, int) {
+	race := func(t *testing.T, c1 *secClient, p1 string, f1 url.Values, c2 *secClient, p2 string, f2 url.Values) (int, int) {
 		t.Helper()
 		start := make(chan struct{})
 		var wg sync.WaitGroup
@@ -610,25 +618,103 @@ func TestRacesOverHTTP(t *testing.T) {
 		go func() { defer wg.Done(); <-start; r2, e2 = b.do("POST", p2, withToken(f2, c2.csrf)) }()
 		close(start)
 		wg.Wait()
-		if e1 != nil || e2 != nil {
-			t.Fatalf("POST %s: %v; POST %s: %v", p1, e1, p2, e2)
+		return answered(t, p1, r1, e1, p2, r2, e2)
+	}
+
+	// held posts both as race does, but in a sure order: a transaction of the test's holds the
+	// conversation's row lock (as a competing change would), the first post is sent and shown to
+	// wait for it (pg_stat_activity), then the second, shown to wait too, and the lock is let go.
+	// PostgreSQL hands a row's lock to its waiters in the order they came, so the first post is
+	// decided first and the second is judged on its result.
+	held := func(t *testing.T, conv int64, c1 *secClient, p1 string, f1 url.Values, c2 *secClient, p2 string, f2 url.Values) (int, int) {
+		t.Helper()
+		ctx := t.Context()
+		tx, err := sys.db().BeginTxx(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
-		for _, r := range []*secResp{r1, r2} {
-			if r.Status >= 500 {
-				t.Fatalf("%s\n%s", r, excerpt(r.Body))
+		defer tx.Rollback()
+		var holder int
+		if err := tx.GetContext(ctx, &holder, `SELECT pg_backend_pid()`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.ExecContext(ctx, `SELECT id FROM conversations WHERE id = $1 FOR UPDATE`, conv); err != nil {
+			t.Fatal(err)
+		}
+		type answer struct {
+			r   *secResp
+			err error
+		}
+		post := func(c *secClient, path string, form url.Values) chan answer {
+			ch := make(chan answer, 1)
+			fresh := c.fresh()
+			go func() { r, err := fresh.do("POST", path, withToken(form, c.csrf)); ch <- answer{r, err} }()
+			return ch
+		}
+		// waiting waits until n sessions of the database wait for a row lock, the first behind the
+		// holder, while none of the posts has been answered.
+		waiting := func(n int, posts ...chan answer) {
+			t.Helper()
+			storetest.WaitFor(t, secWait, fmt.Sprintf("%d posts waiting for the conversation's lock", n), func() bool {
+				for _, ch := range posts {
+					select {
+					case a := <-ch:
+						t.Fatalf("a post was answered (%v %v) while the lock was held", a.r, a.err)
+					default:
+					}
+				}
+				var w struct {
+					Waiting      int  `db:"waiting"`
+					BehindHolder bool `db:"behind_holder"`
+				}
+				if err := sys.db().GetContext(ctx, &w, `
+					SELECT count(*) AS waiting, bool_or($1 = ANY(pg_blocking_pids(pid))) IS TRUE AS behind_holder
+					FROM pg_stat_activity
+					WHERE datname = current_database() AND wait_event_type = 'Lock'`, holder); err != nil {
+					t.Fatal(err)
+				}
+				return w.Waiting == n && w.BehindHolder
+			})
+		}
+		first := post(c1, p1, f1)
+		waiting(1, first)
+		second := post(c2, p2, f2)
+		waiting(2, first, second)
+		if err := tx.Rollback(); err != nil {
+			t.Fatal(err)
+		}
+		var a1, a2 answer
+		for _, w := range []struct {
+			ch  chan answer
+			got *answer
+		}{{first, &a1}, {second, &a2}} {
+			select {
+			case *w.got = <-w.ch:
+			case <-time.After(secWait):
+				t.Fatalf("no answer %v after the lock was let go", secWait)
 			}
 		}
-		return r1.Status, r2.Status
+		return answered(t, p1, a1.r, a1.err, p2, a2.r, a2.err)
 	}
 
 	t.Run("archive against follow-up", func(t *testing.T) {
 		outcomes := map[string]int{}
-		for i := range rounds {
-			sent := sys.startConversation(t, secMaria, fmt.Sprintf("Archive race %d", i), "Text")
+		// round races a follow-up against an archive, freely or in a sure order ("follow-up
+		// first", "archive first"), and returns the outcome, which must be a serial order's.
+		round := func(i int, order string) string {
+			sent := sys.startConversation(t, secMaria, fmt.Sprintf("Archive race %d %s", i, order), "Text")
 			before := sys.newestEvent(t)
-			follow, archive := race(
-				maria, fmt.Sprintf("/messages/%s/replies", sys.msg(sent.MessageID)), secReplyForm("One more thing"),
-				physician, fmt.Sprintf("/conversations/%s/archive", sys.conv(sent.ConversationID)), url.Values{})
+			followPath, followForm := fmt.Sprintf("/messages/%s/replies", sys.msg(sent.MessageID)), secReplyForm("One more thing")
+			archivePath := fmt.Sprintf("/conversations/%s/archive", sys.conv(sent.ConversationID))
+			var follow, archive int
+			switch order {
+			case "":
+				follow, archive = race(t, maria, followPath, followForm, physician, archivePath, url.Values{})
+			case "follow-up first":
+				follow, archive = held(t, sent.ConversationID, maria, followPath, followForm, physician, archivePath, url.Values{})
+			case "archive first":
+				archive, follow = held(t, sent.ConversationID, physician, archivePath, url.Values{}, maria, followPath, followForm)
+			}
 			// The thread was open, so the archive always goes through; the follow-up goes through
 			// only if it got there first, and then it comes before the archive.
 			if archive != http.StatusSeeOther {
@@ -642,44 +728,70 @@ func TestRacesOverHTTP(t *testing.T) {
 			replies := sys.count(t, `SELECT count(*) FROM messages WHERE parent_id = $1`, sent.MessageID)
 			switch {
 			case follow == http.StatusSeeOther && replies == 1 && strings.Join(kinds, ",") == "message_sent,conversation_archived":
-				outcomes["follow-up first"]++
+				return "follow-up first"
 			case follow == http.StatusConflict && replies == 0 && strings.Join(kinds, ",") == "conversation_archived":
-				outcomes["archive first"]++
-			default:
-				t.Fatalf("round %d: follow-up %d, archive %d, %d replies stored, events %v", i, follow, archive, replies, kinds)
+				return "archive first"
 			}
+			t.Fatalf("round %d: follow-up %d, archive %d, %d replies stored, events %v", i, follow, archive, replies, kinds)
+			return ""
+		}
+		for i := range rounds {
+			outcomes[round(i, "")]++
 		}
 		t.Logf("outcomes: %v", outcomes)
+		for _, order := range []string{"follow-up first", "archive first"} {
+			if got := round(rounds, order); got != order {
+				t.Errorf("held %s: the outcome was %s", order, got)
+			}
+		}
 	})
 
 	t.Run("cancel against reply", func(t *testing.T) {
 		outcomes := map[string]int{}
-		for i := range rounds {
-			first := sys.startConversation(t, secMaria, fmt.Sprintf("Cancel race %d", i), "Text")
+		// round races a cancel against a reply, freely or in a sure order ("cancel first",
+		// "reply first"), and returns the outcome, which must be a serial order's.
+		round := func(i int, order string) string {
+			first := sys.startConversation(t, secMaria, fmt.Sprintf("Cancel race %d %s", i, order), "Text")
 			// A later message, so that a cancel leaves the conversation (and the reply's 409 page).
 			later := sys.reply(t, secMaria, first.MessageID, "Also this")
-			cancelStatus, replyStatus := race(
-				maria, fmt.Sprintf("/messages/%s/cancel", sys.msg(later.MessageID)), url.Values{},
-				physician, fmt.Sprintf("/messages/%s/replies", sys.msg(later.MessageID)), secReplyForm("Noted."))
+			cancelPath := fmt.Sprintf("/messages/%s/cancel", sys.msg(later.MessageID))
+			replyPath, replyForm := fmt.Sprintf("/messages/%s/replies", sys.msg(later.MessageID)), secReplyForm("Noted.")
+			var cancelStatus, replyStatus int
+			switch order {
+			case "":
+				cancelStatus, replyStatus = race(t, maria, cancelPath, url.Values{}, physician, replyPath, replyForm)
+			case "cancel first":
+				cancelStatus, replyStatus = held(t, first.ConversationID, maria, cancelPath, url.Values{}, physician, replyPath, replyForm)
+			case "reply first":
+				replyStatus, cancelStatus = held(t, first.ConversationID, physician, replyPath, replyForm, maria, cancelPath, url.Values{})
+			}
 			exists := sys.count(t, `SELECT count(*) FROM messages WHERE id = $1`, later.MessageID)
 			replies := sys.count(t, `SELECT count(*) FROM messages WHERE parent_id = $1`, later.MessageID)
 			switch {
 			case cancelStatus == http.StatusSeeOther && (replyStatus == http.StatusNotFound || replyStatus == http.StatusConflict) && exists == 0 && replies == 0:
-				outcomes["cancel first"]++
+				return "cancel first"
 			case replyStatus == http.StatusSeeOther && cancelStatus == http.StatusConflict && exists == 1 && replies == 1:
-				outcomes["reply first"]++
-			default:
-				t.Fatalf("round %d: cancel %d, reply %d; message exists %d, replies %d", i, cancelStatus, replyStatus, exists, replies)
+				return "reply first"
 			}
+			t.Fatalf("round %d: cancel %d, reply %d; message exists %d, replies %d", i, cancelStatus, replyStatus, exists, replies)
+			return ""
+		}
+		for i := range rounds {
+			outcomes[round(i, "")]++
 		}
 		t.Logf("outcomes: %v", outcomes)
+		for _, order := range []string{"cancel first", "reply first"} {
+			if got := round(rounds, order); got != order {
+				t.Errorf("held %s: the outcome was %s", order, got)
+			}
+		}
 	})
 
 	t.Run("archive against archive", func(t *testing.T) {
 		for i := range rounds {
 			sent := sys.startConversation(t, secMaria, fmt.Sprintf("Double archive %d", i), "Text")
 			path := fmt.Sprintf("/conversations/%s/archive", sys.conv(sent.ConversationID))
-			s1, s2 := race(maria, path, url.Values{}, physician, path, url.Values{})
+			s1, s2 := race(t, maria, path, url.Values{}, physician, path, url.Values{})
 			if (s1 == http.StatusSeeOther) == (s2 == http.StatusSeeOther) || s1+s2 != http.StatusSeeOther+http.StatusConflict {
 				t.Fatalf("round %d: patient %d, staff %d: want one 303 and one 409", i, s1, s2)
 			}
@@ -688,4 +800,19 @@ func TestRacesOverHTTP(t *testing.T) {
 			}
 		}
 	})
+}
+
+// answered checks that two racing posts were answered, each as a serial order answers it: done
+// (303), gone (404) or no longer applying (409), and returns their statuses.
+func answered(t *testing.T, p1 string, r1 *secResp, e1 error, p2 string, r2 *secResp, e2 error) (int, int) {
+	t.Helper()
+	if e1 != nil || e2 != nil {
+		t.Fatalf("POST %s: %v; POST %s: %v", p1, e1, p2, e2)
+	}
+	for _, r := range []*secResp{r1, r2} {
+		if r.Status != http.StatusSeeOther && r.Status != http.StatusNotFound && r.Status != http.StatusConflict {
+			t.Fatalf("%s: want 303, 404 or 409\n%s", r, excerpt(r.Body))
+		}
+	}
+	return r1.Status, r2.Status
 }

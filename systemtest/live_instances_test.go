@@ -32,13 +32,19 @@ const (
 )
 
 // liveWait bounds every wait that is not itself the point of a test.
-const liveWait = 10 * time.Second
+const liveWait = 20 * time.Second
 
 // newLiveSystem is newSystem for the live-update tests: instances with the given heartbeat and
 // the system's caps on streams, whose stop checks that everything they ran has ended.
 func newLiveSystem(t *testing.T, heartbeat time.Duration) *system {
 	t.Helper()
-	sys := newSystem(t)
+	return newLiveSystemOn(t, storetest.URL(t, true), heartbeat)
+}
+
+// newLiveSystemOn is newLiveSystem over a database that already holds the demo.
+func newLiveSystemOn(t *testing.T, dbURL string, heartbeat time.Duration) *system {
+	t.Helper()
+	sys := newSystemOn(t, dbURL)
 	sys.checked, sys.heartbeat = true, heartbeat
 	sys.configure = func(_ *testing.T, s *system) app.Config {
 		// Built by hand: a short heartbeat, the test key ring.

@@ -304,12 +304,16 @@ func testSIGTERMUnderLoad(t *testing.T, bin string) {
 	}
 	close(stop)
 	wg.Wait()
-	// The requests in flight are still waiting on the lock; let them go.
+	// The requests in flight are still waiting on the lock, and the process waits for them; then
+	// let them go.
 	time.Sleep(500 * time.Millisecond)
 	select {
 	case <-p.exited:
 		t.Fatal("the process exited with requests still in flight")
 	default:
+	}
+	if n := sys.count(t, `SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`); n != 2 {
+		t.Fatalf("%d requests waiting on the lock after SIGTERM, want the 2 in flight", n)
 	}
 	if err := tx.Commit(); err != nil {
 		t.Fatal(err)

@@ -466,8 +466,12 @@ func TestLiveStreamsMatrix(t *testing.T) {
 		w.s.expectIDs(t, secWait, mariaIDs)
 	}
 	// The allowed streams on the far instance have heard it all through Redis; give the others
-	// the same chance, plus some heartbeats, and they must have heard nothing.
-	time.Sleep(time.Second)
+	// the same chance, plus five heartbeats each (a second at the suite's heartbeat), and they must
+	// have heard nothing.
+	for _, w := range others {
+		fs, _ := w.s.snapshot()
+		w.s.waitFor(t, "five more heartbeats", secWait, func(now []sseFrame, ended bool) bool { return ended || len(now) >= len(fs)+5 })
+	}
 	for _, w := range others {
 		if ids := w.s.eventIDs(); len(ids) != 0 {
 			t.Errorf("%s received events %v of Maria's", w.s.name, ids)

@@ -133,7 +133,9 @@ func TestSessionExpiry(t *testing.T) {
 func TestSignOutEndsSessionAndStreams(t *testing.T) {
 	t.Parallel()
 	sys := newSecSystem(t)
-	in := sys.start(t, func(c *app.Config) { c.Heartbeat = 10 * time.Second }) // a long heartbeat: the end is pushed, not noticed
+	// A heartbeat of a minute: the stream's own session check (every third heartbeat) cannot end
+	// it within the wait, so an end seen here was pushed.
+	in := sys.start(t, func(c *app.Config) { c.Heartbeat = time.Minute })
 	laptop, phone := in.signIn(t, secMaria), in.signIn(t, secMaria)
 	token := laptop.token(t)
 	after := sys.newestEvent(t)
@@ -147,7 +149,7 @@ func TestSignOutEndsSessionAndStreams(t *testing.T) {
 		t.Error("the session row is still there after sign-out")
 	}
 	start := time.Now()
-	fs := laptopStream.waitFor(t, "the end of the stream", 2*time.Second, func(_ []sseFrame, ended bool) bool { return ended })
+	fs := laptopStream.waitFor(t, "the end of the stream", secWait, func(_ []sseFrame, ended bool) bool { return ended })
 	if last := fs[len(fs)-1]; last.Event != realtime.SSESignedOut {
 		t.Errorf("the signed-out stream ended with %+v", last)
 	}

@@ -93,7 +93,7 @@ func (l *walkEvents) record(ch <-chan *redis.Message) {
 // expect waits for the next published event of kind, and checks that it is ids and a kind only.
 func (l *walkEvents) expect(t *testing.T, kind string) map[string]any {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(secWait)
 	for {
 		l.mu.Lock()
 		for l.seen < len(l.payloads) {
