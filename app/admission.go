@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -43,13 +42,11 @@ var errBusy = errors.New("app: every request slot stayed busy")
 // start to finish with little to wait for once it has begun, and the slowest pages come close to
 // the median.
 //
-// The live stream holds its request for hours and is not counted; neither are the health check,
-// which the platform must always get an answer to, nor the static files, served from memory.
+// Which requests take a slot is said in routes.go: pages and fragments do, and so does any
+// request no route answers; the live stream, the health check, the static files and the forms
+// that check a password do not.
 func (a *App) admit(c *fiber.Ctx) error {
 	q := a.admission
-	if unadmitted(c.Path()) || checksPassword(c) {
-		return c.Next()
-	}
 	if !q.slots.TryAcquire(1) {
 		ctx, cancel := context.WithTimeout(context.Background(), q.wait)
 		err := q.slots.Acquire(ctx, 1)
@@ -60,24 +57,4 @@ func (a *App) admit(c *fiber.Ctx) error {
 	}
 	defer q.slots.Release(1)
 	return c.Next()
-}
-
-// unadmitted reports the paths that skip the queue.
-func unadmitted(path string) bool {
-	return path == "/events" || path == "/healthz" || strings.HasPrefix(path, "/static/")
-}
-
-// checksPassword reports the forms that check a password. They wait for the password-hashing
-// pool (store.CheckPassword) instead of a request slot: a hash takes far longer than a page, and
-// holding a slot through it would let a crowd of sign-ins keep every page waiting. Their other
-// work is a few short statements, bounded by the sign-in limits and the database pool.
-func checksPassword(c *fiber.Ctx) bool {
-	if c.Method() != fiber.MethodPost {
-		return false
-	}
-	switch c.Path() {
-	case "/signin", "/account/totp/enable", "/account/totp/disable":
-		return true
-	}
-	return false
 }

@@ -79,7 +79,6 @@ func newApp(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*
 	// then lets go of the request's memory at once instead of holding it for the stream's life.
 	f.Server().KeepHijackedConns = true
 	a.markReadErrors(f.Server())
-	a.middleware(f)
 	a.routes(f)
 	return a, f, nil
 }

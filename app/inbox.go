@@ -1,9 +1,7 @@
 package app
 
 import (
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -122,15 +120,23 @@ func buildNode(v store.Viewer, m *store.Message, conv string, iv *InboxView, q s
 func linksFor(msg string, a store.Actions, q string) MessageLinks {
 	var l MessageLinks
 	if a.ShowDetails {
-		l.Details = msg + q
+		l.Details = messageURL(msg, q)
 	}
 	if a.FollowUp || a.Reply {
-		l.Reply = msg + "/reply" + q
+		l.Reply = messageReplyURL(msg, q)
 	}
 	if a.Cancel {
-		l.Cancel = msg + "/cancel" + q
+		l.Cancel = messageCancelURL(msg, q)
 	}
 	return l
+}
+
+// SlotLinks are the addresses an open slot's forms and Close link use. Only an open slot calls
+// it, so the hundred messages of a page do not pay for them.
+func (n *MessageNode) SlotLinks() SlotLinks {
+	q := n.Inbox.Q()
+	return SlotLinks{Replies: messageRepliesURL(n.ID), Cancel: messageCancelURL(n.ID, ""),
+		Close: messageSlotURL(n.ID, q), List: inboxURL(q), AtMessage: inboxAtURL(n.ID, q)}
 }
 
 // stateAction is where a conversation's Archive or Re-Open buttons post, as store.Allowed gives
@@ -139,9 +145,9 @@ func linksFor(msg string, a store.Actions, q string) MessageLinks {
 func stateAction(id string, a store.Actions, q string) string {
 	switch {
 	case a.Reopen:
-		return "/conversations/" + id + "/reopen" + q
+		return conversationReopenURL(id, q)
 	case a.Archive:
-		return "/conversations/" + id + "/archive" + q
+		return conversationArchiveURL(id, q)
 	}
 	return ""
 }
@@ -162,44 +168,24 @@ func (iv *InboxView) Q() string { return listQuery(iv.ShowAll, iv.Assignment, iv
 
 // LiveURL is where the inbox fetches itself when its live stream reports a change: the same view,
 // marked live, with the newest event it reflects (see inboxShow).
-func (iv *InboxView) LiveURL() string {
-	q := iv.Q()
-	if q == "" {
-		q = "?"
-	} else {
-		q += "&"
-	}
-	return "/inbox" + q + "live=1&after=" + iv.LiveAfter
+func (iv *InboxView) LiveURL() string { return liveURL(iv.Q(), iv.LiveAfter) }
+
+// EventsURL is the page's live stream, replaying what came after the page was made.
+func (iv *InboxView) EventsURL() string { return eventsURL(iv.LiveAfter) }
+
+// With is the first page of the same view with another staff filter.
+func (iv *InboxView) With(assignment string) string {
+	return inboxURL(listQuery(iv.ShowAll, assignment, 1))
 }
 
-// With is the query for the first page of the same view with another staff filter.
-func (iv *InboxView) With(assignment string) string { return listQuery(iv.ShowAll, assignment, 1) }
+// Toggled is the first page of the same view with archived conversations toggled.
+func (iv *InboxView) Toggled() string { return inboxURL(listQuery(!iv.ShowAll, iv.Assignment, 1)) }
 
-// Toggled is the query for the first page of the same view with archived conversations toggled.
-func (iv *InboxView) Toggled() string { return listQuery(!iv.ShowAll, iv.Assignment, 1) }
+// Older is the next page of the list, further back in time.
+func (iv *InboxView) Older() string { return inboxURL(listQuery(iv.ShowAll, iv.Assignment, iv.Page+1)) }
 
-// Older and Newer are the queries for the neighbouring pages.
-func (iv *InboxView) Older() string { return listQuery(iv.ShowAll, iv.Assignment, iv.Page+1) }
-
-// Newer is the query for the page before this one.
-func (iv *InboxView) Newer() string { return listQuery(iv.ShowAll, iv.Assignment, iv.Page-1) }
-
-func listQuery(all bool, assignment string, page int) string {
-	q := url.Values{}
-	if page > 1 {
-		q.Set("page", strconv.Itoa(page))
-	}
-	if all {
-		q.Set("all", "1")
-	}
-	if assignment != "" {
-		q.Set("assigned", assignment)
-	}
-	if len(q) == 0 {
-		return ""
-	}
-	return "?" + q.Encode()
-}
+// Newer is the page before this one.
+func (iv *InboxView) Newer() string { return inboxURL(listQuery(iv.ShowAll, iv.Assignment, iv.Page-1)) }
 
 // showAll reads whether the archived conversations are shown, from a link or a form.
 func showAll(c *fiber.Ctx) bool { return c.Query("all") == "1" || c.FormValue("all") == "1" }
@@ -232,7 +218,7 @@ func pageParam(c *fiber.Ctx) int {
 
 // listURL is the inbox address for the view a request was made from.
 func listURL(c *fiber.Ctx) string {
-	return "/inbox" + listQuery(showAll(c), assignment(c), pageParam(c))
+	return inboxURL(listQuery(showAll(c), assignment(c), pageParam(c)))
 }
 
 // idParam reads the :id of a URL, a public id that parse reads (a.ids.ParseMessage or
@@ -265,13 +251,7 @@ func (a *App) changed(c *fiber.Ctx, code string, events ...store.Event) error {
 		}
 	}
 	if !isFragment(c) {
-		target := listURL(c)
-		if strings.Contains(target, "?") {
-			target += "&notice=" + code
-		} else {
-			target += "?notice=" + code
-		}
-		return c.Redirect(target, fiber.StatusSeeOther)
+		return c.Redirect(withQuery(listURL(c), "notice="+code), fiber.StatusSeeOther)
 	}
 	vd, err := a.inboxView(c, inboxOptions{showAll: showAll(c), notice: Notice{Text: notices[code]}, made: made})
 	if err != nil {

@@ -7,9 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/gofiber/fiber/v2/middleware/recover"
 	"github.com/gofiber/fiber/v2/middleware/requestid"
-	"github.com/gofiber/fiber/v2/utils"
 	"github.com/valyala/fasthttp"
 )
 
@@ -39,6 +37,12 @@ var securityHeaders = [][2]string{
 	{"X-Permitted-Cross-Domain-Policies", "none"},
 }
 
+// addSecurityHeaders is the middleware that sets securityHeaders (setSecurityHeaders).
+func addSecurityHeaders(c *fiber.Ctx) error {
+	setSecurityHeaders(c)
+	return c.Next()
+}
+
 // setSecurityHeaders sets securityHeaders, and HSTS for a year over HTTPS.
 func setSecurityHeaders(c *fiber.Ctx) {
 	for _, h := range securityHeaders {
@@ -62,21 +66,6 @@ func (a *App) markReadErrors(srv *fasthttp.Server) {
 		fiberHandles(fctx, err)
 		a.log.Info("request", "request_id", "", "route", "", "status", fctx.Response.StatusCode())
 	}
-}
-
-func (a *App) middleware(f *fiber.App) {
-	f.Use(keepRouterRequestID)
-	f.Use(requestid.New(requestid.Config{Generator: utils.UUIDv4}))
-	f.Use(a.logRequests)
-	f.Use(recover.New()) // inside logRequests, so a panic is logged as the 500 it becomes
-	f.Use(func(c *fiber.Ctx) error { setSecurityHeaders(c); return c.Next() })
-	f.Use(rejectBadBytes)
-	f.Use(a.requireHTTPS)
-	f.Use(a.noStore)
-	f.Use(a.admit) // before compressing and the session: both are part of the work it queues
-	f.Use(compressPages)
-	f.Use(a.loadSession)
-	f.Use(a.checkCSRF)
 }
 
 // routerRequestID is what a request id from the router may look like: a short token of safe
@@ -124,10 +113,10 @@ func isText(b []byte) bool { return bytes.IndexByte(b, 0) < 0 && utf8.Valid(b) }
 
 // requireHTTPS sends plain-HTTP requests to HTTPS in production, where the router terminates TLS
 // and says so in X-Forwarded-Proto. The target is APP_URL, never a host the request names, and
-// the answer is not cached: 308 keeps a post's method and body. The health check stays reachable
-// for the platform.
+// the answer is not cached: 308 keeps a post's method and body. The health check, registered
+// before it (routes.go), stays reachable for the platform.
 func (a *App) requireHTTPS(c *fiber.Ctx) error {
-	if !a.cfg.Production || c.Protocol() == "https" || c.Path() == "/healthz" {
+	if !a.cfg.Production || c.Protocol() == "https" {
 		return c.Next()
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
@@ -175,12 +164,10 @@ var gzipFastest = fasthttp.CompressHandlerLevel(func(*fasthttp.RequestCtx) {}, f
 // compressPages gzips pages at the fastest level. Fiber's compress middleware does the same but
 // prefers brotli wherever a browser accepts it, and brotli does not pay here: at its fastest
 // level it made an inbox page no smaller than gzip's fastest for more CPU, and at its default
-// level it took more CPU than rendering the page (BenchmarkCompressInboxPage; docs/performance.md). The event stream is left uncompressed:
-// a compressor per open page for hours, for a few bytes. Static files come compressed already.
+// level it took more CPU than rendering the page (BenchmarkCompressInboxPage; docs/performance.md).
+// The routes that use it are in routes.go: not the event stream, nor the static files, which come
+// compressed already.
 func compressPages(c *fiber.Ctx) error {
-	if c.Path() == "/events" {
-		return c.Next()
-	}
 	if err := c.Next(); err != nil {
 		return err
 	}

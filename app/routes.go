@@ -1,40 +1,87 @@
 package app
 
-import "github.com/gofiber/fiber/v2"
+import (
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+	"github.com/gofiber/fiber/v2/middleware/requestid"
+	"github.com/gofiber/fiber/v2/utils"
+)
 
-// routes is the one route table: to find the code for a URL, read it here.
-func (a *App) routes(r fiber.Router) {
-	// Operations and assets.
-	r.Get("/healthz", a.healthz)
-	r.Get("/static/+", a.staticFile)
+// routes is the one route table: every URL, and every handler a request to it goes through, in
+// order. Fiber runs a request down this list as it was registered: the middleware of Use (and of
+// a Group) for every request it reaches, a route's handlers when the route matches, until a
+// handler answers without calling c.Next(). So the routes at the top, which answer first, skip the
+// middleware registered below them; nothing else decides by looking at the path.
+//
+// Routes match whatever the case and with or without a trailing slash (Fiber's default), so
+// /HEALTHZ and /events/ are the same routes, with the same handlers, as /healthz and /events.
+//
+// A request no route matches, also one with another method than a route's (POST /healthz,
+// DELETE /static/...), goes on down to the pages: it takes its turn in the queue, its session
+// and CSRF token are checked (a signed-in POST without the token gets 403), and only then is it
+// answered 404 or 405. A wrong method thus gets the pages' checks, never fewer.
+func (a *App) routes(f *fiber.App) {
+	// Every request, whatever becomes of it.
+	f.Use(keepRouterRequestID)
+	f.Use(requestid.New(requestid.Config{Generator: utils.UUIDv4}))
+	f.Use(a.logRequests)
+	f.Use(recover.New()) // inside logRequests, so a panic is logged as the 500 it becomes
+	f.Use(addSecurityHeaders)
+	f.Use(rejectBadBytes)
+
+	// The platform's health check: over plain HTTP too, with no session, not waiting for a
+	// request slot, since the platform must always get an answer.
+	f.Get("/healthz", a.noStore, a.healthz)
+
+	// Every request below: sent to HTTPS in production, and kept out of every cache (static files
+	// set their own long-lived caching).
+	f.Use(a.requireHTTPS, a.noStore)
+
+	// Static files: served from memory, compressed already; no session, no request slot.
+	f.Get("/static/+", a.staticFile)
+
+	// Live updates: the stream holds its request for hours, so it takes no request slot, and it
+	// is not compressed (a compressor per open page for hours, for a few bytes).
+	f.Get("/events", a.loadSession, a.requireUser, a.eventStream)
+
+	// Forms that check a password wait for the password-hashing pool (store.CheckPassword), not
+	// for a request slot: a hash takes far longer than a page, and holding a slot through it
+	// would let a crowd of sign-ins keep every page waiting. Their other work is a few short
+	// statements, bounded by the sign-in limits and the database pool. Their pages (GET) are
+	// pages, below.
+	checksPassword := func(h ...fiber.Handler) []fiber.Handler {
+		return append([]fiber.Handler{compressPages, a.loadSession, a.checkCSRF}, h...)
+	}
+	f.Post("/signin", checksPassword(a.signin)...)
+	f.Post("/account/totp/enable", checksPassword(a.requireUser, a.totpEnable)...)
+	f.Post("/account/totp/disable", checksPassword(a.requireUser, a.totpDisable)...)
+
+	// Pages and fragments, and every request no route above answered: each waits for one of
+	// the request slots (admit, before compressing and the session: both are part of the work it
+	// queues), is gzipped, and has its session and, for a change, its CSRF token checked.
+	pages := f.Group("", a.admit, compressPages, a.loadSession, a.checkCSRF)
 
 	// Signing in and out.
-	r.Get("/", a.home)
-	r.Get("/signin", a.signinShow)
-	r.Post("/signin", a.signin)
-	r.Get("/signin/code", a.requireSecondFactor, a.signinCodeShow)
-	r.Post("/signin/code", a.requireSecondFactor, a.signinCode)
-	r.Post("/signout", a.signout)
+	pages.Get("/", a.home)
+	pages.Get("/signin", a.signinShow)
+	pages.Get("/signin/code", a.requireSecondFactor, a.signinCodeShow)
+	pages.Post("/signin/code", a.requireSecondFactor, a.signinCode)
+	pages.Post("/signout", a.signout)
 
 	// Account security: the optional second factor.
-	r.Get("/account/security", a.requireUser, a.securityShow)
-	r.Post("/account/totp", a.requireUser, a.totpBegin)
-	r.Post("/account/totp/enable", a.requireUser, a.totpEnable)
-	r.Post("/account/totp/disable", a.requireUser, a.totpDisable)
+	pages.Get("/account/security", a.requireUser, a.securityShow)
+	pages.Post("/account/totp", a.requireUser, a.totpBegin)
 
 	// The inbox.
-	r.Get("/inbox", a.requireUser, a.inboxShow)
-	r.Get("/messages/new", a.requireUser, a.composeShow)
-	r.Post("/messages", a.requireUser, a.messageSend)
-	r.Get("/messages/:id", a.requireUser, a.messageDetails)
-	r.Get("/messages/:id/slot", a.requireUser, a.messageSlot)
-	r.Get("/messages/:id/reply", a.requireUser, a.replyForm)
-	r.Post("/messages/:id/replies", a.requireUser, a.replySend)
-	r.Get("/messages/:id/cancel", a.requireUser, a.cancelConfirm)
-	r.Post("/messages/:id/cancel", a.requireUser, a.messageCancel)
-	r.Post("/conversations/:id/archive", a.requireUser, a.conversationArchive)
-	r.Post("/conversations/:id/reopen", a.requireUser, a.conversationReopen)
-
-	// Live updates.
-	r.Get("/events", a.requireUser, a.eventStream)
+	pages.Get("/inbox", a.requireUser, a.inboxShow)
+	pages.Get("/messages/new", a.requireUser, a.composeShow)
+	pages.Post("/messages", a.requireUser, a.messageSend)
+	pages.Get("/messages/:id", a.requireUser, a.messageDetails)
+	pages.Get("/messages/:id/slot", a.requireUser, a.messageSlot)
+	pages.Get("/messages/:id/reply", a.requireUser, a.replyForm)
+	pages.Post("/messages/:id/replies", a.requireUser, a.replySend)
+	pages.Get("/messages/:id/cancel", a.requireUser, a.cancelConfirm)
+	pages.Post("/messages/:id/cancel", a.requireUser, a.messageCancel)
+	pages.Post("/conversations/:id/archive", a.requireUser, a.conversationArchive)
+	pages.Post("/conversations/:id/reopen", a.requireUser, a.conversationReopen)
 }

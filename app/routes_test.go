@@ -281,3 +281,72 @@ func TestHealthz(t *testing.T) {
 		t.Errorf("healthz without a database: %s", r.Body)
 	}
 }
+
+// The routes that skip the pages' middleware do so however their address is spelt: Fiber's
+// routes take any case and a trailing slash, and so does every check of routes.go. In
+// production the health check answers over plain HTTP; it and the static files never look up a
+// session (a made-up cookie would be cleared if they did, as a page clears it).
+func TestSpecialRoutesWhateverTheirSpelling(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.Production, cfg.AppURL = true, "https://messages.example.test"
+	prod := newEnvWith(t, cfg)
+	for _, path := range []string{"/healthz", "/HEALTHZ", "/healthz/", "/Healthz/"} {
+		if r := prod.anon().get(t, path); r.Status != http.StatusOK {
+			t.Errorf("GET %s over plain HTTP in production: %d, want 200", path, r.Status)
+		}
+	}
+	if r := prod.anon().get(t, "/Inbox/"); r.Status != http.StatusPermanentRedirect {
+		t.Errorf("GET /Inbox/ over plain HTTP in production: %d, want 308", r.Status)
+	}
+
+	e := newEnv(t)
+	asset := wantPage(t, e.signIn(t, maria).get(t, "/inbox")).First(htmltest.Tag("link")).Attr["href"]
+	madeUp := &client{e: e, cookie: &http.Cookie{Name: "sid", Value: "made-up"}}
+	for _, tc := range []struct {
+		path    string
+		cleared bool
+	}{
+		{"/healthz", false}, {"/HEALTHZ", false}, {"/healthz/", false},
+		{asset, false}, {strings.Replace(asset, "/static/", "/STATIC/", 1), false},
+		{"/signin", true}, {"/SIGNIN/", true},
+	} {
+		r := madeUp.get(t, tc.path)
+		if r.Status >= 400 {
+			t.Errorf("GET %s: status %d", tc.path, r.Status)
+		}
+		if cleared := r.cookie("sid") != nil; cleared != tc.cleared {
+			t.Errorf("GET %s with a made-up session cookie: cookie cleared %t, want %t", tc.path, cleared, tc.cleared)
+		}
+	}
+}
+
+// A request with another method than a special route's goes through the pages' checks
+// (routes.go): signed in, it needs the CSRF token like any post (403 without, then 405), and
+// from another site it is refused.
+func TestWrongMethodsGetThePagesChecks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	patient := e.signIn(t, maria)
+	asset := wantPage(t, patient.get(t, "/inbox")).First(htmltest.Tag("link")).Attr["href"]
+	before := e.counts(t)
+	for _, path := range []string{"/healthz", "/HEALTHZ/", "/events", "/Events/", asset} {
+		for _, method := range []string{"POST", "DELETE"} {
+			if r := patient.send(t, method, path, url.Values{}); r.Status != http.StatusForbidden {
+				t.Errorf("signed in, %s %s without the CSRF token: %d, want 403", method, path, r.Status)
+			}
+			if r := patient.send(t, method, path, url.Values{csrfField: {patient.token(t)}}); r.Status != http.StatusMethodNotAllowed {
+				t.Errorf("signed in, %s %s with the CSRF token: %d, want 405", method, path, r.Status)
+			}
+			if r := e.anon().send(t, method, path, url.Values{}, "Sec-Fetch-Site", "cross-site"); r.Status != http.StatusForbidden {
+				t.Errorf("%s %s from another site: %d, want 403", method, path, r.Status)
+			}
+			if r := e.anon().send(t, method, path, url.Values{}); r.Status != http.StatusMethodNotAllowed {
+				t.Errorf("signed out, %s %s: %d, want 405", method, path, r.Status)
+			}
+		}
+	}
+	if after := e.counts(t); after != before {
+		t.Errorf("requests with the wrong method changed something: %+v -> %+v", before, after)
+	}
+}

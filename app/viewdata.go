@@ -117,16 +117,24 @@ type MessageNode struct {
 // Stamp is when a message was sent, for the machine (the datetime attribute) and as shown.
 type Stamp struct{ Machine, Shown string }
 
-// MessageLinks are the addresses of a message's links below /messages/ (which the template
-// writes), each keeping the list's view (its query). They are made once per message: an inbox page
-// shows about a hundred messages, and every value the template writes goes through
-// html/template's escapers, which cost more than the page's database work (make bench, README
-// "Performance"). Archive and Re-Open are buttons of the conversation's form
-// (ConversationView.StateAction).
+// MessageLinks are the addresses of a message's links (paths.go), each keeping the list's view
+// (its query). They are made once per message: an inbox page shows about a hundred messages, and
+// every value the template writes goes through html/template's escapers, which cost more than the
+// page's database work (docs/performance.md). Archive and Re-Open are buttons of the
+// conversation's form (ConversationView.StateAction).
 type MessageLinks struct {
-	Details string // "<id>?all=1": the details under the message
-	Reply   string // "<id>/reply?all=1": the Send Follow-Up or Reply form under the message
-	Cancel  string // "<id>/cancel?all=1": the question before a cancel
+	Details string // "/messages/<id>?all=1": the details under the message
+	Reply   string // "/messages/<id>/reply?all=1": the Send Follow-Up or Reply form under the message
+	Cancel  string // "/messages/<id>/cancel?all=1": the question before a cancel
+}
+
+// SlotLinks are the addresses of an open slot (MessageNode.SlotLinks), keeping the list's view.
+type SlotLinks struct {
+	Replies   string // "/messages/<id>/replies": where the reply form posts
+	Cancel    string // "/messages/<id>/cancel": where the cancel form posts
+	Close     string // "/messages/<id>/slot?all=1": the slot emptied, which Close swaps in
+	List      string // "/inbox?all=1": the list, the address Close leaves in the history
+	AtMessage string // "/inbox?all=1#message-<id>": the list at the message, Close without JavaScript
 }
 
 // Flag says who sent a message: "Me" in red for the viewer's own (the template writes it, with
