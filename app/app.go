@@ -26,7 +26,7 @@ type App struct {
 	hub    *realtime.Hub
 	assets *static.Assets
 	views  fiber.Views // the templates, which render writes straight into the response
-	convs  *conversationCache
+	convs  *conversationHTML
 	ids    *store.PublicIDs // every id a page shows or a request names (store.PublicIDs)
 	log    *slog.Logger
 	admission
@@ -46,8 +46,8 @@ func newApp(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	threads, convs := newThreadCache(cfg.ThreadCache), newConversationCache(cfg.ThreadCache)
-	set, err := views.New(templateFuncs(assets, threads, convs))
+	threads, convs := newThreadCache(cfg.Cache(CacheThreads)), newConversationHTML(cfg.Cache(CacheConversations))
+	set, err := views.New(templateFuncs(assets, threads))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -85,14 +85,12 @@ func newApp(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*
 }
 
 // templateFuncs are the functions the views call.
-func templateFuncs(assets *static.Assets, threads *threadCache, convs *conversationCache) template.FuncMap {
+func templateFuncs(assets *static.Assets, threads *threadCache) template.FuncMap {
 	return template.FuncMap{
-		"conversation": convs.HTML,
-		"asset":        assets.URL,
-		"fee":          store.FormatFee,
-		"maxBody":      func() int { return store.MaxBodyLen },
-		"thread":       threads.HTML,
-		"stateForm":    threads.StateForm,
+		"asset":   assets.URL,
+		"fee":     store.FormatFee,
+		"maxBody": func() int { return store.MaxBodyLen },
+		"thread":  threads.HTML,
 	}
 }
 

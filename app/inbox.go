@@ -49,31 +49,32 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 	}
 	q, now := iv.Q(), time.Now()
 	for _, conv := range page.Conversations {
-		cv := &ConversationView{ID: a.ids.Conversation(conv.ID), Archived: conv.Archived(), Inbox: iv}
-		if o.open == nil {
-			key := a.convs.key(conv, v, q, now)
-			if cv.kept, _ = a.convs.get(key); cv.kept != nil {
-				iv.Conversations = append(iv.Conversations, cv)
-				continue
-			}
-			cv.key = &key
+		// A list with a message's panel open is rendered fresh and not kept.
+		h, err := a.convs.HTML(a.convs.key(conv, v, q, now), o.open == nil, func() *ConversationView {
+			return conversationView(v, conv, iv, q, now, o.open)
+		})
+		if err != nil {
+			return nil, err
 		}
-		if iv.Staff {
-			cv.PatientName = conv.PatientName
-			cv.Instructions = conv.Instructions
-			cv.RequestedStaffName = conv.RequestedStaffName
-			cv.Awaiting = conv.AwaitingPractice()
-		}
-		for _, m := range conv.Messages {
-			cv.Messages = append(cv.Messages, buildNode(v, m, cv.ID, iv, q, now, o.open))
-		}
-		if len(cv.Messages) > 0 {
-			cv.StateAction = stateAction(cv.ID, cv.Messages[0].Actions, q)
-		}
-		iv.Conversations = append(iv.Conversations, cv)
+		iv.Conversations = append(iv.Conversations, h)
 	}
 	vd.Inbox = iv
 	return vd, nil
+}
+
+// conversationView builds a conversation of the list for the viewer.
+func conversationView(v store.Viewer, conv *store.Conversation, iv *InboxView, q string, now time.Time, open *MessageNode) *ConversationView {
+	cv := &ConversationView{ID: iv.ids.Conversation(conv.ID), Archived: conv.Archived()}
+	if iv.Staff {
+		cv.PatientName = conv.PatientName
+		cv.Instructions = conv.Instructions
+		cv.RequestedStaffName = conv.RequestedStaffName
+		cv.Awaiting = conv.AwaitingPractice()
+	}
+	for _, m := range conv.Messages {
+		cv.Messages = append(cv.Messages, buildNode(v, m, cv.ID, iv, q, now, open))
+	}
+	return cv
 }
 
 // fragmentInbox is what a fragment's links and forms need of the inbox (the view they keep: archived
@@ -107,7 +108,7 @@ func buildNode(v store.Viewer, m *store.Message, conv string, iv *InboxView, q s
 		Actions:        store.Allowed(v, m.Facts()),
 		Inbox:          iv,
 	}
-	n.Links = linksFor(n.ID, n.Actions, q)
+	n.Links = linksFor(n.ID, conv, n.Actions, q)
 	if open != nil && open.ID == n.ID {
 		n.Slot = open.Slot
 	}
@@ -117,10 +118,10 @@ func buildNode(v store.Viewer, m *store.Message, conv string, iv *InboxView, q s
 	return n
 }
 
-// linksFor makes the addresses of the links a message allows, msg being its public id; q is the
-// list's query.
-func linksFor(msg string, a store.Actions, q string) MessageLinks {
-	var l MessageLinks
+// linksFor makes the addresses of the links and buttons a message allows, msg and conv being the
+// public ids of the message and its conversation; q is the list's query.
+func linksFor(msg, conv string, a store.Actions, q string) MessageLinks {
+	l := MessageLinks{State: stateAction(conv, a, q)}
 	if a.ShowDetails {
 		l.Details = msg + q
 	}

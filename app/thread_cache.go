@@ -14,10 +14,10 @@ import (
 	"securemessages/views"
 )
 
-// threadCacheTTL is how long a rendered thread is kept: long enough for a dashboard's live
+// cacheTTL is how long a rendered conversation or thread is kept: long enough for a dashboard's live
 // refreshes and a patient's visit, short enough that message subjects do not stay in the
 // process's memory after the page that showed them is gone.
-const threadCacheTTL = 10 * time.Minute
+const cacheTTL = 10 * time.Minute
 
 // threadCache keeps the HTML of message threads rendered recently, so that an inbox shown again
 // renders only what changed. Most inbox renders repeat the last one almost whole: every live
@@ -31,21 +31,10 @@ const threadCacheTTL = 10 * time.Minute
 // changes the key, and a change never waits for an invalidation. Two viewers with identical nodes would get identical
 // HTML, so sharing an entry between them shows neither anything of the other's. A thread with a
 // panel open (a Slot) is rendered fresh and not kept.
-//
-// It also keeps the opening tag of each conversation's Archive/Re-Open form
-// (partials/state-form), a pure function of the conversation and the address it posts to. The
-// form's CSRF token, masked anew for every page, is written after it, fresh.
-type threadCache struct {
-	tmpl  *template.Template                               // partials/thread
-	lru   *expirable.LRU[[sha256.Size]byte, template.HTML] // nil when the cache is off
-	form  *template.Template                               // partials/state-form
-	forms *expirable.LRU[stateForm, template.HTML]         // nil when the cache is off
-}
 
-// stateForm is what partials/state-form writes.
-type stateForm struct {
-	ID     string // public
-	Action string
+type threadCache struct {
+	tmpl *template.Template                               // partials/thread
+	lru  *expirable.LRU[[sha256.Size]byte, template.HTML] // nil when the cache is off
 }
 
 // newThreadCache keeps up to entries threads; 0 keeps none. The template is given later
@@ -53,8 +42,7 @@ type stateForm struct {
 func newThreadCache(entries int) *threadCache {
 	t := &threadCache{}
 	if entries > 0 {
-		t.lru = expirable.NewLRU[[sha256.Size]byte, template.HTML](entries, nil, threadCacheTTL)
-		t.forms = expirable.NewLRU[stateForm, template.HTML](entries, nil, threadCacheTTL)
+		t.lru = expirable.NewLRU[[sha256.Size]byte, template.HTML](entries, nil, cacheTTL)
 	}
 	return t
 }
@@ -65,30 +53,7 @@ func (t *threadCache) setViews(s *views.Set) error {
 	if t.tmpl = s.Lookup("partials/thread"); t.tmpl == nil {
 		return errors.New("views: partials/thread is missing")
 	}
-	if t.form = s.Lookup("partials/state-form"); t.form == nil {
-		return errors.New("views: partials/state-form is missing")
-	}
 	return nil
-}
-
-// StateForm is partials/state-form rendered for the conversation id posting to action: the
-// template function "stateForm". Its three values cost html/template about as much as the rest
-// of the conversation's markup together (an inbox page has twenty).
-func (t *threadCache) StateForm(id, action string) (template.HTML, error) {
-	key := stateForm{ID: id, Action: action}
-	if t.forms != nil {
-		if h, ok := t.forms.Get(key); ok {
-			return h, nil
-		}
-	}
-	h, err := execute(t.form, key)
-	if err != nil {
-		return "", fmt.Errorf("render state form: %w", err)
-	}
-	if t.forms != nil {
-		t.forms.Add(key, h)
-	}
-	return h, nil
 }
 
 // HTML is partials/thread rendered for msgs: the template function "thread".
@@ -161,6 +126,7 @@ func appendNodes(b []byte, msgs []*MessageNode) []byte {
 		b = appendString(b, m.Links.Details)
 		b = appendString(b, m.Links.Reply)
 		b = appendString(b, m.Links.Cancel)
+		b = appendString(b, m.Links.State)
 		b = appendNodes(b, m.Replies)
 	}
 	return b

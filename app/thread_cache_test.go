@@ -12,14 +12,14 @@ import (
 )
 
 // testViews loads the views as app.New does, with a thread cache of entries threads.
-func testViews(tb testing.TB, entries int) (*views.Set, *threadCache, *conversationCache) {
+func testViews(tb testing.TB, entries int) (*views.Set, *threadCache, *conversationHTML) {
 	tb.Helper()
 	assets, err := static.Load()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	threads, convs := newThreadCache(entries), newConversationCache(entries)
-	set, err := views.New(templateFuncs(assets, threads, convs))
+	threads, convs := newThreadCache(entries), newConversationHTML(entries)
+	set, err := views.New(templateFuncs(assets, threads))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -111,36 +111,6 @@ func TestThreadCacheRendersOpenSlotsFresh(t *testing.T) {
 	}
 	if n := threads.lru.Len(); n != 0 {
 		t.Errorf("a thread with an open panel was kept (%d entries)", n)
-	}
-}
-
-// A kept form's opening tag is what a fresh render gives, for its own conversation and address
-// only.
-func TestStateFormMatchesFreshRender(t *testing.T) {
-	t.Parallel()
-	cached, fresh := testThreadCache(t, 16), testThreadCache(t, 0)
-	c70, c71 := testIDs.Conversation(70), testIDs.Conversation(71)
-	for _, f := range []stateForm{{c70, "/conversations/" + c70 + "/archive"}, {c70, "/conversations/" + c70 + "/archive?all=1"},
-		{c71, "/conversations/" + c71 + "/reopen?all=1&page=2"}} {
-		want, err := fresh.StateForm(f.ID, f.Action)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for range 2 { // rendered, then kept
-			got, err := cached.StateForm(f.ID, f.Action)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got != want {
-				t.Errorf("%+v: kept %q, fresh %q", f, got, want)
-			}
-		}
-		if !strings.Contains(string(want), `id="state-`+f.ID+`"`) || !strings.Contains(string(want), `action="`+strings.ReplaceAll(f.Action, "&", "&amp;")+`"`) {
-			t.Errorf("%+v: %q", f, want)
-		}
-	}
-	if n := cached.forms.Len(); n != 3 {
-		t.Errorf("%d forms kept, want 3", n)
 	}
 }
 

@@ -44,6 +44,15 @@ func (s *Store) KeepConversations(entries int) {
 	}
 }
 
+// KeepCounts makes AwaitingCount keep up to entries counts (0 keeps none), in place of what
+// KeepConversations set. Call it before the store serves.
+func (s *Store) KeepCounts(entries int) {
+	s.convs.awaiting = nil
+	if entries > 0 {
+		s.convs.awaiting = expirable.NewLRU[awaitingKey, int](entries, nil, conversationCacheTTL)
+	}
+}
+
 // awaitingKey names a count of the conversations awaiting a reply (AwaitingCount): whose queue,
 // as of which of the practice's events.
 type awaitingKey struct {

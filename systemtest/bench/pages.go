@@ -78,7 +78,7 @@ func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult
 	// The same server keeping no threads and no conversations: what a page costs when every
 	// conversation on it changed since it was last shown (the measured pages repeat, so the
 	// server that keeps them reads and renders none).
-	cold, err := e.startServer(ctx, "web-uncached", 0, "THREAD_CACHE_ENTRIES=0")
+	cold, err := e.startServer(ctx, "web-uncached", 0, "CACHE_ENTRIES=0")
 	if err != nil {
 		return nil, err
 	}
