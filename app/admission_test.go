@@ -25,7 +25,7 @@ import (
 // let go.
 func TestAdmitQueuesTheRestAndSaysBusyKeepingTheForm(t *testing.T) {
 	t.Parallel()
-	set, _, _ := testViews(t, 0)
+	set, _ := testViews(t, 0)
 	a := &App{views: set, log: slog.New(slog.DiscardHandler),
 		admission: admission{slots: semaphore.NewWeighted(1), wait: 100 * time.Millisecond}}
 	f := fiber.New(fiber.Config{ErrorHandler: a.handleError, DisableStartupMessage: true})

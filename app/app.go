@@ -6,7 +6,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"html/template"
 	"log/slog"
 	"time"
@@ -46,12 +45,12 @@ func newApp(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	threads, convs := newThreadCache(cfg.Cache(CacheThreads)), newConversationHTML(cfg.Cache(CacheConversations))
-	set, err := views.New(templateFuncs(assets, threads))
+	set, err := views.New(templateFuncs(assets))
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := errors.Join(threads.setViews(set), convs.setViews(set)); err != nil {
+	convs := newConversationHTML(cfg.Cache(CacheConversations))
+	if err := convs.setViews(set); err != nil {
 		return nil, nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -85,12 +84,11 @@ func newApp(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*
 }
 
 // templateFuncs are the functions the views call.
-func templateFuncs(assets *static.Assets, threads *threadCache) template.FuncMap {
+func templateFuncs(assets *static.Assets) template.FuncMap {
 	return template.FuncMap{
 		"asset":   assets.URL,
 		"fee":     store.FormatFee,
 		"maxBody": func() int { return store.MaxBodyLen },
-		"thread":  threads.HTML,
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 //
 //	go test ./app -run '^$' -bench CompressInboxPage
 func BenchmarkCompressInboxPage(b *testing.B) {
-	engine, _, convs := testViews(b, 0)
+	engine, convs := testViews(b, 0)
 	vd, err := benchInboxPage(convs)()
 	if err != nil {
 		b.Fatal(err)

@@ -54,12 +54,11 @@ type Config struct {
 const defaultCacheEntries = 4096
 
 // Caches are the names of the caches CACHE_OFF can turn off.
-var Caches = []string{CacheConversations, CacheThreads, CacheLists, CacheCounts}
+var Caches = []string{CacheConversations, CacheLists, CacheCounts}
 
 // The caches (docs/performance.md).
 const (
 	CacheConversations = "conversations" // each conversation's <li> as its viewer saw it (conversationHTML)
-	CacheThreads       = "threads"       // message threads' HTML (threadCache)
 	CacheLists         = "lists"         // conversations read for lists, decrypted (store.KeepConversations)
 	CacheCounts        = "counts"        // the staff queue's counts (store.KeepCounts)
 )

@@ -52,6 +52,7 @@ func TestConfigFromEnvReportsEveryProblem(t *testing.T) {
 		{"MESSAGE_KEYS short key", with(map[string]string{"MESSAGE_KEYS": "1:" + secret}), []string{"MESSAGE_KEYS: "}},
 		{"REDIS_URL not redis", with(map[string]string{"REDIS_URL": "http://cache"}), []string{"REDIS_URL must be a redis:// or rediss:// URL"}},
 		{"CACHE_ENTRIES negative", with(map[string]string{"CACHE_ENTRIES": "-1"}), []string{`CACHE_ENTRIES "-1" must be a whole number from 0 (keep none) to 1000000`}},
+		{"CACHE_OFF unknown", with(map[string]string{"CACHE_OFF": "lists,threads"}), []string{`CACHE_OFF names "threads", which is none of conversations, lists, counts`}},
 		{"CACHE_ENTRIES not a number", with(map[string]string{"CACHE_ENTRIES": "lots"}), []string{`CACHE_ENTRIES "lots" must be a whole number`}},
 		{"REQUEST_SLOTS zero", with(map[string]string{"REQUEST_SLOTS": "0"}), []string{`REQUEST_SLOTS "0" must be a whole number from 1 to 10000`}},
 		{"REQUEST_SLOTS not a number", with(map[string]string{"REQUEST_SLOTS": "many"}), []string{`REQUEST_SLOTS "many" must be a whole number`}},
@@ -146,6 +147,15 @@ func TestConfigFromEnvGood(t *testing.T) {
 	}
 	if cfg.CacheEntries != 0 {
 		t.Errorf("CACHE_ENTRIES=0 keeps %d entries", cfg.CacheEntries)
+	}
+	off, err := ConfigFromEnv(getenv(map[string]string{"DATABASE_URL": "postgresql://localhost/app", "MESSAGE_KEYS": storetest.KeySpec,
+		"CACHE_ENTRIES": "100", "CACHE_OFF": "lists, counts"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.Cache(CacheConversations) != 100 || off.Cache(CacheLists) != 0 || off.Cache(CacheCounts) != 0 {
+		t.Errorf("CACHE_ENTRIES=100 CACHE_OFF=lists, counts: conversations %d, lists %d, counts %d",
+			off.Cache(CacheConversations), off.Cache(CacheLists), off.Cache(CacheCounts))
 	}
 	if cfg.RequestSlots != 12 {
 		t.Errorf("REQUEST_SLOTS=12 gives %d slots", cfg.RequestSlots)

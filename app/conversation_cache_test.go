@@ -9,8 +9,28 @@ import (
 	"testing"
 
 	"securemessages/realtime"
+	"securemessages/static"
 	"securemessages/store"
+	"securemessages/views"
 )
+
+// testViews loads the views as app.New does, with a conversation cache of entries conversations.
+func testViews(tb testing.TB, entries int) (*views.Set, *conversationHTML) {
+	tb.Helper()
+	assets, err := static.Load()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	set, err := views.New(templateFuncs(assets))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	convs := newConversationHTML(entries)
+	if err := convs.setViews(set); err != nil {
+		tb.Fatal(err)
+	}
+	return set, convs
+}
 
 // csrfInput finds a page's masked CSRF token, which differs on every page.
 var csrfInput = regexp.MustCompile(`name="_csrf" value="([^"]+)"`)
@@ -139,5 +159,23 @@ func TestConversationCacheHoldsNoPageSecret(t *testing.T) {
 		if !strings.Contains(page, form) {
 			t.Errorf("page %d has no inbox form with its own token", i+1)
 		}
+	}
+}
+
+// TestConversationCacheRendersOpenPanelsFresh: a list with a message's panel open (here the
+// question before a cancel, whose form carries the page's token) shows the panel, and keeps
+// nothing of it.
+func TestConversationCacheRendersOpenPanelsFresh(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := e.mariasInbox(t)
+	patient := e.signIn(t, maria)
+	r := patient.variant(false).get(t, "/messages/"+e.mid(m.lab.ID)+"/cancel")
+	token := csrfInput.FindStringSubmatch(r.Body)
+	if r.Status != 200 || !strings.Contains(r.Body, "Cancel Message") || token == nil {
+		t.Fatalf("the cancel question: status %d, token %q\n%s", r.Status, token, r.Body)
+	}
+	if n := e.a.convs.lru.Len(); n != 0 {
+		t.Errorf("a list with an open panel was kept (%d entries)", n)
 	}
 }

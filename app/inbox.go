@@ -159,7 +159,7 @@ func flagFor(v store.Viewer, m *store.Message) Flag {
 }
 
 // Q is the query that keeps the list's view (archived shown, staff filter, page) across links.
-func (iv *InboxView) Q() string { return listQuery(iv.ShowAll, iv.Assignment, iv.Page) }
+func (iv *InboxView) Q() string { return viewQuery(iv.ShowAll, iv.Assignment, iv.Page) }
 
 // LiveURL is where the inbox fetches itself when its live stream reports a change: the same view,
 // marked live, with the newest event it reflects (see inboxShow).
@@ -174,18 +174,20 @@ func (iv *InboxView) LiveURL() string {
 }
 
 // With is the query for the first page of the same view with another staff filter.
-func (iv *InboxView) With(assignment string) string { return listQuery(iv.ShowAll, assignment, 1) }
+func (iv *InboxView) With(assignment string) string { return viewQuery(iv.ShowAll, assignment, 1) }
 
 // Toggled is the query for the first page of the same view with archived conversations toggled.
-func (iv *InboxView) Toggled() string { return listQuery(!iv.ShowAll, iv.Assignment, 1) }
+func (iv *InboxView) Toggled() string { return viewQuery(!iv.ShowAll, iv.Assignment, 1) }
 
 // Older and Newer are the queries for the neighbouring pages.
-func (iv *InboxView) Older() string { return listQuery(iv.ShowAll, iv.Assignment, iv.Page+1) }
+func (iv *InboxView) Older() string { return viewQuery(iv.ShowAll, iv.Assignment, iv.Page+1) }
 
 // Newer is the query for the page before this one.
-func (iv *InboxView) Newer() string { return listQuery(iv.ShowAll, iv.Assignment, iv.Page-1) }
+func (iv *InboxView) Newer() string { return viewQuery(iv.ShowAll, iv.Assignment, iv.Page-1) }
 
-func listQuery(all bool, assignment string, page int) string {
+// viewQuery is the URL query of a list's view: archived shown, staff filter, page ("" for the
+// first page of the open conversations). The store's listQuery is the SQL of a list, another thing.
+func viewQuery(all bool, assignment string, page int) string {
 	q := url.Values{}
 	if page > 1 {
 		q.Set("page", strconv.Itoa(page))
@@ -233,7 +235,7 @@ func pageParam(c *fiber.Ctx) int {
 
 // listURL is the inbox address for the view a request was made from.
 func listURL(c *fiber.Ctx) string {
-	return "/inbox" + listQuery(showAll(c), assignment(c), pageParam(c))
+	return "/inbox" + viewQuery(showAll(c), assignment(c), pageParam(c))
 }
 
 // idParam reads the :id of a URL, a public id that parse reads (a.ids.ParseMessage or

@@ -26,7 +26,7 @@ func BenchmarkInboxRender(b *testing.B) {
 }
 
 func benchmarkInboxRender(b *testing.B, entries int) {
-	engine, _, convs := testViews(b, entries)
+	engine, convs := testViews(b, entries)
 	page := benchInboxPage(convs)
 	render := func(b *testing.B) {
 		vd, err := page()

@@ -74,7 +74,7 @@ func FuzzRenderMessage(f *testing.F) {
 // keeping none.
 func fuzzViews(tb testing.TB) (fiber.Views, *conversationHTML) {
 	tb.Helper()
-	set, _, convs := testViews(tb, 0)
+	set, convs := testViews(tb, 0)
 	return set, convs
 }
 
@@ -122,7 +122,7 @@ func renderCases(tb testing.TB, convs *conversationHTML, subject, body, name str
 		}
 		for _, cv := range []*ConversationView{cv, {ID: testIDs.Conversation(2), Archived: true, PatientName: name,
 			Messages: []*MessageNode{node(21, nil, store.Actions{ShowDetails: true, Reopen: true})}}} {
-			h, err := convs.HTML(conversationKey{}, false, func() *ConversationView { return cv })
+			h, err := convs.HTML(htmlKey{}, false, func() *ConversationView { return cv })
 			if err != nil {
 				tb.Fatal(err)
 			}

@@ -101,8 +101,8 @@ type MessageNode struct {
 	Links          MessageLinks // where each of Actions leads, "" where it does not apply
 	Slot           *Slot        // what is open under the message, if anything (never cached)
 	Replies        []*MessageNode
-	// The list the message is in, for an open Slot's forms. Outside an open Slot, partials/thread,
-	// whose HTML is cached by a digest of the nodes (threadCache), must read nothing of it.
+	// The list the message is in, for an open Slot's forms. Outside an open Slot, partials/thread
+	// must read nothing of it: a conversation's HTML is kept for other pages (conversationHTML).
 	Inbox *InboxView
 }
 
