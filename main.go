@@ -96,7 +96,8 @@ func serve() error {
 		return err
 	}
 	defer st.Close()
-	st.KeepConversations(cfg.ThreadCache)
+	st.KeepConversations(cfg.Cache(app.CacheLists))
+	st.KeepCounts(cfg.Cache(app.CacheCounts))
 	var hub *realtime.Hub
 	if cfg.RedisURL != "" {
 		client, err := realtime.Connect(cfg.RedisURL, cfg.RedisTLS)

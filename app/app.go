@@ -6,7 +6,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"html/template"
 	"log/slog"
 	"time"
@@ -26,7 +25,7 @@ type App struct {
 	hub    *realtime.Hub
 	assets *static.Assets
 	views  fiber.Views // the templates, which render writes straight into the response
-	convs  *conversationCache
+	convs  *conversationHTML
 	ids    *store.PublicIDs // every id a page shows or a request names (store.PublicIDs)
 	log    *slog.Logger
 	admission
@@ -46,12 +45,12 @@ func newApp(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	threads, convs := newThreadCache(cfg.ThreadCache), newConversationCache(cfg.ThreadCache)
-	set, err := views.New(templateFuncs(assets, threads, convs))
+	set, err := views.New(templateFuncs(assets))
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := errors.Join(threads.setViews(set), convs.setViews(set)); err != nil {
+	convs := newConversationHTML(cfg.Cache(CacheConversations))
+	if err := convs.setViews(set); err != nil {
 		return nil, nil, err
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -84,14 +83,11 @@ func newApp(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*
 }
 
 // templateFuncs are the functions the views call.
-func templateFuncs(assets *static.Assets, threads *threadCache, convs *conversationCache) template.FuncMap {
+func templateFuncs(assets *static.Assets) template.FuncMap {
 	return template.FuncMap{
-		"conversation": convs.HTML,
-		"asset":        assets.URL,
-		"fee":          store.FormatFee,
-		"maxBody":      func() int { return store.MaxBodyLen },
-		"thread":       threads.HTML,
-		"stateForm":    threads.StateForm,
+		"asset":   assets.URL,
+		"fee":     store.FormatFee,
+		"maxBody": func() int { return store.MaxBodyLen },
 	}
 }
 

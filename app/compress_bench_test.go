@@ -13,9 +13,13 @@ import (
 //
 //	go test ./app -run '^$' -bench CompressInboxPage
 func BenchmarkCompressInboxPage(b *testing.B) {
-	engine, _, _ := testViews(b, defaultThreadCache)
+	engine, convs := testViews(b, 0)
+	vd, err := benchInboxPage(convs)()
+	if err != nil {
+		b.Fatal(err)
+	}
 	var page bytes.Buffer
-	if err := engine.Render(&page, "pages/inbox", benchInboxPage()); err != nil {
+	if err := engine.Render(&page, "pages/inbox", vd); err != nil {
 		b.Fatal(err)
 	}
 	for _, tc := range []struct {

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -34,9 +35,10 @@ type Config struct {
 	Signin         store.SigninLimits
 	ShowDemo       bool // list the demo sign-ins on the sign-in page (local runs only)
 	Heartbeat      time.Duration
-	// Rendered message threads kept in memory (threadCache), and as many conversations read for
-	// lists (store.KeepConversations); 0 keeps none.
-	ThreadCache int
+	// How many entries each cache keeps (CACHE_ENTRIES; 0 keeps none), and the caches turned
+	// off by name (CACHE_OFF: Caches), to measure what each earns (docs/performance.md).
+	CacheEntries int
+	CacheOff     []string
 	// Requests worked on at once; the rest wait their turn in arrival order (admit).
 	RequestSlots int
 
@@ -48,8 +50,26 @@ type Config struct {
 	SendLimits store.SendLimits
 }
 
-// defaultThreadCache holds a few hundred open pages' threads and conversations: about 45 MB at most.
-const defaultThreadCache = 4096
+// defaultCacheEntries holds a few hundred open pages' conversations.
+const defaultCacheEntries = 4096
+
+// Caches are the names of the caches CACHE_OFF can turn off.
+var Caches = []string{CacheConversations, CacheLists, CacheCounts}
+
+// The caches (docs/performance.md).
+const (
+	CacheConversations = "conversations" // each conversation's <li> as its viewer saw it (conversationHTML)
+	CacheLists         = "lists"         // conversations read for lists, decrypted (store.KeepConversations)
+	CacheCounts        = "counts"        // the staff queue's counts (store.KeepCounts)
+)
+
+// Cache is how many entries the cache named keeps: 0 when CACHE_OFF names it.
+func (c Config) Cache(name string) int {
+	if slices.Contains(c.CacheOff, name) {
+		return 0
+	}
+	return c.CacheEntries
+}
 
 // defaultRequestSlots is two requests per core the process may use: enough to keep the cores
 // busy while some requests wait for a database close by, few enough that each runs without
@@ -69,7 +89,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Sessions:     store.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hour},
 		Signin:       store.DefaultSigninLimits,
 		Heartbeat:    realtime.Heartbeat,
-		ThreadCache:  defaultThreadCache,
+		CacheEntries: defaultCacheEntries,
 		RequestSlots: defaultRequestSlots(),
 	}
 	var problems []string
@@ -134,12 +154,20 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.Heartbeat = time.Duration(n) * time.Second
 	}
-	if v := getenv("THREAD_CACHE_ENTRIES"); v != "" {
+	if v := getenv("CACHE_ENTRIES"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > 1_000_000 {
-			problems = append(problems, fmt.Sprintf("THREAD_CACHE_ENTRIES %q must be a whole number from 0 (keep none) to 1000000", v))
+			problems = append(problems, fmt.Sprintf("CACHE_ENTRIES %q must be a whole number from 0 (keep none) to 1000000", v))
 		}
-		c.ThreadCache = n
+		c.CacheEntries = n
+	}
+	if v := getenv("CACHE_OFF"); v != "" {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); !slices.Contains(Caches, name) {
+				problems = append(problems, fmt.Sprintf("CACHE_OFF names %q, which is none of %s", name, strings.Join(Caches, ", ")))
+			}
+			c.CacheOff = append(c.CacheOff, name)
+		}
 	}
 	if v := getenv("REQUEST_SLOTS"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -51,8 +51,9 @@ func TestConfigFromEnvReportsEveryProblem(t *testing.T) {
 		{"MESSAGE_KEYS malformed", with(map[string]string{"MESSAGE_KEYS": "not-a-key-ring"}), []string{"MESSAGE_KEYS: "}},
 		{"MESSAGE_KEYS short key", with(map[string]string{"MESSAGE_KEYS": "1:" + secret}), []string{"MESSAGE_KEYS: "}},
 		{"REDIS_URL not redis", with(map[string]string{"REDIS_URL": "http://cache"}), []string{"REDIS_URL must be a redis:// or rediss:// URL"}},
-		{"THREAD_CACHE_ENTRIES negative", with(map[string]string{"THREAD_CACHE_ENTRIES": "-1"}), []string{`THREAD_CACHE_ENTRIES "-1" must be a whole number from 0 (keep none) to 1000000`}},
-		{"THREAD_CACHE_ENTRIES not a number", with(map[string]string{"THREAD_CACHE_ENTRIES": "lots"}), []string{`THREAD_CACHE_ENTRIES "lots" must be a whole number`}},
+		{"CACHE_ENTRIES negative", with(map[string]string{"CACHE_ENTRIES": "-1"}), []string{`CACHE_ENTRIES "-1" must be a whole number from 0 (keep none) to 1000000`}},
+		{"CACHE_OFF unknown", with(map[string]string{"CACHE_OFF": "lists,threads"}), []string{`CACHE_OFF names "threads", which is none of conversations, lists, counts`}},
+		{"CACHE_ENTRIES not a number", with(map[string]string{"CACHE_ENTRIES": "lots"}), []string{`CACHE_ENTRIES "lots" must be a whole number`}},
 		{"REQUEST_SLOTS zero", with(map[string]string{"REQUEST_SLOTS": "0"}), []string{`REQUEST_SLOTS "0" must be a whole number from 1 to 10000`}},
 		{"REQUEST_SLOTS not a number", with(map[string]string{"REQUEST_SLOTS": "many"}), []string{`REQUEST_SLOTS "many" must be a whole number`}},
 		{"SIGNIN_ATTEMPTS_PER_ADDRESS zero", with(map[string]string{"SIGNIN_ATTEMPTS_PER_ADDRESS": "0"}), []string{`SIGNIN_ATTEMPTS_PER_ADDRESS "0" must be a whole number from 1 to 1000000`}},
@@ -114,7 +115,7 @@ func TestConfigFromEnvGood(t *testing.T) {
 	cfg, err := ConfigFromEnv(getenv(map[string]string{
 		"PORT": "8080", "DATABASE_URL": "postgres://u:p@db:5432/app?sslmode=require", "REDIS_URL": "rediss://:pw@cache:6380",
 		"MESSAGE_KEYS": storetest.KeySpec + ",2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "APP_ENV": "production",
-		"TRUST_PROXY": "true", "SHOW_DEMO_SIGNINS": "true", "THREAD_CACHE_ENTRIES": "0", "APP_URL": "https://Messages.Example.com:443/",
+		"TRUST_PROXY": "true", "SHOW_DEMO_SIGNINS": "true", "CACHE_ENTRIES": "0", "APP_URL": "https://Messages.Example.com:443/",
 		"REQUEST_SLOTS": "12", "SIGNIN_ATTEMPTS_PER_ADDRESS": "2000", "SEND_LIMIT": "20/1h",
 	}))
 	if err != nil {
@@ -144,8 +145,17 @@ func TestConfigFromEnvGood(t *testing.T) {
 	if got := cfg.trustedProxies(); !slices.Equal(got, []string{"0.0.0.0/0", "::/0"}) {
 		t.Errorf("TRUST_PROXY=true trusts %q", got)
 	}
-	if cfg.ThreadCache != 0 {
-		t.Errorf("THREAD_CACHE_ENTRIES=0 keeps %d threads", cfg.ThreadCache)
+	if cfg.CacheEntries != 0 {
+		t.Errorf("CACHE_ENTRIES=0 keeps %d entries", cfg.CacheEntries)
+	}
+	off, err := ConfigFromEnv(getenv(map[string]string{"DATABASE_URL": "postgresql://localhost/app", "MESSAGE_KEYS": storetest.KeySpec,
+		"CACHE_ENTRIES": "100", "CACHE_OFF": "lists, counts"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off.Cache(CacheConversations) != 100 || off.Cache(CacheLists) != 0 || off.Cache(CacheCounts) != 0 {
+		t.Errorf("CACHE_ENTRIES=100 CACHE_OFF=lists, counts: conversations %d, lists %d, counts %d",
+			off.Cache(CacheConversations), off.Cache(CacheLists), off.Cache(CacheCounts))
 	}
 	if cfg.RequestSlots != 12 {
 		t.Errorf("REQUEST_SLOTS=12 gives %d slots", cfg.RequestSlots)
@@ -165,7 +175,7 @@ func TestConfigFromEnvGood(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if local.Port != 3000 || local.Production || !local.ShowDemo || local.RedisURL != "" || local.ThreadCache != defaultThreadCache ||
+	if local.Port != 3000 || local.Production || !local.ShowDemo || local.RedisURL != "" || local.CacheEntries != defaultCacheEntries ||
 		local.RequestSlots != 2*runtime.GOMAXPROCS(0) || local.SendLimits != store.DefaultSendLimits {
 		t.Errorf("local defaults: %+v", local)
 	}

@@ -8,7 +8,8 @@ import (
 	"securemessages/views/htmltest"
 )
 
-// actionForm is the form behind an action button (Archive, Re-Open) of a message, as shown.
+// actionForm is the form behind an action button (Archive, Re-Open) of a message, as the button
+// submits it.
 func (e *env) actionForm(t *testing.T, inbox *htmltest.Node, id int64, button string) *htmltest.Node {
 	t.Helper()
 	li := e.messageLI(inbox, id)
@@ -19,7 +20,7 @@ func (e *env) actionForm(t *testing.T, inbox *htmltest.Node, id int64, button st
 	if b == nil {
 		t.Fatalf("message %d has no %s button", id, button)
 	}
-	return b.Form()
+	return b.Submits()
 }
 
 // wantStaleForm sends form again once its action no longer applies: 409 with the inbox and

@@ -47,31 +47,32 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 	}
 	q, now := iv.Q(), time.Now()
 	for _, conv := range page.Conversations {
-		cv := &ConversationView{ID: a.ids.Conversation(conv.ID), Archived: conv.Archived(), Inbox: iv}
-		if o.open == nil {
-			key := a.convs.key(conv, v, q, now)
-			if cv.kept, _ = a.convs.get(key); cv.kept != nil {
-				iv.Conversations = append(iv.Conversations, cv)
-				continue
-			}
-			cv.key = &key
+		// A list with a message's panel open is rendered fresh and not kept.
+		h, err := a.convs.HTML(a.convs.key(conv, v, q, now), o.open == nil, func() *ConversationView {
+			return conversationView(v, conv, iv, q, now, o.open)
+		})
+		if err != nil {
+			return nil, err
 		}
-		if iv.Staff {
-			cv.PatientName = conv.PatientName
-			cv.Instructions = conv.Instructions
-			cv.RequestedStaffName = conv.RequestedStaffName
-			cv.Awaiting = conv.AwaitingPractice()
-		}
-		for _, m := range conv.Messages {
-			cv.Messages = append(cv.Messages, buildNode(v, m, cv.ID, iv, q, now, o.open))
-		}
-		if len(cv.Messages) > 0 {
-			cv.StateAction = stateAction(cv.ID, cv.Messages[0].Actions, q)
-		}
-		iv.Conversations = append(iv.Conversations, cv)
+		iv.Conversations = append(iv.Conversations, h)
 	}
 	vd.Inbox = iv
 	return vd, nil
+}
+
+// conversationView builds a conversation of the list for the viewer.
+func conversationView(v store.Viewer, conv *store.Conversation, iv *InboxView, q string, now time.Time, open *MessageNode) *ConversationView {
+	cv := &ConversationView{ID: iv.ids.Conversation(conv.ID), Archived: conv.Archived()}
+	if iv.Staff {
+		cv.PatientName = conv.PatientName
+		cv.Instructions = conv.Instructions
+		cv.RequestedStaffName = conv.RequestedStaffName
+		cv.Awaiting = conv.AwaitingPractice()
+	}
+	for _, m := range conv.Messages {
+		cv.Messages = append(cv.Messages, buildNode(v, m, cv.ID, iv, q, now, open))
+	}
+	return cv
 }
 
 // fragmentInbox is what a fragment's links and forms need of the inbox (the view they keep: archived
@@ -105,7 +106,7 @@ func buildNode(v store.Viewer, m *store.Message, conv string, iv *InboxView, q s
 		Actions:        store.Allowed(v, m.Facts()),
 		Inbox:          iv,
 	}
-	n.Links = linksFor(n.ID, n.Actions, q)
+	n.Links = linksFor(n.ID, conv, n.Actions, q)
 	if open != nil && open.ID == n.ID {
 		n.Slot = open.Slot
 	}
@@ -115,10 +116,10 @@ func buildNode(v store.Viewer, m *store.Message, conv string, iv *InboxView, q s
 	return n
 }
 
-// linksFor makes the addresses of the links a message allows, msg being its public id; q is the
-// list's query.
-func linksFor(msg string, a store.Actions, q string) MessageLinks {
-	var l MessageLinks
+// linksFor makes the addresses of the links and buttons a message allows, msg and conv being the
+// public ids of the message and its conversation; q is the list's query.
+func linksFor(msg, conv string, a store.Actions, q string) MessageLinks {
+	l := MessageLinks{State: stateAction(conv, a, q)}
 	if a.ShowDetails {
 		l.Details = messageURL(msg, q)
 	}
@@ -164,7 +165,7 @@ func flagFor(v store.Viewer, m *store.Message) Flag {
 }
 
 // Q is the query that keeps the list's view (archived shown, staff filter, page) across links.
-func (iv *InboxView) Q() string { return listQuery(iv.ShowAll, iv.Assignment, iv.Page) }
+func (iv *InboxView) Q() string { return viewQuery(iv.ShowAll, iv.Assignment, iv.Page) }
 
 // LiveURL is where the inbox fetches itself when its live stream reports a change: the same view,
 // marked live, with the newest event it reflects (see inboxShow).
@@ -175,17 +176,17 @@ func (iv *InboxView) EventsURL() string { return eventsURL(iv.LiveAfter) }
 
 // With is the first page of the same view with another staff filter.
 func (iv *InboxView) With(assignment string) string {
-	return inboxURL(listQuery(iv.ShowAll, assignment, 1))
+	return inboxURL(viewQuery(iv.ShowAll, assignment, 1))
 }
 
 // Toggled is the first page of the same view with archived conversations toggled.
-func (iv *InboxView) Toggled() string { return inboxURL(listQuery(!iv.ShowAll, iv.Assignment, 1)) }
+func (iv *InboxView) Toggled() string { return inboxURL(viewQuery(!iv.ShowAll, iv.Assignment, 1)) }
 
 // Older is the next page of the list, further back in time.
-func (iv *InboxView) Older() string { return inboxURL(listQuery(iv.ShowAll, iv.Assignment, iv.Page+1)) }
+func (iv *InboxView) Older() string { return inboxURL(viewQuery(iv.ShowAll, iv.Assignment, iv.Page+1)) }
 
 // Newer is the page before this one.
-func (iv *InboxView) Newer() string { return inboxURL(listQuery(iv.ShowAll, iv.Assignment, iv.Page-1)) }
+func (iv *InboxView) Newer() string { return inboxURL(viewQuery(iv.ShowAll, iv.Assignment, iv.Page-1)) }
 
 // showAll reads whether the archived conversations are shown, from a link or a form.
 func showAll(c *fiber.Ctx) bool { return c.Query("all") == "1" || c.FormValue("all") == "1" }
@@ -218,7 +219,7 @@ func pageParam(c *fiber.Ctx) int {
 
 // listURL is the inbox address for the view a request was made from.
 func listURL(c *fiber.Ctx) string {
-	return inboxURL(listQuery(showAll(c), assignment(c), pageParam(c)))
+	return inboxURL(viewQuery(showAll(c), assignment(c), pageParam(c)))
 }
 
 // idParam reads the :id of a URL, a public id that parse reads (a.ids.ParseMessage or

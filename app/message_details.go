@@ -14,7 +14,7 @@ func (a *App) messageDetails(c *fiber.Ctx) error {
 		// A link on another site (SameSite=Lax sends the cookie along) must neither show the text
 		// nor put a read in the audit log the person did not make: it gets the message in the
 		// inbox, where a click of their own opens it. Archived threads are listed too.
-		return c.Redirect(inboxAtURL(a.ids.Message(id), listQuery(true, "", 1)), fiber.StatusSeeOther)
+		return c.Redirect(inboxAtURL(a.ids.Message(id), viewQuery(true, "", 1)), fiber.StatusSeeOther)
 	}
 	m, err := a.store.MessageDetails(c.UserContext(), session(c).User.Viewer(), a.origin(c), id)
 	if err != nil {

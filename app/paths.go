@@ -11,7 +11,7 @@ import (
 // joins the parts of a URL. Each names a route of routes.go. Fixed addresses ("/signin",
 // "/messages/new") are written as they are where they are used.
 //
-// q is a list query made by listQuery ("" or "?all=1&assigned=mine&page=2"): it keeps the view of
+// q is a list query made by viewQuery ("" or "?all=1&assigned=mine&page=2"): it keeps the view of
 // the list (archived shown, staff filter, page) across a link; ids are public (store.PublicIDs).
 
 // inboxURL is the inbox in the view q.
@@ -55,8 +55,8 @@ func withQuery(u, kv string) string {
 	return u + "?" + kv
 }
 
-// listQuery is the query that keeps a view of the list: its page, archived shown, staff filter.
-func listQuery(all bool, assignment string, page int) string {
+// viewQuery is the query that keeps a view of the list: its page, archived shown, staff filter.
+func viewQuery(all bool, assignment string, page int) string {
 	q := url.Values{}
 	if page > 1 {
 		q.Set("page", strconv.Itoa(page))

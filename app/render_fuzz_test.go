@@ -43,9 +43,9 @@ func FuzzRenderMessage(f *testing.F) {
 	} {
 		f.Add(seed, seed, seed)
 	}
-	engine := fuzzViews(f)
+	engine, convs := fuzzViews(f)
 	plain := map[string][]string{}
-	for _, v := range renderCases("Plain subject", "Plain body", "Pat Plain") {
+	for _, v := range renderCases(f, convs, "Plain subject", "Plain body", "Pat Plain") {
 		plain[v.name] = fuzzSkeleton(f, render(f, engine, v))
 	}
 	f.Fuzz(func(t *testing.T, subject, body, name string) {
@@ -56,7 +56,7 @@ func FuzzRenderMessage(f *testing.F) {
 				*s = "x"
 			}
 		}
-		for _, v := range renderCases(subject, body, name) {
+		for _, v := range renderCases(t, convs, subject, body, name) {
 			out := render(t, engine, v)
 			doc, err := html.Parse(bytes.NewReader(out))
 			if err != nil {
@@ -70,11 +70,12 @@ func FuzzRenderMessage(f *testing.F) {
 	})
 }
 
-// fuzzViews is the app's own template engine, as New loads it.
-func fuzzViews(tb testing.TB) fiber.Views {
+// fuzzViews is the app's own template engine, as New loads it, and the conversations' renderer,
+// keeping none.
+func fuzzViews(tb testing.TB) (fiber.Views, *conversationHTML) {
 	tb.Helper()
-	set, _, _ := testViews(tb, 0)
-	return set
+	set, convs := testViews(tb, 0)
+	return set, convs
 }
 
 type renderCase struct {
@@ -84,14 +85,14 @@ type renderCase struct {
 }
 
 // renderCases are the screens user text appears on, filled with subject, body and name.
-func renderCases(subject, body, name string) []renderCase {
+func renderCases(tb testing.TB, convs *conversationHTML, subject, body, name string) []renderCase {
 	sent := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 	user := &store.User{ID: 7, FullName: "Maria Lopez", Role: store.RolePatient}
 	base := func(title string) *ViewData {
 		return &ViewData{Title: title, User: user, Practice: store.Practice{Name: "Riverside"}, CSRFToken: "token",
 			CSRFHeaders: csrfHeaders("token")}
 	}
-	inbox := func(staff bool) *ViewData {
+	inbox := func(staff bool) (*ViewData, *MessageNode) {
 		vd := base("Messages")
 		iv := &InboxView{Staff: staff, CSRFToken: "token", LiveAfter: testIDs.Event(9), Page: 1, ids: testIDs,
 			Compose: &ComposeForm{Subject: subject, Body: body, SubmitKey: "k", Fee: "$25.00", MaxSubject: 150, MaxBody: 4000,
@@ -103,7 +104,7 @@ func renderCases(subject, body, name string) []renderCase {
 		}
 		node := func(id int64, slot *Slot, actions store.Actions) *MessageNode {
 			return &MessageNode{ID: testIDs.Message(id), ConversationID: testIDs.Conversation(1), Subject: subject, Sent: stamp(sent, sent),
-				Flag: flag, Actions: actions, Links: linksFor(testIDs.Message(id), actions, iv.Q()), Slot: slot, Inbox: iv}
+				Flag: flag, Actions: actions, Links: linksFor(testIDs.Message(id), testIDs.Conversation(1), actions, iv.Q()), Slot: slot, Inbox: iv}
 		}
 		all := store.Actions{ShowDetails: true, FollowUp: true, Reply: true, Archive: true, Cancel: true}
 		first := node(11, &Slot{Kind: SlotDetails, Details: &store.Details{Body: body, RequestedStaffName: name,
@@ -114,30 +115,37 @@ func renderCases(subject, body, name string) []renderCase {
 			node(13, &Slot{Kind: SlotCancel}, all),
 			node(14, nil, store.Actions{ShowDetails: true, Reopen: true}),
 		}
-		cv := &ConversationView{ID: testIDs.Conversation(1), StateAction: stateAction(testIDs.Conversation(1), all, iv.Q()), Inbox: iv, Messages: []*MessageNode{first}}
+		cv := &ConversationView{ID: testIDs.Conversation(1), Messages: []*MessageNode{first}}
 		if staff {
 			cv.PatientName, cv.RequestedStaffName, cv.Awaiting = name, name, true
 			cv.Instructions = store.Instructions{ResponseMethod: "portal", FeeCents: 2500}
 		}
-		iv.Conversations = []*ConversationView{cv, {ID: testIDs.Conversation(2), Archived: true, StateAction: stateAction(testIDs.Conversation(2), store.Actions{ShowDetails: true, Reopen: true}, iv.Q()), Inbox: iv, PatientName: name,
-			Messages: []*MessageNode{node(21, nil, store.Actions{ShowDetails: true, Reopen: true})}}}
+		for _, cv := range []*ConversationView{cv, {ID: testIDs.Conversation(2), Archived: true, PatientName: name,
+			Messages: []*MessageNode{node(21, nil, store.Actions{ShowDetails: true, Reopen: true})}}} {
+			h, err := convs.HTML(htmlKey{}, false, func() *ConversationView { return cv })
+			if err != nil {
+				tb.Fatal(err)
+			}
+			iv.Conversations = append(iv.Conversations, h)
+		}
 		vd.Inbox = iv
-		return vd
+		return vd, first
 	}
 	retry := base("Something went wrong")
 	retry.Error = &ErrorView{Status: 503, Message: "We cannot reach our records right now.", Retry: &RetryForm{
 		Action: "/messages", Body: body, Fields: []RetryField{{Name: "subject", Value: subject}, {Name: name, Value: body}}}}
 	signin := &ViewData{Title: "Sign in", SignIn: &SignInView{Email: subject, Problem: "That email and password do not match an account.",
 		Demo: []store.DemoSignIn{{Name: name, Email: subject}}}}
-	patient, staff := inbox(false), inbox(true)
+	patient, patientFirst := inbox(false)
+	staff, staffFirst := inbox(true)
 	return []renderCase{
 		{"patient inbox page", "pages/inbox", patient},
 		{"staff inbox page", "pages/inbox", staff},
 		{"inbox fragment", "partials/inbox", staff},
 		{"compose fragment", "partials/compose", patient.Inbox},
-		{"details fragment", "partials/slot", patient.Inbox.Conversations[0].Messages[0]},
-		{"reply fragment", "partials/slot", patient.Inbox.Conversations[0].Messages[0].Replies[0]},
-		{"cancel fragment", "partials/slot", staff.Inbox.Conversations[0].Messages[0].Replies[1]},
+		{"details fragment", "partials/slot", patientFirst},
+		{"reply fragment", "partials/slot", patientFirst.Replies[0]},
+		{"cancel fragment", "partials/slot", staffFirst.Replies[1]},
 		{"try again page", "pages/error", retry},
 		{"sign-in page", "pages/signin", signin},
 	}

@@ -1,6 +1,8 @@
 package app
 
 import (
+	"html/template"
+
 	"securemessages/store"
 )
 
@@ -63,11 +65,11 @@ type RetryField struct{ Name, Value string }
 // InboxView is the list of conversations with whatever is open in it.
 type InboxView struct {
 	ShowAll       bool
-	Staff         bool   // the viewer is staff: the practice's queue, with filters
-	Assignment    string // staff filter: store.AssignedToMe, store.Unassigned, or "" for all
-	Awaiting      int    // staff: open conversations waiting for the practice's reply
-	Conversations []*ConversationView
-	Compose       *ComposeForm // nil: closed
+	Staff         bool            // the viewer is staff: the practice's queue, with filters
+	Assignment    string          // staff filter: store.AssignedToMe, store.Unassigned, or "" for all
+	Awaiting      int             // staff: open conversations waiting for the practice's reply
+	Conversations []template.HTML // each conversation's <li>: partials/conversation's output (conversationHTML)
+	Compose       *ComposeForm    // nil: closed
 	CSRFToken     string
 	LiveAfter     string // the newest event when the page was made (public id); its live stream replays from there
 	Page          int
@@ -76,26 +78,16 @@ type InboxView struct {
 	ids *store.PublicIDs
 }
 
-// ConversationView is one thread in the list.
+// ConversationView is one thread in the list: what partials/conversation shows.
 type ConversationView struct {
-	ID       string // public (store.PublicIDs)
-	Archived bool
-	// StateAction is where the conversation's form posts: archive it, or re-open it when archived
-	// (as store.Allowed says); "" for no form.
-	// Every message's Archive or Re-Open button submits that one form (the button's form
-	// attribute), so a thread carries one form and one CSRF token, not one per message.
-	StateAction string
+	ID          string // public (store.PublicIDs)
+	Archived    bool
 	PatientName string
 	Messages    []*MessageNode
-	Inbox       *InboxView
 	// For staff, at a glance: what the patient asked for when they wrote.
 	Instructions       store.Instructions
 	RequestedStaffName string
 	Awaiting           bool
-	// For the conversation cache: the key to keep this one under (nil: not kept), or what was
-	// kept of it, in which case nothing else here but ID, Archived and Inbox is filled in.
-	key  *conversationKey
-	kept []string
 }
 
 // MessageNode is one message in a thread, with the actions Allowed gives the viewer.
@@ -109,23 +101,26 @@ type MessageNode struct {
 	Links          MessageLinks // where each of Actions leads, "" where it does not apply
 	Slot           *Slot        // what is open under the message, if anything (never cached)
 	Replies        []*MessageNode
-	// The list the message is in, for an open Slot's forms. Outside an open Slot, partials/thread,
-	// whose HTML is cached by a digest of the nodes (threadCache), must read nothing of it.
+	// The list the message is in, for an open Slot's forms. Outside an open Slot, partials/thread
+	// must read nothing of it: a conversation's HTML is kept for other pages (conversationHTML).
 	Inbox *InboxView
 }
 
 // Stamp is when a message was sent, for the machine (the datetime attribute) and as shown.
 type Stamp struct{ Machine, Shown string }
 
-// MessageLinks are the addresses of a message's links (paths.go), each keeping the list's view
-// (its query). They are made once per message: an inbox page shows about a hundred messages, and
-// every value the template writes goes through html/template's escapers, which cost more than the
-// page's database work (docs/performance.md). Archive and Re-Open are buttons of the
-// conversation's form (ConversationView.StateAction).
+// MessageLinks are the addresses of a message's links and buttons (paths.go), each keeping the
+// list's view (its query). They are made once per message: an inbox page shows about a hundred
+// messages, and every value the template writes goes through html/template's escapers, which cost
+// more than the page's database work (docs/performance.md).
 type MessageLinks struct {
 	Details string // "/messages/<id>?all=1": the details under the message
 	Reply   string // "/messages/<id>/reply?all=1": the Send Follow-Up or Reply form under the message
 	Cancel  string // "/messages/<id>/cancel?all=1": the question before a cancel
+	// State is where Archive or Re-Open posts ("/conversations/<id>/archive?all=1"): a
+	// thread-wide action, the same on every message of the conversation. Its button joins the
+	// inbox's form, which carries the page's CSRF token (partials/inbox).
+	State string
 }
 
 // SlotLinks are the addresses of an open slot (MessageNode.SlotLinks), keeping the list's view.

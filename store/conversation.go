@@ -159,7 +159,7 @@ func (s *Store) InboxPage(ctx context.Context, v Viewer, f InboxFilter) (InboxPa
 	res.Conversations = make([]*Conversation, len(listed))
 	var missing []int64
 	for i, k := range listed {
-		if c, ok := s.convs.get(k); ok {
+		if c, ok := s.lists.get(k); ok {
 			res.Conversations[i] = c
 		} else {
 			missing = append(missing, k.id)
@@ -175,7 +175,7 @@ func (s *Store) InboxPage(ctx context.Context, v Viewer, f InboxFilter) (InboxPa
 		for _, c := range read {
 			// Kept at the revision read with it, which a change committed between the two
 			// statements makes newer than the one listed: the next list reads it again.
-			s.convs.add(conversationKey{id: c.ID, revision: c.Revision, glance: glance}, c)
+			s.lists.add(conversationKey{id: c.ID, revision: c.Revision, glance: glance}, c)
 			byID[c.ID] = c
 		}
 		for i, k := range listed {
@@ -637,8 +637,8 @@ func (s *Store) message(ctx context.Context, v Viewer, id int64) (*Message, deta
 // are in docs/performance.md).
 func (s *Store) AwaitingCount(ctx context.Context, v Viewer, asOf int64) (int, error) {
 	key := awaitingKey{practiceID: v.PracticeID, patientScope: v.patientScope().Int64, asOf: asOf}
-	if s.convs.awaiting != nil {
-		if n, ok := s.convs.awaiting.Get(key); ok {
+	if s.lists.awaiting != nil {
+		if n, ok := s.lists.awaiting.Get(key); ok {
 			return n, nil
 		}
 	}
@@ -651,8 +651,8 @@ func (s *Store) AwaitingCount(ctx context.Context, v Viewer, asOf int64) (int, e
 	if err != nil {
 		return 0, fmt.Errorf("store: conversations awaiting a reply: %w", err)
 	}
-	if s.convs.awaiting != nil {
-		s.convs.awaiting.Add(key, n)
+	if s.lists.awaiting != nil {
+		s.lists.awaiting.Add(key, n)
 	}
 	return n, nil
 }

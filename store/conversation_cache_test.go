@@ -30,7 +30,7 @@ func describe(c *store.Conversation) string {
 
 // TestListsKeepWhatDidNotChange: a list shown again hands back the conversations it already
 // held, without reading them, and reads afresh exactly those that changed in any way the list
-// shows: a message sent or cancelled, the thread archived or re-opened, a name changed. After
+// shows: a message sent (whether or not it changes who has the last word) or cancelled, the thread archived or re-opened, a name changed. After
 // every change, what it shows is what a store with no cache reads.
 func TestListsKeepWhatDidNotChange(t *testing.T) {
 	t.Parallel()
@@ -95,6 +95,8 @@ func TestListsKeepWhatDidNotChange(t *testing.T) {
 	after("a reply", func() { answer = reply(t, f.s, f.nurse, sent.MessageID, "Please sit down when it happens.") }, id)
 	var followUp store.Sent
 	after("a follow-up", func() { followUp = reply(t, f.s, f.maria, answer.MessageID, "It happened again.") }, id)
+	// The patient has the last word already: the conversation changes all the same.
+	after("a second follow-up", func() { reply(t, f.s, f.maria, sent.MessageID, "And this morning.") }, id)
 	after("a cancel", func() {
 		if _, err := f.s.Cancel(ctx, f.maria, origin, followUp.MessageID); err != nil {
 			t.Fatal(err)

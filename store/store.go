@@ -67,7 +67,7 @@ type Store struct {
 	keys   *Keyring
 	now    func() time.Time
 	stmts  statements // the hot reads, prepared (prepared.go)
-	convs  conversationCache
+	lists  listCache
 	limits SendLimits // how much a patient may send (send_limit.go); none until LimitSends
 
 	idsMu sync.Mutex

@@ -390,14 +390,14 @@ func (w *walker) link(within *htmltest.Node, text string) *htmltest.Node {
 	return a
 }
 
-// buttonForm is the form of the button with this text under within.
+// buttonForm is the form of the button with this text under within, as the button submits it.
 func (w *walker) buttonForm(within *htmltest.Node, text string) *htmltest.Node {
 	w.t.Helper()
 	b := within.First(htmltest.TagText("button", text))
 	if b == nil {
 		w.t.Fatalf("no %q button in:\n%s", text, within.TextContent())
 	}
-	return b.Form()
+	return b.Submits()
 }
 
 // message is the message shown with this subject whose flag names who ("Sent by you",

@@ -5,8 +5,8 @@
 //
 // Nothing here turns user text into template.HTML, and no user text goes into hx-on, hx-vals or
 // hx-headers: html/template escapes for the context it sees, and it does not see into those. The
-// one template.HTML a page writes is a conversation's messages ({{thread .Messages}}), which is
-// partials/thread's own escaped output, kept by the app's thread cache.
+// one template.HTML a page writes is each conversation's <li>, partials/conversation's own
+// escaped output, kept whole by the app's conversation cache.
 package views
 
 import (

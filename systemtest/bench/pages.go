@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"securemessages/store"
 	"strings"
 	"time"
+
+	"securemessages/app"
+	"securemessages/store"
 )
 
 // pageCase is one of the inbox requests measured.
@@ -35,6 +37,7 @@ type pageCase struct {
 
 type pagesResult struct {
 	cases         []*pageCase
+	without       []*pageCase // full pages on servers that each keep all caches but one
 	db            map[side][]loadResult
 	dbStatements  map[side]int
 	counts        []countRow
@@ -78,7 +81,7 @@ func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult
 	// The same server keeping no threads and no conversations: what a page costs when every
 	// conversation on it changed since it was last shown (the measured pages repeat, so the
 	// server that keeps them reads and renders none).
-	cold, err := e.startServer(ctx, "web-uncached", 0, "THREAD_CACHE_ENTRIES=0")
+	cold, err := e.startServer(ctx, "web-uncached", 0, "CACHE_ENTRIES=0")
 	if err != nil {
 		return nil, err
 	}
@@ -88,7 +91,19 @@ func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult
 		return nil, err
 	}
 	heavy, ten, staff, otherStaff, lakeStaff := toks[0], toks[1], toks[2], toks[3], toks[4]
-	logf("pages: server up and sessions made in %s", since(step))
+	// A server for each cache, keeping all the others (CACHE_OFF): what that one cache earns on
+	// a page shown again, the pages every live event makes open pages fetch.
+	for _, name := range app.Caches {
+		s, err := e.startServer(ctx, "web-without-"+name, 0, "CACHE_OFF="+name)
+		if err != nil {
+			return nil, err
+		}
+		defer s.stop()
+		res.without = append(res.without,
+			&pageCase{name: "patient, without " + name, req: request{addr: s.addr, path: "/inbox", cookie: heavy}, full: true, pid: s.pid},
+			&pageCase{name: "staff, without " + name, req: request{addr: s.addr, path: "/inbox", cookie: staff}, staff: true, full: true, pid: s.pid})
+	}
+	logf("pages: servers up and sessions made in %s", since(step))
 
 	// Statements per render, counted by PostgreSQL, before any load.
 	for _, c := range []struct {
@@ -172,7 +187,7 @@ func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult
 
 	// Warm up every path once, then measure in rounds; each round runs every case, so a slow
 	// moment of the machine touches all of them alike, and each case's DB ceiling right after it.
-	for _, c := range res.cases {
+	for _, c := range append(res.cases, res.without...) {
 		runLoad(e, c.req, cfg.clients, cfg.warmup, c.pid)
 	}
 	for r := 1; r <= cfg.rounds; r++ {
@@ -197,6 +212,9 @@ func runPages(ctx context.Context, e *env, d *dataset, cfg config) (*pagesResult
 			if c.full {
 				c.single = append(c.single, runLoad(e, c.req, 1, cfg.duration, c.pid))
 			}
+		}
+		for _, c := range res.without {
+			c.inbox = append(c.inbox, runLoad(e, c.req, cfg.clients, cfg.duration, c.pid))
 		}
 		logf("pages: round %d of %d in %s", r, cfg.rounds, since(step))
 	}

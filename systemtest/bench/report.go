@@ -241,6 +241,35 @@ func (r *report) print(w io.Writer) {
 			fmt.Fprintf(w, "    %-24s %s\n", c.name, medianRound(c.inbox).cpu)
 		}
 
+		if len(p.without) > 0 {
+			fmt.Fprintf(w, "\n  what each cache earns: the full page on a server that keeps every cache but one (CACHE_OFF), same rounds\n\n")
+			t = &table{}
+			t.add("request", "requests/s", "p99", "CPU/request: server, postgres", "÷ all caches")
+			all := map[bool]*pageCase{}
+			for _, c := range p.cases {
+				if c.full && c.kept {
+					all[c.staff] = c
+				}
+			}
+			for _, c := range append([]*pageCase{all[false], all[true]}, p.without...) {
+				if c == nil {
+					continue
+				}
+				name, versus := c.name, "1.00"
+				if c == all[c.staff] {
+					name = map[bool]string{false: "patient", true: "staff"}[c.staff] + ", all caches"
+				} else if a := all[c.staff]; a != nil {
+					versus = ratio(med(pick(c.inbox, func(l loadResult) float64 { return l.rps })), med(pick(a.inbox, func(l loadResult) float64 { return l.rps })))
+				}
+				t.add(name, spread(pick(c.inbox, func(l loadResult) float64 { return l.rps }), rps),
+					spread(pick(c.inbox, func(l loadResult) time.Duration { return l.p99 }), ms),
+					fmt.Sprintf("%s, %s", ms(med(pick(c.inbox, func(l loadResult) time.Duration { return perRequest(l, l.cpu.server) }))),
+						ms(med(pick(c.inbox, func(l loadResult) time.Duration { return perRequest(l, l.cpu.postgres) })))),
+					versus)
+			}
+			t.print(w, "  ")
+		}
+
 		fmt.Fprintf(w, "\n2. Statements per render, counted by PostgreSQL (pg_stat_statements, the web servers' own role)\n\n")
 		t = &table{}
 		t.add("render", "conversations", "statements, page kept", "nothing kept")

@@ -237,6 +237,32 @@ func (n *Node) Form() *Node {
 	return n.Closest(Tag("form"))
 }
 
+// Submits is the form as pressing the submit button n sends it: a copy of n's form owner
+// (Form) whose action is the button's formaction, where it has one, as a browser takes it, and
+// whose hx-post, hx-target, hx-swap and hx-push-url are the button's, where it has them, as
+// htmx 4 takes them (it ignores formaction); nil if n has no form. The copy shares the form's
+// children, so FormValues reads the fields as they are.
+func (n *Node) Submits() *Node {
+	f := n.Form()
+	if f == nil {
+		return nil
+	}
+	form := *f
+	form.Attr = map[string]string{}
+	for k, v := range f.Attr {
+		form.Attr[k] = v
+	}
+	if a, ok := n.Attr["formaction"]; ok {
+		form.Attr["action"] = a
+	}
+	for _, name := range []string{"hx-post", "hx-target", "hx-swap", "hx-push-url"} {
+		if v, ok := n.Attr[name]; ok {
+			form.Attr[name] = v
+		}
+	}
+	return &form
+}
+
 // HX is the htmx attribute name of n as htmx 4 reads it: n's own, else the nearest ancestor's
 // name:inherited (htmx 4 inherits only what is marked so); "" if none.
 func (n *Node) HX(name string) string {
