@@ -35,10 +35,10 @@ var errBusy = errors.New("app: every request slot stayed busy")
 // admit lets cfg.RequestSlots requests work at once and queues the rest in the order they came
 // (golang.org/x/sync/semaphore serves its waiters first come, first served).
 //
-// Without it, every open request competes at once: 32 concurrent page loads on 2 cores took
-// turns on the CPU and on the database connections in no particular order, so a page that lost
-// a few of those turns waited four times as long as the median (make bench: p50 11.7 ms, p99
-// 42.5 ms for a patient's page). Served in arrival order, a few at a time, each request runs
+// Without it, every open request competes at once: concurrent page loads take turns on the CPU
+// and on the database connections in no particular order, so a page that loses a few of those
+// turns waits several times as long as the median (the figures, and the make bench run that gives
+// them, are in docs/performance.md). Served in arrival order, a few at a time, each request runs
 // start to finish with little to wait for once it has begun, and the slowest pages come close to
 // the median.
 //

@@ -73,9 +73,9 @@ func (c Config) Cache(name string) int {
 
 // defaultRequestSlots is two requests per core the process may use: enough to keep the cores
 // busy while some requests wait for a database close by, few enough that each runs without
-// waiting long for a turn (make bench: with 32 clients on 2 cores, a patient's page had a p99 of
-// 17.6 ms with 4 slots and 21.8 ms with 8). A database further away (a millisecond or more per
-// statement) keeps requests waiting longer, and may need more.
+// waiting long for a turn (make bench compares slot counts: docs/performance.md). A database
+// further away (a millisecond or more per statement) keeps requests waiting longer, and may need
+// more.
 func defaultRequestSlots() int { return 2 * runtime.GOMAXPROCS(0) }
 
 // ConfigFromEnv reads the environment. Every problem is reported, one line each, so an operator

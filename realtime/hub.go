@@ -170,7 +170,7 @@ func (h *Hub) dispatch(w Wire) {
 		return
 	}
 	// Every stream is handed the same copy, which none of them changes: a buffer of pointers
-	// keeps an idle stream small (64 events of 72 bytes each would be 4.6 KB a stream).
+	// keeps an idle stream small, where a buffer of events would hold a copy of each for every stream.
 	e := &w
 	h.mu.Lock()
 	defer h.mu.Unlock()
