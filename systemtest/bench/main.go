@@ -3,6 +3,9 @@
 // prints a table of figures, each the median of several rounds in one run, with its ratio and the
 // target it answers to. It never fails on a slow or noisy machine: it exits non-zero only when
 // it could not run at all.
+//
+// It is a program, not a test, and lives in systemtest/ because that folder holds everything that
+// runs the whole system over real servers: the top of the tree is the product's own packages.
 package main
 
 import (
