@@ -5,6 +5,7 @@ import (
 	"math"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -168,5 +169,84 @@ func TestBrowserArchivedColours(t *testing.T) {
 		}
 		expectReadable(t, scheme+", archived conversation", archived)
 		expectReadable(t, scheme+", open conversation", open)
+	}
+}
+
+// On the staff dashboard both patients and colleagues write: a patient's flag and a colleague's
+// differ in colour and in shape, and their accessible names say which is which; "Me" stays as it
+// is. Their text reads at AA in both schemes. The compose form speaks as the practice.
+func TestBrowserStaffFlagsAndWording(t *testing.T) {
+	in := newSystem(t).start(t)
+	s := openPage(t, "staff", in.URL, desktop)
+	flow(t)
+	s.signIn(t, physician)
+	for _, dark := range []bool{false, true} {
+		dev := desktop
+		dev.dark = dark
+		s.setDevice(t, dev)
+		scheme := map[bool]string{false: "light", true: "dark"}[dark]
+		var flags []struct {
+			Shown, Name, Title, Colour, Background, Shape string
+			Backgrounds                                   []string
+		}
+		s.js(t, `$xs("//*[@role='group' and starts-with(@aria-label, 'Actions for')]").map(g => {
+			const flag = g.parentElement.firstElementChild, st = getComputedStyle(flag);
+			const shown = flag.querySelector('[aria-hidden=true]');
+			const layers = []; for (let e = flag; e; e = e.parentElement) layers.push(getComputedStyle(e).backgroundColor);
+			return {Shown: shown ? shown.textContent : '', Title: flag.title,
+			        Name: [...flag.childNodes].filter(n => n !== shown).map(n => n.textContent).join('').trim(),
+			        Colour: st.color, Background: st.backgroundColor, Shape: st.borderRadius + ' ' + st.boxShadow, Backgrounds: layers};
+		})`, &flags)
+		type look struct{ colour, background, shape string }
+		kinds := map[string]look{}
+		for _, f := range flags {
+			bg := backdrop(t, f.Backgrounds)
+			if c := contrast(parseColour(t, f.Colour).over(bg), bg); c < 4.5 {
+				t.Errorf("%s: the flag %q (%s) has text at %.2f:1 on %s, want at least 4.5:1", scheme, f.Shown, f.Name, c, bg)
+			}
+			kind := ""
+			switch {
+			case f.Shown == "Me" && f.Name == "Sent by you":
+				kind = "me"
+			case f.Shown == "ML" && f.Name == "From Maria Lopez, patient":
+				kind = "patient"
+			case f.Shown != "" && f.Shown != "Me" && strings.HasPrefix(f.Name, "From ") && strings.HasSuffix(f.Name, ", patient"):
+				kind = "another patient"
+			case f.Shown != "" && f.Shown != "Me" && strings.HasPrefix(f.Name, "From ") && strings.HasSuffix(f.Name, ", colleague"):
+				kind = "colleague"
+			default:
+				t.Errorf("%s: a flag shows %q with accessible name %q: want \"Me\" / \"Sent by you\", or initials / \"From <name>, patient\" or \"…, colleague\"", scheme, f.Shown, f.Name)
+				continue
+			}
+			if kind != "me" && f.Title != f.Name {
+				t.Errorf("%s: the flag %q has the title %q, want its accessible name %q", scheme, f.Shown, f.Title, f.Name)
+			}
+			kinds[kind] = look{f.Colour, f.Background, f.Shape}
+		}
+		patient, colleague := kinds["patient"], kinds["colleague"]
+		if _, ok := kinds["me"]; !ok || patient == (look{}) || colleague == (look{}) {
+			t.Fatalf("%s: want the physician's own, a patient's and a colleague's flags on the dashboard; found %v", scheme, kinds)
+		}
+		if other, ok := kinds["another patient"]; ok && other != patient {
+			t.Errorf("%s: two patients' flags are drawn differently (%v and %v)", scheme, patient, other)
+		}
+		if patient.colour == colleague.colour && patient.background == colleague.background {
+			t.Errorf("%s: a patient's flag and a colleague's are drawn in the same colours (%s on %s)", scheme, patient.colour, patient.background)
+		}
+		if patient.shape == colleague.shape {
+			t.Errorf("%s: a patient's flag and a colleague's have the same shape (%s): colour alone tells them apart", scheme, patient.shape)
+		}
+	}
+	s.click(t, xControl("", "Compose Message"))
+	s.after(t, "the compose form", exists(xField(xCompose, "Patient")))
+	for _, label := range []string{"Patient", "Subject", "Message"} {
+		if !s.has(t, xField(xCompose, label)) {
+			t.Errorf("the staff compose form has no field labelled %q", label)
+		}
+	}
+	for _, words := range []string{"Complaints / Questions / Symptoms", "Anyone on my care team", "How should we respond?"} {
+		if s.has(t, xCompose+`//*[contains(., `+xq(words)+`)]`) {
+			t.Errorf("the staff compose form uses the patient's words %q", words)
+		}
 	}
 }
