@@ -161,7 +161,16 @@ func flagFor(v store.Viewer, m *store.Message) Flag {
 	if m.AuthorID == v.UserID {
 		return Flag{Who: "You", Mine: true} // the template writes "Me" and "Sent by you" as they are
 	}
-	return Flag{Text: m.AuthorInitials, Label: "From " + m.AuthorName, Who: m.AuthorName}
+	f := Flag{Text: m.AuthorInitials, Label: "From " + m.AuthorName, Who: m.AuthorName}
+	if v.Role == store.RoleStaff {
+		// Every other author a patient sees is the practice; staff see both sides.
+		f.Kind = FlagColleague
+		if m.AuthorRole == store.RolePatient {
+			f.Kind = FlagPatient
+		}
+		f.Label += ", " + f.Kind
+	}
+	return f
 }
 
 // Q is the query that keeps the list's view (archived shown, staff filter, page) across links.

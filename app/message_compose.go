@@ -16,26 +16,32 @@ func (a *App) composeShow(c *fiber.Ctx) error {
 	return a.showCompose(c, fiber.StatusOK, form)
 }
 
-// composeForm fills the form with what was typed and the practice's staff and fee.
+// composeForm fills the form with what was typed and, for a patient, the practice's staff and
+// fee; for staff, the practice's patients to write to.
 func (a *App) composeForm(c *fiber.Ctx, n store.NewConversation, problems map[string]string) (*ComposeForm, error) {
 	sess := session(c)
 	v := sess.User.Viewer()
+	form := &ComposeForm{
+		Subject: n.Subject, Body: n.Body, NoResponseNeeded: n.NoResponseNeeded, SubmitKey: n.SubmitKey,
+		Problems: problems, MaxSubject: store.MaxSubjectLen, MaxBody: store.MaxBodyLen,
+	}
+	if v.Role == store.RoleStaff {
+		patients, err := a.store.Patients(c.UserContext(), v)
+		if err != nil {
+			return nil, err
+		}
+		form.FromStaff, form.PatientID, form.Patients = true, a.chosen(n.PatientID), a.people(patients)
+		return form, nil
+	}
+	// The patient's own instructions to the practice: whom they would like to answer, and how.
 	staff, err := a.store.ResponderStaff(c.UserContext(), v)
 	if err != nil {
 		return nil, err
 	}
-	patients, err := a.store.Patients(c.UserContext(), v)
-	if err != nil {
-		return nil, err
-	}
-	form := &ComposeForm{
-		PatientID: a.chosen(n.PatientID), Patients: a.people(patients),
-		Subject: n.Subject, Body: n.Body, StaffID: a.chosen(n.RequestedStaffID), Method: n.ResponseMethod,
-		NoResponseNeeded: n.NoResponseNeeded, Consent: n.BillingConsent, SubmitKey: n.SubmitKey,
-		Staff: a.people(staff), Methods: store.ResponseMethods, Problems: problems,
-		MaxSubject: store.MaxSubjectLen, MaxBody: store.MaxBodyLen,
-	}
-	if sess.Practice.Charges() && v.Role == store.RolePatient {
+	form.StaffID, form.Staff = a.chosen(n.RequestedStaffID), a.people(staff)
+	form.Method, form.Methods = n.ResponseMethod, store.ResponseMethods
+	form.Consent = n.BillingConsent
+	if sess.Practice.Charges() {
 		form.Fee = store.FormatFee(sess.Practice.MessageFeeCents)
 	}
 	return form, nil

@@ -81,3 +81,62 @@ func TestComposeShow(t *testing.T) {
 		})
 	}
 }
+
+// Staff write to a patient: the form asks for the patient, a subject and the message, in the
+// practice's words, and none of the patient's own questions (whom they want to answer, how, the
+// fee). A refused send comes back in the same words.
+func TestComposeShowStaff(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	c := e.signIn(t, physician)
+	labels := func(compose *htmltest.Node) []string {
+		var got []string
+		for _, l := range compose.All(htmltest.Tag("label")) {
+			got = append(got, l.TextContent())
+		}
+		return got
+	}
+	wantLabels := []string{"Patient", "Subject", "Message", "No reply needed from the patient (the conversation is archived as it is sent)"}
+	patientWords := []string{"Complaints / Questions / Symptoms", "Anyone on my care team", "How should we respond?",
+		"Staff member to respond", "No response needed", "billed"}
+	checkForm := func(t *testing.T, compose *htmltest.Node) {
+		t.Helper()
+		if got := labels(compose); !slices.Equal(got, wantLabels) {
+			t.Errorf("the staff compose form's labels are %q, want %q", got, wantLabels)
+		}
+		for _, words := range patientWords {
+			if strings.Contains(compose.TextContent(), words) {
+				t.Errorf("the staff compose form uses the patient's words %q:\n%s", words, compose.TextContent())
+			}
+		}
+		form := compose.First(htmltest.Tag("form"))
+		for _, name := range []string{"staff", "method", "consent"} {
+			if form.Input(name) != nil {
+				t.Errorf("the staff compose form has the patient's %q field", name)
+			}
+		}
+		var patients []string
+		for _, o := range form.Input("patient").All(htmltest.Tag("option")) {
+			patients = append(patients, o.TextContent())
+		}
+		if want := []string{"Choose a patient", "Maria Lopez", "Tom Becker"}; !slices.Equal(patients, want) {
+			t.Errorf("patients offered %q, want %q", patients, want)
+		}
+	}
+	both(t, func(t *testing.T, htmx bool) {
+		r := c.variant(htmx).get(t, "/messages/new")
+		wantStatus(t, r, http.StatusOK)
+		checkForm(t, composeSection(t, r, htmx))
+
+		f := blankCompose(t, c)
+		f.Set("patient", e.uid(e.user(t, maria).ID))
+		f.Set("subject", "Your results are in")
+		r = c.variant(htmx).sendForm(t, "/messages", f)
+		wantStatus(t, r, http.StatusUnprocessableEntity)
+		compose := composeSection(t, r, htmx)
+		checkForm(t, compose)
+		if !strings.Contains(compose.TextContent(), "Message is required.") {
+			t.Errorf("an empty message is not refused with %q:\n%s", "Message is required.", compose.TextContent())
+		}
+	})
+}

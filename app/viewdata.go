@@ -134,13 +134,21 @@ type SlotLinks struct {
 
 // Flag says who sent a message: "Me" in red for the viewer's own (the template writes it, with
 // the accessible name "Sent by you"), the author's initials in blue for anyone else. Label is the
-// accessible name, so the flag is never colour alone.
+// accessible name, so the flag is never colour alone. On the staff side, where both patients and
+// colleagues write, Kind tells them apart: the template draws each its own way and Label names it.
 type Flag struct {
 	Mine  bool
 	Text  string // others' only: "AC"
-	Label string // others' only: "From Dr. Amelia Chen"
+	Label string // others' only: "From Dr. Amelia Chen"; for staff "From Maria Lopez, patient"
 	Who   string // "You", "Dr. Amelia Chen"
+	Kind  string // for a staff viewer, FlagPatient or FlagColleague; "" for a patient's own inbox
 }
+
+// Flag kinds on the staff side.
+const (
+	FlagPatient   = "patient"
+	FlagColleague = "colleague"
+)
 
 // Slot kinds: what can open under a message.
 const (
@@ -167,8 +175,10 @@ type ReplyForm struct {
 	Problems  map[string]string
 }
 
-// ComposeForm is the new-message form.
+// ComposeForm is the new-message form: a patient's to their practice, or, with FromStaff, the
+// practice's to a patient (the patient chosen, no instructions to the practice, no fee).
 type ComposeForm struct {
+	FromStaff        bool
 	PatientID        string   // the public id chosen, "" for none
 	Patients         []Person // staff choose whom to write to
 	Subject          string

@@ -41,11 +41,16 @@ type Sent struct {
 	Duplicate      bool  `db:"-"`
 }
 
-// Validate checks the compose form's fields that need no database.
-func (n NewConversation) Validate() error {
+// Validate checks the compose form's fields that need no database, naming the text as the
+// sender's form labels it: a patient writes "Complaints / Questions / Symptoms", staff a "Message".
+func (n NewConversation) Validate(sender Role) error {
 	var v ValidationError
+	body := "Complaints / Questions / Symptoms"
+	if sender == RoleStaff {
+		body = "Message"
+	}
 	checkText(&v, "subject", "Subject", n.Subject, MaxSubjectLen)
-	checkText(&v, "body", "Complaints / Questions / Symptoms", n.Body, MaxBodyLen)
+	checkText(&v, "body", body, n.Body, MaxBodyLen)
 	if _, ok := responseMethodLabel(n.ResponseMethod); n.ResponseMethod != "" && !ok {
 		v.add("method", "Choose a response method from the list.")
 	}
@@ -70,7 +75,7 @@ func (n NewReply) Validate() error {
 // needs their consent to the fee, which is sealed into its instructions with the fee agreed.
 // A patient over their SendLimits gets a *SendLimited and nothing is written.
 func (s *Store) StartConversation(ctx context.Context, v Viewer, o Origin, n NewConversation) (Sent, error) {
-	problems := problemsOf(n.Validate())
+	problems := problemsOf(n.Validate(v.Role))
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return Sent{}, fmt.Errorf("store: start conversation: %w", err)
