@@ -138,6 +138,12 @@ func composeWithConsent(t *testing.T, p *tab) {
 	p.click(t, xControl(xCompose, "Send Message"))
 	p.after(t, "the consent problem", exists(xCompose+`//*[@role='alert' and contains(., 'tick the box')]`))
 	p.expectGone(t, "a message sent without consent", xActions(subject, 1))
+	// The summary says it once, as a link that takes the reader to the box, which says it again.
+	if got := p.text(t, xCompose+`//*[@role='alert']`); strings.Count(got, "tick the box") != 1 || !strings.HasPrefix(got, "There is a problem") {
+		t.Errorf("the problem summary reads %q, want its title and the problem once", got)
+	}
+	p.click(t, xCompose+`//*[@role='alert']//a[contains(., 'tick the box')]`)
+	p.waitFor(t, "focus on the box the problem is about", `document.activeElement && document.activeElement.type === 'checkbox' && document.activeElement.name === 'consent'`, swapWait)
 	p.check(t, xCompose, "I agree to be billed $25.00 for this message.")
 	p.click(t, xControl(xCompose, "Send Message"))
 	p.after(t, "the new conversation", exists(xActions(subject, 1)))
