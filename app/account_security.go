@@ -18,7 +18,7 @@ func (a *App) securityShow(c *fiber.Ctx) error {
 func (a *App) totpBegin(c *fiber.Ctx) error {
 	sess := session(c)
 	if sess.User.TOTPEnabled {
-		return a.showSecurity(c, fiber.StatusConflict, &SecurityView{Enabled: true, Problem: "Two-step sign-in is already on."})
+		return a.showSecurity(c, fiber.StatusConflict, &SecurityView{Enabled: true, Problems: Problems{"form": "Two-step sign-in is already on."}})
 	}
 	setup, err := a.store.BeginTOTP(c.UserContext(), sess.User, "Secure Messages")
 	if err != nil {
@@ -40,14 +40,16 @@ func (a *App) totpDisable(c *fiber.Ctx) error { return a.changeTOTP(c, false) }
 func (a *App) changeTOTP(c *fiber.Ctx, enable bool) error {
 	sess, o := session(c), a.origin(c)
 	code := strings.TrimSpace(c.FormValue("code"))
-	// refuse shows the form again as it was: while turning on, with the secret being set up.
-	refuse := func(status int, problem string) error {
-		sv := &SecurityView{Enabled: sess.User.TOTPEnabled, Code: code, Problem: problem}
+	// refuse shows the form again as it was, the problem by the field it is about ("form" for
+	// the attempt as a whole): while turning on, with the secret being set up.
+	refuse := func(status int, field, problem string) error {
+		sv := &SecurityView{Enabled: sess.User.TOTPEnabled, Code: code, Problems: Problems{field: problem}}
 		if enable {
 			setup, err := a.store.PendingTOTP(c.UserContext(), sess.User, "Secure Messages")
 			switch {
 			case errors.Is(err, store.ErrNotFound):
-				sv.Problem += " Set up again to get a new key."
+				// No secret, so no form with fields: the problem is the form's.
+				sv.Problems = Problems{"form": problem + " Set up again to get a new key."}
 			case err != nil:
 				return err
 			default:
@@ -61,12 +63,12 @@ func (a *App) changeTOTP(c *fiber.Ctx, enable bool) error {
 		return err
 	}
 	if blocked {
-		return refuse(fiber.StatusTooManyRequests, "Too many failed attempts. For your security, please wait 15 minutes and try again.")
+		return refuse(fiber.StatusTooManyRequests, "form", "Too many failed attempts. For your security, please wait 15 minutes and try again.")
 	}
 	ok, err := a.checkPassword(c, c.FormValue("password"), sess.User, true)
 	if errors.Is(err, errBusy) {
 		c.Set(fiber.HeaderRetryAfter, "5")
-		return refuse(fiber.StatusServiceUnavailable, "Many people are signing in right now, so nothing was changed. Please enter your password and try again in a moment.")
+		return refuse(fiber.StatusServiceUnavailable, "form", "Many people are signing in right now, so nothing was changed. Please enter your password and try again in a moment.")
 	}
 	if err != nil {
 		return err
@@ -81,9 +83,9 @@ func (a *App) changeTOTP(c *fiber.Ctx, enable bool) error {
 			return err
 		}
 		if !ok {
-			return refuse(fiber.StatusUnprocessableEntity, "That password is not right. Enter the password you sign in with.")
+			return refuse(fiber.StatusUnprocessableEntity, "password", "That password is not right. Enter the password you sign in with.")
 		}
-		return refuse(fiber.StatusUnprocessableEntity, "That code did not match. Enter the current 6-digit code from your app.")
+		return refuse(fiber.StatusUnprocessableEntity, "code", "That code did not match. Enter the current 6-digit code from your app.")
 	}
 	if err != nil {
 		return err

@@ -1,7 +1,6 @@
 package app
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -166,9 +165,9 @@ func TestMessageCancelStaffOwnReply(t *testing.T) {
 	})
 }
 
-// A message sent with "no response needed" is archived as it is sent, and nobody has acted on it,
-// so its author may still cancel it from the archived list (the rule table's own/archived/fresh
-// row): it is offered, and cancelling deletes the message and its conversation for both sides.
+// A message sent with "no response needed" is archived as it is sent, and that archive ends Cancel
+// like any other (the rule table's own/archived/fresh row): the archived list does not offer it,
+// and asking for it or posting it anyway is refused with the product's words and changes nothing.
 func TestMessageCancelNoResponseNeeded(t *testing.T) {
 	t.Parallel()
 	both(t, func(t *testing.T, htmx bool) {
@@ -186,28 +185,32 @@ func TestMessageCancelNoResponseNeeded(t *testing.T) {
 		if li == nil {
 			t.Fatal("the no-response-needed message is not in the archived list")
 		}
-		if got, want := actions(t, li), []string{"Show Details", "Re-Open", "Cancel"}; !slices.Equal(got, want) {
+		if got, want := actions(t, li), []string{"Show Details", "Re-Open"}; !slices.Equal(got, want) {
 			t.Errorf("actions %q, want %q", got, want)
 		}
 
-		form := cancelFormFor(t, patient, sent.MessageID)
 		before := e.counts(t)
-		inbox := after(t, patient, patient.sendForm(t, form.Attr["action"], form.FormValues()), "/inbox?all=1&notice=cancelled")
-		if got := notice(t, inbox); got != "Your message was cancelled and deleted." {
-			t.Errorf("notice %q", got)
+		path := "/messages/" + e.mid(sent.MessageID) + "/cancel"
+		r := patient.get(t, path)
+		wantStatus(t, r, http.StatusConflict)
+		if got := notice(t, inboxOf(t, r, htmx)); got != cancelRefusedText {
+			t.Errorf("asking to cancel: notice %q, want %q", got, cancelRefusedText)
 		}
-		got := e.counts(t)
-		if got.Messages != before.Messages-1 || got.Conversations != before.Conversations-1 ||
-			got.Archived != before.Archived-1 || got.Events != before.Events+1 {
-			t.Errorf("counts %+v -> %+v: want the message and its archived conversation gone, one event", before, got)
+		r = patient.post(t, path, url.Values{})
+		wantStatus(t, r, http.StatusConflict)
+		if got := notice(t, inboxOf(t, r, htmx)); got != cancelRefusedText {
+			t.Errorf("cancelling: notice %q, want %q", got, cancelRefusedText)
+		}
+		if got := e.counts(t); got != before {
+			t.Errorf("a refused cancel changed the database: %+v -> %+v", before, got)
 		}
 		all = inboxOf(t, patient.get(t, "/inbox?all=1"), htmx)
-		if e.messageLI(all, sent.MessageID) != nil || strings.Contains(all.TextContent(), "Blood pressure log for May") {
-			t.Error("the cancelled message is still in the archived list")
+		if e.messageLI(all, sent.MessageID) == nil {
+			t.Error("the message is gone from the archived list after a refused cancel")
 		}
 		for _, email := range []string{maria, physician} {
-			if _, err := e.st.Conversation(t.Context(), e.user(t, email).Viewer(), sent.ConversationID); !errors.Is(err, store.ErrNotFound) {
-				t.Errorf("%s: the cancelled conversation: %v, want not found", email, err)
+			if _, err := e.st.Conversation(t.Context(), e.user(t, email).Viewer(), sent.ConversationID); err != nil {
+				t.Errorf("%s: the conversation after a refused cancel: %v", email, err)
 			}
 		}
 	})

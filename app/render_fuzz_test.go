@@ -134,7 +134,7 @@ func renderCases(tb testing.TB, convs *conversationHTML, subject, body, name str
 	retry := base("Something went wrong")
 	retry.Error = &ErrorView{Status: 503, Message: "We cannot reach our records right now.", Retry: &RetryForm{
 		Action: "/messages", Body: body, Fields: []RetryField{{Name: "subject", Value: subject}, {Name: name, Value: body}}}}
-	signin := &ViewData{Title: "Sign in", SignIn: &SignInView{Email: subject, Problem: "That email and password do not match an account.",
+	signin := &ViewData{Title: "Sign in", SignIn: &SignInView{Email: subject, Problems: Problems{"form": "That email and password do not match an account."},
 		Demo: []store.DemoSignIn{{Name: name, Email: subject}}}}
 	patient, patientFirst := inbox(false)
 	staff, staffFirst := inbox(true)

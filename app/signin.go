@@ -98,7 +98,10 @@ func (a *App) showSignin(c *fiber.Ctx, status int, email, problem string) error 
 	// A browser that owes its second-factor code may sign in afresh (as anyone): the form then
 	// carries that session's CSRF token, and the account menu is not shown, as on the code step.
 	vd.User = nil
-	vd.SignIn = &SignInView{Email: email, Problem: problem}
+	vd.SignIn = &SignInView{Email: email}
+	if problem != "" {
+		vd.SignIn.Problems = Problems{"form": problem}
+	}
 	if a.cfg.ShowDemo {
 		demo, err := a.store.DemoSignIns(c.UserContext())
 		if err != nil {

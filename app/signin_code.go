@@ -11,7 +11,7 @@ import (
 
 // signinCodeShow asks for the second factor after the password.
 func (a *App) signinCodeShow(c *fiber.Ctx) error {
-	return a.showSigninCode(c, fiber.StatusOK, "")
+	return a.showSigninCode(c, fiber.StatusOK, nil)
 }
 
 // signinCode checks the authenticator code, counted against the same sign-in limits as
@@ -24,14 +24,14 @@ func (a *App) signinCode(c *fiber.Ctx) error {
 		return err
 	}
 	if blocked {
-		return a.showSigninCode(c, fiber.StatusTooManyRequests, "Too many failed attempts. For your security, please wait 15 minutes and try again.")
+		return a.showSigninCode(c, fiber.StatusTooManyRequests, Problems{"form": "Too many failed attempts. For your security, please wait 15 minutes and try again."})
 	}
 	err = a.store.CheckTOTP(c.UserContext(), sess.User, strings.TrimSpace(c.FormValue("code")))
 	if errors.Is(err, store.ErrBadCode) {
 		if err := a.store.RecordSigninFailure(c.UserContext(), sess.User.Email, o); err != nil {
 			return err
 		}
-		return a.showSigninCode(c, fiber.StatusUnauthorized, "That code is not right, or it was already used. Enter the current 6-digit code from your app.")
+		return a.showSigninCode(c, fiber.StatusUnauthorized, Problems{"code": "That code is not right, or it was already used. Enter the current 6-digit code from your app."})
 	}
 	if err != nil {
 		return err
@@ -47,9 +47,9 @@ func (a *App) signinCode(c *fiber.Ctx) error {
 	return c.Redirect("/inbox", fiber.StatusSeeOther)
 }
 
-func (a *App) showSigninCode(c *fiber.Ctx, status int, problem string) error {
+func (a *App) showSigninCode(c *fiber.Ctx, status int, problems Problems) error {
 	vd := a.newViewData(c, "Two-step sign-in")
 	vd.User = nil // not signed in yet: no account menu
-	vd.Security = &SecurityView{Problem: problem}
+	vd.Security = &SecurityView{Problems: problems}
 	return a.render(c, view{status: status, page: "pages/signin_code", data: vd})
 }

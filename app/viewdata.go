@@ -24,11 +24,11 @@ type ViewData struct {
 
 // SecurityView is the two-step sign-in settings, or the code prompt at sign-in.
 type SecurityView struct {
-	Enabled bool
-	Setup   *store.TOTPSetup // a secret just made, to confirm
-	Code    string           // the code typed, kept when the form is refused
-	Problem string
-	Done    string
+	Enabled  bool
+	Setup    *store.TOTPSetup // a secret just made, to confirm
+	Code     string           // the code typed, kept when the form is refused
+	Problems Problems
+	Done     string
 }
 
 // Notice is a one-line message at the top of the inbox, announced politely to screen readers.
@@ -40,9 +40,9 @@ type Notice struct {
 
 // SignInView is the sign-in form.
 type SignInView struct {
-	Email   string
-	Problem string
-	Demo    []store.DemoSignIn // listed only when the demo practice is loaded locally
+	Email    string
+	Problems Problems           // about the attempt as a whole: which of the two was wrong is not said
+	Demo     []store.DemoSignIn // listed only when the demo practice is loaded locally
 }
 
 // ErrorView is an error page.
@@ -172,7 +172,7 @@ type ReplyForm struct {
 	Consent   bool
 	SubmitKey string
 	Fee       string // the practice's fee, when it charges
-	Problems  map[string]string
+	Problems  Problems
 }
 
 // ComposeForm is the new-message form: a patient's to their practice, or, with FromStaff, the
@@ -191,7 +191,7 @@ type ComposeForm struct {
 	Fee              string
 	Staff            []Person
 	Methods          []store.ResponseMethod
-	Problems         map[string]string
+	Problems         Problems
 	MaxSubject       int
 	MaxBody          int
 }

@@ -15,8 +15,9 @@ type Cancelled struct {
 }
 
 // Cancel deletes the viewer's own message for both sides, permanently, if nobody has acted on it
-// yet. Racing a reply, exactly one wins: the conversation lock orders them, and the DELETE itself
-// also requires acted_on to be false, so a committed reply is never taken with it.
+// yet and its thread is open. Racing a reply or an archive, exactly one wins: the conversation
+// lock orders them, and the DELETE itself also requires acted_on to be false and the thread to be
+// open, so neither a committed reply nor an archived thread is ever taken with it.
 func (s *Store) Cancel(ctx context.Context, v Viewer, o Origin, messageID int64) (Cancelled, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
@@ -45,7 +46,9 @@ func (s *Store) Cancel(ctx context.Context, v Viewer, o Origin, messageID int64)
 	}
 	var parentID sql.NullInt64
 	err = tx.GetContext(ctx, &parentID, `
-		DELETE FROM messages WHERE id = $1 AND author_id = $2 AND NOT acted_on RETURNING parent_id`,
+		DELETE FROM messages m WHERE m.id = $1 AND m.author_id = $2 AND NOT m.acted_on
+		AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = m.conversation_id AND c.archived_at IS NULL)
+		RETURNING m.parent_id`,
 		messageID, v.UserID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Cancelled{}, ErrNoLongerApplies

@@ -88,6 +88,7 @@ func TestCancelRefused(t *testing.T) {
 	first := start(t, f.s, f.maria, store.NewConversation{Subject: "Refusals"})
 	staffReply := reply(t, f.s, f.nurse, first.MessageID, "Answered")
 	staffOnly := start(t, f.s, f.nurse, store.NewConversation{Subject: "From the practice", PatientID: f.maria.UserID})
+	noResponse := start(t, f.s, f.grace, store.NewConversation{Subject: "FYI", NoResponseNeeded: true})
 
 	cases := []struct {
 		name string
@@ -100,6 +101,7 @@ func TestCancelRefused(t *testing.T) {
 		{"a colleague's message", f.physician, staffReply.MessageID},
 		{"a colleague's un-acted message", f.desk, staffOnly.MessageID},
 		{"the patient's message, as staff", f.nurse, first.MessageID},
+		{"own message sent with no response needed", f.grace, noResponse.MessageID},
 	}
 	for _, tc := range cases {
 		before := dbState(t, f.s)
@@ -127,9 +129,9 @@ func TestCancelRefused(t *testing.T) {
 	}
 }
 
-// TestCancelNoResponseNeeded: a message sent with "no response needed" is archived as it is sent,
-// not acted on since, so its author may still cancel it (the rule table's Cancel has no "thread
-// open" condition), and the conversation goes with it.
+// TestCancelNoResponseNeeded: a message sent with "no response needed" is archived as it is sent;
+// that archive ends Cancel like any other, so its author may re-open the thread but not cancel the
+// message, and a cancel leaves it and its conversation in place.
 func TestCancelNoResponseNeeded(t *testing.T) {
 	t.Parallel()
 	f := newDemo(t)
@@ -139,14 +141,17 @@ func TestCancelNoResponseNeeded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := store.Allowed(f.grace, m.Facts()); !a.Cancel || !a.Reopen || a.Archive || a.FollowUp {
+	if a := store.Allowed(f.grace, m.Facts()); a.Cancel || !a.Reopen || a.Archive || a.FollowUp {
 		t.Errorf("Allowed = %+v", a)
 	}
-	res, err := f.s.Cancel(ctx, f.grace, origin, sent.MessageID)
-	if err != nil || !res.ConversationGone {
-		t.Fatalf("Cancel = %+v, %v", res, err)
+	if _, err := f.s.Cancel(ctx, f.grace, origin, sent.MessageID); !errors.Is(err, store.ErrNoLongerApplies) {
+		t.Fatalf("Cancel: %v, want ErrNoLongerApplies", err)
 	}
-	if _, err := f.s.Conversation(ctx, f.grace, sent.ConversationID); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("Conversation = %v", err)
+	c, err := f.s.Conversation(ctx, f.grace, sent.ConversationID)
+	if err != nil {
+		t.Fatalf("Conversation: %v", err)
+	}
+	if !c.Archived() || len(c.Messages) != 1 || c.Messages[0].ID != sent.MessageID {
+		t.Errorf("conversation after a refused cancel: archived %v, %d messages", c.Archived(), len(c.Messages))
 	}
 }

@@ -29,7 +29,9 @@ type MessageFacts struct {
 //
 // A message is on the viewer's side when the viewer's role wrote it: a patient's own messages,
 // or, for staff, any message from the practice. Follow-Up adds to your side; Reply answers the
-// other side. Cancel is only for a message the viewer wrote personally, before anybody acted on it.
+// other side. Cancel is only for a message the viewer wrote personally, before anybody acted on
+// it. An archive ends Cancel, including the one that closes a "no response needed" thread as its
+// message is sent: an archived message is never cancelled, whether or not it was acted on since.
 func Allowed(v Viewer, m MessageFacts) Actions {
 	open := !m.ThreadArchived
 	ownSide := m.AuthorRole == v.Role
@@ -39,6 +41,6 @@ func Allowed(v Viewer, m MessageFacts) Actions {
 		Reply:       open && !ownSide,
 		Archive:     open,
 		Reopen:      !open,
-		Cancel:      m.AuthorID == v.UserID && !m.ActedOn,
+		Cancel:      open && m.AuthorID == v.UserID && !m.ActedOn,
 	}
 }

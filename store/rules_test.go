@@ -13,11 +13,12 @@ import (
 //	Reply         the other side's message, thread open
 //	Archive       thread open
 //	Re-Open       thread archived
-//	Cancel        a message you wrote yourself that nobody has acted on
+//	Cancel        a message you wrote yourself that nobody has acted on, thread open
 //
 // A thread can be archived while its message is not acted on only when the message was sent with
-// "no response needed" (archived as it was sent, not since): the design's Cancel rule has no
-// "thread open" condition, so its author may still cancel it.
+// "no response needed" (archived as it was sent): the design names archive among the actions that
+// end Cancel, and an archive as the message is sent is no exception, so its author may not cancel
+// it.
 func TestAllowed(t *testing.T) {
 	t.Parallel()
 	const patientID, staffID, colleagueID = 101, 201, 202
@@ -50,7 +51,7 @@ func TestAllowed(t *testing.T) {
 		{"patient/own/open/acted on", patient, byPatient, open, actedOn,
 			A{ShowDetails: true, FollowUp: true, Archive: true}},
 		{"patient/own/archived/fresh (no response needed)", patient, byPatient, archived, fresh,
-			A{ShowDetails: true, Reopen: true, Cancel: true}},
+			A{ShowDetails: true, Reopen: true}},
 		{"patient/own/archived/acted on", patient, byPatient, archived, actedOn,
 			A{ShowDetails: true, Reopen: true}},
 		// A patient and the practice's message.
@@ -69,7 +70,7 @@ func TestAllowed(t *testing.T) {
 		{"staff/own/open/acted on", staff, byStaff, open, actedOn,
 			A{ShowDetails: true, FollowUp: true, Archive: true}},
 		{"staff/own/archived/fresh (no response needed)", staff, byStaff, archived, fresh,
-			A{ShowDetails: true, Reopen: true, Cancel: true}},
+			A{ShowDetails: true, Reopen: true}},
 		{"staff/own/archived/acted on", staff, byStaff, archived, actedOn,
 			A{ShowDetails: true, Reopen: true}},
 		// A colleague's message is on the practice's side: follow it up, never cancel it.

@@ -41,6 +41,7 @@ var patientFlows = []patientFlow{
 	{"show all conversations and back", maria, showAll},
 	{"re-open an archived conversation", maria, reopen},
 	{"cancel my message after confirming", maria, cancelMessage},
+	{"send with no response needed: archived, and no Cancel", grace, sendNoResponseNeeded},
 }
 
 func TestBrowserPatientFlows(t *testing.T) {
@@ -137,6 +138,12 @@ func composeWithConsent(t *testing.T, p *tab) {
 	p.click(t, xControl(xCompose, "Send Message"))
 	p.after(t, "the consent problem", exists(xCompose+`//*[@role='alert' and contains(., 'tick the box')]`))
 	p.expectGone(t, "a message sent without consent", xActions(subject, 1))
+	// The summary says it once, as a link that takes the reader to the box, which says it again.
+	if got := p.text(t, xCompose+`//*[@role='alert']`); strings.Count(got, "tick the box") != 1 || !strings.HasPrefix(got, "There is a problem") {
+		t.Errorf("the problem summary reads %q, want its title and the problem once", got)
+	}
+	p.click(t, xCompose+`//*[@role='alert']//a[contains(., 'tick the box')]`)
+	p.waitFor(t, "focus on the box the problem is about", `document.activeElement && document.activeElement.type === 'checkbox' && document.activeElement.name === 'consent'`, swapWait)
 	p.check(t, xCompose, "I agree to be billed $25.00 for this message.")
 	p.click(t, xControl(xCompose, "Send Message"))
 	p.after(t, "the new conversation", exists(xActions(subject, 1)))
@@ -300,6 +307,30 @@ func cancelMessage(t *testing.T, p *tab) {
 	p.click(t, xControl("", "Show All Conversations"))
 	p.after(t, "all conversations", exists(xControl("", "Show Open Conversations")))
 	p.expectGone(t, "the cancelled conversation, among all", xActions(subjLab, 1))
+}
+
+// sendNoResponseNeeded: the thread is archived as the message is sent, and that archive ends
+// Cancel like any other, so among all conversations the message offers Re-Open but no Cancel.
+func sendNoResponseNeeded(t *testing.T, p *tab) {
+	const subject = "Blood pressure log for May"
+	p.click(t, xControl("", "Compose Message"))
+	p.after(t, "the compose form", exists(xField(xCompose, "Subject")))
+	p.typeInto(t, xCompose, "Subject", subject)
+	p.typeInto(t, xCompose, "Complaints / Questions / Symptoms", "For your records: 128/82 on average.")
+	p.check(t, xCompose, "No response needed (the conversation is archived as it is sent)")
+	p.click(t, xControl(xCompose, "Send Message"))
+	p.after(t, "the compose form gone", missing(xCompose))
+	p.expectNotice(t, "Your message was sent.")
+	p.expectGone(t, "the no-response-needed conversation in the open list", xActions(subject, 1))
+	p.click(t, xControl("", "Show All Conversations"))
+	p.after(t, "all conversations", exists(xActions(subject, 1)))
+	if got := p.attr(t, xConversationWith(subject), "aria-label"); got != "Archived conversation" {
+		t.Errorf("the no-response-needed conversation is labelled %q, want %q", got, "Archived conversation")
+	}
+	if !p.has(t, xControl(xActions(subject, 1), "Re-Open")) {
+		t.Errorf("the no-response-needed message offers no Re-Open")
+	}
+	p.expectGone(t, "Cancel on a message sent with no response needed", xControl(xActions(subject, 1), "Cancel"))
 }
 
 // attr reads an attribute of what the XPath finds.
