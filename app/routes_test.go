@@ -187,18 +187,17 @@ func TestNotFoundRepeatsNoPath(t *testing.T) {
 	for _, c := range []*client{e.anon(), e.signIn(t, maria)} {
 		for _, path := range []string{"/Zorblax-account-is-suspended-telephone-555-0100",
 			"/static/Zorblax%20account%20suspended%2C%20telephone%20555-0100", "/inbox/Zorblax-suspended-telephone-555-0100"} {
-			for _, htmx := range []bool{false, true} {
-				r := c.variant(htmx).get(t, path)
-				wantStatus(t, r, http.StatusNotFound)
-				if !strings.Contains(r.Body, "That page does not exist.") {
-					t.Errorf("GET %s: no clear message:\n%s", path, r.Body)
-				}
-				for _, w := range words {
-					if strings.Contains(strings.ToLower(r.Body), strings.ToLower(w)) {
-						t.Errorf("GET %s (htmx %t): the page repeats %q of the path:\n%s", path, htmx, w, r.Body)
+			t.Run(path, func(t *testing.T) {
+				both(t, func(t *testing.T, htmx bool) {
+					r := c.variant(htmx).get(t, path)
+					wantNotice(t, r, htmx, http.StatusNotFound, "That page does not exist.")
+					for _, w := range words {
+						if strings.Contains(strings.ToLower(r.Body), strings.ToLower(w)) {
+							t.Errorf("GET %s: the page repeats %q of the path:\n%s", path, w, r.Body)
+						}
 					}
-				}
-			}
+				})
+			})
 		}
 	}
 }
