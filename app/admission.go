@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -15,8 +16,9 @@ const admissionWait = 10 * time.Second
 
 // admission is the queue of requests waiting for one of a few slots (admit).
 type admission struct {
-	slots *semaphore.Weighted
-	wait  time.Duration
+	slots   *semaphore.Weighted
+	wait    time.Duration
+	waiting atomic.Int64 // requests in the queue now, not yet holding a slot
 }
 
 // newAdmission queues for slots slots; fewer than one (a Config written out by hand) takes the
@@ -27,6 +29,10 @@ func newAdmission(slots int) admission {
 	}
 	return admission{slots: semaphore.NewWeighted(int64(slots)), wait: admissionWait}
 }
+
+// waiters is how many requests are waiting for a slot now: tests use it to know that a request
+// they meant to queue is really queued.
+func (q *admission) waiters() int64 { return q.waiting.Load() }
 
 // errBusy is a request that waited admissionWait for a slot. handleError shows it as a 503 that
 // keeps the form, like a database that cannot be reached.
@@ -46,11 +52,13 @@ var errBusy = errors.New("app: every request slot stayed busy")
 // request no route answers; the live stream, the health check, the static files and the forms
 // that check a password do not.
 func (a *App) admit(c *fiber.Ctx) error {
-	q := a.admission
+	q := &a.admission
 	if !q.slots.TryAcquire(1) {
+		q.waiting.Add(1)
 		ctx, cancel := context.WithTimeout(context.Background(), q.wait)
 		err := q.slots.Acquire(ctx, 1)
 		cancel()
+		q.waiting.Add(-1)
 		if err != nil {
 			return errBusy
 		}

@@ -88,6 +88,20 @@ func TestAdmitQueuesTheRestAndSaysBusyKeepingTheForm(t *testing.T) {
 	e.a.admission.wait = time.Minute
 	queued := make(chan *response, 1)
 	go func() { queued <- patient.post(t, "/messages", form) }()
+	// It is in the queue once the queue has one waiter; until then, keep asking. Then it must
+	// still be waiting a while later.
+	deadline := time.Now().Add(10 * time.Second)
+	for e.a.admission.waiters() != 1 {
+		select {
+		case r := <-queued:
+			t.Fatalf("a message was answered %d while the slot was held", r.Status)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d requests waiting for the slot, want the message's 1", e.a.admission.waiters())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	select {
 	case r := <-queued:
 		t.Fatalf("a message was answered %d while the slot was held", r.Status)
@@ -125,7 +139,7 @@ func TestSigninWaitsForTheHashingPoolNotForPages(t *testing.T) {
 	}
 	form := wantPage(t, busy).First(func(n *htmltest.Node) bool { return n.Tag == "form" && n.Attr["action"] == "/signin" })
 	if form == nil || form.Input("email").Attr["value"] != tom || form.Input("password").Attr["value"] != "" ||
-		!strings.Contains(busy.Body, signinBusy) {
+		!strings.Contains(busy.Body, "Many people are signing in right now, so you are not signed in yet. Please enter your password and try again in a moment.") {
 		t.Errorf("the busy sign-in page does not keep the address, or echoes the password, or does not say why:\n%s", busy.Body)
 	}
 	if c := busy.cookie("sid"); c != nil && c.Value != "" {

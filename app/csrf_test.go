@@ -123,13 +123,7 @@ func TestCSRFOnEveryStateChange(t *testing.T) {
 							}
 						}
 						r := patient.variant(htmx).send(t, method, tc.path, form, header...)
-						wantStatus(t, r, http.StatusForbidden)
-						if !strings.Contains(r.Body, "did not come from this site") {
-							t.Errorf("no clear message:\n%s", r.Body)
-						}
-						if htmx {
-							wantFragment(t, r, "notice", "")
-						}
+						wantNotice(t, r, htmx, http.StatusForbidden, "did not come from this site")
 						if after := e.counts(t); after != before {
 							t.Errorf("a refused request changed the database: %+v -> %+v", before, after)
 						}

@@ -10,24 +10,11 @@ import (
 	"github.com/google/uuid"
 
 	"securemessages/store"
-	"securemessages/views/htmltest"
 )
 
 // cancelRefusedText is what a cancel that no longer applies says, word for word (the tests spell
 // it out, so that the product's text cannot go missing unnoticed).
 const cancelRefusedText = "That message can no longer be cancelled: the care team has already acted on it, or it was archived."
-
-// cancelForm is the confirmation form under a message, as the page gives it.
-func cancelFormFor(t *testing.T, c *client, id int64) *htmltest.Node {
-	t.Helper()
-	r := c.variant(false).get(t, "/messages/"+c.e.mid(id)+"/cancel")
-	wantStatus(t, r, http.StatusOK)
-	form := r.doc(t).ByID("slot-" + c.e.mid(id)).First(htmltest.Tag("form"))
-	if form == nil {
-		t.Fatalf("no confirmation form under message %d", id)
-	}
-	return form
-}
 
 func TestMessageCancel(t *testing.T) {
 	t.Parallel()
@@ -36,7 +23,7 @@ func TestMessageCancel(t *testing.T) {
 		m := e.mariasInbox(t)
 		patient := e.signIn(t, maria).variant(htmx)
 		before := e.counts(t)
-		form := cancelFormFor(t, patient, m.lab.ID)
+		form := slotForm(t, patient, m.lab.ID, "cancel")
 		inbox := after(t, patient, patient.sendForm(t, form.Attr["action"], form.FormValues()), "/inbox?notice=cancelled")
 
 		if got := notice(t, inbox); got != "Your message was cancelled and deleted." {
@@ -65,7 +52,7 @@ func TestMessageCancelFollowUp(t *testing.T) {
 	m := e.mariasInbox(t)
 	sent := e.reply(t, maria, m.checkup.ID, "Any Tuesday morning works for me.")
 	patient := e.signIn(t, maria)
-	form := cancelFormFor(t, patient, sent.MessageID)
+	form := slotForm(t, patient, sent.MessageID, "cancel")
 	inbox := after(t, patient, patient.sendForm(t, form.Attr["action"], form.FormValues()), "/inbox?notice=cancelled")
 	if e.messageLI(inbox, sent.MessageID) != nil {
 		t.Error("the cancelled follow-up is still listed")
@@ -81,7 +68,7 @@ func TestMessageCancelRefused(t *testing.T) {
 		e := newEnv(t)
 		m := e.mariasInbox(t)
 		patient := e.signIn(t, maria).variant(htmx)
-		form := cancelFormFor(t, patient, m.lab.ID)
+		form := slotForm(t, patient, m.lab.ID, "cancel")
 		// The physician answers while the question is on Maria's screen.
 		answer := e.reply(t, physician, m.lab.ID, "Your LDL is a little high; let us talk at your visit.")
 		before := e.counts(t)
@@ -140,7 +127,7 @@ func TestMessageCancelStaffOwnReply(t *testing.T) {
 		if got := actions(t, e.messageLI(inboxOf(t, staff.get(t, "/inbox"), htmx), answer.MessageID)); !slices.Contains(got, "Cancel") {
 			t.Errorf("the physician's own fresh reply offers %q, want Cancel among them", got)
 		}
-		form := cancelFormFor(t, staff, answer.MessageID)
+		form := slotForm(t, staff, answer.MessageID, "cancel")
 		before = e.counts(t)
 		inbox := after(t, staff, staff.sendForm(t, form.Attr["action"], form.FormValues()), "/inbox?notice=cancelled")
 		if got := notice(t, inbox); got != "Your message was cancelled and deleted." {

@@ -2,7 +2,6 @@ package app
 
 import (
 	"bytes"
-	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/net/html"
 
 	"securemessages/store"
+	"securemessages/views/htmltest"
 )
 
 // FuzzRenderMessage renders arbitrary text through the real templates, everywhere user text goes
@@ -64,7 +64,7 @@ func FuzzRenderMessage(f *testing.F) {
 			}
 			fuzzInert(t, v.name, doc)
 			if got := fuzzSkeletonOf(doc); !slices.Equal(got, plain[v.name]) {
-				t.Fatalf("%s: the text %q, %q, %q changed the page's elements:\n%s", v.name, subject, body, name, firstDifference(plain[v.name], got))
+				t.Fatalf("%s: the text %q, %q, %q changed the page's elements:\n%s", v.name, subject, body, name, htmltest.FirstDifference(plain[v.name], got))
 			}
 		}
 	})
@@ -226,20 +226,4 @@ func fuzzInert(t *testing.T, name string, doc *html.Node) {
 		}
 	}
 	walk(doc)
-}
-
-func firstDifference(want, got []string) string {
-	for i := 0; i < len(want) || i < len(got); i++ {
-		var w, g string
-		if i < len(want) {
-			w = want[i]
-		}
-		if i < len(got) {
-			g = got[i]
-		}
-		if w != g {
-			return fmt.Sprintf("element %d: want %s\nelement %d: got  %s", i, w, i, g)
-		}
-	}
-	return "(same)"
 }

@@ -162,11 +162,19 @@ func TestErrorAnswersCarrySecurityHeaders(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	patient := e.signIn(t, maria)
-	for _, path := range []string{"/nowhere", "/messages/abc", "/messages/999999"} {
+	for _, tc := range []struct {
+		path   string
+		status int
+	}{
+		{"/nowhere", http.StatusNotFound},
+		{"/messages/abc", http.StatusBadRequest},
+		{"/messages/999999", http.StatusBadRequest},         // a number, not a public id
+		{"/messages/" + e.mid(999999), http.StatusNotFound}, // a public id of no message
+	} {
 		for _, htmx := range []bool{false, true} {
-			r := patient.variant(htmx).get(t, path)
-			if r.Status < 400 {
-				t.Errorf("GET %s: status %d", path, r.Status)
+			r := patient.variant(htmx).get(t, tc.path)
+			if r.Status != tc.status {
+				t.Errorf("GET %s (htmx %t): status %d, want %d", tc.path, htmx, r.Status, tc.status)
 			}
 			wantSecurityHeaders(t, r)
 			wantNoInlineCode(t, r)
@@ -187,18 +195,17 @@ func TestNotFoundRepeatsNoPath(t *testing.T) {
 	for _, c := range []*client{e.anon(), e.signIn(t, maria)} {
 		for _, path := range []string{"/Zorblax-account-is-suspended-telephone-555-0100",
 			"/static/Zorblax%20account%20suspended%2C%20telephone%20555-0100", "/inbox/Zorblax-suspended-telephone-555-0100"} {
-			for _, htmx := range []bool{false, true} {
-				r := c.variant(htmx).get(t, path)
-				wantStatus(t, r, http.StatusNotFound)
-				if !strings.Contains(r.Body, "That page does not exist.") {
-					t.Errorf("GET %s: no clear message:\n%s", path, r.Body)
-				}
-				for _, w := range words {
-					if strings.Contains(strings.ToLower(r.Body), strings.ToLower(w)) {
-						t.Errorf("GET %s (htmx %t): the page repeats %q of the path:\n%s", path, htmx, w, r.Body)
+			t.Run(path, func(t *testing.T) {
+				both(t, func(t *testing.T, htmx bool) {
+					r := c.variant(htmx).get(t, path)
+					wantNotice(t, r, htmx, http.StatusNotFound, "That page does not exist.")
+					for _, w := range words {
+						if strings.Contains(strings.ToLower(r.Body), strings.ToLower(w)) {
+							t.Errorf("GET %s: the page repeats %q of the path:\n%s", path, w, r.Body)
+						}
 					}
-				}
-			}
+				})
+			})
 		}
 	}
 }
@@ -312,8 +319,8 @@ func TestSpecialRoutesWhateverTheirSpelling(t *testing.T) {
 		{"/signin", true}, {"/SIGNIN/", true},
 	} {
 		r := madeUp.get(t, tc.path)
-		if r.Status >= 400 {
-			t.Errorf("GET %s: status %d", tc.path, r.Status)
+		if r.Status != http.StatusOK {
+			t.Errorf("GET %s: status %d, want 200", tc.path, r.Status)
 		}
 		if cleared := r.cookie("sid") != nil; cleared != tc.cleared {
 			t.Errorf("GET %s with a made-up session cookie: cookie cleared %t, want %t", tc.path, cleared, tc.cleared)

@@ -198,31 +198,30 @@ func xReplyForm(kind, subject string) string {
 }
 
 func sendFollowUp(t *testing.T, p *tab) {
-	p.click(t, xControl(xActions(subjLab, 1), "Send Follow-Up"))
-	form := xReplyForm("Send Follow-Up", subjLab)
-	p.after(t, "the follow-up form", exists(form))
-	p.typeInto(t, form, "Message", "I forgot to say: I am fasting for the next test on Friday.")
-	p.check(t, form, "I agree to be billed $25.00 for this message.")
-	p.click(t, xControl(form, "Send Message"))
-	reply := xReplyUnder(subjLab, "Re: "+subjLab, 1)
-	p.after(t, "the follow-up nested under the message", exists(reply))
-	p.expectText(t, reply, "Sent by you")
-	p.expectNotice(t, "Your message was sent.")
+	sendUnder(t, p, subjLab, "Send Follow-Up", "I forgot to say: I am fasting for the next test on Friday.")
 	// Once followed up, the first message can no longer be cancelled.
 	p.expectGone(t, "Cancel on a message with a follow-up", xControl(xActions(subjLab, 1), "Cancel"))
 }
 
 func replyToPractice(t *testing.T, p *tab) {
-	p.click(t, xControl(xActions(subjCheckup, 1), "Reply"))
-	form := xReplyForm("Reply", subjCheckup)
-	p.after(t, "the reply form", exists(form))
-	p.typeInto(t, form, "Message", "Tuesday mornings suit me best.")
+	sendUnder(t, p, subjCheckup, "Reply", "Tuesday mornings suit me best.")
+	p.expectText(t, xMessage(subjCheckup, 1), "From Sam Rivera")
+}
+
+// sendUnder opens the inline form that button opens under the first message with this subject,
+// writes text, agrees to Riverside's fee and sends: the new message must stand nested under the
+// first one as the patient's own, with the status line saying it was sent.
+func sendUnder(t *testing.T, p *tab, subject, button, text string) {
+	t.Helper()
+	p.click(t, xControl(xActions(subject, 1), button))
+	form := xReplyForm(button, subject)
+	p.after(t, "the "+button+" form", exists(form))
+	p.typeInto(t, form, "Message", text)
 	p.check(t, form, "I agree to be billed $25.00 for this message.")
 	p.click(t, xControl(form, "Send Message"))
-	reply := xReplyUnder(subjCheckup, "Re: "+subjCheckup, 1)
-	p.after(t, "the reply nested under the practice's message", exists(reply))
+	reply := xReplyUnder(subject, "Re: "+subject, 1)
+	p.after(t, "the "+button+" message nested under "+subject, exists(reply))
 	p.expectText(t, reply, "Sent by you")
-	p.expectText(t, xMessage(subjCheckup, 1), "From Sam Rivera")
 	p.expectNotice(t, "Your message was sent.")
 }
 

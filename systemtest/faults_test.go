@@ -697,8 +697,23 @@ func TestRacesOverHTTP(t *testing.T) {
 		return answered(t, p1, a1.r, a1.err, p2, a2.r, a2.err)
 	}
 
-	t.Run("archive against follow-up", func(t *testing.T) {
+	// bothOrders plays round freely rounds times, logging which serial order each outcome was, then
+	// once held in each of the orders, which must give that order's outcome.
+	bothOrders := func(t *testing.T, round func(i int, order string) string, orders ...string) {
+		t.Helper()
 		outcomes := map[string]int{}
+		for i := range rounds {
+			outcomes[round(i, "")]++
+		}
+		t.Logf("outcomes: %v", outcomes)
+		for _, order := range orders {
+			if got := round(rounds, order); got != order {
+				t.Errorf("held %s: the outcome was %s", order, got)
+			}
+		}
+	}
+
+	t.Run("archive against follow-up", func(t *testing.T) {
 		// round races a follow-up against an archive, freely or in a sure order ("follow-up
 		// first", "archive first"), and returns the outcome, which must be a serial order's.
 		round := func(i int, order string) string {
@@ -735,19 +750,10 @@ func TestRacesOverHTTP(t *testing.T) {
 			t.Fatalf("round %d: follow-up %d, archive %d, %d replies stored, events %v", i, follow, archive, replies, kinds)
 			return ""
 		}
-		for i := range rounds {
-			outcomes[round(i, "")]++
-		}
-		t.Logf("outcomes: %v", outcomes)
-		for _, order := range []string{"follow-up first", "archive first"} {
-			if got := round(rounds, order); got != order {
-				t.Errorf("held %s: the outcome was %s", order, got)
-			}
-		}
+		bothOrders(t, round, "follow-up first", "archive first")
 	})
 
 	t.Run("cancel against reply", func(t *testing.T) {
-		outcomes := map[string]int{}
 		// round races a cancel against a reply, freely or in a sure order ("cancel first",
 		// "reply first"), and returns the outcome, which must be a serial order's.
 		round := func(i int, order string) string {
@@ -776,15 +782,7 @@ func TestRacesOverHTTP(t *testing.T) {
 			t.Fatalf("round %d: cancel %d, reply %d; message exists %d, replies %d", i, cancelStatus, replyStatus, exists, replies)
 			return ""
 		}
-		for i := range rounds {
-			outcomes[round(i, "")]++
-		}
-		t.Logf("outcomes: %v", outcomes)
-		for _, order := range []string{"cancel first", "reply first"} {
-			if got := round(rounds, order); got != order {
-				t.Errorf("held %s: the outcome was %s", order, got)
-			}
-		}
+		bothOrders(t, round, "cancel first", "reply first")
 	})
 
 	t.Run("archive against archive", func(t *testing.T) {

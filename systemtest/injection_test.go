@@ -187,7 +187,7 @@ func TestInjectionIsInert(t *testing.T) {
 				continue
 			}
 			if got := skeleton(n); !slices.Equal(got, want) {
-				t.Errorf("%s: the thread with %q does not have the plain thread's elements:\n%s", name, secShort(th.subject), secDiff(want, got))
+				t.Errorf("%s: the thread with %q does not have the plain thread's elements:\n%s", name, secShort(th.subject), htmltest.FirstDifference(want, got))
 			}
 			// And the text is there, as text, exactly as typed.
 			shown := secNormalize(n.TextContentRaw())
@@ -287,7 +287,7 @@ func TestInjectionIsInert(t *testing.T) {
 				secInert(t, name, doc, tags)
 				got, want := secSkeleton(slot(doc, th)), secSkeleton(slot(plainDoc, benign))
 				if len(want) == 0 || !slices.Equal(got, want) {
-					t.Errorf("%s: the panel does not have the plain one's elements:\n%s", name, secDiff(want, got))
+					t.Errorf("%s: the panel does not have the plain one's elements:\n%s", name, htmltest.FirstDifference(want, got))
 				}
 				shown := secNormalize(slot(doc, th).TextContentRaw())
 				if strings.HasSuffix(p.path(th), fmt.Sprint(p.id(th))) && !strings.Contains(shown, secNormalize(th.body)) {
@@ -325,7 +325,7 @@ func TestInjectionIsInert(t *testing.T) {
 		secInert(t, name, doc, tags)
 		compose := doc.ByID("compose")
 		if got, want := secSkeleton(compose), secSkeleton(plainDoc.ByID("compose")); len(want) == 0 || !slices.Equal(got, want) {
-			t.Errorf("%s: the form does not have the plain one's elements:\n%s", name, secDiff(want, got))
+			t.Errorf("%s: the form does not have the plain one's elements:\n%s", name, htmltest.FirstDifference(want, got))
 		}
 		_, kept := secFormOf(compose.First(htmltest.Tag("form")))
 		if kept.Get("subject") != over.Get("subject") || secNormalize(kept.Get("body")) != secNormalize(over.Get("body")) {
@@ -432,22 +432,6 @@ func secSkeleton(n *htmltest.Node) []string {
 	}
 	walk(n)
 	return out
-}
-
-func secDiff(want, got []string) string {
-	for i := 0; i < len(want) || i < len(got); i++ {
-		var w, g string
-		if i < len(want) {
-			w = want[i]
-		}
-		if i < len(got) {
-			g = got[i]
-		}
-		if w != g {
-			return fmt.Sprintf("  element %d: want %s\n  element %d: got  %s", i, w, i, g)
-		}
-	}
-	return "  (same)"
 }
 
 // secNormalize is text as the HTML parser gives it back: line ends as \n.

@@ -187,18 +187,21 @@ func TagText(tag, text string) func(*Node) bool {
 // TextContent is the text under n with runs of white space collapsed to one space.
 func (n *Node) TextContent() string {
 	var b strings.Builder
-	var walk func(*Node)
-	walk = func(m *Node) {
-		if m.Tag == "" {
-			b.WriteString(m.Text)
-			b.WriteByte(' ')
-		}
-		for _, k := range m.Kids {
-			walk(k)
-		}
-	}
-	walk(n)
+	n.eachText(func(text string) {
+		b.WriteString(text)
+		b.WriteByte(' ')
+	})
 	return strings.Join(strings.Fields(b.String()), " ")
+}
+
+// eachText calls f with each run of text under n, in document order.
+func (n *Node) eachText(f func(text string)) {
+	if n.Tag == "" {
+		f(n.Text)
+	}
+	for _, k := range n.Kids {
+		k.eachText(f)
+	}
 }
 
 // Contains reports whether m is n or lies under it.
@@ -367,16 +370,7 @@ func (n *Node) FormValues() url.Values {
 // TextContentRaw is the text under n exactly as written, white space kept.
 func (n *Node) TextContentRaw() string {
 	var b strings.Builder
-	var walk func(*Node)
-	walk = func(m *Node) {
-		if m.Tag == "" {
-			b.WriteString(m.Text)
-		}
-		for _, k := range m.Kids {
-			walk(k)
-		}
-	}
-	walk(n)
+	n.eachText(func(text string) { b.WriteString(text) })
 	return b.String()
 }
 
