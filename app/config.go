@@ -147,20 +147,14 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		problems = append(problems, "TRUST_PROXY is not set (or false): production runs behind a router that terminates TLS; "+
 			"set it to true where every peer is the router (Heroku), or to the router's addresses")
 	}
-	if v := getenv("SSE_HEARTBEAT_SECONDS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 50 {
-			problems = append(problems, fmt.Sprintf("SSE_HEARTBEAT_SECONDS %q must be a whole number from 1 to 50", v))
-		}
-		c.Heartbeat = time.Duration(n) * time.Second
-	}
-	if v := getenv("CACHE_ENTRIES"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 1_000_000 {
-			problems = append(problems, fmt.Sprintf("CACHE_ENTRIES %q must be a whole number from 0 (keep none) to 1000000", v))
-		}
-		c.CacheEntries = n
-	}
+	heartbeat := int(c.Heartbeat / time.Second)
+	problems = append(problems, readWholeNumbers(getenv,
+		wholeNumber{name: "SSE_HEARTBEAT_SECONDS", lo: 1, hi: 50, to: &heartbeat},
+		wholeNumber{name: "CACHE_ENTRIES", lo: 0, lowIs: "(keep none)", hi: 1_000_000, to: &c.CacheEntries},
+		wholeNumber{name: "REQUEST_SLOTS", lo: 1, hi: 10_000, to: &c.RequestSlots},
+		wholeNumber{name: "SIGNIN_ATTEMPTS_PER_ADDRESS", lo: 1, hi: 1_000_000, to: &c.Signin.AttemptsPerAddress},
+	)...)
+	c.Heartbeat = time.Duration(heartbeat) * time.Second
 	if v := getenv("CACHE_OFF"); v != "" {
 		for _, name := range strings.Split(v, ",") {
 			if name = strings.TrimSpace(name); !slices.Contains(Caches, name) {
@@ -168,20 +162,6 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			}
 			c.CacheOff = append(c.CacheOff, name)
 		}
-	}
-	if v := getenv("REQUEST_SLOTS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 10_000 {
-			problems = append(problems, fmt.Sprintf("REQUEST_SLOTS %q must be a whole number from 1 to 10000", v))
-		}
-		c.RequestSlots = n
-	}
-	if v := getenv("SIGNIN_ATTEMPTS_PER_ADDRESS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1_000_000 {
-			problems = append(problems, fmt.Sprintf("SIGNIN_ATTEMPTS_PER_ADDRESS %q must be a whole number from 1 to 1000000", v))
-		}
-		c.Signin.AttemptsPerAddress = n
 	}
 	problems = append(problems, c.realtimeFromEnv(getenv)...)
 	// How much one patient may send.
@@ -249,22 +229,45 @@ func (c Config) trustedProxies() []string {
 	return out
 }
 
+// wholeNumber is a setting that is a whole number from lo to hi, read into to where it is set.
+type wholeNumber struct {
+	name   string
+	lo, hi int
+	lowIs  string // what lo means, where the problem should say so: "(keep none)"
+	to     *int
+}
+
+// readWholeNumbers reads each setting that is set, and says a problem for each that is not a
+// whole number in its range (which leaves its default).
+func readWholeNumbers(getenv func(string) string, settings ...wholeNumber) []string {
+	var problems []string
+	for _, s := range settings {
+		v := getenv(s.name)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < s.lo || n > s.hi {
+			lo := strconv.Itoa(s.lo)
+			if s.lowIs != "" {
+				lo += " " + s.lowIs
+			}
+			problems = append(problems, fmt.Sprintf("%s %q must be a whole number from %s to %d", s.name, v, lo, s.hi))
+			continue
+		}
+		*s.to = n
+	}
+	return problems
+}
+
 // realtimeFromEnv reads the live updates' settings.
 func (c *Config) realtimeFromEnv(getenv func(string) string) []string {
 	var problems []string
 	c.Streams = realtime.Limits{PerSession: realtime.DefaultStreamsPerSession, PerUser: realtime.DefaultStreamsPerUser}
-	for _, s := range []struct {
-		name string
-		to   *int
-	}{{"STREAMS_PER_SESSION", &c.Streams.PerSession}, {"STREAMS_PER_USER", &c.Streams.PerUser}} {
-		if v := getenv(s.name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > 100_000 {
-				problems = append(problems, fmt.Sprintf("%s %q must be a whole number from 1 to 100000", s.name, v))
-			}
-			*s.to = n
-		}
-	}
+	problems = append(problems, readWholeNumbers(getenv,
+		wholeNumber{name: "STREAMS_PER_SESSION", lo: 1, hi: 100_000, to: &c.Streams.PerSession},
+		wholeNumber{name: "STREAMS_PER_USER", lo: 1, hi: 100_000, to: &c.Streams.PerUser},
+	)...)
 	if v := getenv("REDIS_TLS_VERIFY"); v != "" {
 		verify, err := strconv.ParseBool(v)
 		if err != nil {
