@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -186,44 +185,12 @@ func replayLoad(ctx context.Context, e *env, stmts []statement, clients int, d t
 			defer prep[i].Close()
 		}
 	}
-	lat := make([][]time.Duration, clients)
-	var errs atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	m := e.meter()
-	deadline := time.Now().Add(d)
-	for w := 0; w < clients; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			var own []time.Duration
-			for {
-				t := time.Now()
-				if t.After(deadline) {
-					break
-				}
-				if err := replayOnce(ctx, db, prep, stmts); err != nil {
-					errs.Add(1)
-					firstErr.CompareAndSwap(nil, err)
-					continue
-				}
-				own = append(own, time.Since(t))
-			}
-			lat[w] = own
-		}(w)
+	res, err := closedLoop(e.meter(), clients, d, func() (func() error, func()) {
+		return func() error { return replayOnce(ctx, db, prep, stmts) }, func() {}
+	})
+	if res.requests == 0 {
+		return loadResult{}, fmt.Errorf("replay: %v", err)
 	}
-	wg.Wait()
-	cpu, wall, _ := m.stop()
-	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
-	}
-	if len(all) == 0 {
-		return loadResult{}, fmt.Errorf("replay: %v", firstErr.Load())
-	}
-	res := loadResult{requests: len(all), errors: int(errs.Load()), wall: wall, cpu: cpu}
-	res.rps = float64(len(all)) / wall.Seconds()
-	res.p50, res.p99 = percentile(all, 0.5), percentile(all, 0.99)
 	return res, nil
 }
 

@@ -137,42 +137,57 @@ func (m *meter) stop() (cpuShare, time.Duration, time.Duration) {
 func runLoad(e *env, r request, clients int, d time.Duration, serverPID int) loadResult {
 	hc := &fasthttp.HostClient{Addr: r.addr, MaxConns: clients, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 30 * time.Second, ReadBufferSize: 16 << 10, NoDefaultUserAgentHeader: true}
-	lat := make([][]time.Duration, clients)
-	var errs atomic.Int64
-	var wg sync.WaitGroup
+	defer hc.CloseIdleConnections()
 	pids := []int{}
 	if serverPID > 0 {
 		pids = append(pids, serverPID)
 	}
-	m := e.meter(pids...)
+	res, _ := closedLoop(e.meter(pids...), clients, d, func() (func() error, func()) {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		r.prepare(req)
+		once := func() error {
+			if err := hc.Do(req, resp); err != nil {
+				return err
+			}
+			if resp.StatusCode() != fasthttp.StatusOK || len(resp.Body()) == 0 {
+				return fmt.Errorf("answered %d with %d bytes", resp.StatusCode(), len(resp.Body()))
+			}
+			return nil
+		}
+		return once, func() { fasthttp.ReleaseRequest(req); fasthttp.ReleaseResponse(resp) }
+	})
+	return res
+}
+
+// closedLoop runs `clients` loops for d, each calling its once (made for it by newClient, and
+// ended by its done) again as soon as the last call returned, and times the calls that succeed.
+// m, started before, measures the CPU over the same time. The error is the first a call gave.
+func closedLoop(m *meter, clients int, d time.Duration, newClient func() (once func() error, done func())) (loadResult, error) {
+	lat := make([][]time.Duration, clients)
+	var errs atomic.Int64
+	var firstErr atomic.Pointer[error]
+	var wg sync.WaitGroup
 	deadline := time.Now().Add(d)
-	for w := 0; w < clients; w++ {
+	for w := range clients {
+		once, done := newClient()
 		wg.Add(1)
-		go func(w int) {
+		go func() {
 			defer wg.Done()
-			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-			defer fasthttp.ReleaseRequest(req)
-			defer fasthttp.ReleaseResponse(resp)
-			r.prepare(req)
+			defer done()
 			own := make([]time.Duration, 0, 4096)
-			for {
-				t := time.Now()
-				if t.After(deadline) {
-					break
-				}
-				err := hc.Do(req, resp)
-				if err != nil || resp.StatusCode() != fasthttp.StatusOK || len(resp.Body()) == 0 {
+			for t := time.Now(); !t.After(deadline); t = time.Now() {
+				if err := once(); err != nil {
 					errs.Add(1)
+					firstErr.CompareAndSwap(nil, &err)
 					continue
 				}
 				own = append(own, time.Since(t))
 			}
 			lat[w] = own
-		}(w)
+		}()
 	}
 	wg.Wait()
 	cpu, wall, _ := m.stop()
-	hc.CloseIdleConnections()
 	var all []time.Duration
 	for _, l := range lat {
 		all = append(all, l...)
@@ -180,7 +195,11 @@ func runLoad(e *env, r request, clients int, d time.Duration, serverPID int) loa
 	res := loadResult{requests: len(all), errors: int(errs.Load()), wall: wall, cpu: cpu}
 	res.rps = float64(len(all)) / wall.Seconds()
 	res.p50, res.p99 = percentile(all, 0.50), percentile(all, 0.99)
-	return res
+	var err error
+	if p := firstErr.Load(); p != nil {
+		err = *p
+	}
+	return res, err
 }
 
 func percentile(d []time.Duration, p float64) time.Duration {
