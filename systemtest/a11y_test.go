@@ -216,7 +216,7 @@ func TestA11yFlagsAreNotColourOnly(t *testing.T) {
 	p.signIn(t, maria)
 	var flags []struct{ Shown, Name, Hidden, Background string }
 	p.js(t, `$xs("//*[@role='group' and starts-with(@aria-label, 'Actions for')]").map(g => {
-		const flag = g.parentElement.firstElementChild;
+		const flag = g.previousElementSibling.firstElementChild;
 		const shown = flag.querySelector('[aria-hidden=true]');
 		return {Shown: shown ? shown.textContent : '', Hidden: shown ? 'aria-hidden' : '',
 		        Name: [...flag.childNodes].filter(n => n !== shown).map(n => n.textContent).join('').trim(),

@@ -415,11 +415,37 @@ func (p *tab) click(t *testing.T, xpath string) {
 		p.tap(t, xpath)
 		return
 	}
+	p.pointAt(t, xpath)
 	p.run(t, "click "+xpath, chromedp.Click(xpath, chromedp.BySearch))
 }
 
-// tap taps what the XPath finds with a finger (touch events, no mouse).
+// pointAt moves the mouse to the middle of what the XPath finds, and waits until a click there
+// would reach it: a message's actions take clicks only once their row is pointed at, as a person
+// points before clicking.
+func (p *tab) pointAt(t *testing.T, xpath string) {
+	t.Helper()
+	var box struct{ X, Y float64 }
+	p.js(t, `(() => { const e = $x(`+jsString(xpath)+`); e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect(); return {X: r.left + r.width / 2, Y: r.top + r.height / 2}; })()`, &box)
+	p.run(t, "point at "+xpath, chromedp.MouseEvent(input.MouseMoved, box.X, box.Y))
+	p.waitFor(t, "a click to reach "+xpath, fmt.Sprintf(`(e => { const hit = document.elementFromPoint(%f, %f); return hit !== null && (hit === e || e.contains(hit)); })($x(%s))`, box.X, box.Y, jsString(xpath)), swapWait)
+}
+
+// tap taps what the XPath finds with a finger (touch events, no mouse). An action of a message
+// row that is closed is out of a finger's reach: the row is tapped open first, as a person does.
 func (p *tab) tap(t *testing.T, xpath string) {
+	t.Helper()
+	var closed bool
+	p.js(t, `(e => { const row = e && e.closest('details'); return !!row && !row.open && !e.closest('summary'); })($x(`+jsString(xpath)+`))`, &closed)
+	if closed {
+		row := "(" + xpath + ")/ancestor::details[1]"
+		p.tapAt(t, row+"/summary")
+		p.waitFor(t, "the tapped row open", "$x("+jsString(row)+").open", swapWait)
+	}
+	p.tapAt(t, xpath)
+}
+
+// tapAt taps the middle of what the XPath finds.
+func (p *tab) tapAt(t *testing.T, xpath string) {
 	t.Helper()
 	var box struct{ X, Y float64 }
 	// Touches land in the visual viewport, which may be panned away from the layout viewport.

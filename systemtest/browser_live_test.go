@@ -27,9 +27,15 @@ type livePair struct {
 // live streams.
 func sideBySide(t *testing.T) *livePair {
 	t.Helper()
+	return sideBySideWith(t, desktop)
+}
+
+// sideBySideWith is sideBySide with Maria on this device.
+func sideBySideWith(t *testing.T, patient device) *livePair {
+	t.Helper()
 	sys := newSystem(t)
 	lp := &livePair{patientApp: sys.start(t), staffApp: sys.start(t)}
-	lp.patient = openPage(t, "patient", lp.patientApp.URL, desktop)
+	lp.patient = openPage(t, "patient", lp.patientApp.URL, patient)
 	lp.staff = openPage(t, "staff", lp.staffApp.URL, desktop)
 	flow(t)
 	lp.patient.signIn(t, maria)

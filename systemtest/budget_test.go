@@ -265,7 +265,7 @@ func TestBudgetNoLayoutShiftWhenActionsAppear(t *testing.T) {
 				nth++
 			}
 		}
-		p.hover(t, xMessage(subject, nth)+"/div")
+		p.hover(t, xRow(subject, nth))
 		if got := p.opacityNth(t, subject, nth); got != "1" {
 			t.Errorf("pointing at %q (#%d), its actions have opacity %s", subject, nth, got)
 		}

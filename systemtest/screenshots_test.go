@@ -47,7 +47,7 @@ func TestScreenshots(t *testing.T) {
 			p.after(t, "details", exists(xDetails(subjRefill)))
 			p.js(t, `$x(`+jsString(xMessage(subjRefill, 1))+`).scrollIntoView()`, nil)
 			if !size.dev.touch {
-				p.hover(t, xMessage(subjRefill, 1)+"/div")
+				p.hover(t, xRow(subjRefill, 1))
 			}
 			p.shoot(t, dir, "details-"+size.name)
 
