@@ -190,7 +190,7 @@ func TestBrowserStaffFlagsAndWording(t *testing.T) {
 			Backgrounds                                   []string
 		}
 		s.js(t, `$xs("//*[@role='group' and starts-with(@aria-label, 'Actions for')]").map(g => {
-			const flag = g.parentElement.firstElementChild, st = getComputedStyle(flag);
+			const flag = g.closest('details').querySelector(':scope > summary > .flag'), st = getComputedStyle(flag);
 			const shown = flag.querySelector('[aria-hidden=true]');
 			const layers = []; for (let e = flag; e; e = e.parentElement) layers.push(getComputedStyle(e).backgroundColor);
 			return {Shown: shown ? shown.textContent : '', Title: flag.title,

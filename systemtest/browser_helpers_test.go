@@ -419,13 +419,14 @@ func (p *tab) click(t *testing.T, xpath string) {
 	p.run(t, "click "+xpath, chromedp.Click(xpath, chromedp.BySearch))
 }
 
-// pointAt moves the mouse to the middle of what the XPath finds, and waits until a click there
+// pointAt moves the mouse to the middle of what the XPath finds (of its first line box: the
+// middle of a link that wraps can fall between its lines), and waits until a click there
 // would reach it: a message's actions take clicks only once their row is pointed at, as a person
 // points before clicking.
 func (p *tab) pointAt(t *testing.T, xpath string) {
 	t.Helper()
 	var box struct{ X, Y float64 }
-	p.js(t, `(() => { const e = $x(`+jsString(xpath)+`); e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect(); return {X: r.left + r.width / 2, Y: r.top + r.height / 2}; })()`, &box)
+	p.js(t, `(() => { const e = $x(`+jsString(xpath)+`); e.scrollIntoView({block: 'center'}); const r = e.getClientRects()[0] || e.getBoundingClientRect(); return {X: r.left + r.width / 2, Y: r.top + r.height / 2}; })()`, &box)
 	p.run(t, "point at "+xpath, chromedp.MouseEvent(input.MouseMoved, box.X, box.Y))
 	p.waitFor(t, "a click to reach "+xpath, fmt.Sprintf(`(e => { const hit = document.elementFromPoint(%f, %f); return hit !== null && (hit === e || e.contains(hit)); })($x(%s))`, box.X, box.Y, jsString(xpath)), swapWait)
 }
@@ -444,12 +445,12 @@ func (p *tab) tap(t *testing.T, xpath string) {
 	p.tapAt(t, xpath)
 }
 
-// tapAt taps the middle of what the XPath finds.
+// tapAt taps the middle of what the XPath finds (of its first line box, as pointAt).
 func (p *tab) tapAt(t *testing.T, xpath string) {
 	t.Helper()
 	var box struct{ X, Y float64 }
 	// Touches land in the visual viewport, which may be panned away from the layout viewport.
-	p.js(t, `(() => { const e = $x(`+jsString(xpath)+`); e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect(); const v = visualViewport;
+	p.js(t, `(() => { const e = $x(`+jsString(xpath)+`); e.scrollIntoView({block: 'center'}); const r = e.getClientRects()[0] || e.getBoundingClientRect(); const v = visualViewport;
 		return {X: (r.left + r.width / 2 - v.offsetLeft) * v.scale, Y: (r.top + r.height / 2 - v.offsetTop) * v.scale}; })()`, &box)
 	point := []*input.TouchPoint{{X: box.X, Y: box.Y}}
 	p.run(t, "tap "+xpath,
