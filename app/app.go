@@ -91,16 +91,17 @@ func templateFuncs(assets *static.Assets) template.FuncMap {
 	}
 }
 
-// formatDate shows a message's date the way an inbox does: the time today, the day this year,
-// the full date before that.
+// formatDate shows a message's date the way an inbox does, in now's time zone (the practice's:
+// InboxView.now): the time today, the day and time this year, and with the year before that, so a
+// message from last December never reads as this December's.
 func formatDate(t, now time.Time) string {
-	t = t.Local()
+	t = t.In(now.Location())
 	switch {
 	case t.YearDay() == now.YearDay() && t.Year() == now.Year():
 		return t.Format("3:04 PM")
 	case t.Year() == now.Year():
 		return t.Format("Jan 2, 3:04 PM")
 	default:
-		return t.Format("Jan 2, 2006")
+		return t.Format("Jan 2, 2006, 3:04 PM")
 	}
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"html/template"
+	"time"
 
 	"securemessages/store"
 )
@@ -76,6 +77,8 @@ type InboxView struct {
 	More          bool // an older page follows
 	// ids writes the ids the page shows (never the internal ones: store.PublicIDs).
 	ids *store.PublicIDs
+	// zone is the practice's time zone, which dates are shown in (now); nil shows them in UTC.
+	zone *time.Location
 }
 
 // ConversationView is one thread in the list: what partials/conversation shows.
