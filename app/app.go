@@ -85,9 +85,10 @@ func newApp(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*
 // templateFuncs are the functions the views call.
 func templateFuncs(assets *static.Assets) template.FuncMap {
 	return template.FuncMap{
-		"asset":   assets.URL,
-		"fee":     store.FormatFee,
-		"maxBody": func() int { return store.MaxBodyLen },
+		"asset":      assets.URL,
+		"fee":        store.FormatFee,
+		"maxBody":    func() int { return store.MaxBodyLen },
+		"maxSubject": func() int { return store.MaxSubjectLen },
 	}
 }
 

@@ -162,12 +162,16 @@ type Slot struct {
 
 // ReplyForm is the inline Send Follow-Up or Reply form.
 type ReplyForm struct {
-	FollowUp  bool // Send Follow-Up on your own side; otherwise Reply
-	Body      string
-	Consent   bool
-	SubmitKey string
-	Fee       string // the practice's fee, when it charges
-	Problems  map[string]string
+	FollowUp bool // Send Follow-Up on your own side; otherwise Reply
+	// Subject is the reply's own, optional; DefaultSubject, shown as its placeholder, is the
+	// "Re: …" it carries when left empty (store.ReplySubject).
+	Subject        string
+	DefaultSubject string
+	Body           string
+	Consent        bool
+	SubmitKey      string
+	Fee            string // the practice's fee, when it charges
+	Problems       map[string]string
 }
 
 // ComposeForm is the new-message form.
