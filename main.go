@@ -30,6 +30,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // every practice's time zone, also where the machine has no zone database
 
 	"github.com/lib/pq"
 
@@ -224,7 +225,7 @@ func prune(ctx context.Context, st *store.Store, cfg app.Config, log *slog.Logge
 }
 
 // withStore runs a command on the store the environment names, and closes it after.
-func withStore(run func(ctx context.Context, st *store.Store) error) error {
+func withStore(run func(ctx context.Context, st *store.Store, cfg app.Config) error) error {
 	cfg, err := app.ConfigFromOS()
 	if err != nil {
 		return err
@@ -235,7 +236,7 @@ func withStore(run func(ctx context.Context, st *store.Store) error) error {
 		return err
 	}
 	defer st.Close()
-	return run(ctx, st)
+	return run(ctx, st, cfg)
 }
 
 func migrate() error {
@@ -253,8 +254,8 @@ func migrate() error {
 }
 
 func demo() error {
-	return withStore(func(ctx context.Context, st *store.Store) error {
-		signIns, err := st.LoadDemo(ctx)
+	return withStore(func(ctx context.Context, st *store.Store, cfg app.Config) error {
+		signIns, err := st.LoadDemo(ctx, cfg.PracticeTimeZone)
 		if err != nil {
 			return err
 		}
@@ -264,7 +265,7 @@ func demo() error {
 }
 
 func reencrypt() error {
-	return withStore(func(ctx context.Context, st *store.Store) error {
+	return withStore(func(ctx context.Context, st *store.Store, cfg app.Config) error {
 		moved, err := st.Reencrypt(ctx, 200)
 		fmt.Printf("re-encrypted %d messages with the primary key\n", moved)
 		return err
@@ -272,7 +273,7 @@ func reencrypt() error {
 }
 
 func auditVerify() error {
-	return withStore(func(ctx context.Context, st *store.Store) error {
+	return withStore(func(ctx context.Context, st *store.Store, cfg app.Config) error {
 		checked, broken, err := st.VerifyAudit(ctx)
 		if err != nil {
 			return err
@@ -329,8 +330,8 @@ func dev() error {
 		return err
 	}
 	var signIns []store.DemoSignIn
-	err = withStore(func(ctx context.Context, st *store.Store) (err error) {
-		signIns, err = st.LoadDemo(ctx)
+	err = withStore(func(ctx context.Context, st *store.Store, cfg app.Config) (err error) {
+		signIns, err = st.LoadDemo(ctx, cfg.PracticeTimeZone)
 		return err
 	})
 	if err != nil {

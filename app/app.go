@@ -85,22 +85,24 @@ func newApp(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*
 // templateFuncs are the functions the views call.
 func templateFuncs(assets *static.Assets) template.FuncMap {
 	return template.FuncMap{
-		"asset":   assets.URL,
-		"fee":     store.FormatFee,
-		"maxBody": func() int { return store.MaxBodyLen },
+		"asset":      assets.URL,
+		"fee":        store.FormatFee,
+		"maxBody":    func() int { return store.MaxBodyLen },
+		"maxSubject": func() int { return store.MaxSubjectLen },
 	}
 }
 
-// formatDate shows a message's date the way an inbox does: the time today, the day this year,
-// the full date before that.
+// formatDate shows a message's date the way an inbox does, in now's time zone (the practice's:
+// InboxView.now): the time today, the day and time this year, and with the year before that, so a
+// message from last December never reads as this December's.
 func formatDate(t, now time.Time) string {
-	t = t.Local()
+	t = t.In(now.Location())
 	switch {
 	case t.YearDay() == now.YearDay() && t.Year() == now.Year():
 		return t.Format("3:04 PM")
 	case t.Year() == now.Year():
 		return t.Format("Jan 2, 3:04 PM")
 	default:
-		return t.Format("Jan 2, 2006")
+		return t.Format("Jan 2, 2006, 3:04 PM")
 	}
 }

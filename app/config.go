@@ -48,6 +48,9 @@ type Config struct {
 	RedisTLS realtime.TLSOptions
 	// How much one patient may send (store.SendLimits); staff are never limited.
 	SendLimits store.SendLimits
+	// PracticeTimeZone is the IANA time zone new practices (the demo's among them) show their
+	// dates in, until an administrator sets a practice's own (PRACTICE_TIME_ZONE, default UTC).
+	PracticeTimeZone string
 }
 
 // defaultCacheEntries holds a few hundred open pages' conversations.
@@ -91,6 +94,8 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Heartbeat:    realtime.Heartbeat,
 		CacheEntries: defaultCacheEntries,
 		RequestSlots: defaultRequestSlots(),
+
+		PracticeTimeZone: "UTC",
 	}
 	var problems []string
 	if p := getenv("PORT"); p != "" {
@@ -172,6 +177,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			problems = append(problems, fmt.Sprintf("SEND_LIMIT %q must be messages/window, such as 10/10m, or 0 for none", v))
 		}
 		c.SendLimits = l
+	}
+	if v := getenv("PRACTICE_TIME_ZONE"); v != "" {
+		if _, err := store.LoadZone(v); err != nil {
+			problems = append(problems, fmt.Sprintf("PRACTICE_TIME_ZONE %q must be an IANA time zone name such as America/Chicago", v))
+		}
+		c.PracticeTimeZone = v
 	}
 	c.ShowDemo = getenv("SHOW_DEMO_SIGNINS") == "true" && !c.Production
 	if len(problems) > 0 {

@@ -25,8 +25,8 @@ import (
 // What partials/conversation writes is a function of the conversation, which its revision names
 // (the database changes it with anything a list shows: store.Conversation.Revision), of who looks
 // (their own messages are flagged "Me", and store.Allowed gives each viewer their actions), of the
-// list's query (every link keeps it), and of the day (a date shows as a time today, as a day this
-// year, a full date before). The key holds all of them, so a change never waits for an
+// list's query (every link keeps it), and of the day in the practice's time zone (a date shows
+// as a time today, as a day this year, with the year before; all in that zone). The key holds all of them, so a change never waits for an
 // invalidation, and no viewer is ever shown an entry made for another. Nothing of the page is in
 // it: the CSRF token is in the inbox's one form (partials/inbox), which the Archive and Re-Open
 // buttons join. A list with a message's panel open is rendered fresh and not kept. Entries last
@@ -42,7 +42,8 @@ type htmlKey struct {
 	id, revision int64
 	viewer       store.Viewer
 	query        string
-	day          string // the day dates are shown against, in the server's time zone
+	day          string // the day dates are shown against, in zone
+	zone         string // the time zone dates are shown in, the practice's (InboxView.now)
 }
 
 func newConversationHTML(entries int) *conversationHTML {
@@ -61,9 +62,11 @@ func (c *conversationHTML) setViews(s *views.Set) error {
 	return nil
 }
 
-// key names what conv will show its viewer v on a list with query q on the day of now.
+// key names what conv will show its viewer v on a list with query q on the day of now, in now's
+// time zone (the practice's: dates are shown in it).
 func (c *conversationHTML) key(conv *store.Conversation, v store.Viewer, q string, now time.Time) htmlKey {
-	return htmlKey{id: conv.ID, revision: conv.Revision, viewer: v, query: q, day: now.Local().Format(time.DateOnly)}
+	return htmlKey{id: conv.ID, revision: conv.Revision, viewer: v, query: q,
+		day: now.Format(time.DateOnly), zone: now.Location().String()}
 }
 
 // HTML is partials/conversation for the conversation key names: the kept <li> if there is one and

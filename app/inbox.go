@@ -2,6 +2,7 @@ package app
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -39,13 +40,13 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 	liveAfter := max(sess.NewestEvent, o.made)
 	iv := &InboxView{ShowAll: o.showAll, Staff: v.Role == store.RoleStaff, Assignment: filter.Assignment,
 		Compose: o.compose, CSRFToken: vd.CSRFToken, Page: page.Page, More: page.More,
-		LiveAfter: a.ids.Event(liveAfter), ids: a.ids}
+		LiveAfter: a.ids.Event(liveAfter), ids: a.ids, zone: sess.Practice.Location()}
 	if iv.Staff {
 		if iv.Awaiting, err = a.store.AwaitingCount(c.UserContext(), v, liveAfter); err != nil {
 			return nil, err
 		}
 	}
-	q, now := iv.Q(), time.Now()
+	q, now := iv.Q(), iv.now()
 	for _, conv := range page.Conversations {
 		// A list with a message's panel open is rendered fresh and not kept.
 		h, err := a.convs.HTML(a.convs.key(conv, v, q, now), o.open == nil, func() *ConversationView {
@@ -81,7 +82,7 @@ func conversationView(v store.Viewer, conv *store.Conversation, iv *InboxView, q
 func (a *App) fragmentInbox(c *fiber.Ctx) *InboxView {
 	sess := session(c)
 	iv := &InboxView{ShowAll: showAll(c), Staff: sess.User.Role == store.RoleStaff, Page: pageParam(c),
-		CSRFToken: maskCSRF(sess.CSRFToken), ids: a.ids}
+		CSRFToken: maskCSRF(sess.CSRFToken), ids: a.ids, zone: sess.Practice.Location()}
 	if iv.Staff {
 		iv.Assignment = assignment(c)
 	}
@@ -91,11 +92,12 @@ func (a *App) fragmentInbox(c *fiber.Ctx) *InboxView {
 // messageNode builds a message and its replies for the viewer, asking store.Allowed for the
 // actions. open, if it is this message, carries the slot to show under it.
 func messageNode(v store.Viewer, m *store.Message, iv *InboxView, open *MessageNode) *MessageNode {
-	return buildNode(v, m, iv.ids.Conversation(m.ConversationID), iv, iv.Q(), time.Now(), open)
+	return buildNode(v, m, iv.ids.Conversation(m.ConversationID), iv, iv.Q(), iv.now(), open)
 }
 
 // buildNode is messageNode with what every message of a page shares made once: the public id of
-// the conversation, the list's query and the time dates are shown against.
+// the conversation, the list's query and the time dates are shown against, in the zone they are
+// shown in (InboxView.now).
 func buildNode(v store.Viewer, m *store.Message, conv string, iv *InboxView, q string, now time.Time, open *MessageNode) *MessageNode {
 	n := &MessageNode{
 		ID:             iv.ids.Message(m.ID),
@@ -153,6 +155,7 @@ func stateAction(id string, a store.Actions, q string) string {
 	return ""
 }
 
+// stamp is when a message was sent: exact UTC for the machine, shown in now's zone (formatDate).
 func stamp(t, now time.Time) Stamp {
 	return Stamp{Machine: t.UTC().Format("2006-01-02T15:04:05Z"), Shown: formatDate(t, now)}
 }
@@ -171,6 +174,29 @@ func flagFor(v store.Viewer, m *store.Message) Flag {
 		f.Label += ", " + f.Kind
 	}
 	return f
+}
+
+// now is the time dates are shown against, in the practice's time zone, the zone they are shown in.
+func (iv *InboxView) now() time.Time {
+	if iv.zone == nil {
+		return time.Now().UTC()
+	}
+	return time.Now().In(iv.zone)
+}
+
+// TimeZoneName is the IANA name of the zone the list's dates are in ("America/Chicago"), for the
+// script that compares it with the browser's (static/js/time-zone.js).
+func (iv *InboxView) TimeZoneName() string { return iv.now().Location().String() }
+
+// TimeZone names the zone the list's dates are in for people: "America/Chicago (CST)", or the
+// name alone where the zone has no abbreviation of letters ("UTC", "Asia/Dubai", whose is "+04").
+func (iv *InboxView) TimeZone() string {
+	now := iv.now()
+	name, abbr := now.Location().String(), now.Format("MST")
+	if abbr == name || strings.ContainsAny(abbr, "+-0123456789") {
+		return name
+	}
+	return name + " (" + abbr + ")"
 }
 
 // Q is the query that keeps the list's view (archived shown, staff filter, page) across links.

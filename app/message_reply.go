@@ -20,7 +20,7 @@ func (a *App) replyForm(c *fiber.Ctx) error {
 	if !allowed.FollowUp && !allowed.Reply {
 		return a.refused(c, fiber.StatusConflict, "This conversation is archived; Re-Open it to write more.")
 	}
-	form, err := a.replyFormFor(c, allowed.FollowUp, "", false, uuid.NewString(), nil)
+	form, err := a.replyFormFor(c, m, allowed.FollowUp, store.NewReply{SubmitKey: uuid.NewString()}, nil)
 	if err != nil {
 		return err
 	}
@@ -37,6 +37,7 @@ func (a *App) replySend(c *fiber.Ctx) error {
 	}
 	n := store.NewReply{
 		ParentID:       m.ID,
+		Subject:        c.FormValue("subject"),
 		Body:           c.FormValue("body"),
 		BillingConsent: c.FormValue("consent") == "yes",
 		SubmitKey:      c.FormValue("submit_key"),
@@ -52,16 +53,19 @@ func (a *App) replySend(c *fiber.Ctx) error {
 	if !ok {
 		return err
 	}
-	form, err := a.replyFormFor(c, allowed.FollowUp, n.Body, n.BillingConsent, n.SubmitKey, problems)
+	form, err := a.replyFormFor(c, m, allowed.FollowUp, n, problems)
 	if err != nil {
 		return err
 	}
 	return a.showSlot(c, status, m, &Slot{Kind: SlotReply, Form: form})
 }
 
-func (a *App) replyFormFor(c *fiber.Ctx, followUp bool, body string, consent bool, key string, problems map[string]string) (*ReplyForm, error) {
+// replyFormFor is the form under parent with what n holds (as typed, when it comes back), its
+// subject's placeholder the "Re: …" it carries when left empty.
+func (a *App) replyFormFor(c *fiber.Ctx, parent *store.Message, followUp bool, n store.NewReply, problems map[string]string) (*ReplyForm, error) {
 	sess := session(c)
-	form := &ReplyForm{FollowUp: followUp, Body: body, Consent: consent, SubmitKey: key, Problems: problems}
+	form := &ReplyForm{FollowUp: followUp, Subject: n.Subject, DefaultSubject: store.ReplySubject(parent.Subject),
+		Body: n.Body, Consent: n.BillingConsent, SubmitKey: n.SubmitKey, Problems: problems}
 	if sess.User.Role == store.RolePatient && sess.Practice.Charges() {
 		form.Fee = store.FormatFee(sess.Practice.MessageFeeCents)
 	}

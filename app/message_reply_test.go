@@ -39,11 +39,15 @@ func TestReplySend(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		parent     func(m demoInbox) *store.Message
-		subject    string
-		cancelGone bool // the parent loses Cancel once answered
+		own        string // the subject typed, "" for none
+		subject    string // the subject the message carries
+		dflt       string // the one it carries without its own, the form's placeholder
+		cancelGone bool   // the parent loses Cancel once answered
 	}{
-		{"reply to the physician", func(m demoInbox) *store.Message { return m.refillDr }, subjReRefil, false},
-		{"follow-up to her own", func(m demoInbox) *store.Message { return m.lab }, "Re: " + subjLab, true},
+		{"reply to the physician", func(m demoInbox) *store.Message { return m.refillDr }, "", subjReRefil, subjReRefil, false},
+		{"follow-up to her own", func(m demoInbox) *store.Message { return m.lab }, "", "Re: " + subjLab, "Re: " + subjLab, true},
+		{"reply with a subject of its own", func(m demoInbox) *store.Message { return m.refillDr },
+			"My home readings", "My home readings", subjReRefil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -53,7 +57,12 @@ func TestReplySend(t *testing.T) {
 				parent := tc.parent(m)
 				patient := e.signIn(t, maria).variant(htmx)
 				before := e.counts(t)
-				form := replyFormFor(t, patient, parent.ID)
+				shown := slotForm(t, patient, parent.ID, "reply")
+				if subject := shown.Input("subject"); subject == nil || subject.Attr["value"] != "" || subject.Attr["placeholder"] != tc.dflt {
+					t.Errorf("the form's subject %v: want it empty, with the placeholder %q", subject, tc.dflt)
+				}
+				form := shown.FormValues()
+				form.Set("subject", tc.own)
 				form.Set("body", "Thank you, that works for me.")
 				form.Set("consent", "yes")
 				inbox := after(t, patient, patient.sendForm(t, "/messages/"+e.mid(parent.ID)+"/replies", form), "/inbox?notice=sent")
@@ -71,6 +80,9 @@ func TestReplySend(t *testing.T) {
 				}
 				if flag := li.First(func(n *htmltest.Node) bool { return n.HasClass("flag") }); !flag.HasClass("me") {
 					t.Error("the reply is not flagged Me")
+				}
+				if row := li.First(func(n *htmltest.Node) bool { return n.HasClass("subject") }); row == nil || row.TextContent() != tc.subject {
+					t.Errorf("the reply's row shows %v, want the subject %q", row, tc.subject)
 				}
 				// It is the newest activity: its thread goes to the top.
 				if ids := e.conversationIDs(t, inbox); len(ids) == 0 || ids[0] != parent.ConversationID {
@@ -104,6 +116,8 @@ func TestReplySendRefused(t *testing.T) {
 			"Message is required."},
 		{"over 4000", func(t *testing.T, e *env, m demoInbox, f url.Values) { f.Set("body", strings.Repeat("b", 4001)) },
 			http.StatusUnprocessableEntity, "Message must be at most 4000 characters (it is 4001)."},
+		{"subject over 150", func(t *testing.T, e *env, m demoInbox, f url.Values) { f.Set("subject", strings.Repeat("s", 151)) },
+			http.StatusUnprocessableEntity, "Subject must be at most 150 characters (it is 151)."},
 		{"no consent", func(t *testing.T, e *env, m demoInbox, f url.Values) { f.Del("consent") }, http.StatusUnprocessableEntity,
 			"Riverside Family Medicine charges $25.00 for message time: tick the box to agree before sending."},
 		{"over the send limit", func(t *testing.T, e *env, m demoInbox, f url.Values) {
@@ -139,12 +153,43 @@ func TestReplySendRefused(t *testing.T) {
 					t.Errorf("the form does not say %q:\n%s", tc.problem, slot.TextContent())
 				}
 				kept := slot.First(htmltest.Tag("form")).FormValues()
-				for _, field := range []string{"body", "consent", "submit_key"} {
+				for _, field := range []string{"subject", "body", "consent", "submit_key"} {
 					if kept.Get(field) != form.Get(field) {
 						t.Errorf("%s not kept: sent %.40q, form has %.40q", field, form.Get(field), kept.Get(field))
 					}
 				}
 			})
 		})
+	}
+}
+
+// TestFlagsNameTheAuthor: in a deep thread whose rows share one subject, every row's flag names
+// its author on hover (title) and to assistive technology (its visually hidden text): the
+// author's full name for the care team's, "Sent by you" for the viewer's own.
+func TestFlagsNameTheAuthor(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	m := e.mariasInbox(t)
+	inbox := inboxOf(t, e.signIn(t, maria).get(t, "/inbox"), false)
+	conv, err := e.st.Conversation(t.Context(), e.user(t, maria).Viewer(), m.refill.ConversationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	me := e.user(t, maria).ID
+	rows := 0
+	for msg := range everyMessage(conv.Messages) {
+		rows++
+		want := "From " + msg.AuthorName
+		if msg.AuthorID == me {
+			want = "Sent by you"
+		}
+		flag := e.messageLI(inbox, msg.ID).First(func(n *htmltest.Node) bool { return n.HasClass("flag") })
+		hidden := flag.First(func(n *htmltest.Node) bool { return n.HasClass("visually-hidden") })
+		if flag.Attr["title"] != want || hidden == nil || hidden.TextContent() != want {
+			t.Errorf("message %d by %s: flag title %q, hidden text %v; want both %q", msg.ID, msg.AuthorName, flag.Attr["title"], hidden, want)
+		}
+	}
+	if rows < 5 {
+		t.Errorf("the thread has %d messages, want the demo's five levels", rows)
 	}
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"html/template"
+	"time"
 
 	"securemessages/store"
 )
@@ -76,6 +77,8 @@ type InboxView struct {
 	More          bool // an older page follows
 	// ids writes the ids the page shows (never the internal ones: store.PublicIDs).
 	ids *store.PublicIDs
+	// zone is the practice's time zone, which dates are shown in (now); nil shows them in UTC.
+	zone *time.Location
 }
 
 // ConversationView is one thread in the list: what partials/conversation shows.
@@ -167,12 +170,16 @@ type Slot struct {
 
 // ReplyForm is the inline Send Follow-Up or Reply form.
 type ReplyForm struct {
-	FollowUp  bool // Send Follow-Up on your own side; otherwise Reply
-	Body      string
-	Consent   bool
-	SubmitKey string
-	Fee       string // the practice's fee, when it charges
-	Problems  Problems
+	FollowUp bool // Send Follow-Up on your own side; otherwise Reply
+	// Subject is the reply's own, optional; DefaultSubject, shown as its placeholder, is the
+	// "Re: …" it carries when left empty (store.ReplySubject).
+	Subject        string
+	DefaultSubject string
+	Body           string
+	Consent        bool
+	SubmitKey      string
+	Fee            string // the practice's fee, when it charges
+	Problems       Problems
 }
 
 // ComposeForm is the new-message form: a patient's to their practice, or, with FromStaff, the

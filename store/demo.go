@@ -22,14 +22,14 @@ type DemoSignIn struct {
 // LoadDemo fills an empty database with two practices, their staff and patients, and
 // conversations that show every case of the inbox. It does nothing if any practice exists, so
 // running it again keeps what is there. Everything goes through the store's own methods, as the
-// app would write it.
-func (s *Store) LoadDemo(ctx context.Context) ([]DemoSignIn, error) {
+// app would write it. Both practices show their dates in the IANA time zone timeZone.
+func (s *Store) LoadDemo(ctx context.Context, timeZone string) ([]DemoSignIn, error) {
 	var exists bool
 	if err := s.db.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM practices)`); err != nil {
 		return nil, fmt.Errorf("store: demo: %w", err)
 	}
 	if !exists {
-		if err := s.loadDemo(ctx); err != nil {
+		if err := s.loadDemo(ctx, timeZone); err != nil {
 			return nil, fmt.Errorf("store: demo: %w", err)
 		}
 	}
@@ -55,18 +55,18 @@ type demoPractice struct {
 	patients []User
 }
 
-func (s *Store) loadDemo(ctx context.Context) error {
+func (s *Store) loadDemo(ctx context.Context, timeZone string) error {
 	hash, err := HashPassword(ctx, DemoPassword)
 	if err != nil {
 		return err
 	}
-	riverside, err := s.demoPractice(ctx, hash, "Riverside Family Medicine", 2500, "riverside",
+	riverside, err := s.demoPractice(ctx, hash, "Riverside Family Medicine", 2500, timeZone, "riverside",
 		[][3]string{{"Dr. Amelia Chen", "AC", "Physician"}, {"Jordan Patel, RN", "JP", "Nurse"}, {"Sam Rivera", "SR", "Front desk"}},
 		[][2]string{{"Maria Lopez", "ML"}, {"Tom Becker", "TB"}})
 	if err != nil {
 		return err
 	}
-	hillcrest, err := s.demoPractice(ctx, hash, "Hillcrest Pediatrics", 0, "hillcrest",
+	hillcrest, err := s.demoPractice(ctx, hash, "Hillcrest Pediatrics", 0, timeZone, "hillcrest",
 		[][3]string{{"Dr. Owen Brooks", "OB", "Physician"}, {"Priya Nair, RN", "PN", "Nurse"}, {"Lena Fischer", "LF", "Front desk"}},
 		[][2]string{{"Grace Kim", "GK"}, {"David Osei", "DO"}})
 	if err != nil {
@@ -88,11 +88,11 @@ func (s *Store) loadDemo(ctx context.Context) error {
 	return err
 }
 
-func (s *Store) demoPractice(ctx context.Context, hash, name string, fee int, domain string,
+func (s *Store) demoPractice(ctx context.Context, hash, name string, fee int, timeZone, domain string,
 	staff [][3]string, patients [][2]string) (demoPractice, error) {
 	var d demoPractice
 	var err error
-	if d.practice, err = s.CreatePractice(ctx, name, fee); err != nil {
+	if d.practice, err = s.CreatePractice(ctx, name, fee, timeZone); err != nil {
 		return d, err
 	}
 	for _, st := range staff {

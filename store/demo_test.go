@@ -13,7 +13,7 @@ func TestLoadDemo(t *testing.T) {
 	t.Parallel()
 	f := newDemo(t)
 	before := dbState(t, f.s)
-	signIns, err := f.s.LoadDemo(t.Context())
+	signIns, err := f.s.LoadDemo(t.Context(), storetest.TimeZone)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestLoadDemo(t *testing.T) {
 func TestLoadDemoOnEmptyDatabase(t *testing.T) {
 	t.Parallel()
 	s := storetest.New(t)
-	signIns, err := s.LoadDemo(t.Context())
+	signIns, err := s.LoadDemo(t.Context(), storetest.TimeZone)
 	if err != nil {
 		t.Fatal(err)
 	}

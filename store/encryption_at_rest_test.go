@@ -86,10 +86,16 @@ func TestNoPlaintextAtRest(t *testing.T) {
 		subject = "Zanzibar quokka subject 7731"
 		body    = "Pelican thyroid body 5520: my left ankle is swollen"
 		answer  = "Marmalade walrus answer 9914"
+		own     = "Gazelle cholesterol subject 4417" // a follow-up's subject of its own
 	)
 	sent := start(t, f.s, f.maria, store.NewConversation{Subject: subject, Body: body, ResponseMethod: "visit",
 		RequestedStaffID: f.nurse.UserID, NoResponseNeeded: false})
 	r := reply(t, f.s, f.nurse, sent.MessageID, answer)
+	followUp, err := f.s.SendReply(ctx, f.nurse, origin, store.NewReply{ParentID: r.MessageID, Subject: own,
+		Body: "Noted.", SubmitKey: uuid.NewString()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	m, err := f.s.MessageDetails(ctx, f.physician, origin, sent.MessageID)
 	if err != nil {
 		t.Fatal(err)
@@ -103,7 +109,10 @@ func TestNoPlaintextAtRest(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	secrets := []string{subject, body, answer, "Re: " + subject, "quokka", "Pelican", "walrus",
+	if fu, err := f.s.MessageDetails(ctx, f.physician, origin, followUp.MessageID); err != nil || fu.Subject != own {
+		t.Fatalf("the follow-up reads back %+v, %v; want its own subject", fu, err)
+	}
+	secrets := []string{subject, body, answer, "Re: " + subject, own, "Gazelle", "quokka", "Pelican", "walrus",
 		// The sealed instructions are JSON: none of their keys or values may show.
 		"response_method", "billing_consent", "fee_cents", `"visit"`, "no_response_needed"}
 	if found := findPlaintext(t, f.s, secrets); len(found) > 0 {

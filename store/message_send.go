@@ -26,7 +26,10 @@ type NewConversation struct {
 
 // NewReply is a follow-up or a reply, sent under an earlier message.
 type NewReply struct {
-	ParentID       int64
+	ParentID int64
+	// Subject is the reply's own, optional: empty, it carries its parent's as "Re: …"
+	// (ReplySubject), so that a deep thread's rows can still tell its messages apart.
+	Subject        string
 	Body           string
 	BillingConsent bool
 	SubmitKey      string
@@ -63,6 +66,9 @@ func (n NewConversation) Validate(sender Role) error {
 // Validate checks a follow-up or reply's fields that need no database.
 func (n NewReply) Validate() error {
 	var v ValidationError
+	if strings.TrimSpace(n.Subject) != "" {
+		checkText(&v, "subject", "Subject", n.Subject, MaxSubjectLen)
+	}
 	checkText(&v, "body", "Message", n.Body, MaxBodyLen)
 	if _, err := uuid.Parse(n.SubmitKey); err != nil {
 		v.add("form", "The form has expired; please send it again.")
@@ -180,9 +186,13 @@ func (s *Store) SendReply(ctx context.Context, v Viewer, o Origin, n NewReply) (
 	if err := applyConsent(&problems, &instr, v, practice, n.BillingConsent); err != nil {
 		return Sent{}, err
 	}
-	parentSubject, err := s.keys.Open(parent.subject, messageAD("subject", n.ParentID, conv.id))
-	if err != nil {
-		return Sent{}, fmt.Errorf("store: reply to message %d: %w", n.ParentID, err)
+	subject := n.Subject
+	if strings.TrimSpace(subject) == "" {
+		parentSubject, err := s.keys.Open(parent.subject, messageAD("subject", n.ParentID, conv.id))
+		if err != nil {
+			return Sent{}, fmt.Errorf("store: reply to message %d: %w", n.ParentID, err)
+		}
+		subject = ReplySubject(string(parentSubject))
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE messages SET acted_on = true WHERE id = $1`, n.ParentID); err != nil {
 		return Sent{}, fmt.Errorf("store: reply to message %d: %w", n.ParentID, err)
@@ -190,7 +200,7 @@ func (s *Store) SendReply(ctx context.Context, v Viewer, o Origin, n NewReply) (
 	if _, err := tx.ExecContext(ctx, `UPDATE conversations SET last_activity_at = now() WHERE id = $1`, conv.id); err != nil {
 		return Sent{}, fmt.Errorf("store: reply to message %d: %w", n.ParentID, err)
 	}
-	msg := outgoing{conversationID: conv.id, parentID: n.ParentID, subject: replySubject(string(parentSubject)),
+	msg := outgoing{conversationID: conv.id, parentID: n.ParentID, subject: subject,
 		body: n.Body, instructions: instr, submitKey: n.SubmitKey}
 	sent, err := s.insertMessage(ctx, tx, v, msg)
 	if err != nil || sent.Duplicate {
@@ -224,8 +234,9 @@ func problemsOf(err error) ValidationError {
 	return ValidationError{}
 }
 
-// replySubject is the subject a reply carries: the one it answers, marked as a reply once.
-func replySubject(parent string) string {
+// ReplySubject is the subject a reply carries unless it has its own: the one it answers, marked
+// as a reply once.
+func ReplySubject(parent string) string {
 	if strings.HasPrefix(parent, "Re: ") {
 		return parent
 	}

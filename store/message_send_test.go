@@ -439,13 +439,15 @@ func TestSendReplyValidation(t *testing.T) {
 			[]string{"body"}, "Message must be at most 4000 characters (it is 4001)."},
 		{"no submit key", store.NewReply{ParentID: parent, Body: "hi"}, []string{"form"}, ""},
 		{"both", store.NewReply{ParentID: parent, SubmitKey: "x"}, []string{"body", "form"}, ""},
+		{"own subject too long", store.NewReply{ParentID: parent, Subject: strings.Repeat("s", 151), Body: "hi",
+			SubmitKey: uuid.NewString()}, []string{"subject"}, "Subject must be at most 150 characters (it is 151)."},
 	}
 	before := dbState(t, f.s)
 	for _, tc := range cases {
 		_, err := f.s.SendReply(t.Context(), f.david, origin, tc.n)
 		fields := assertFields(t, err, tc.want...)
-		if tc.text != "" && fields["body"] != tc.text {
-			t.Errorf("%s: %q, want %q", tc.name, fields["body"], tc.text)
+		if tc.text != "" && fields[tc.want[0]] != tc.text {
+			t.Errorf("%s: %q, want %q", tc.name, fields[tc.want[0]], tc.text)
 		}
 	}
 	assertUnchanged(t, before, dbState(t, f.s))
@@ -483,6 +485,42 @@ func TestReplySubject(t *testing.T) {
 			if n := len([]rune(m.Subject)); n > store.MaxSubjectLen {
 				t.Errorf("reply subject is %d characters", n)
 			}
+		}
+	}
+}
+
+// TestReplyOwnSubject: a follow-up or reply may have a subject of its own, kept as typed, which
+// the replies under it answer as "Re: …"; one left empty (or blank) carries its parent's.
+func TestReplyOwnSubject(t *testing.T) {
+	t.Parallel()
+	f := newDemo(t)
+	ctx := t.Context()
+	first := start(t, f.s, f.grace, store.NewConversation{Subject: "Headache"})
+	send := func(v store.Viewer, parent int64, subject string) int64 {
+		t.Helper()
+		sent, err := f.s.SendReply(ctx, v, origin, store.NewReply{ParentID: parent, Subject: subject, Body: "text",
+			SubmitKey: uuid.NewString()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sent.MessageID
+	}
+	own := strings.Repeat("ü", store.MaxSubjectLen) // as long as a subject may be, in characters
+	r1 := send(f.hNurse, first.MessageID, "Your blood test is booked")
+	r2 := send(f.grace, r1, "")
+	r3 := send(f.grace, r2, "  \n")
+	r4 := send(f.hPhysician, r3, own)
+	r5 := send(f.grace, r4, "")
+	c, err := f.s.Conversation(ctx, f.grace, first.ConversationID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[int64]string{
+		r1: "Your blood test is booked", r2: "Re: Your blood test is booked", r3: "Re: Your blood test is booked",
+		r4: own, r5: "Re: " + strings.Repeat("ü", store.MaxSubjectLen-4),
+	} {
+		if m := findMessage(c, id); m == nil || m.Subject != want {
+			t.Errorf("message %d: %+v, want subject %q", id, m, want)
 		}
 	}
 }

@@ -21,7 +21,7 @@ var limits = store.SessionLimits{Idle: 30 * time.Minute, Absolute: 12 * time.Hou
 func newUser(t *testing.T, email string) (*store.Store, store.User) {
 	t.Helper()
 	s := storetest.New(t)
-	p, err := s.CreatePractice(t.Context(), "Test Practice", 0)
+	p, err := s.CreatePractice(t.Context(), "Test Practice", 0, "UTC")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 )
 
 // User is a patient or a staff member of one practice.
@@ -29,10 +31,44 @@ type Practice struct {
 	ID              int64  `db:"id"`
 	Name            string `db:"name"`
 	MessageFeeCents int    `db:"message_fee_cents"`
+	// TimeZone is the IANA name of the zone the practice's dates are shown in ("America/Chicago"),
+	// checked when the store reads it with a session (SessionByToken) and when it is written.
+	TimeZone string `db:"time_zone"`
 }
 
 // Charges reports whether patients must consent to a fee to send a message.
 func (p Practice) Charges() bool { return p.MessageFeeCents > 0 }
+
+// Location is the practice's time zone; UTC for a Practice without one, which the store never
+// hands out.
+func (p Practice) Location() *time.Location {
+	z, err := LoadZone(p.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return z
+}
+
+// zones keeps each time zone loaded: time.LoadLocation reads and parses the zone's file on every
+// call, and every request reads its practice's. There are a few hundred names at most.
+var zones sync.Map // IANA name -> *time.Location
+
+// LoadZone checks an IANA time zone name ("America/Chicago") against Go's zone database and
+// gives the zone. "Local" and "" are refused: a practice's zone must not be the server's.
+func LoadZone(name string) (*time.Location, error) {
+	if z, ok := zones.Load(name); ok {
+		return z.(*time.Location), nil
+	}
+	if name == "" || name == "Local" {
+		return nil, fmt.Errorf("time zone %q is not an IANA name such as America/Chicago", name)
+	}
+	z, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, fmt.Errorf("time zone %q is not an IANA name such as America/Chicago: %w", name, err)
+	}
+	zones.Store(name, z)
+	return z, nil
+}
 
 const userColumns = `id, practice_id, role, email, password_hash, full_name, initials, title, answers_messages, totp_enabled`
 
@@ -79,11 +115,16 @@ func (s *Store) Patients(ctx context.Context, v Viewer) ([]User, error) {
 	return patients, nil
 }
 
-// CreatePractice adds a practice (used by the demo loader and tests).
-func (s *Store) CreatePractice(ctx context.Context, name string, feeCents int) (Practice, error) {
-	p := Practice{Name: name, MessageFeeCents: feeCents}
-	err := s.db.GetContext(ctx, &p.ID,
-		`INSERT INTO practices (name, message_fee_cents) VALUES ($1, $2) RETURNING id`, name, feeCents)
+// CreatePractice adds a practice (used by the demo loader and tests), its dates shown in the
+// IANA time zone timeZone.
+func (s *Store) CreatePractice(ctx context.Context, name string, feeCents int, timeZone string) (Practice, error) {
+	p := Practice{Name: name, MessageFeeCents: feeCents, TimeZone: timeZone}
+	if _, err := LoadZone(timeZone); err != nil {
+		return Practice{}, fmt.Errorf("store: create practice: %w", err)
+	}
+	err := s.db.GetContext(ctx, &p.ID, `
+		INSERT INTO practices (name, message_fee_cents, time_zone) VALUES ($1, $2, $3) RETURNING id`,
+		name, feeCents, timeZone)
 	if err != nil {
 		return Practice{}, fmt.Errorf("store: create practice: %w", err)
 	}

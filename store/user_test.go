@@ -2,10 +2,12 @@ package store_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"securemessages/store"
+	"securemessages/store/storetest"
 )
 
 func TestUserByEmail(t *testing.T) {
@@ -106,5 +108,41 @@ func TestSessionCarriesThePractice(t *testing.T) {
 		if err != nil || sess.Practice != want {
 			t.Errorf("%s's session: practice %+v, %v; want %+v", email, sess.Practice, err, want)
 		}
+	}
+}
+
+// TestPracticeTimeZone: a practice's dates are in the zone it was created with, which its
+// sessions carry; a name Go's zone database does not know is refused when written and when read.
+func TestPracticeTimeZone(t *testing.T) {
+	t.Parallel()
+	s := storetest.New(t)
+	ctx := t.Context()
+	for _, bad := range []string{"", "Local", "Central Time", "America/Nowhere"} {
+		if _, err := s.CreatePractice(ctx, "Bad Zone Practice", 0, bad); err == nil {
+			t.Errorf("a practice in time zone %q was created", bad)
+		}
+	}
+	p, err := s.CreatePractice(ctx, "Lakeside Clinic", 0, "America/Chicago")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.CreateUser(ctx, store.User{PracticeID: p.ID, Role: store.RolePatient, Email: "lee@lakeside.example",
+		PasswordHash: "not-a-real-hash", FullName: "Lee Park", Initials: "LP"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := newSession(t, s, u)
+	sess, err := s.SessionByToken(ctx, token, limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess.Practice.TimeZone != "America/Chicago" || sess.Practice.Location().String() != "America/Chicago" {
+		t.Errorf("the session's practice is in %q (%s), want America/Chicago", sess.Practice.TimeZone, sess.Practice.Location())
+	}
+	if _, err := s.DB().ExecContext(ctx, `UPDATE practices SET time_zone = 'America/Nowhere' WHERE id = $1`, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SessionByToken(ctx, token, limits); err == nil || !strings.Contains(err.Error(), "America/Nowhere") {
+		t.Errorf("a session of a practice in an unknown zone: %v, want an error naming it", err)
 	}
 }

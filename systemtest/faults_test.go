@@ -48,7 +48,7 @@ func secPrivatePostgres(t *testing.T) *localpg.Server {
 	if err := store.Migrate(ctx, st.DB().DB); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.LoadDemo(ctx); err != nil {
+	if _, err := st.LoadDemo(ctx, storetest.TimeZone); err != nil {
 		t.Fatal(err)
 	}
 	return pg

@@ -337,7 +337,7 @@ func TestInjectionIsInert(t *testing.T) {
 // secInert fails if anything in doc could only have come from user text: an element the
 // templates never make, an inline script or a script from elsewhere, an event handler or hx-on
 // attribute, a javascript: URL, or a marker of the corpus anywhere but in text and in the two
-// attributes that carry text (aria-label and a form field's value).
+// attributes that carry text (aria-label, and a form field's value and placeholder).
 func secInert(t *testing.T, name string, doc *htmltest.Node, tags map[string]bool) {
 	t.Helper()
 	for _, n := range doc.All(func(n *htmltest.Node) bool { return n.Tag != "#root" }) {
@@ -361,15 +361,19 @@ func secInert(t *testing.T, name string, doc *htmltest.Node, tags map[string]boo
 			if secMarker.MatchString(a.Key) {
 				t.Errorf("%s: an attribute named %q", name, a.Key)
 			}
-			if secMarker.MatchString(a.Val) && key != "aria-label" && key != "value" {
+			if secMarker.MatchString(a.Val) && !secTextAttrs[key] {
 				t.Errorf("%s: user text in <%s %s=%q>", name, n.Tag, a.Key, secShort(a.Val))
 			}
-			if strings.Contains(strings.ToLower(a.Val), "javascript:") && key != "aria-label" && key != "value" {
+			if strings.Contains(strings.ToLower(a.Val), "javascript:") && !secTextAttrs[key] {
 				t.Errorf("%s: <%s %s=%q>", name, n.Tag, a.Key, secShort(a.Val))
 			}
 		}
 	}
 }
+
+// secTextAttrs are the attributes that carry text, which html/template escapes as such: a reply
+// form's subject shows the "Re: …" it would carry as its placeholder.
+var secTextAttrs = map[string]bool{"aria-label": true, "value": true, "placeholder": true}
 
 // secTemplateTags is every element name the templates write.
 func secTemplateTags(t *testing.T) map[string]bool {
@@ -396,7 +400,7 @@ var secDigits = regexp.MustCompile(`[0-9]+`)
 
 // secPublicIDs are the public ids where a page writes them (DOM ids, links, the live stream's
 // after=), which differ from thread to thread as numbers did.
-var secPublicIDs = regexp.MustCompile(`((?:message|slot|conversation|state|body|consent)-|/(?:messages|conversations)/|after=)[-_A-Za-z0-9]{22}`)
+var secPublicIDs = regexp.MustCompile(`((?:message|slot|conversation|state|subject|body|consent)-|/(?:messages|conversations)/|after=)[-_A-Za-z0-9]{22}`)
 
 // secSkeleton is the element structure under n, in order: each element's name and attributes,
 // with ids and times made neutral and the values of the attributes that carry text left out.
@@ -413,7 +417,7 @@ func secSkeleton(n *htmltest.Node) []string {
 			var attrs []string
 			for _, a := range n.Attrs {
 				v := secDigits.ReplaceAllString(secPublicIDs.ReplaceAllString(a.Val, "$1#"), "#")
-				if a.Key == "aria-label" || a.Key == "value" {
+				if secTextAttrs[a.Key] {
 					v = "*"
 				}
 				attrs = append(attrs, a.Key+"="+v)

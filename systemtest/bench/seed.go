@@ -171,10 +171,10 @@ func seed(ctx context.Context, st *store.Store, e *env) (*dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	if d.practice, err = st.CreatePractice(ctx, "Riverside Family Medicine", 2500); err != nil {
+	if d.practice, err = st.CreatePractice(ctx, "Riverside Family Medicine", 2500, "UTC"); err != nil {
 		return nil, err
 	}
-	if d.other, err = st.CreatePractice(ctx, "Hillcrest Pediatrics", 0); err != nil {
+	if d.other, err = st.CreatePractice(ctx, "Hillcrest Pediatrics", 0, "UTC"); err != nil {
 		return nil, err
 	}
 	staffNames := [][3]string{{"Dr. Amelia Chen", "AC", "Physician"}, {"Dr. Marcus Hale", "MH", "Physician"},
@@ -606,7 +606,7 @@ func minTime(a, b time.Time) time.Time {
 func smallPractice(ctx context.Context, st *store.Store, hash, name, domain string, staff, patients int) (practiceSet, error) {
 	var ps practiceSet
 	var err error
-	if ps.practice, err = st.CreatePractice(ctx, name, 0); err != nil {
+	if ps.practice, err = st.CreatePractice(ctx, name, 0, "UTC"); err != nil {
 		return ps, err
 	}
 	for i := 0; i < staff+patients; i++ {
