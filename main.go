@@ -255,7 +255,7 @@ func migrate() error {
 
 func demo() error {
 	return withStore(func(ctx context.Context, st *store.Store, cfg app.Config) error {
-		signIns, err := st.LoadDemo(ctx, cfg.PracticeTimeZone)
+		signIns, err := st.LoadDemo(ctx, "")
 		if err != nil {
 			return err
 		}
@@ -331,7 +331,7 @@ func dev() error {
 	}
 	var signIns []store.DemoSignIn
 	err = withStore(func(ctx context.Context, st *store.Store, cfg app.Config) (err error) {
-		signIns, err = st.LoadDemo(ctx, cfg.PracticeTimeZone)
+		signIns, err = st.LoadDemo(ctx, "")
 		return err
 	})
 	if err != nil {

@@ -48,9 +48,9 @@ type Config struct {
 	RedisTLS realtime.TLSOptions
 	// How much one patient may send (store.SendLimits); staff are never limited.
 	SendLimits store.SendLimits
-	// PracticeTimeZone is the IANA time zone new practices (the demo's among them) show their
-	// dates in, until an administrator sets a practice's own (PRACTICE_TIME_ZONE, default UTC).
-	PracticeTimeZone string
+	// PracticeZone is the time zone a practice that has named none of its own (the demo's among
+	// them) shows its dates in: PRACTICE_TIME_ZONE, an IANA name, UTC by default.
+	PracticeZone *time.Location
 }
 
 // defaultCacheEntries holds a few hundred open pages' conversations.
@@ -95,7 +95,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		CacheEntries: defaultCacheEntries,
 		RequestSlots: defaultRequestSlots(),
 
-		PracticeTimeZone: "UTC",
+		PracticeZone: time.UTC,
 	}
 	var problems []string
 	if p := getenv("PORT"); p != "" {
@@ -179,10 +179,11 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		c.SendLimits = l
 	}
 	if v := getenv("PRACTICE_TIME_ZONE"); v != "" {
-		if _, err := store.LoadZone(v); err != nil {
+		z, err := store.LoadZone(v)
+		if err != nil {
 			problems = append(problems, fmt.Sprintf("PRACTICE_TIME_ZONE %q must be an IANA time zone name such as America/Chicago", v))
 		}
-		c.PracticeTimeZone = v
+		c.PracticeZone = z
 	}
 	c.ShowDemo = getenv("SHOW_DEMO_SIGNINS") == "true" && !c.Production
 	if len(problems) > 0 {

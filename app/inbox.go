@@ -40,7 +40,7 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 	liveAfter := max(sess.NewestEvent, o.made)
 	iv := &InboxView{ShowAll: o.showAll, Staff: v.Role == store.RoleStaff, Assignment: filter.Assignment,
 		Compose: o.compose, CSRFToken: vd.CSRFToken, Page: page.Page, More: page.More,
-		LiveAfter: a.ids.Event(liveAfter), ids: a.ids, zone: sess.Practice.Location()}
+		LiveAfter: a.ids.Event(liveAfter), ids: a.ids, zone: sess.Practice.Location(a.cfg.PracticeZone)}
 	if iv.Staff {
 		if iv.Awaiting, err = a.store.AwaitingCount(c.UserContext(), v, liveAfter); err != nil {
 			return nil, err
@@ -82,7 +82,7 @@ func conversationView(v store.Viewer, conv *store.Conversation, iv *InboxView, q
 func (a *App) fragmentInbox(c *fiber.Ctx) *InboxView {
 	sess := session(c)
 	iv := &InboxView{ShowAll: showAll(c), Staff: sess.User.Role == store.RoleStaff, Page: pageParam(c),
-		CSRFToken: maskCSRF(sess.CSRFToken), ids: a.ids, zone: sess.Practice.Location()}
+		CSRFToken: maskCSRF(sess.CSRFToken), ids: a.ids, zone: sess.Practice.Location(a.cfg.PracticeZone)}
 	if iv.Staff {
 		iv.Assignment = assignment(c)
 	}

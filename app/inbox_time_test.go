@@ -117,17 +117,18 @@ func TestInboxShowsPracticeTime(t *testing.T) {
 	})
 }
 
-// TestConfigPracticeTimeZone: new practices' zone is UTC unless PRACTICE_TIME_ZONE names an IANA
-// zone; anything else stops start-up with a line that says what is wanted.
+// TestConfigPracticeTimeZone: the zone of practices that name none is UTC unless
+// PRACTICE_TIME_ZONE names an IANA zone; anything else stops start-up with a line that says what
+// is wanted.
 func TestConfigPracticeTimeZone(t *testing.T) {
 	vars := map[string]string{"DATABASE_URL": "postgres://localhost/app", "MESSAGE_KEYS": storetest.KeySpec}
 	cfg, err := ConfigFromEnv(getenv(vars))
-	if err != nil || cfg.PracticeTimeZone != "UTC" {
-		t.Errorf("unset: %q, %v; want UTC", cfg.PracticeTimeZone, err)
+	if err != nil || cfg.PracticeZone != time.UTC {
+		t.Errorf("unset: %v, %v; want UTC", cfg.PracticeZone, err)
 	}
 	vars["PRACTICE_TIME_ZONE"] = "America/Chicago"
-	if cfg, err = ConfigFromEnv(getenv(vars)); err != nil || cfg.PracticeTimeZone != "America/Chicago" {
-		t.Errorf("America/Chicago: %q, %v", cfg.PracticeTimeZone, err)
+	if cfg, err = ConfigFromEnv(getenv(vars)); err != nil || cfg.PracticeZone.String() != "America/Chicago" {
+		t.Errorf("America/Chicago: %v, %v", cfg.PracticeZone, err)
 	}
 	for _, bad := range []string{"Central", "Local", "America/Nowhere"} {
 		vars["PRACTICE_TIME_ZONE"] = bad

@@ -22,7 +22,8 @@ type DemoSignIn struct {
 // LoadDemo fills an empty database with two practices, their staff and patients, and
 // conversations that show every case of the inbox. It does nothing if any practice exists, so
 // running it again keeps what is there. Everything goes through the store's own methods, as the
-// app would write it. Both practices show their dates in the IANA time zone timeZone.
+// app would write it. Both practices show their dates in the IANA time zone timeZone, or, where it is "", in the
+// configured default.
 func (s *Store) LoadDemo(ctx context.Context, timeZone string) ([]DemoSignIn, error) {
 	var exists bool
 	if err := s.db.GetContext(ctx, &exists, `SELECT EXISTS (SELECT 1 FROM practices)`); err != nil {

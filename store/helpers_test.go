@@ -56,7 +56,7 @@ func newDemo(t *testing.T) *fixture {
 		*v = u.Viewer()
 	}
 	for p, v := range map[*store.Practice]store.Viewer{&f.riverside: f.maria, &f.hillcrest: f.grace} {
-		if err := s.DB().GetContext(t.Context(), p, `SELECT id, name, message_fee_cents, time_zone FROM practices WHERE id = $1`, v.PracticeID); err != nil {
+		if err := s.DB().GetContext(t.Context(), p, `SELECT id, name, message_fee_cents, coalesce(time_zone, '') AS time_zone FROM practices WHERE id = $1`, v.PracticeID); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -129,7 +129,7 @@ func insertSession(ctx context.Context, tx *sqlx.Tx, u User, o Origin, pending b
 // and $3 the idle limit in seconds.
 const sessionSQL = `
 		SELECT s.csrf_token, s.created_at, s.last_seen_at, s.second_factor_pending, u.id, u.practice_id, u.role, u.email, u.password_hash, u.full_name, u.initials, u.title, u.answers_messages, u.totp_enabled,
-		       p.name AS practice_name, p.message_fee_cents AS practice_fee_cents, p.time_zone AS practice_time_zone,
+		       p.name AS practice_name, p.message_fee_cents AS practice_fee_cents, coalesce(p.time_zone, '') AS practice_time_zone,
 		       coalesce((SELECT max(e.id) FROM events e WHERE e.practice_id = u.practice_id), 0) AS newest_event
 		FROM sessions s JOIN users u ON u.id = s.user_id JOIN practices p ON p.id = u.practice_id
 		WHERE s.token_hash = $1
@@ -170,8 +170,8 @@ func (s *Store) SessionByToken(ctx context.Context, token string, limits Session
 		}
 	}
 	// A zone Go does not know would show the practice's dates in another: refused here, where
-	// every request reads it, as where it is written (CreatePractice).
-	if _, err := LoadZone(row.PracticeZone); err != nil {
+	// every request reads it, as where it is written (CreatePractice). "" is the default's.
+	if _, err := LoadZone(row.PracticeZone); row.PracticeZone != "" && err != nil {
 		return Session{}, fmt.Errorf("store: session: practice %d: %w", row.PracticeID, err)
 	}
 	return Session{User: row.User, CSRFToken: row.CSRFToken, CreatedAt: row.CreatedAt, SecondFactorPending: row.Pending,

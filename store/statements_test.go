@@ -111,7 +111,7 @@ func assembledPrefixed(prefix, columns string) string {
 func assembledSessionSQL() string {
 	return `
 		SELECT s.csrf_token, s.created_at, s.last_seen_at, s.second_factor_pending, ` + assembledPrefixed("u.", userColumns) + `,
-		       p.name AS practice_name, p.message_fee_cents AS practice_fee_cents, p.time_zone AS practice_time_zone,
+		       p.name AS practice_name, p.message_fee_cents AS practice_fee_cents, coalesce(p.time_zone, '') AS practice_time_zone,
 		       coalesce((SELECT max(e.id) FROM events e WHERE e.practice_id = u.practice_id), 0) AS newest_event
 		FROM sessions s JOIN users u ON u.id = s.user_id JOIN practices p ON p.id = u.practice_id
 		WHERE s.token_hash = $1

@@ -32,19 +32,23 @@ type Practice struct {
 	Name            string `db:"name"`
 	MessageFeeCents int    `db:"message_fee_cents"`
 	// TimeZone is the IANA name of the zone the practice's dates are shown in ("America/Chicago"),
-	// checked when the store reads it with a session (SessionByToken) and when it is written.
+	// checked when the store reads it with a session (SessionByToken) and when it is written; ""
+	// where the practice has named none, whose dates show in the configured default (Location).
 	TimeZone string `db:"time_zone"`
 }
 
 // Charges reports whether patients must consent to a fee to send a message.
 func (p Practice) Charges() bool { return p.MessageFeeCents > 0 }
 
-// Location is the practice's time zone; UTC for a Practice without one, which the store never
-// hands out.
-func (p Practice) Location() *time.Location {
+// Location is the practice's time zone, or def where it has named none (or, which the store
+// never hands out, one Go does not know).
+func (p Practice) Location(def *time.Location) *time.Location {
+	if p.TimeZone == "" {
+		return def
+	}
 	z, err := LoadZone(p.TimeZone)
 	if err != nil {
-		return time.UTC
+		return def
 	}
 	return z
 }
@@ -116,14 +120,14 @@ func (s *Store) Patients(ctx context.Context, v Viewer) ([]User, error) {
 }
 
 // CreatePractice adds a practice (used by the demo loader and tests), its dates shown in the
-// IANA time zone timeZone.
+// IANA time zone timeZone, or in the configured default where timeZone is "".
 func (s *Store) CreatePractice(ctx context.Context, name string, feeCents int, timeZone string) (Practice, error) {
 	p := Practice{Name: name, MessageFeeCents: feeCents, TimeZone: timeZone}
-	if _, err := LoadZone(timeZone); err != nil {
+	if _, err := LoadZone(timeZone); timeZone != "" && err != nil {
 		return Practice{}, fmt.Errorf("store: create practice: %w", err)
 	}
 	err := s.db.GetContext(ctx, &p.ID, `
-		INSERT INTO practices (name, message_fee_cents, time_zone) VALUES ($1, $2, $3) RETURNING id`,
+		INSERT INTO practices (name, message_fee_cents, time_zone) VALUES ($1, $2, nullif($3, '')) RETURNING id`,
 		name, feeCents, timeZone)
 	if err != nil {
 		return Practice{}, fmt.Errorf("store: create practice: %w", err)

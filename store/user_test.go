@@ -112,12 +112,13 @@ func TestSessionCarriesThePractice(t *testing.T) {
 }
 
 // TestPracticeTimeZone: a practice's dates are in the zone it was created with, which its
-// sessions carry; a name Go's zone database does not know is refused when written and when read.
+// sessions carry, or in the configured default where it named none; a name Go's zone database
+// does not know is refused when written and when read.
 func TestPracticeTimeZone(t *testing.T) {
 	t.Parallel()
 	s := storetest.New(t)
 	ctx := t.Context()
-	for _, bad := range []string{"", "Local", "Central Time", "America/Nowhere"} {
+	for _, bad := range []string{"Local", "Central Time", "America/Nowhere"} {
 		if _, err := s.CreatePractice(ctx, "Bad Zone Practice", 0, bad); err == nil {
 			t.Errorf("a practice in time zone %q was created", bad)
 		}
@@ -136,8 +137,31 @@ func TestPracticeTimeZone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sess.Practice.TimeZone != "America/Chicago" || sess.Practice.Location().String() != "America/Chicago" {
-		t.Errorf("the session's practice is in %q (%s), want America/Chicago", sess.Practice.TimeZone, sess.Practice.Location())
+	if z := sess.Practice.Location(time.UTC); sess.Practice.TimeZone != "America/Chicago" || z.String() != "America/Chicago" {
+		t.Errorf("the session's practice is in %q (%s), want America/Chicago", sess.Practice.TimeZone, z)
+	}
+	// A practice that names no zone (as every one did before practices had zones) shows its
+	// dates in the configured default.
+	if _, err := s.DB().ExecContext(ctx, `UPDATE practices SET time_zone = NULL WHERE id = $1`, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	tokyo, err := time.LoadLocation("Asia/Tokyo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sess, err = s.SessionByToken(ctx, token, limits); err != nil {
+		t.Fatal(err)
+	}
+	if z := sess.Practice.Location(tokyo); sess.Practice.TimeZone != "" || z != tokyo {
+		t.Errorf("a practice with no zone of its own is in %q (%s), want the default, Asia/Tokyo", sess.Practice.TimeZone, z)
+	}
+	unnamed, err := s.CreatePractice(ctx, "Hillside Clinic", 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored *string
+	if err := s.DB().GetContext(ctx, &stored, `SELECT time_zone FROM practices WHERE id = $1`, unnamed.ID); err != nil || stored != nil {
+		t.Errorf("a practice created with no zone stored %v (%v), want NULL", stored, err)
 	}
 	if _, err := s.DB().ExecContext(ctx, `UPDATE practices SET time_zone = 'America/Nowhere' WHERE id = $1`, p.ID); err != nil {
 		t.Fatal(err)
