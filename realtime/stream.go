@@ -118,10 +118,16 @@ func (h *Hub) Serve(src Source, s *Stream, w *bufio.Writer, o ServeOptions) {
 			// how a vanished client is let go.
 			err = sse.comment(": ping")
 			beats++
-			// Every third heartbeat, check the session has not expired meanwhile.
-			if err == nil && beats%3 == 0 && !sessionActive(src, s.SessionKey, o.Sessions) {
-				sse.named(SSESignedOut, "{}")
-				return
+			// Every third heartbeat, check the session has not expired meanwhile, and catch up
+			// from the table: an event whose publish failed after its commit (Redis going away
+			// while this instance's subscription still stood, or not yet back) reaches no hub,
+			// and would otherwise wait for the next event or the next resubscription.
+			if err == nil && beats%3 == 0 {
+				if !sessionActive(src, s.SessionKey, o.Sessions) {
+					sse.named(SSESignedOut, "{}")
+					return
+				}
+				err = replay()
 			}
 		case <-s.ended:
 			sse.named(SSESignedOut, "{}")

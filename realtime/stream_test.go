@@ -318,6 +318,22 @@ func TestServeHeartbeat(t *testing.T) {
 	}
 }
 
+// TestServeCatchesUpOnHeartbeats: an event committed but never published (its publish failed)
+// reaches an open stream from the table within three heartbeats, once, and nothing else does.
+func TestServeCatchesUpOnHeartbeats(t *testing.T) {
+	t.Parallel()
+	const beat = 50 * time.Millisecond
+	h := NewHub(nil, quiet)
+	src := &fakeSource{}
+	p := serve(t, h, src, maria, "k", ServeOptions{Heartbeat: beat})
+	p.connected(t)
+	src.add(ev(1, maria), ev(2, tom)) // committed; no hub is told
+	p.expectIDs(t, 1)                 // not tom's 2
+	h.Deliver(ev(1, maria))           // a late copy
+	src.add(ev(3, maria))
+	p.expectIDs(t, 3)
+}
+
 // TestServeEndsWhenSessionEnds: a stream checks its session on heartbeats; once it has been
 // signed out or has expired the page is told signed-out and the stream ends. A database error is
 // not taken for a sign-out.
