@@ -195,6 +195,7 @@ func (e *env) reply(t *testing.T, email string, parentID int64, body string) sto
 // counts is the state a refused request must leave alone.
 type counts struct {
 	Messages, Conversations, Archived, ActedOn, Events, Sessions, SignIns int
+	Preferences                                                           string // every choice of how to be e-mailed
 }
 
 func (e *env) counts(t *testing.T) counts {
@@ -205,8 +206,10 @@ func (e *env) counts(t *testing.T) counts {
 		(SELECT count(*) FROM conversations WHERE archived_at IS NOT NULL),
 		(SELECT count(*) FROM messages WHERE acted_on), (SELECT count(*) FROM events),
 		(SELECT count(*) FROM sessions),
-		(SELECT count(*) FROM audit_log WHERE action = 'signed_in')`).
-		Scan(&c.Messages, &c.Conversations, &c.Archived, &c.ActedOn, &c.Events, &c.Sessions, &c.SignIns)
+		(SELECT count(*) FROM audit_log WHERE action = 'signed_in'),
+		(SELECT coalesce(string_agg(user_id || ':' || kind || '=' || delivery, ',' ORDER BY user_id, kind), '')
+		 FROM notification_preferences)`).
+		Scan(&c.Messages, &c.Conversations, &c.Archived, &c.ActedOn, &c.Events, &c.Sessions, &c.SignIns, &c.Preferences)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,6 +56,15 @@ func (a *App) routes(f *fiber.App) {
 	f.Post("/account/totp/enable", checksPassword(a.requireUser, a.totpEnable)...)
 	f.Post("/account/totp/disable", checksPassword(a.requireUser, a.totpDisable)...)
 
+	// One-click unsubscribe (RFC 8058): a mail client posts "List-Unsubscribe=One-Click" here
+	// itself, from its own servers or app, with no cookie and no CSRF token, so this one change
+	// skips the session and the CSRF check. That is safe because CSRF is about a request riding on
+	// the ambient authority of a browser's cookie, and this route uses none: it reads no session,
+	// and the unguessable token in its address is the whole of its authority, which is to turn one
+	// kind of e-mail off for the person it was sent to, and nothing else. It still waits for a
+	// request slot like a page. Its GET, with the pages, only asks.
+	f.Post("/unsubscribe/:token", a.admit, compressPages, a.unsubscribe)
+
 	// Pages and fragments, and every request no route above answered: each waits for one of
 	// the request slots (admit, before compressing and the session: both are part of the work it
 	// queues), is gzipped, and has its session and, for a change, its CSRF token checked.
@@ -71,6 +80,12 @@ func (a *App) routes(f *fiber.App) {
 	// Account security: the optional second factor.
 	pages.Get("/account/security", a.requireUser, a.securityShow)
 	pages.Post("/account/totp", a.requireUser, a.totpBegin)
+
+	// Account notifications: how each kind of message is e-mailed; and the page an e-mail's
+	// unsubscribe link opens, for anyone holding the link, signed in or not.
+	pages.Get("/account/notifications", a.requireUser, a.notificationsShow)
+	pages.Post("/account/notifications", a.requireUser, a.notificationsSave)
+	pages.Get("/unsubscribe/:token", a.unsubscribeShow)
 
 	// The inbox.
 	pages.Get("/inbox", a.requireUser, a.inboxShow)

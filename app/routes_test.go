@@ -72,6 +72,8 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 	staff := e.signIn(t, physician)
 	page := patient.get(t, "/inbox")
 	asset := wantPage(t, page).First(htmltest.Tag("link")).Attr["href"]
+	token := e.unsubscribeToken(t, maria)
+	const realToken = -1 // the msg of a target that is token, a real one
 	before := e.counts(t)
 	var gets []string
 	for _, r := range e.app.GetRoutes(true) {
@@ -101,6 +103,12 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 			return http.StatusOK, ""
 		case "/signin/code":
 			return http.StatusSeeOther, "/signin" // only a sign-in waiting for its code has one to give
+		case "/unsubscribe/:token":
+			// Anyone holding the link is asked (msg marks a real token); a garbled one is not found.
+			if msg == realToken {
+				return http.StatusOK, ""
+			}
+			return http.StatusNotFound, ""
 		}
 		switch {
 		case !signedIn && htmx:
@@ -123,6 +131,9 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 		switch {
 		case route == "/static/+":
 			paths = []target{{asset, 0}}
+		case strings.Contains(route, ":token"):
+			paths = []target{{strings.ReplaceAll(route, ":token", token), realToken},
+				{strings.ReplaceAll(route, ":token", token[:len(token)-1]), 0}, {strings.ReplaceAll(route, ":token", "nonsense"), 0}}
 		case strings.Contains(route, ":id"):
 			// Every kind of message: cancellable, answered, the care team's, archived.
 			for _, msg := range []int64{m.lab.ID, m.refill.ID, m.refillDr.ID, m.rash.ID} {

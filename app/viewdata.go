@@ -21,6 +21,36 @@ type ViewData struct {
 	Inbox    *InboxView
 	Error    *ErrorView
 	Security *SecurityView
+
+	Notifications *NotificationsView
+	Unsubscribe   *UnsubscribeView
+}
+
+// NotificationsView is the form of how a person hears of new messages by e-mail.
+type NotificationsView struct {
+	Choices  []NotificationChoice
+	Problems Problems // keyed by kind
+	Done     string
+}
+
+// NotificationChoice is one kind of e-mail and its radio group.
+type NotificationChoice struct {
+	Name    string // the kind: the radios' name
+	Legend  string
+	Options []DeliveryOption
+}
+
+// DeliveryOption is one radio of a NotificationChoice.
+type DeliveryOption struct {
+	ID, Value, Label string
+	Checked          bool
+}
+
+// UnsubscribeView is the page an unsubscribe link opens: the question, or what was turned off.
+type UnsubscribeView struct {
+	Action string // where the question's button posts
+	About  string // what the e-mails are about ("new messages and replies from your care team")
+	Done   bool
 }
 
 // SecurityView is the two-step sign-in settings, or the code prompt at sign-in.
