@@ -276,7 +276,8 @@ func TestSignedOutIsSentToSignIn(t *testing.T) {
 }
 
 // publicRoutes need no session.
-var publicRoutes = map[string]bool{"GET /healthz": true, "GET /static/+": true, "GET /": true, "GET /signin": true, "POST /signin": true}
+var publicRoutes = map[string]bool{"GET /healthz": true, "GET /static/+": true, "GET /": true, "GET /signin": true, "POST /signin": true,
+	"GET /unsubscribe/:token": true, "POST /unsubscribe/:token": true}
 
 // anyForm is a form that every POST route would accept from Maria: a whole compose form, a
 // reply body, consent, her credentials.

@@ -187,6 +187,23 @@ func axePatient(t *testing.T, p *tab) {
 
 	p.navigate(t, "/messages/999999")
 	p.axe(t, "error page")
+
+	axeNotifications(t, p)
+}
+
+// axeNotifications checks the e-mail notifications page, reached from the header, and the page
+// as its save swaps it in.
+func axeNotifications(t *testing.T, p *tab) {
+	p.click(t, xControl("//header", "Notifications"))
+	p.waitFor(t, "the notifications page", "window.__marker === undefined && document.readyState === 'complete' && "+
+		exists(`//h2[normalize-space()='E-mail notifications']`), swapWait)
+	p.mark(t)
+	p.expectNoOverflow(t, "the notifications page")
+	p.axe(t, "notifications page")
+	p.check(t, "//form", "Hourly digest")
+	p.click(t, xControl("//form", "Save Choices"))
+	p.after(t, "the choices saved", exists(`//*[@role='status' and normalize-space()='Your e-mail choices are saved.']`))
+	p.axe(t, "notifications page, saved")
 }
 
 func axeStaff(t *testing.T, s *tab) {
@@ -206,6 +223,7 @@ func axeStaff(t *testing.T, s *tab) {
 	s.click(t, xControl("", "Compose Message"))
 	s.after(t, "compose form", exists(xField(xCompose, "Patient")))
 	s.axe(t, "staff: compose form open")
+	axeNotifications(t, s)
 }
 
 // Flags are text with an accessible name saying who sent the message, not colour alone.

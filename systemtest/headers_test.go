@@ -85,7 +85,7 @@ func TestProductionHeaders(t *testing.T) {
 		path string
 	}{
 		{anon, "/signin"},
-		{patient, "/inbox"}, {patient, "/inbox?all=1"}, {patient, "/messages/new"}, {patient, "/account/security"},
+		{patient, "/inbox"}, {patient, "/inbox?all=1"}, {patient, "/messages/new"}, {patient, "/account/security"}, {patient, "/account/notifications"}, {staff, "/account/notifications"},
 		{patient, fmt.Sprintf("/messages/%s", sys.msg(sent.MessageID))}, {patient, fmt.Sprintf("/messages/%s/reply", sys.msg(sent.MessageID))},
 		{patient, fmt.Sprintf("/messages/%s/cancel", sys.msg(sent.MessageID))}, {patient, fmt.Sprintf("/messages/%s/slot", sys.msg(sent.MessageID))},
 		{staff, "/inbox"}, {staff, "/inbox?assigned=unassigned"}, {staff, fmt.Sprintf("/messages/%s", sys.msg(sent.MessageID))},

@@ -62,6 +62,7 @@ func secDid(location string) secCell {
 // secTarget is what a request acts on, made afresh for each cell.
 type secTarget struct {
 	message, conversation int64
+	token                 string // an unsubscribe token, for the :token routes
 }
 
 // secRouteSpec is one row of the matrix: how to make the request, and each actor's answer.
@@ -103,6 +104,19 @@ func secMatrix() map[string]secRouteSpec {
 		}
 		return tg
 	}
+	// mariasToken is a fresh unsubscribe token of Maria's, with her e-mail turned on again, so
+	// that using it changes something.
+	mariasToken := func(t *testing.T, sys *system) secTarget {
+		v := sys.viewer(t, secMaria)
+		if err := sys.st.SetNotificationPreference(context.Background(), v, store.Origin{}, store.KindPracticeMessage, store.DeliveryNow); err != nil {
+			t.Fatal(err)
+		}
+		token, err := sys.st.NewUnsubscribeToken(context.Background(), nil, v.UserID, store.KindPracticeMessage)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return secTarget{token: token}
+	}
 	reply := func(*system, *testing.T) url.Values { return secReplyForm("Matrix reply") }
 	code := func(*system, *testing.T) url.Values { return url.Values{"code": {"000000"}} }
 	totpForm := func(*system, *testing.T) url.Values {
@@ -128,6 +142,20 @@ func secMatrix() map[string]secRouteSpec {
 		"POST /account/totp":         {want: secSignedIn(secNoSession, secCell{status: http.StatusOK, changes: true})},
 		"POST /account/totp/enable":  {form: totpForm, want: secSignedIn(secNoSession, secWrongCode)},
 		"POST /account/totp/disable": {form: totpForm, want: secSignedIn(secNoSession, secWrongCode)},
+
+		// Everyone sets only their own choices (there is no user to name), each their own kinds.
+		"GET /account/notifications": {want: secSignedIn(secToSignIn, secOK)},
+		"POST /account/notifications": {
+			form: func(*system, *testing.T) url.Values {
+				return url.Values{"practice_message": {"digest"}, "requested": {"digest"}, "waiting": {"now"}}
+			},
+			want: secSignedIn(secNoSession, secDid("/account/notifications?notice=saved")),
+		},
+		// An unsubscribe link is its own authority: whoever holds it is asked (GET), and stops
+		// Maria's e-mail (POST, with no session or CSRF token needed), and nothing else; a token
+		// that is not one is not found for anybody.
+		"GET /unsubscribe/:token":  {target: mariasToken, want: secSame(secOK)},
+		"POST /unsubscribe/:token": {target: mariasToken, want: secSame(secCell{status: http.StatusOK, changes: true})},
 
 		"GET /inbox":        {want: secSignedIn(secToSignIn, secOK)},
 		"GET /messages/new": {want: secSignedIn(secToSignIn, secOK)},
@@ -187,6 +215,8 @@ func (s *system) state(t *testing.T) string {
 		'events', (SELECT count(*) FROM events),
 		'sessions', (SELECT count(*) FROM sessions),
 		'totp', (SELECT count(*) FROM users WHERE totp_secret IS NOT NULL OR totp_enabled),
+		'preferences', (SELECT coalesce(string_agg(user_id || ':' || kind || '=' || delivery, ',' ORDER BY user_id, kind), '')
+		                FROM notification_preferences),
 		'audited', (SELECT count(*) FROM audit_log WHERE action <> 'message_read' AND outcome = 'success'))`)
 	if err != nil {
 		t.Fatal(err)
@@ -273,6 +303,12 @@ func TestAccessMatrix(t *testing.T) {
 				switch {
 				case pattern == "/static/+":
 					path = asset
+				case which == "Maria's" && strings.Contains(pattern, ":token"):
+					path = strings.Replace(pattern, ":token", spec.target(t, sys).token, 1)
+				case which == "unknown" && strings.Contains(pattern, ":token"):
+					// Well formed, and nobody's: not found, signed in or not.
+					path = strings.Replace(pattern, ":token", strings.Repeat("A", 43), 1)
+					want = secNotFound
 				case which == "Maria's":
 					tg := spec.target(t, sys)
 					id := sys.msg(tg.message)
