@@ -5,6 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"securemessages/app/unsubscribe"
 	"securemessages/store"
 )
 
@@ -22,7 +23,8 @@ func (a *App) unsubscribeShow(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return a.showUnsubscribe(c, &UnsubscribeView{Action: "/unsubscribe/" + c.Params("token"), About: kindLabels[kind].About})
+	// The address the e-mail's headers name, relative: the page posts to where it was opened.
+	return a.showUnsubscribe(c, &UnsubscribeView{Action: unsubscribe.URL("", c.Params("token")), About: kindLabels[kind].About})
 }
 
 // unsubscribe turns off the one kind of e-mail the token is for. It answers the page's button and

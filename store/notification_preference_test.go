@@ -126,9 +126,8 @@ func TestUnsubscribe(t *testing.T) {
 	if n := count(t, f.s, `SELECT count(*) FROM unsubscribe_tokens WHERE token_hash = sha256(convert_to($1, 'UTF8'))`, token); n != 1 {
 		t.Errorf("%d rows keyed by the token's SHA-256, want 1", n)
 	}
-	if n := count(t, f.s, `SELECT count(*) FROM unsubscribe_tokens WHERE position(convert_to($1, 'UTF8') IN token_hash) > 0
-		OR encode(token_hash, 'escape') LIKE '%' || $1 || '%'`, token); n != 0 {
-		t.Errorf("the token itself is stored")
+	if found := findPlaintext(t, f.s, []string{token}); len(found) > 0 {
+		t.Errorf("the token itself is stored: %v", found)
 	}
 	if len(token) < 43 {
 		t.Errorf("token %q is shorter than 32 random bytes", token)
