@@ -42,6 +42,7 @@ var patientFlows = []patientFlow{
 	{"re-open an archived conversation", maria, reopen},
 	{"cancel my message after confirming", maria, cancelMessage},
 	{"send with no response needed: archived, and no Cancel", grace, sendNoResponseNeeded},
+	{"turn e-mail about the care team's messages off", maria, chooseNotifications},
 }
 
 func TestBrowserPatientFlows(t *testing.T) {
@@ -330,6 +331,34 @@ func sendNoResponseNeeded(t *testing.T, p *tab) {
 		t.Errorf("the no-response-needed message offers no Re-Open")
 	}
 	p.expectGone(t, "Cancel on a message sent with no response needed", xControl(xActions(subject, 1), "Cancel"))
+}
+
+// chooseNotifications: from the header to the notifications page, Off chosen and saved, and still
+// chosen when the page is opened again.
+func chooseNotifications(t *testing.T, p *tab) {
+	p.click(t, xControl("//header", "Notifications"))
+	p.waitFor(t, "the notifications page", "window.__marker === undefined && document.readyState === 'complete' && "+
+		exists(`//h2[normalize-space()='E-mail notifications']`), swapWait)
+	p.mark(t)
+	form := `//form[.//legend[normalize-space()='Messages and replies from your care team']]`
+	if !p.isChecked(t, xField(form, "At once")) {
+		t.Errorf("At once is not chosen before any choice")
+	}
+	p.check(t, form, "Off")
+	p.click(t, xControl(form, "Save Choices"))
+	p.after(t, "the choices saved", exists(`//*[@role='status' and normalize-space()='Your e-mail choices are saved.']`))
+	p.navigate(t, "/account/notifications")
+	if !p.isChecked(t, xField(form, "Off")) {
+		t.Errorf("Off is not chosen when the page is opened again")
+	}
+}
+
+// isChecked reports whether the radio or checkbox the XPath finds is checked.
+func (p *tab) isChecked(t *testing.T, xpath string) bool {
+	t.Helper()
+	var on bool
+	p.js(t, `!!($x(`+jsString(xpath)+`) || {}).checked`, &on)
+	return on
 }
 
 // attr reads an attribute of what the XPath finds.
