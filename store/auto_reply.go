@@ -45,7 +45,7 @@ func (s *Store) autoReply(ctx context.Context, tx *sqlx.Tx, v Viewer, o Origin, 
 	}
 	var claimed bool
 	err := tx.GetContext(ctx, &claimed, `
-		INSERT INTO auto_replies (conversation_id, day, message_id) VALUES ($1, $2, 0)
+		INSERT INTO auto_replies (conversation_id, day, message_id) VALUES ($1::bigint, $2, 0)
 		ON CONFLICT DO NOTHING RETURNING true`, convID, now.In(zone).Format(time.DateOnly))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil // this conversation had its automatic reply today
@@ -89,7 +89,7 @@ func autoReplySubject(parent string) string {
 func automaticAccount(ctx context.Context, tx *sqlx.Tx, practiceID int64) (int64, error) {
 	if _, err := tx.ExecContext(ctx, `
 		INSERT INTO users (practice_id, role, email, password_hash, full_name, initials, automatic)
-		VALUES ($1, 'staff', 'automatic-reply+' || $1 || '@practice.invalid', '!', 'Automatic reply', 'AR', true)
+		VALUES ($1::bigint, 'staff', 'automatic-reply+' || $1::bigint || '@practice.invalid', '!', 'Automatic reply', 'AR', true)
 		ON CONFLICT (practice_id) WHERE automatic DO NOTHING`, practiceID); err != nil {
 		return 0, fmt.Errorf("auto-reply: automatic account of practice %d: %w", practiceID, err)
 	}
