@@ -21,6 +21,13 @@ type ViewData struct {
 	Inbox    *InboxView
 	Error    *ErrorView
 	Security *SecurityView
+	Settings *SettingsView
+}
+
+// PracticeSettingsLink reports whether the header links to the practice's settings: the rule
+// (store.PracticeAllowed) decides, as it does for the routes.
+func (vd *ViewData) PracticeSettingsLink() bool {
+	return vd.User != nil && store.PracticeAllowed(*vd.User, vd.User.PracticeID).ChangeSettings
 }
 
 // SecurityView is the two-step sign-in settings, or the code prompt at sign-in.
@@ -77,6 +84,8 @@ type InboxView struct {
 	More          bool // an older page follows
 	// ids writes the ids the page shows (never the internal ones: store.PublicIDs).
 	ids *store.PublicIDs
+	// Standing is the practice's notice and reply promise over a patient's inbox (nil for staff).
+	Standing *store.NoticeSettings
 	// zone is the practice's time zone, which dates are shown in (now); nil shows them in UTC.
 	zone *time.Location
 }
@@ -178,7 +187,9 @@ type ReplyForm struct {
 	Body           string
 	Consent        bool
 	SubmitKey      string
-	Fee            string // the practice's fee, when it charges
+	Fee            string // the practice's fee, when it charges for this message
+	ConsentLabel   string // the practice's consent wording, with the fee in it
+	MaxBody        int    // the longest text: the practice's limit for a patient
 	Problems       Problems
 }
 
@@ -196,6 +207,8 @@ type ComposeForm struct {
 	Consent          bool
 	SubmitKey        string
 	Fee              string
+	ConsentLabel     string // the practice's consent wording, with the fee in it
+	ShowStaff        bool   // the practice lets patients name who should respond
 	Staff            []Person
 	Methods          []store.ResponseMethod
 	Problems         Problems
