@@ -148,7 +148,7 @@ func (a *App) settingsView(c *fiber.Ctx) (*SettingsView, error) {
 			Listed: slices.Contains(ps.Compose.Listed, u.ID)})
 	}
 	if l := a.cfg.SendLimits; l.Messages > 0 {
-		sv.Fallback = fmt.Sprintf("%d messages within %s", l.Messages, window(l.Window))
+		sv.Fallback = fmt.Sprintf("%d messages in the last %s", l.Messages, window(l.Window))
 	}
 	return sv, nil
 }

@@ -172,11 +172,11 @@ func formValues(c *fiber.Ctx, name string) []string {
 	return values
 }
 
-// window writes a limit's window in words: "10 minutes", "1 day", "1 week".
+// window writes a limit's window as "the last …" reads it: "10 minutes", "day", "2 weeks".
 func window(d time.Duration) string {
 	plural := func(n int, unit string) string {
 		if n == 1 {
-			return "1 " + unit
+			return unit
 		}
 		return strconv.Itoa(n) + " " + unit + "s"
 	}
