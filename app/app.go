@@ -88,7 +88,6 @@ func templateFuncs(assets *static.Assets) template.FuncMap {
 	return template.FuncMap{
 		"asset":      assets.URL,
 		"fee":        store.FormatFee,
-		"maxBody":    func() int { return store.MaxBodyLen },
 		"maxSubject": func() int { return store.MaxSubjectLen },
 	}
 }

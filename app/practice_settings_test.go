@@ -190,3 +190,30 @@ func TestSettingsForbidden(t *testing.T) {
 		t.Error("Hillcrest's settings list Riverside's staff")
 	}
 }
+
+// TestAutoReplyShows: with the practice closed every day, a patient's message is answered at once,
+// the answer marked as automatic in her inbox, and her message can still be cancelled.
+func TestAutoReplyShows(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	admin := e.user(t, riversideAdmin)
+	if err := e.st.UpdateAutoReply(t.Context(), admin, store.Origin{}, store.AutoReplySettings{On: true, Text: "Closed now; we read it tomorrow."}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.st.UpdateHours(t.Context(), admin, store.Origin{}, store.HoursSettings{TimeZone: "America/Chicago"}); err != nil {
+		t.Fatal(err)
+	}
+	c := e.signIn(t, maria)
+	wantRedirect(t, c.sendForm(t, "/messages", filledCompose(t, e, c, "Written at night")), "/inbox?notice=sent")
+	inbox := c.get(t, "/inbox").doc(t)
+	auto := inbox.First(func(n *htmltest.Node) bool {
+		return n.Attr["aria-label"] == "Actions for Automatic reply: Re: Written at night"
+	})
+	if auto == nil {
+		t.Fatalf("no automatic reply in the inbox:\n%s", inbox.ByID("inbox").TextContent())
+	}
+	sent := e.msg(t, maria, "Written at night", maria)
+	if !store.Allowed(e.user(t, maria).Viewer(), sent.Facts()).Cancel {
+		t.Error("the automatic reply ended Cancel")
+	}
+}
