@@ -60,6 +60,7 @@ func newApp(cfg Config, st *store.Store, hub *realtime.Hub, log *slog.Logger) (*
 		return nil, nil, err
 	}
 	st.LimitSends(cfg.SendLimits)
+	st.UseDefaultZone(cfg.PracticeZone)
 	a := &App{cfg: cfg, store: st, hub: hub, assets: assets, views: set, convs: convs, ids: ids, log: log, admission: newAdmission(cfg.RequestSlots)}
 	f := fiber.New(fiber.Config{
 		Views:                 set,
@@ -87,7 +88,6 @@ func templateFuncs(assets *static.Assets) template.FuncMap {
 	return template.FuncMap{
 		"asset":      assets.URL,
 		"fee":        store.FormatFee,
-		"maxBody":    func() int { return store.MaxBodyLen },
 		"maxSubject": func() int { return store.MaxSubjectLen },
 	}
 }

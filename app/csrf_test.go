@@ -31,7 +31,7 @@ func csrfCases(t *testing.T, e *env, m demoInbox, c *client) map[string]csrfCase
 	reply := replyFormFor(t, c, m.refillDr.ID)
 	reply.Set("body", "CSRF probe")
 	reply.Set("consent", "yes")
-	return map[string]csrfCase{
+	cases := map[string]csrfCase{
 		"/signin": {"/signin", url.Values{"email": {maria}, "password": {store.DemoPassword}}, http.StatusSeeOther, "/inbox", "",
 			// Signing in again replaces the browser's session: one more sign-in, as many sessions.
 			func(b, a counts) bool { return a.SignIns == b.SignIns+1 && a.Sessions == b.Sessions }},
@@ -60,6 +60,12 @@ func csrfCases(t *testing.T, e *env, m demoInbox, c *client) map[string]csrfCase
 		"/account/totp/disable": {"/account/totp/disable", url.Values{"password": {store.DemoPassword}, "code": {"000000"}},
 			http.StatusUnprocessableEntity, "", "That code did not match. Enter the current 6-digit code from your app.", nil},
 	}
+	// The practice's settings: past the token, a patient is refused as no administrator.
+	for _, section := range settingsSections {
+		path := "/practice/settings/" + section
+		cases[path] = csrfCase{path, url.Values{}, http.StatusForbidden, "", "administrators can see and change its settings", nil}
+	}
+	return cases
 }
 
 // csrfExempt are the state changes that take no CSRF token, each for its reason (routes.go): the

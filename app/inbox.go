@@ -45,6 +45,12 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 		if iv.Awaiting, err = a.store.AwaitingCount(c.UserContext(), v, liveAfter); err != nil {
 			return nil, err
 		}
+	} else {
+		ps, err := a.store.PracticeSettings(c.UserContext(), v)
+		if err != nil {
+			return nil, err
+		}
+		iv.Standing = &ps.Notice
 	}
 	q, now := iv.Q(), iv.now()
 	for _, conv := range page.Conversations {

@@ -33,16 +33,24 @@ func (a *App) composeForm(c *fiber.Ctx, n store.NewConversation, problems map[st
 		form.FromStaff, form.PatientID, form.Patients = true, a.chosen(n.PatientID), a.people(patients)
 		return form, nil
 	}
-	// The patient's own instructions to the practice: whom they would like to answer, and how.
-	staff, err := a.store.ResponderStaff(c.UserContext(), v)
+	// The patient's own instructions to the practice: whom they would like to answer, and how,
+	// as far as the practice's settings offer them, read now so a change applies at once.
+	ps, err := a.store.PracticeSettings(c.UserContext(), v)
 	if err != nil {
 		return nil, err
 	}
-	form.StaffID, form.Staff = a.chosen(n.RequestedStaffID), a.people(staff)
-	form.Method, form.Methods = n.ResponseMethod, store.ResponseMethods
+	form.MaxBody = ps.Limits.MaxBody
+	if form.ShowStaff = ps.Compose.StaffChoice; form.ShowStaff {
+		staff, err := a.store.ResponderStaff(c.UserContext(), v)
+		if err != nil {
+			return nil, err
+		}
+		form.StaffID, form.Staff = a.chosen(n.RequestedStaffID), a.people(staff)
+	}
+	form.Method, form.Methods = n.ResponseMethod, ps.Compose.OfferedMethods()
 	form.Consent = n.BillingConsent
-	if sess.Practice.Charges() {
-		form.Fee = store.FormatFee(sess.Practice.MessageFeeCents)
+	if sess.Practice.Charges() && ps.Fee.Charges(true) {
+		form.Fee, form.ConsentLabel = store.FormatFee(sess.Practice.MessageFeeCents), ps.Fee.ConsentLabel()
 	}
 	return form, nil
 }

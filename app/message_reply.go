@@ -65,9 +65,17 @@ func (a *App) replySend(c *fiber.Ctx) error {
 func (a *App) replyFormFor(c *fiber.Ctx, parent *store.Message, followUp bool, n store.NewReply, problems map[string]string) (*ReplyForm, error) {
 	sess := session(c)
 	form := &ReplyForm{FollowUp: followUp, Subject: n.Subject, DefaultSubject: store.ReplySubject(parent.Subject),
-		Body: n.Body, Consent: n.BillingConsent, SubmitKey: n.SubmitKey, Problems: problems}
-	if sess.User.Role == store.RolePatient && sess.Practice.Charges() {
-		form.Fee = store.FormatFee(sess.Practice.MessageFeeCents)
+		Body: n.Body, Consent: n.BillingConsent, SubmitKey: n.SubmitKey, Problems: problems, MaxBody: store.MaxBodyLen}
+	if sess.User.Role != store.RolePatient {
+		return form, nil
+	}
+	ps, err := a.store.PracticeSettings(c.UserContext(), sess.User.Viewer())
+	if err != nil {
+		return nil, err
+	}
+	form.MaxBody = ps.Limits.MaxBody
+	if sess.Practice.Charges() && ps.Fee.Charges(false) {
+		form.Fee, form.ConsentLabel = store.FormatFee(sess.Practice.MessageFeeCents), ps.Fee.ConsentLabel()
 	}
 	return form, nil
 }

@@ -64,8 +64,16 @@ func (a *App) sendLimited(c *fiber.Ctx, l *store.SendLimited) (int, map[string]s
 	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	text := fmt.Sprintf("You have sent %d messages in the last %s, the most this message center takes in that time. "+
 		"Your message is kept below: you can send it in %s. For anything urgent, call %s.",
-		l.Limit.Messages, minutes(l.Limit.Window), minutes(wait), session(c).Practice.Name)
+		l.Limit.Messages, window(l.Limit.Window), waitWords(wait), session(c).Practice.Name)
 	return fiber.StatusTooManyRequests, map[string]string{"form": text}
+}
+
+// waitWords writes a wait in minutes, or past two hours in whole hours, rounded up.
+func waitWords(d time.Duration) string {
+	if d <= 2*time.Hour {
+		return minutes(d)
+	}
+	return strconv.Itoa(int(math.Ceil(d.Hours()))) + " hours"
 }
 
 // minutes writes a duration as whole minutes, rounded up: "1 minute", "10 minutes".

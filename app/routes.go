@@ -99,4 +99,13 @@ func (a *App) routes(f *fiber.App) {
 	pages.Post("/messages/:id/cancel", a.requireUser, a.messageCancel)
 	pages.Post("/conversations/:id/archive", a.requireUser, a.conversationArchive)
 	pages.Post("/conversations/:id/reopen", a.requireUser, a.conversationReopen)
+
+	// The practice's settings: its administrators only.
+	pages.Get("/practice/settings", a.requireUser, a.requireAdministrator, a.settingsShow)
+	pages.Post("/practice/settings/fee", a.requireUser, a.requireAdministrator, a.settingsFee)
+	pages.Post("/practice/settings/limits", a.requireUser, a.requireAdministrator, a.settingsLimits)
+	pages.Post("/practice/settings/compose", a.requireUser, a.requireAdministrator, a.settingsCompose)
+	pages.Post("/practice/settings/notice", a.requireUser, a.requireAdministrator, a.settingsNotice)
+	pages.Post("/practice/settings/hours", a.requireUser, a.requireAdministrator, a.settingsHours)
+	pages.Post("/practice/settings/auto_reply", a.requireUser, a.requireAdministrator, a.settingsAutoReply)
 }

@@ -119,6 +119,8 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 			return http.StatusConflict, "" // only her own message that nobody acted on
 		case route == "/messages/:id/reply" && msg == m.rash.ID:
 			return http.StatusConflict, "" // an archived thread takes no reply
+		case route == "/practice/settings":
+			return http.StatusForbidden, "" // administrators only (TestSettingsForbidden)
 		}
 		return http.StatusOK, ""
 	}

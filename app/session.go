@@ -76,6 +76,19 @@ func (a *App) requireUser(c *fiber.Ctx) error {
 	return c.Redirect("/signin", fiber.StatusSeeOther)
 }
 
+// errNotAdministrator answers a request for the practice's settings from anyone but its
+// administrators.
+var errNotAdministrator = fiber.NewError(fiber.StatusForbidden, "Only the practice's administrators can see and change its settings.")
+
+// requireAdministrator lets through only an administrator of the signed-in user's own practice
+// (store.PracticeAllowed); it runs after requireUser. The store asks the rule again in the change.
+func (a *App) requireAdministrator(c *fiber.Ctx) error {
+	if sess := session(c); !store.PracticeAllowed(sess.User, sess.User.PracticeID).ChangeSettings {
+		return errNotAdministrator
+	}
+	return c.Next()
+}
+
 func (a *App) setSessionCookie(c *fiber.Ctx, token string) {
 	c.Cookie(&fiber.Cookie{
 		Name:     a.cookieName(c),

@@ -24,6 +24,7 @@ type ViewData struct {
 
 	Notifications *NotificationsView
 	Unsubscribe   *UnsubscribeView
+	Settings      *SettingsView
 }
 
 // NotificationsView is the form of how a person hears of new messages by e-mail.
@@ -51,6 +52,12 @@ type UnsubscribeView struct {
 	Action string // where the question's button posts
 	About  string // what the e-mails are about ("new messages and replies from your care team")
 	Done   bool
+}
+
+// PracticeSettingsLink reports whether the header links to the practice's settings: the rule
+// (store.PracticeAllowed) decides, as it does for the routes.
+func (vd *ViewData) PracticeSettingsLink() bool {
+	return vd.User != nil && store.PracticeAllowed(*vd.User, vd.User.PracticeID).ChangeSettings
 }
 
 // SecurityView is the two-step sign-in settings, or the code prompt at sign-in.
@@ -107,6 +114,8 @@ type InboxView struct {
 	More          bool // an older page follows
 	// ids writes the ids the page shows (never the internal ones: store.PublicIDs).
 	ids *store.PublicIDs
+	// Standing is the practice's notice and reply promise over a patient's inbox (nil for staff).
+	Standing *store.NoticeSettings
 	// zone is the practice's time zone, which dates are shown in (now); nil shows them in UTC.
 	zone *time.Location
 }
@@ -208,7 +217,9 @@ type ReplyForm struct {
 	Body           string
 	Consent        bool
 	SubmitKey      string
-	Fee            string // the practice's fee, when it charges
+	Fee            string // the practice's fee, when it charges for this message
+	ConsentLabel   string // the practice's consent wording, with the fee in it
+	MaxBody        int    // the longest text: the practice's limit for a patient
 	Problems       Problems
 }
 
@@ -226,6 +237,8 @@ type ComposeForm struct {
 	Consent          bool
 	SubmitKey        string
 	Fee              string
+	ConsentLabel     string // the practice's consent wording, with the fee in it
+	ShowStaff        bool   // the practice lets patients name who should respond
 	Staff            []Person
 	Methods          []store.ResponseMethod
 	Problems         Problems

@@ -43,6 +43,7 @@ func (s *Store) DemoSignIns(ctx context.Context) ([]DemoSignIn, error) {
 	err := s.db.SelectContext(ctx, &signIns, `
 		SELECT p.name AS practice, u.role, u.full_name AS name, u.email
 		FROM users u JOIN practices p ON p.id = u.practice_id
+		WHERE NOT u.automatic
 		ORDER BY p.id, u.role, u.id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: demo sign-ins: %w", err)
@@ -98,11 +99,18 @@ func (s *Store) demoPractice(ctx context.Context, hash, name string, fee int, ti
 	}
 	for _, st := range staff {
 		u, err := s.CreateUser(ctx, User{PracticeID: d.practice.ID, Role: RoleStaff, PasswordHash: hash,
-			Email: demoEmail(st[2], domain), FullName: st[0], Initials: st[1], Title: st[2], AnswersMessages: true})
+			Email: demoEmail(st[2], domain), FullName: st[0], Initials: st[1], Title: st[2], AnswersMessages: true,
+			StaffRole: demoRoles[st[2]]})
 		if err != nil {
 			return d, err
 		}
 		d.staff = append(d.staff, u)
+	}
+	// The practice's administrator, who sets it up (the settings page) and answers no messages.
+	if _, err := s.CreateUser(ctx, User{PracticeID: d.practice.ID, Role: RoleStaff, PasswordHash: hash,
+		Email: "admin@" + domain + ".example", FullName: "Alex Morgan", Initials: "AM", Title: "Administrator",
+		Administrator: true}); err != nil {
+		return d, err
 	}
 	for _, p := range patients {
 		u, err := s.CreateUser(ctx, User{PracticeID: d.practice.ID, Role: RolePatient, PasswordHash: hash,
@@ -114,6 +122,8 @@ func (s *Store) demoPractice(ctx context.Context, hash, name string, fee int, ti
 	}
 	return d, nil
 }
+
+var demoRoles = map[string]StaffRole{"Physician": StaffPhysician, "Nurse": StaffNurse, "Front desk": StaffFrontDesk}
 
 func demoEmail(name, domain string) string {
 	local := []rune{}

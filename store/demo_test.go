@@ -7,8 +7,8 @@ import (
 	"securemessages/store/storetest"
 )
 
-// TestLoadDemo: the demo holds two practices of three staff and two patients each, and loading it
-// again changes nothing.
+// TestLoadDemo: the demo holds two practices of three staff, an administrator and two patients
+// each, and loading it again changes nothing.
 func TestLoadDemo(t *testing.T) {
 	t.Parallel()
 	f := newDemo(t)
@@ -18,8 +18,8 @@ func TestLoadDemo(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertUnchanged(t, before, dbState(t, f.s))
-	if len(signIns) != 10 {
-		t.Fatalf("%d sign-ins, want 10", len(signIns))
+	if len(signIns) != 12 {
+		t.Fatalf("%d sign-ins, want 12", len(signIns))
 	}
 	roles := map[string]map[store.Role]int{}
 	emails := map[string]bool{}
@@ -34,11 +34,12 @@ func TestLoadDemo(t *testing.T) {
 		emails[si.Email] = true
 	}
 	for _, p := range []string{"Riverside Family Medicine", "Hillcrest Pediatrics"} {
-		if roles[p][store.RoleStaff] != 3 || roles[p][store.RolePatient] != 2 {
+		if roles[p][store.RoleStaff] != 4 || roles[p][store.RolePatient] != 2 {
 			t.Errorf("%s: %v", p, roles[p])
 		}
 	}
-	if !emails["maria.lopez@riverside.example"] || !emails["physician@hillcrest.example"] {
+	if !emails["maria.lopez@riverside.example"] || !emails["physician@hillcrest.example"] ||
+		!emails["admin@riverside.example"] || !emails["admin@hillcrest.example"] {
 		t.Errorf("demo addresses changed: %v", emails)
 	}
 	again, err := f.s.DemoSignIns(t.Context())
@@ -64,7 +65,7 @@ func TestLoadDemoOnEmptyDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(signIns) != 10 {
+	if len(signIns) != 12 {
 		t.Errorf("%d sign-ins", len(signIns))
 	}
 	if n := count(t, s, `SELECT count(*) FROM messages`); n == 0 {

@@ -1,5 +1,7 @@
 package store
 
+import "time"
+
 // MessageAD is the associated data a message column is sealed with. Tests use it to write
 // ciphertexts the way the store does (a reply inserted by hand while a lock is held) and to
 // prove that a ciphertext moved to another row or column no longer opens.
@@ -9,3 +11,6 @@ var MessageAD = messageAD
 func HashingPeak() int64 { return hashing.peak.Load() }
 
 var HashingSlots = hashing.size
+
+// SetClock makes the store read the time from now, for tests of business hours.
+func (s *Store) SetClock(now func() time.Time) { s.now = now }

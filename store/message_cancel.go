@@ -44,10 +44,18 @@ func (s *Store) Cancel(ctx context.Context, v Viewer, o Origin, messageID int64)
 		}
 		return Cancelled{}, ErrNoLongerApplies
 	}
+	// An automatic reply is nobody acting on the message: it goes with it, unless the patient has
+	// answered it (then the DELETE below finds a reply under the message and refuses).
+	if _, err := tx.ExecContext(ctx, `
+		DELETE FROM messages r USING users a
+		WHERE r.parent_id = $1 AND a.id = r.author_id AND a.automatic AND NOT r.acted_on`, messageID); err != nil {
+		return Cancelled{}, fmt.Errorf("store: cancel message %d: %w", messageID, err)
+	}
 	var parentID sql.NullInt64
 	err = tx.GetContext(ctx, &parentID, `
 		DELETE FROM messages m WHERE m.id = $1 AND m.author_id = $2 AND NOT m.acted_on
 		AND EXISTS (SELECT 1 FROM conversations c WHERE c.id = m.conversation_id AND c.archived_at IS NULL)
+		AND NOT EXISTS (SELECT 1 FROM messages r WHERE r.parent_id = m.id)
 		RETURNING m.parent_id`,
 		messageID, v.UserID)
 	if errors.Is(err, sql.ErrNoRows) {

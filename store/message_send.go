@@ -91,13 +91,18 @@ func (s *Store) StartConversation(ctx context.Context, v Viewer, o Origin, n New
 	if sent, found, err := findSent(ctx, tx, v, n.SubmitKey); err != nil || found {
 		return sent, err
 	}
-	if err := s.checkSendLimit(ctx, tx, v); err != nil {
+	settings, err := s.senderSettings(ctx, tx, v)
+	if err != nil {
+		return Sent{}, err
+	}
+	if err := s.checkSendLimit(ctx, tx, v, settings); err != nil {
 		return Sent{}, err
 	}
 	practice, err := practiceOf(ctx, tx, v)
 	if err != nil {
 		return Sent{}, err
 	}
+	checkAgainstSettings(&problems, v, settings, "Complaints / Questions / Symptoms", n.Body, n.ResponseMethod, n.RequestedStaffID)
 	patientID := v.UserID
 	if v.Role == RoleStaff {
 		patientID, err = patientOfPractice(ctx, tx, v, n.PatientID)
@@ -115,7 +120,7 @@ func (s *Store) StartConversation(ctx context.Context, v Viewer, o Origin, n New
 		}
 	}
 	instr := Instructions{ResponseMethod: n.ResponseMethod, NoResponseNeeded: n.NoResponseNeeded}
-	if err := applyConsent(&problems, &instr, v, practice, n.BillingConsent); err != nil {
+	if err := applyConsent(&problems, &instr, v, practice, settings.Fee, true, n.BillingConsent); err != nil {
 		return Sent{}, err
 	}
 
@@ -141,6 +146,11 @@ func (s *Store) StartConversation(ctx context.Context, v Viewer, o Origin, n New
 	if err := writeAudit(ctx, tx, Audit{ActorID: v.UserID, Action: "conversation_started",
 		ObjectType: "message", ObjectID: sent.MessageID, RequestID: o.RequestID, ClientIP: o.ClientIP}); err != nil {
 		return Sent{}, fmt.Errorf("store: start conversation: %w", err)
+	}
+	if !n.NoResponseNeeded {
+		if err := s.autoReply(ctx, tx, v, o, settings, convID, patientID, sent.MessageID, n.Subject); err != nil {
+			return Sent{}, fmt.Errorf("store: start conversation: %w", err)
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return Sent{}, fmt.Errorf("store: start conversation: %w", err)
@@ -175,15 +185,20 @@ func (s *Store) SendReply(ctx context.Context, v Viewer, o Origin, n NewReply) (
 	if !allowed.FollowUp && !allowed.Reply {
 		return Sent{}, ErrNoLongerApplies
 	}
-	if err := s.checkSendLimit(ctx, tx, v); err != nil {
+	settings, err := s.senderSettings(ctx, tx, v)
+	if err != nil {
+		return Sent{}, err
+	}
+	if err := s.checkSendLimit(ctx, tx, v, settings); err != nil {
 		return Sent{}, err
 	}
 	practice, err := practiceOf(ctx, tx, v)
 	if err != nil {
 		return Sent{}, err
 	}
+	checkAgainstSettings(&problems, v, settings, "Message", n.Body, "", 0)
 	var instr Instructions
-	if err := applyConsent(&problems, &instr, v, practice, n.BillingConsent); err != nil {
+	if err := applyConsent(&problems, &instr, v, practice, settings.Fee, false, n.BillingConsent); err != nil {
 		return Sent{}, err
 	}
 	subject := n.Subject
@@ -219,6 +234,9 @@ func (s *Store) SendReply(ctx context.Context, v Viewer, o Origin, n NewReply) (
 		ObjectID: sent.MessageID, RequestID: o.RequestID, ClientIP: o.ClientIP}); err != nil {
 		return Sent{}, fmt.Errorf("store: reply to message %d: %w", n.ParentID, err)
 	}
+	if err := s.autoReply(ctx, tx, v, o, settings, conv.id, conv.patientID, sent.MessageID, subject); err != nil {
+		return Sent{}, fmt.Errorf("store: reply to message %d: %w", n.ParentID, err)
+	}
 	if err := tx.Commit(); err != nil {
 		return Sent{}, fmt.Errorf("store: reply to message %d: %w", n.ParentID, err)
 	}
@@ -247,10 +265,11 @@ func ReplySubject(parent string) string {
 	return s
 }
 
-// applyConsent requires a patient's consent where the practice charges, and records the fee
-// agreed; problems found so far are returned with it.
-func applyConsent(problems *ValidationError, instr *Instructions, v Viewer, p Practice, consent bool) error {
-	if v.Role == RolePatient && p.Charges() {
+// applyConsent requires a patient's consent where the practice charges for this message (the
+// first of a conversation, or any where the fee applies to all), and records the fee agreed;
+// problems found so far are returned with it.
+func applyConsent(problems *ValidationError, instr *Instructions, v Viewer, p Practice, fee FeeSettings, first, consent bool) error {
+	if v.Role == RolePatient && p.Charges() && fee.Charges(first) {
 		if !consent {
 			problems.add("consent", fmt.Sprintf("%s charges %s for message time: tick the box to agree before sending.",
 				p.Name, FormatFee(p.MessageFeeCents)))
@@ -259,6 +278,32 @@ func applyConsent(problems *ValidationError, instr *Instructions, v Viewer, p Pr
 		instr.FeeCents = p.MessageFeeCents
 	}
 	return problems.orNil()
+}
+
+// senderSettings reads the practice's settings that shape a patient's send; staff are bound by
+// none of them, and get the zero value.
+func (s *Store) senderSettings(ctx context.Context, tx *sqlx.Tx, v Viewer) (PracticeSettings, error) {
+	if v.Role != RolePatient {
+		return PracticeSettings{}, nil
+	}
+	return loadSettings(ctx, tx, v.PracticeID)
+}
+
+// checkAgainstSettings adds the problems of a patient's message with the practice's settings: the
+// longest message, the response methods offered, and whether a staff member may be named at all.
+func checkAgainstSettings(problems *ValidationError, v Viewer, ps PracticeSettings, label, body, method string, staffID int64) {
+	if v.Role != RolePatient {
+		return
+	}
+	if n := utf8.RuneCountInString(strings.TrimSpace(body)); n > ps.Limits.MaxBody {
+		problems.add("body", fmt.Sprintf("%s must be at most %d characters (it is %d).", label, ps.Limits.MaxBody, n))
+	}
+	if method != "" && !ps.Compose.Offers(method) {
+		problems.add("method", "Choose a response method from the list.")
+	}
+	if staffID != 0 && !ps.Compose.StaffChoice {
+		problems.add("staff", "Choose a staff member from the list.")
+	}
 }
 
 // FormatFee writes an amount of cents as dollars.

@@ -128,7 +128,7 @@ func insertSession(ctx context.Context, tx *sqlx.Tx, u User, o Origin, pending b
 // TestStatementsAsAssembled keeps it in step with userColumns. $1 the token's hash, $2 the absolute
 // and $3 the idle limit in seconds.
 const sessionSQL = `
-		SELECT s.csrf_token, s.created_at, s.last_seen_at, s.second_factor_pending, u.id, u.practice_id, u.role, u.email, u.password_hash, u.full_name, u.initials, u.title, u.answers_messages, u.totp_enabled,
+		SELECT s.csrf_token, s.created_at, s.last_seen_at, s.second_factor_pending, u.id, u.practice_id, u.role, u.email, u.password_hash, u.full_name, u.initials, u.title, u.answers_messages, u.totp_enabled, u.staff_role, u.administrator,
 		       p.name AS practice_name, p.message_fee_cents AS practice_fee_cents, coalesce(p.time_zone, '') AS practice_time_zone,
 		       coalesce((SELECT max(e.id) FROM events e WHERE e.practice_id = u.practice_id), 0) AS newest_event
 		FROM sessions s JOIN users u ON u.id = s.user_id JOIN practices p ON p.id = u.practice_id

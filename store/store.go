@@ -68,7 +68,8 @@ type Store struct {
 	now    func() time.Time
 	stmts  statements // the hot reads, prepared (prepared.go)
 	lists  listCache
-	limits SendLimits // how much a patient may send (send_limit.go); none until LimitSends
+	limits SendLimits     // how much a patient may send (send_limit.go); none until LimitSends
+	zone   *time.Location // a practice's zone where it has named none (UseDefaultZone)
 
 	idsMu sync.Mutex
 	ids   *PublicIDs // the public id codec, read once (PublicIDs)

@@ -21,6 +21,48 @@ type User struct {
 	Title           string `db:"title"`
 	AnswersMessages bool   `db:"answers_messages"`
 	TOTPEnabled     bool   `db:"totp_enabled"`
+	// StaffRole is a staff member's role, "" for a patient or a staff member given none yet.
+	StaffRole StaffRole `db:"staff_role"`
+	// Administrator is the right to change the practice's settings (PracticeAllowed).
+	Administrator bool `db:"administrator"`
+}
+
+// StaffRole is what a staff member does at the practice.
+type StaffRole string
+
+// Staff roles; an administrator is any of them with the right (User.Administrator).
+const (
+	StaffPhysician StaffRole = "physician"
+	StaffNurse     StaffRole = "nurse"
+	StaffFrontDesk StaffRole = "front_desk"
+)
+
+// Label is the role as the settings page names it.
+func (r StaffRole) Label() string {
+	switch r {
+	case StaffPhysician:
+		return "Physician"
+	case StaffNurse:
+		return "Nurse"
+	case StaffFrontDesk:
+		return "Front desk"
+	}
+	return ""
+}
+
+// Scan reads the column, NULL (no role) as "".
+func (r *StaffRole) Scan(src any) error {
+	switch v := src.(type) {
+	case nil:
+		*r = ""
+	case string:
+		*r = StaffRole(v)
+	case []byte:
+		*r = StaffRole(v)
+	default:
+		return fmt.Errorf("store: staff role from %T", src)
+	}
+	return nil
 }
 
 // Viewer is the user as the subject of queries.
@@ -74,12 +116,12 @@ func LoadZone(name string) (*time.Location, error) {
 	return z, nil
 }
 
-const userColumns = `id, practice_id, role, email, password_hash, full_name, initials, title, answers_messages, totp_enabled`
+const userColumns = `id, practice_id, role, email, password_hash, full_name, initials, title, answers_messages, totp_enabled, staff_role, administrator`
 
 // UserByEmail finds a user by sign-in address (case-insensitive).
 func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 	var u User
-	err := s.db.GetContext(ctx, &u, `SELECT `+userColumns+` FROM users WHERE email = $1`,
+	err := s.db.GetContext(ctx, &u, `SELECT `+userColumns+` FROM users WHERE email = $1 AND NOT automatic`,
 		normalEmail(email))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound
@@ -139,9 +181,11 @@ func (s *Store) CreatePractice(ctx context.Context, name string, feeCents int, t
 func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
 	u.Email = normalEmail(u.Email)
 	err := s.db.GetContext(ctx, &u.ID, `
-		INSERT INTO users (practice_id, role, email, password_hash, full_name, initials, title, answers_messages)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-		u.PracticeID, u.Role, u.Email, u.PasswordHash, u.FullName, u.Initials, u.Title, u.AnswersMessages)
+		INSERT INTO users (practice_id, role, email, password_hash, full_name, initials, title, answers_messages,
+		                   staff_role, administrator)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, nullif($9, ''), $10) RETURNING id`,
+		u.PracticeID, u.Role, u.Email, u.PasswordHash, u.FullName, u.Initials, u.Title, u.AnswersMessages,
+		string(u.StaffRole), u.Administrator)
 	if err != nil {
 		return User{}, fmt.Errorf("store: create user: %w", err)
 	}

@@ -36,12 +36,14 @@ import (
 
 // Demo accounts (password store.DemoPassword).
 const (
-	secMaria     = "maria.lopez@riverside.example" // Riverside patient; Riverside charges $25, so she consents
-	secTom       = "tom.becker@riverside.example"  // the other Riverside patient
-	secGrace     = "grace.kim@hillcrest.example"   // patient of the other practice
-	secPhysician = "physician@riverside.example"   // Riverside staff
-	secNurse     = "nurse@riverside.example"       // Riverside staff
-	secHillStaff = "physician@hillcrest.example"   // staff of the other practice
+	secMaria      = "maria.lopez@riverside.example" // Riverside patient; Riverside charges $25, so she consents
+	secTom        = "tom.becker@riverside.example"  // the other Riverside patient
+	secGrace      = "grace.kim@hillcrest.example"   // patient of the other practice
+	secPhysician  = "physician@riverside.example"   // Riverside staff
+	secNurse      = "nurse@riverside.example"       // Riverside staff
+	secHillStaff  = "physician@hillcrest.example"   // staff of the other practice
+	secAdminEmail = "admin@riverside.example"       // Riverside's administrator
+	secHillAdmin  = "admin@hillcrest.example"       // the other practice's administrator
 )
 
 // secWait bounds every wait that is not itself the point of a test.

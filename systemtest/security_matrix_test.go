@@ -31,9 +31,11 @@ const (
 	secOtherPat   secActor = "Tom (another patient)"
 	secStaffActor secActor = "staff of her practice"
 	secOtherStaff secActor = "staff of another practice"
+	secAdmin      secActor = "administrator of her practice"
+	secOtherAdmin secActor = "administrator of another practice"
 )
 
-var secActors = []secActor{secAnonActor, secOwner, secOtherPat, secStaffActor, secOtherStaff}
+var secActors = []secActor{secAnonActor, secOwner, secOtherPat, secStaffActor, secOtherStaff, secAdmin, secOtherAdmin}
 
 // secCell is what one actor gets from one route.
 type secCell struct {
@@ -51,6 +53,7 @@ var (
 	secNoSession = secCell{status: http.StatusUnauthorized}
 	secRefused   = secCell{status: http.StatusConflict} // visible, but the action does not apply to this viewer
 	secInvalid   = secCell{status: http.StatusUnprocessableEntity}
+	secForbidden = secCell{status: http.StatusForbidden} // signed in, without the right (store.PracticeAllowed)
 	// secWrongCode: a wrong second-factor code, refused and counted against the sign-in limits.
 	secWrongCode = secCell{status: http.StatusUnprocessableEntity, counted: true}
 )
@@ -78,17 +81,19 @@ type secRouteSpec struct {
 }
 
 func secSame(c secCell) map[secActor]secCell {
-	return map[secActor]secCell{secAnonActor: c, secOwner: c, secOtherPat: c, secStaffActor: c, secOtherStaff: c}
+	return map[secActor]secCell{secAnonActor: c, secOwner: c, secOtherPat: c, secStaffActor: c, secOtherStaff: c, secAdmin: c, secOtherAdmin: c}
 }
 
 func secSignedIn(anon, signedIn secCell) map[secActor]secCell {
-	return map[secActor]secCell{secAnonActor: anon, secOwner: signedIn, secOtherPat: signedIn, secStaffActor: signedIn, secOtherStaff: signedIn}
+	return map[secActor]secCell{secAnonActor: anon, secOwner: signedIn, secOtherPat: signedIn, secStaffActor: signedIn,
+		secOtherStaff: signedIn, secAdmin: signedIn, secOtherAdmin: signedIn}
 }
 
 // secMessageRoute: a route on Maria's message; the owner and her practice's staff get owner and
 // staff, everybody else the 404 of a message that does not exist.
 func secMessageRoute(anon, owner, staff secCell) map[secActor]secCell {
-	return map[secActor]secCell{secAnonActor: anon, secOwner: owner, secOtherPat: secNotFound, secStaffActor: staff, secOtherStaff: secNotFound}
+	return map[secActor]secCell{secAnonActor: anon, secOwner: owner, secOtherPat: secNotFound, secStaffActor: staff,
+		secOtherStaff: secNotFound, secAdmin: staff, secOtherAdmin: secNotFound}
 }
 
 // secMatrix is the table: one row per route of app/routes.go, keyed "METHOD pattern".
@@ -122,7 +127,7 @@ func secMatrix() map[string]secRouteSpec {
 	totpForm := func(*system, *testing.T) url.Values {
 		return url.Values{"password": {store.DemoPassword}, "code": {"000000"}}
 	}
-	return map[string]secRouteSpec{
+	m := map[string]secRouteSpec{
 		"GET /healthz":  {want: secSame(secOK)},
 		"GET /static/+": {want: secSame(secOK)},
 		"GET /":         {want: secSignedIn(secToSignIn, secToInbox)},
@@ -168,7 +173,8 @@ func secMatrix() map[string]secRouteSpec {
 				return f
 			},
 			want: map[secActor]secCell{secAnonActor: secNoSession, secOwner: secDid("/inbox?notice=sent"),
-				secOtherPat: secDid("/inbox?notice=sent"), secStaffActor: secDid("/inbox?notice=sent"), secOtherStaff: secInvalid},
+				secOtherPat: secDid("/inbox?notice=sent"), secStaffActor: secDid("/inbox?notice=sent"), secOtherStaff: secInvalid,
+				secAdmin: secDid("/inbox?notice=sent"), secOtherAdmin: secInvalid},
 			check: func(t *testing.T, sys *system, actor secActor) {
 				var patient int64
 				if err := sys.db().Get(&patient, `SELECT patient_id FROM conversations ORDER BY id DESC LIMIT 1`); err != nil {
@@ -196,6 +202,48 @@ func secMatrix() map[string]secRouteSpec {
 			want: secMessageRoute(secNoSession, secDid("/inbox?notice=reopened"), secDid("/inbox?notice=reopened"))},
 
 		"GET /events": {want: secSignedIn(secToSignIn, secOK)},
+
+		// The practice's settings: its administrators only. The other practice's administrator
+		// reaches their own practice's settings, never Maria's (secSettingsCheck).
+		"GET /practice/settings": {want: secSettingsRoute(secToSignIn, secOK, secOK)},
+	}
+	sections := map[string]url.Values{
+		"fee":        {"fee_on": {"yes"}, "fee_amount": {"30.00"}, "consent_text": {"I agree to be billed {fee}."}, "fee_applies_to": {"all"}},
+		"limits":     {"max_body": {"4000"}, "per_day": {""}, "per_week": {""}},
+		"compose":    {"methods": {"message", "phone"}},
+		"notice":     {"notice": {"For non-urgent requests only."}, "reply_promise": {""}},
+		"hours":      {"time_zone": {"America/Chicago"}, "open_mon": {"yes"}, "opens_mon": {"08:00"}, "closes_mon": {"17:00"}},
+		"auto_reply": {"auto_reply_text": {"We are closed."}},
+	}
+	for section, form := range sections {
+		saved := secDid("/practice/settings?saved=" + section + "#settings-" + section)
+		m["POST /practice/settings/"+section] = secRouteSpec{
+			form:  func(*system, *testing.T) url.Values { return form },
+			want:  secSettingsRoute(secNoSession, saved, saved),
+			check: secSettingsCheck,
+		}
+	}
+	return m
+}
+
+// secSettingsRoute: a settings route; signed in without the right, 403.
+func secSettingsRoute(anon, admin, otherAdmin secCell) map[secActor]secCell {
+	return map[secActor]secCell{secAnonActor: anon, secOwner: secForbidden, secOtherPat: secForbidden, secStaffActor: secForbidden,
+		secOtherStaff: secForbidden, secAdmin: admin, secOtherAdmin: otherAdmin}
+}
+
+// secSettingsCheck: a settings change lands in the administrator's own practice.
+func secSettingsCheck(t *testing.T, sys *system, actor secActor) {
+	var practice int64
+	if err := sys.db().Get(&practice, `SELECT practice_id FROM practice_setting_changes ORDER BY id DESC LIMIT 1`); err != nil {
+		t.Fatal(err)
+	}
+	want := sys.user(t, secMaria).PracticeID
+	if actor == secOtherAdmin {
+		want = sys.user(t, secHillAdmin).PracticeID
+	}
+	if practice != want {
+		t.Errorf("%s changed the settings of practice %d, want %d", actor, practice, want)
 	}
 }
 
@@ -217,6 +265,9 @@ func (s *system) state(t *testing.T) string {
 		'totp', (SELECT count(*) FROM users WHERE totp_secret IS NOT NULL OR totp_enabled),
 		'preferences', (SELECT coalesce(string_agg(user_id || ':' || kind || '=' || delivery, ',' ORDER BY user_id, kind), '')
 		                FROM notification_preferences),
+		'settings', (SELECT count(*) FROM practice_setting_changes),
+		'settings_rows', (SELECT md5(string_agg(ps::text, '|' ORDER BY ps.practice_id)) FROM practice_settings ps),
+		'fees', (SELECT string_agg(message_fee_cents || ':' || coalesce(time_zone, ''), ',' ORDER BY id) FROM practices),
 		'audited', (SELECT count(*) FROM audit_log WHERE action <> 'message_read' AND outcome = 'success'))`)
 	if err != nil {
 		t.Fatal(err)
@@ -273,8 +324,11 @@ func TestAccessMatrix(t *testing.T) {
 		secOtherPat:   in.signIn(t, secTom),
 		secStaffActor: in.signIn(t, secPhysician),
 		secOtherStaff: in.signIn(t, secHillStaff),
+		secAdmin:      in.signIn(t, secAdminEmail),
+		secOtherAdmin: in.signIn(t, secHillAdmin),
 	}
-	emails := map[secActor]string{secOwner: secMaria, secOtherPat: secTom, secStaffActor: secPhysician, secOtherStaff: secHillStaff}
+	emails := map[secActor]string{secOwner: secMaria, secOtherPat: secTom, secStaffActor: secPhysician, secOtherStaff: secHillStaff,
+		secAdmin: secAdminEmail, secOtherAdmin: secHillAdmin}
 	asset := ""
 	if n := secParse(t, clients[secOwner].get(t, "/inbox").Body).First(htmltest.Tag("link")); n != nil {
 		asset = n.Attr["href"]
