@@ -138,6 +138,9 @@ func (s *Store) StartConversation(ctx context.Context, v Viewer, o Origin, n New
 	if err != nil {
 		return Sent{}, fmt.Errorf("store: start conversation: %w", err)
 	}
+	if err := s.notifyPatient(ctx, tx.Tx, v, sent, patientID); err != nil {
+		return Sent{}, err
+	}
 	if err := writeAudit(ctx, tx, Audit{ActorID: v.UserID, Action: "conversation_started",
 		ObjectType: "message", ObjectID: sent.MessageID, RequestID: o.RequestID, ClientIP: o.ClientIP}); err != nil {
 		return Sent{}, fmt.Errorf("store: start conversation: %w", err)
@@ -210,6 +213,9 @@ func (s *Store) SendReply(ctx context.Context, v Viewer, o Origin, n NewReply) (
 		PatientID: conv.patientID, ConversationID: conv.id, MessageID: sent.MessageID})
 	if err != nil {
 		return Sent{}, fmt.Errorf("store: reply to message %d: %w", n.ParentID, err)
+	}
+	if err := s.notifyPatient(ctx, tx.Tx, v, sent, conv.patientID); err != nil {
+		return Sent{}, err
 	}
 	action := "reply_sent"
 	if allowed.FollowUp {
