@@ -32,6 +32,7 @@ const (
 const (
 	ReasonRead    = "read"    // the recipient had opened it by then
 	ReasonCovered = "covered" // an e-mail about the same conversation went instead
+	ReasonDemo    = "demo"    // the demo's made-up history (LoadDemo)
 )
 
 // NotifyWindow is the least time between two e-mails to one person about one conversation.
@@ -39,8 +40,10 @@ const NotifyWindow = time.Hour
 
 // Delivery is what a worker should do with a notification now.
 type Delivery struct {
-	Send bool   // e-mail To now
-	To   string // the recipient's address, when Send
+	Send        bool   // e-mail To now
+	To          string // the recipient's address, when Send
+	RecipientID int64
+	Kind        NotificationKind
 	// WaitUntil, when set, is when the conversation's last e-mail is an hour old: try again then.
 	WaitUntil time.Time
 	// Done: nothing is left to do (sent, skipped or failed already, or the message is gone).
@@ -121,7 +124,7 @@ func (s *Store) NextDelivery(ctx context.Context, id int64) (Delivery, error) {
 	case row.LastSent.Valid && now.Before(row.LastSent.Time.Add(NotifyWindow)):
 		d.WaitUntil = row.LastSent.Time.Add(NotifyWindow)
 	default:
-		d.Send, d.To = true, row.Email
+		d.Send, d.To, d.RecipientID, d.Kind = true, row.Email, n.RecipientID, n.Kind
 		_, err = tx.ExecContext(ctx, `UPDATE notifications SET attempts = attempts + 1 WHERE id = $1`, id)
 		if err == nil {
 			_, err = tx.ExecContext(ctx, `

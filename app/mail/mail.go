@@ -124,7 +124,7 @@ func (s *Sender) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("mail: from: %w", err)
 	}
 	if err := msg.To(m.To); err != nil {
-		return &PermanentError{Reason: "address not valid", err: err}
+		return &PermanentError{Reason: "address not valid"}
 	}
 	msg.Subject(m.Subject)
 	msg.SetDate()
@@ -162,9 +162,16 @@ func (s *Sender) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("mail: %w", err)
 	}
 	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
+		// The server's own words stay out of the error, which River keeps and logs: some servers
+		// repeat the address they refused.
 		var se *gomail.SendError
-		if errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 && se.ErrorCode() < 600 {
-			return &PermanentError{Reason: reasonOf(se), Code: se.ErrorCode(), err: err}
+		switch {
+		case errors.As(err, &se) && !se.IsTemp() && se.ErrorCode() >= 500 && se.ErrorCode() < 600:
+			return &PermanentError{Reason: reasonOf(se), Code: se.ErrorCode()}
+		case errors.As(err, &se) && se.ErrorCode() != 0:
+			return fmt.Errorf("mail: the server refused for now (%d, %s)", se.ErrorCode(), reasonOf(se))
+		case errors.As(err, &se):
+			return fmt.Errorf("mail: %s", se.Reason)
 		}
 		return fmt.Errorf("mail: %w", err)
 	}
@@ -175,11 +182,11 @@ func (s *Sender) Send(ctx context.Context, m Message) error {
 type PermanentError struct {
 	Reason string // in a few words, for the people who wrote the message: "address rejected"
 	Code   int    // the SMTP reply code, 0 when we refused it ourselves
-	err    error
 }
 
-func (e *PermanentError) Error() string { return "mail: refused for good: " + e.err.Error() }
-func (e *PermanentError) Unwrap() error { return e.err }
+func (e *PermanentError) Error() string {
+	return fmt.Sprintf("mail: refused for good (%d): %s", e.Code, e.Reason)
+}
 
 // Permanent reports whether err is a refusal that a retry will not change, and its reason.
 func Permanent(err error) (reason string, ok bool) {

@@ -3,7 +3,8 @@
 -- is waiting ('message'), and the one reminder a day later if it is still unread ('reminder').
 -- The row is written in the transaction that writes the message (with the job that sends it),
 -- and says what became of it, which the author's side shows: pending (not sent yet, maybe
--- retrying), sent, skipped (reason: the recipient had read it, or another e-mail covered it) or
+-- retrying), sent, skipped (reason: the recipient had read it, another e-mail covered it, or it is
+-- the demo's made-up history) or
 -- failed (reason: what the mail server said, in a few words, such as 'address rejected').
 -- sent_at is written in the transaction that marks the job done, right after the mail server
 -- accepted the e-mail, so a worker killed after that does not send it again. No text, no
