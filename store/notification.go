@@ -50,6 +50,14 @@ type Delivery struct {
 	Done bool
 }
 
+// notificationRow is what a notification is about, and for whom.
+type notificationRow struct {
+	MessageID      int64            `db:"message_id"`
+	ConversationID int64            `db:"conversation_id"`
+	RecipientID    int64            `db:"recipient_id"`
+	Kind           NotificationKind `db:"kind"`
+}
+
 // notifyLockSpace is the advisory-lock key space of notifications: one lock per conversation and
 // recipient, so two workers never both decide to e-mail one person about one conversation.
 const notifyLockSpace = 0x6e6f74 // "not"
@@ -67,11 +75,8 @@ func (s *Store) NextDelivery(ctx context.Context, id int64) (Delivery, error) {
 	}
 	defer tx.Rollback()
 	var n struct {
-		MessageID      int64             `db:"message_id"`
-		ConversationID int64             `db:"conversation_id"`
-		RecipientID    int64             `db:"recipient_id"`
-		Kind           NotificationKind  `db:"kind"`
-		State          NotificationState `db:"state"`
+		notificationRow
+		State NotificationState `db:"state"`
 	}
 	err = tx.GetContext(ctx, &n, `
 		SELECT message_id, conversation_id, recipient_id, kind, state FROM notifications WHERE id = $1`, id)
@@ -152,12 +157,7 @@ func (s *Store) MarkNotificationSent(ctx context.Context, id int64, complete fun
 		return fmt.Errorf("store: mark notification %d sent: %w", id, err)
 	}
 	defer tx.Rollback()
-	var n struct {
-		MessageID      int64            `db:"message_id"`
-		ConversationID int64            `db:"conversation_id"`
-		RecipientID    int64            `db:"recipient_id"`
-		Kind           NotificationKind `db:"kind"`
-	}
+	var n notificationRow
 	err = tx.GetContext(ctx, &n, `
 		UPDATE notifications SET state = 'sent', reason = '', sent_at = now()
 		WHERE id = $1 AND state = 'pending'
