@@ -79,7 +79,8 @@ func (n NewReply) Validate() error {
 // StartConversation sends the first message of a new conversation. "No response needed" archives
 // the conversation as it is sent. Where the practice charges for message time, a patient's message
 // needs their consent to the fee, which is sealed into its instructions with the fee agreed.
-// A patient over their SendLimits gets a *SendLimited and nothing is written.
+// A patient over their SendLimits gets a *SendLimited and nothing is written. A message from
+// staff enqueues its patient's e-mail notification in the same transaction (notification.go).
 func (s *Store) StartConversation(ctx context.Context, v Viewer, o Origin, n NewConversation) (Sent, error) {
 	problems := problemsOf(n.Validate(v.Role))
 	tx, err := s.db.BeginTxx(ctx, nil)
