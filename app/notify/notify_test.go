@@ -218,3 +218,49 @@ func TestNotifyRejectedAddress(t *testing.T) {
 		t.Errorf("%d e-mails caught, want none", n)
 	}
 }
+
+// A day after the e-mail about a message, the reminder goes if the conversation still holds
+// something unopened, and is skipped if not; a reminder earns no reminder of its own. (The day is
+// made to pass by moving the first e-mail and the reminder's job back.)
+func TestNotifyReminderAfterADay(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, localmail.Options{}, 0)
+	unread := r.write(t, r.maria, "Blood test")
+	read := r.write(t, r.tom, "Rash")
+	r.work(t)
+	mailtest.WaitFor(t, r.mail.WebURL, 20*time.Second, "the first e-mails", func(m []mailtest.Mail) bool { return len(m) == 2 })
+	storetest.WaitFor(t, 10*time.Second, "both reminders scheduled", func() bool {
+		var n int
+		r.st.DB().GetContext(t.Context(), &n, `SELECT count(*) FROM notifications WHERE kind = 'reminder'`)
+		return n == 2
+	})
+	if _, err := r.st.DB().ExecContext(t.Context(), `UPDATE messages SET opened_at = now() WHERE id = $1`, read.MessageID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.st.DB().ExecContext(t.Context(), `UPDATE notifications SET sent_at = sent_at - interval '25 hours' WHERE state = 'sent'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.st.DB().ExecContext(t.Context(), `
+		UPDATE river_job j SET scheduled_at = now() FROM notifications n
+		WHERE (j.args->>'notification_id')::bigint = n.id AND n.kind = 'reminder'`); err != nil {
+		t.Fatal(err)
+	}
+	mailtest.WaitFor(t, r.mail.WebURL, 20*time.Second, "Maria's reminder", func(m []mailtest.Mail) bool {
+		return len(mailtest.To(m, r.maria.Email)) == 2
+	})
+	storetest.WaitFor(t, 10*time.Second, "Tom's reminder skipped", func() bool {
+		s, reason := r.state(t, read.MessageID, store.NotifyReminder)
+		return s == "skipped" && reason == store.ReasonRead
+	})
+	if s, _ := r.state(t, unread.MessageID, store.NotifyReminder); s != "sent" {
+		t.Errorf("Maria's reminder %s", s)
+	}
+	var n int
+	r.st.DB().GetContext(t.Context(), &n, `SELECT count(*) FROM notifications WHERE reason <> 'demo'`)
+	if n != 4 {
+		t.Errorf("%d notifications, want 4: a reminder earns no reminder", n)
+	}
+	if all := mailtest.All(t, r.mail.WebURL); len(all) != 3 {
+		t.Errorf("%d e-mails, want 3:%s", len(all), mailtest.Summary(all))
+	}
+}
