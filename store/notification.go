@@ -65,9 +65,9 @@ const notifyLockSpace = 0x6e6f74 // "not"
 // NextDelivery decides what to do with notification id, and counts the attempt. Under a lock on
 // the conversation and recipient: skip it if the recipient has opened what it is about (the
 // message; for a reminder, everything in the conversation addressed to them), wait if the
-// conversation's last e-mail to them is less than NotifyWindow old, else send — and mark the
-// other pending notifications of that kind in the conversation covered, as this e-mail tells
-// of them too.
+// conversation's last e-mail to them (sent, or set out to be sent by another worker) is less
+// than NotifyWindow old, else send — and mark the other pending notifications of that kind in
+// the conversation that nobody has set out to send covered, as this e-mail tells of them too.
 func (s *Store) NextDelivery(ctx context.Context, id int64) (Delivery, error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
@@ -93,7 +93,7 @@ func (s *Store) NextDelivery(ctx context.Context, id int64) (Delivery, error) {
 	var row struct {
 		State    NotificationState `db:"state"`
 		Unopened bool              `db:"unopened"`
-		LastSent sql.NullTime      `db:"last_sent"`
+		LastSent sql.NullTime      `db:"last_sent"` // or being sent
 		Email    string            `db:"email"`
 	}
 	// Read again under the lock: another worker may have covered this one meanwhile.
@@ -105,9 +105,9 @@ func (s *Store) NextDelivery(ctx context.Context, id int64) (Delivery, error) {
 		                         WHERE m.conversation_id = n.conversation_id AND m.opened_at IS NULL
 		                           AND a.role <> r.role)
 		       END AS unopened,
-		       (SELECT max(o.sent_at) FROM notifications o
-		        WHERE o.conversation_id = n.conversation_id AND o.recipient_id = n.recipient_id
-		          AND o.state = 'sent') AS last_sent,
+		       (SELECT max(coalesce(o.sent_at, o.attempted_at)) FROM notifications o
+		        WHERE o.conversation_id = n.conversation_id AND o.recipient_id = n.recipient_id AND o.id <> n.id
+		          AND (o.state = 'sent' OR (o.state = 'pending' AND o.attempted_at IS NOT NULL))) AS last_sent,
 		       r.email
 		FROM notifications n JOIN users r ON r.id = n.recipient_id
 		WHERE n.id = $1
@@ -130,11 +130,13 @@ func (s *Store) NextDelivery(ctx context.Context, id int64) (Delivery, error) {
 		d.WaitUntil = row.LastSent.Time.Add(NotifyWindow)
 	default:
 		d.Send, d.To, d.RecipientID, d.Kind = true, row.Email, n.RecipientID, n.Kind
-		_, err = tx.ExecContext(ctx, `UPDATE notifications SET attempts = attempts + 1 WHERE id = $1`, id)
+		_, err = tx.ExecContext(ctx, `UPDATE notifications SET attempts = attempts + 1, attempted_at = now() WHERE id = $1`, id)
 		if err == nil {
+			// One already on its way (being sent, or retrying) is left to finish.
 			_, err = tx.ExecContext(ctx, `
 				UPDATE notifications SET state = 'skipped', reason = $5
-				WHERE conversation_id = $2 AND recipient_id = $3 AND kind = $4 AND state = 'pending' AND id <> $1`,
+				WHERE conversation_id = $2 AND recipient_id = $3 AND kind = $4 AND state = 'pending'
+				  AND attempted_at IS NULL AND id <> $1`,
 				id, n.ConversationID, n.RecipientID, n.Kind, ReasonCovered)
 		}
 	}

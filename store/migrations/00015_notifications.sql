@@ -19,14 +19,15 @@ CREATE TABLE notifications (
     state           text        NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'sent', 'skipped', 'failed')),
     reason          text        NOT NULL DEFAULT '',
     attempts        integer     NOT NULL DEFAULT 0,
+    attempted_at    timestamptz, -- the last time a worker set out to send it
     created_at      timestamptz NOT NULL DEFAULT now(),
     sent_at         timestamptz,
     UNIQUE (message_id, recipient_id, kind),
     CHECK ((state = 'sent') = (sent_at IS NOT NULL))
 );
--- At most one e-mail per conversation and recipient an hour: the last one sent, found fast.
-CREATE INDEX notifications_sent_per_conversation ON notifications (conversation_id, recipient_id, sent_at)
-    WHERE state = 'sent';
+-- At most one e-mail per conversation and recipient an hour: the last one sent, or being sent,
+-- found fast.
+CREATE INDEX notifications_per_conversation ON notifications (conversation_id, recipient_id);
 CREATE INDEX notifications_recipient ON notifications (recipient_id);
 
 -- +goose Down
