@@ -411,9 +411,6 @@ func dev() error {
 		mailWeb = srv.WebURL
 		fmt.Printf("Mailpit: private mail catcher, SMTP on port %d\n", srv.SMTPPort)
 	}
-	if os.Getenv("APP_URL") == "" {
-		os.Setenv("APP_URL", "http://localhost:"+port)
-	}
 	os.Setenv("SHOW_DEMO_SIGNINS", "true")
 	if err := migrate(); err != nil {
 		return err

@@ -142,7 +142,7 @@ func testMailServerDown(t *testing.T, bin string) {
 	if err := r.mail.Restart(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	r.expectOnceEach(t, len(ids), 40*time.Second)
+	r.expectOnceEach(t, len(ids), time.Minute)
 }
 
 // testRejectedRecipient: the mail server refuses the patient's address for good (550). The
@@ -208,7 +208,7 @@ func testWorkerKilledMidSend(t *testing.T, bin string) {
 	}
 	proxy.hold.Store(false)
 	secSpawn(t, bin, work, "worker", "(after the restart)")
-	r.expectOnceEach(t, len(ids), 45*time.Second)
+	r.expectOnceEach(t, len(ids), time.Minute)
 }
 
 func copyEnv(env map[string]string) map[string]string {
