@@ -147,7 +147,7 @@ func (s *Sender) Send(ctx context.Context, m Message) error {
 	opts := []gomail.Option{gomail.WithPort(s.c.Port), gomail.WithTimeout(s.c.Timeout)}
 	switch s.c.TLS {
 	case StartTLS:
-		opts = append(opts, gomail.WithTLSPortPolicy(gomail.TLSMandatory))
+		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory))
 	case ImplicitTLS:
 		opts = append(opts, gomail.WithSSL())
 	case NoTLS:

@@ -28,6 +28,13 @@ func TestStartKillRestartReuse(t *testing.T) {
 	if err := mail.NewSender(cfg).Send(t.Context(), m); err != nil {
 		t.Fatal(err)
 	}
+	// smtp:// without tls=none requires STARTTLS, which this catcher does not offer: nothing goes
+	// in clear.
+	plain := cfg
+	plain.TLS = mail.StartTLS
+	if err := mail.NewSender(plain).Send(t.Context(), m); err == nil {
+		t.Error("sent in clear to a server without STARTTLS")
+	}
 	if err := srv.Kill(); err != nil {
 		t.Fatal(err)
 	}
