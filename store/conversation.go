@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -125,7 +126,7 @@ func (s *Store) InboxPage(ctx context.Context, v Viewer, f InboxFilter) (InboxPa
 		return InboxPage{}, fmt.Errorf("store: inbox of user %d: %w", v.UserID, err)
 	}
 	if f.ConversationID != 0 {
-		list, err := s.readConversations(ctx, oneConversationSQL,
+		list, err := s.readConversations(ctx, v, oneConversationSQL,
 			[]any{f.ConversationID, v.PracticeID, v.patientScope(), f.IncludeArchived})
 		if err != nil {
 			return fail(err)
@@ -167,7 +168,7 @@ func (s *Store) InboxPage(ctx context.Context, v Viewer, f InboxFilter) (InboxPa
 	}
 	if len(missing) > 0 {
 		query, args := fetchQuery(v, missing)
-		read, err := s.readConversations(ctx, query, args)
+		read, err := s.readConversations(ctx, v, query, args)
 		if err != nil {
 			return fail(err)
 		}
@@ -190,8 +191,8 @@ func (s *Store) InboxPage(ctx context.Context, v Viewer, f InboxFilter) (InboxPa
 }
 
 // readConversations runs fetchPatientSQL, fetchStaffSQL or oneConversationSQL and builds its
-// conversations.
-func (s *Store) readConversations(ctx context.Context, query string, args []any) ([]*Conversation, error) {
+// conversations, with their read state (addReadState): two statements.
+func (s *Store) readConversations(ctx context.Context, v Viewer, query string, args []any) ([]*Conversation, error) {
 	var rows []inboxRow
 	err := s.query(ctx, query, args, func(rs *sql.Rows) error {
 		rows = rows[:0] // a statement prepared again runs the query again
@@ -206,7 +207,14 @@ func (s *Store) readConversations(ctx context.Context, query string, args []any)
 	if err != nil {
 		return nil, err
 	}
-	return s.buildTrees(rows)
+	list, err := s.buildTrees(rows)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.addReadState(ctx, v, list); err != nil {
+		return nil, err
+	}
+	return list, nil
 }
 
 // listQuery is the statement of the list f asks for, and its arguments.
@@ -558,52 +566,27 @@ type detailsRow struct {
 	inboxRow
 	Body         []byte `db:"body"`
 	Instructions []byte `db:"instructions"`
+	Opened       bool   `db:"opened"`
 }
 
 // Message loads one of the viewer's messages, without its text. Another's answers ErrNotFound.
 func (s *Store) Message(ctx context.Context, v Viewer, id int64) (*Message, error) {
-	m, _, err := s.message(ctx, v, id)
+	m, _, err := message(ctx, s.db, s, v, id)
 	return m, err
 }
 
-// MessageDetails loads one of the viewer's messages with its text and special instructions, and
-// records the read in the audit log. Another's message answers ErrNotFound.
-func (s *Store) MessageDetails(ctx context.Context, v Viewer, o Origin, id int64) (*Message, error) {
-	m, r, err := s.message(ctx, v, id)
-	if err != nil {
-		return nil, err
-	}
-	body, err := s.keys.Open(r.Body, messageAD("body", r.MessageID, r.ConversationID))
-	if err != nil {
-		return nil, fmt.Errorf("store: message %d body: %w", id, err)
-	}
-	instr, err := s.keys.Open(r.Instructions, messageAD("instructions", r.MessageID, r.ConversationID))
-	if err != nil {
-		return nil, fmt.Errorf("store: message %d instructions: %w", id, err)
-	}
-	m.Details = &Details{Body: string(body), RequestedStaffName: r.RequestedStaffName.String}
-	if err := decodeInstructions(instr, &m.Details.Instructions); err != nil {
-		return nil, fmt.Errorf("store: message %d instructions: %w", id, err)
-	}
-	if err := s.Record(ctx, Audit{ActorID: v.UserID, Action: "message_read", ObjectType: "message",
-		ObjectID: id, RequestID: o.RequestID, ClientIP: o.ClientIP}); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-func (s *Store) message(ctx context.Context, v Viewer, id int64) (*Message, detailsRow, error) {
+func message(ctx context.Context, q sqlx.QueryerContext, s *Store, v Viewer, id int64) (*Message, detailsRow, error) {
 	var r detailsRow
 	if id <= 0 {
 		return nil, r, ErrNotFound
 	}
-	err := s.db.GetContext(ctx, &r, `
+	err := sqlx.GetContext(ctx, q, &r, `
 		SELECT c.id AS conversation_id, c.patient_id, p.full_name AS patient_name,
 		       p.initials AS patient_initials, c.archived_at, c.last_activity_at,
 		       m.id AS message_id, m.parent_id, m.author_id, a.role AS author_role,
 		       a.full_name AS author_name, a.initials AS author_initials,
 		       m.subject, m.acted_on, m.created_at, m.body, m.instructions,
-		       rs.full_name AS requested_staff_name
+		       rs.full_name AS requested_staff_name, m.opened_at IS NOT NULL AS opened
 		FROM messages m
 		JOIN conversations c ON c.id = m.conversation_id
 		JOIN users p ON p.id = c.patient_id
@@ -621,7 +604,9 @@ func (s *Store) message(ctx context.Context, v Viewer, id int64) (*Message, deta
 	if err != nil {
 		return nil, r, err
 	}
-	return list[0].Messages[0], r, nil
+	m := list[0].Messages[0]
+	m.Opened = r.Opened
+	return m, r, nil
 }
 
 // AwaitingCount counts the practice's open conversations in which the patient has the last word:
