@@ -233,7 +233,7 @@ func assignment(c *fiber.Ctx) string {
 		a = c.FormValue("assigned")
 	}
 	switch a {
-	case store.AssignedToMe, store.Unassigned:
+	case store.AssignedToMe, store.Unassigned, store.NotOpened:
 		return a
 	}
 	return ""

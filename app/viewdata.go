@@ -67,7 +67,7 @@ type RetryField struct{ Name, Value string }
 type InboxView struct {
 	ShowAll       bool
 	Staff         bool            // the viewer is staff: the practice's queue, with filters
-	Assignment    string          // staff filter: store.AssignedToMe, store.Unassigned, or "" for all
+	Assignment    string          // staff filter: store.AssignedToMe, store.Unassigned, store.NotOpened, or "" for all
 	Awaiting      int             // staff: open conversations waiting for the practice's reply
 	Conversations []template.HTML // each conversation's <li>: partials/conversation's output (conversationHTML)
 	Compose       *ComposeForm    // nil: closed

@@ -29,17 +29,16 @@ const (
 // Read is one person of the addressed side who opened a message: when first, and who, as the
 // other side sees them named.
 type Read struct {
-	ReaderID    int64
-	ReaderName  string
-	ReaderTitle string // staff: "RN"; "" for a patient
-	At          time.Time
+	ReaderID   int64
+	ReaderName string // as the practice writes it: "Jordan Patel, RN"
+	At         time.Time
 }
 
 // readStateSQL reads, for every message of the conversations $1 (scoped to practice $2 and, for a
 // patient, patient $3), whether its addressed side has opened it and who of that side read it,
 // first reader first: one statement for a page, whatever the number of its messages.
 const readStateSQL = `
-		SELECT m.id, m.opened_at IS NOT NULL AS opened, r.reader_id, u.full_name, u.title, r.first_read_at
+		SELECT m.id, m.opened_at IS NOT NULL AS opened, r.reader_id, u.full_name, r.first_read_at
 		FROM messages m
 		JOIN conversations c ON c.id = m.conversation_id
 		JOIN users a ON a.id = m.author_id
@@ -71,10 +70,9 @@ func (s *Store) addReadState(ctx context.Context, v Viewer, list []*Conversation
 				opened bool
 				reader sql.NullInt64
 				name   sql.NullString
-				title  sql.NullString
 				at     sql.NullTime
 			)
-			if err := rs.Scan(&id, &opened, &reader, &name, &title, &at); err != nil {
+			if err := rs.Scan(&id, &opened, &reader, &name, &at); err != nil {
 				return err
 			}
 			m, ok := byID[id]
@@ -83,7 +81,7 @@ func (s *Store) addReadState(ctx context.Context, v Viewer, list []*Conversation
 			}
 			m.Opened = opened
 			if reader.Valid {
-				m.Reads = append(m.Reads, Read{ReaderID: reader.Int64, ReaderName: name.String, ReaderTitle: title.String, At: at.Time})
+				m.Reads = append(m.Reads, Read{ReaderID: reader.Int64, ReaderName: name.String, At: at.Time})
 			}
 		}
 		return rs.Err()
