@@ -16,10 +16,14 @@ func (a *App) messageDetails(c *fiber.Ctx) error {
 		// inbox, where a click of their own opens it. Archived threads are listed too.
 		return c.Redirect(inboxAtURL(a.ids.Message(id), viewQuery(true, "", 1)), fiber.StatusSeeOther)
 	}
-	m, err := a.store.MessageDetails(c.UserContext(), session(c).User.Viewer(), a.origin(c), id)
+	opened, err := a.store.OpenMessage(c.UserContext(), session(c).User.Viewer(), a.origin(c), id)
 	if err != nil {
 		return err
 	}
+	// The read is committed: every open page of the people it concerns (this one's other tabs
+	// among them) now hears that the message is no longer new, or who read it.
+	a.publish(c, opened.Event)
+	m := opened.Message
 	return a.showSlot(c, fiber.StatusOK, m, &Slot{Kind: SlotDetails, Details: m.Details})
 }
 
