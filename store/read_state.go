@@ -88,6 +88,23 @@ func (s *Store) addReadState(ctx context.Context, v Viewer, list []*Conversation
 	})
 }
 
+// The counts of NewCount, a statement each rather than one with "this patient or any" in it, so
+// that each keeps one plan (see listQuery).
+const (
+	// $1 the patient, $2 the practice: the practice's messages in her conversations not opened.
+	newToPatientSQL = `
+		SELECT count(*) FROM conversations c
+		JOIN messages m ON m.conversation_id = c.id AND m.opened_at IS NULL
+		JOIN users a ON a.id = m.author_id
+		WHERE c.patient_id = $1 AND c.practice_id = $2 AND a.role = 'staff'`
+	// $1 the practice: its patients' messages nobody on staff has opened.
+	newToStaffSQL = `
+		SELECT count(*) FROM conversations c
+		JOIN messages m ON m.conversation_id = c.id AND m.opened_at IS NULL
+		JOIN users a ON a.id = m.author_id
+		WHERE c.practice_id = $1 AND a.role = 'patient'`
+)
+
 // walk yields every message of a tree, parents before their replies.
 func walk(ms []*Message) func(yield func(*Message) bool) {
 	return func(yield func(*Message) bool) {
@@ -119,13 +136,12 @@ func (s *Store) NewCount(ctx context.Context, v Viewer, asOf int64) (int, error)
 		}
 	}
 	var n int
-	err := s.get(ctx, &n, `
-		SELECT count(*) FROM messages m
-		JOIN conversations c ON c.id = m.conversation_id
-		JOIN users a ON a.id = m.author_id
-		WHERE m.opened_at IS NULL AND c.practice_id = $1 AND ($2::bigint IS NULL OR c.patient_id = $2)
-		  AND a.role <> $3`,
-		v.PracticeID, v.patientScope(), v.Role)
+	var err error
+	if v.Role == RolePatient {
+		err = s.get(ctx, &n, newToPatientSQL, v.UserID, v.PracticeID)
+	} else {
+		err = s.get(ctx, &n, newToStaffSQL, v.PracticeID)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("store: new messages of user %d: %w", v.UserID, err)
 	}
