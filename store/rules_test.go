@@ -150,9 +150,9 @@ func TestReadStateRules(t *testing.T) {
 		return m
 	}
 	for _, tc := range []struct {
-		name                         string
-		v                            store.Viewer
-		m                            store.MessageFacts
+		name                          string
+		v                             store.Viewer
+		m                             store.MessageFacts
 		addressed, unread, markUnread bool
 	}{
 		{"staff/patient's/new", staff, byPatient, true, true, false},
