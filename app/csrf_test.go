@@ -31,6 +31,10 @@ func csrfCases(t *testing.T, e *env, m demoInbox, c *client) map[string]csrfCase
 	reply := replyFormFor(t, c, m.refillDr.ID)
 	reply.Set("body", "CSRF probe")
 	reply.Set("consent", "yes")
+	// The care team's reply, opened by her, is hers to mark unread.
+	if _, err := e.st.MessageDetails(t.Context(), e.user(t, maria).Viewer(), store.Origin{}, m.refillDr.ID); err != nil {
+		t.Fatal(err)
+	}
 	cases := map[string]csrfCase{
 		"/signin": {"/signin", url.Values{"email": {maria}, "password": {store.DemoPassword}}, http.StatusSeeOther, "/inbox", "",
 			// Signing in again replaces the browser's session: one more sign-in, as many sessions.
@@ -45,6 +49,8 @@ func csrfCases(t *testing.T, e *env, m demoInbox, c *client) map[string]csrfCase
 			func(b, a counts) bool { return a.Messages == b.Messages+1 }},
 		"/messages/:id/cancel": {"/messages/" + e.mid(m.lab.ID) + "/cancel", url.Values{}, http.StatusSeeOther, "/inbox?notice=cancelled", "",
 			func(b, a counts) bool { return a.Messages == b.Messages-1 }},
+		"/messages/:id/unread": {"/messages/" + e.mid(m.refillDr.ID) + "/unread", url.Values{}, http.StatusSeeOther, "/inbox?notice=unread", "",
+			func(b, a counts) bool { return a.Events == b.Events+1 }},
 		"/conversations/:id/archive": {"/conversations/" + e.cid(m.refill.ConversationID) + "/archive", url.Values{}, http.StatusSeeOther, "/inbox?notice=archived", "",
 			func(b, a counts) bool { return a.Archived == b.Archived+1 }},
 		"/conversations/:id/reopen": {"/conversations/" + e.cid(m.rash.ConversationID) + "/reopen", url.Values{}, http.StatusSeeOther, "/inbox?notice=reopened", "",

@@ -52,6 +52,9 @@ func (a *App) inboxView(c *fiber.Ctx, o inboxOptions) (*ViewData, error) {
 		}
 		iv.Standing = &ps.Notice
 	}
+	if vd.NewCount, err = a.store.NewCount(c.UserContext(), v, liveAfter); err != nil {
+		return nil, err
+	}
 	q, now := iv.Q(), iv.now()
 	for _, conv := range page.Conversations {
 		// A list with a message's panel open is rendered fresh and not kept.
@@ -111,6 +114,8 @@ func buildNode(v store.Viewer, m *store.Message, conv string, iv *InboxView, q s
 		Subject:        m.Subject,
 		Sent:           stamp(m.CreatedAt, now),
 		Flag:           flagFor(v, m),
+		New:            store.Unread(v, m.Facts()),
+		Receipt:        receiptFor(v, m, now),
 		Actions:        store.Allowed(v, m.Facts()),
 		Inbox:          iv,
 	}
@@ -137,7 +142,38 @@ func linksFor(msg, conv string, a store.Actions, q string) MessageLinks {
 	if a.Cancel {
 		l.Cancel = messageCancelURL(msg, q)
 	}
+	if a.MarkUnread {
+		l.Unread = messageUnreadURL(msg, q)
+	}
 	return l
+}
+
+// receiptFor says where a message stands: to its author's side, "Sent" until someone it is
+// addressed to reads it, then who read it and when; to staff, also who on staff read a patient's
+// message. A patient is told it was the care team, and who. Times are in now's zone, as dates.
+func receiptFor(v store.Viewer, m *store.Message, now time.Time) string {
+	ownSide := m.AuthorRole == v.Role
+	if len(m.Reads) == 0 {
+		if ownSide {
+			return "Sent"
+		}
+		return ""
+	}
+	if v.Role == store.RolePatient {
+		if !ownSide {
+			return "" // the patient's own reads of the practice's messages are theirs to know
+		}
+		names := make([]string, len(m.Reads))
+		for i, r := range m.Reads {
+			names[i] = r.ReaderName
+		}
+		return "Read by the care team · " + formatDate(m.Reads[0].At, now) + " (" + strings.Join(names, ", ") + ")"
+	}
+	reads := make([]string, len(m.Reads))
+	for i, r := range m.Reads {
+		reads[i] = r.ReaderName + " · " + formatDate(r.At, now)
+	}
+	return "Read by " + strings.Join(reads, "; ")
 }
 
 // SlotLinks are the addresses an open slot's forms and Close link use. Only an open slot calls
@@ -239,7 +275,7 @@ func assignment(c *fiber.Ctx) string {
 		a = c.FormValue("assigned")
 	}
 	switch a {
-	case store.AssignedToMe, store.Unassigned:
+	case store.AssignedToMe, store.Unassigned, store.NotOpened:
 		return a
 	}
 	return ""
@@ -279,6 +315,7 @@ var notices = map[string]string{
 	"archived":  "The conversation was archived.",
 	"reopened":  "The conversation was re-opened.",
 	"cancelled": "Your message was cancelled and deleted.",
+	"unread":    "The message was marked as unread.",
 }
 
 // changed answers a successful change: for htmx, the refreshed inbox (order may have changed)
@@ -287,10 +324,7 @@ func (a *App) changed(c *fiber.Ctx, code string, events ...store.Event) error {
 	var made int64
 	for _, e := range events {
 		made = max(made, e.ID)
-		if err := a.hub.Publish(c.UserContext(), e); err != nil {
-			// The change is committed and its event is in PostgreSQL; live pages catch up from there.
-			a.log.Warn("publish failed", "request_id", requestID(c), "event_id", e.ID, "error", err.Error())
-		}
+		a.publish(c, e)
 	}
 	if !isFragment(c) {
 		return c.Redirect(withQuery(listURL(c), "notice="+code), fiber.StatusSeeOther)
@@ -300,7 +334,15 @@ func (a *App) changed(c *fiber.Ctx, code string, events ...store.Event) error {
 		return err
 	}
 	c.Set("HX-Push-Url", listURL(c))
-	return a.render(c, view{page: "pages/inbox", data: vd, fragment: "partials/inbox", fragmentData: vd})
+	return a.render(c, view{page: "pages/inbox", data: vd, fragment: "partials/inbox-swap", fragmentData: vd})
+}
+
+// publish tells live pages of a committed change's event (none when its ID is 0).
+func (a *App) publish(c *fiber.Ctx, e store.Event) {
+	if err := a.hub.Publish(c.UserContext(), e); err != nil {
+		// The change is committed and its event is in PostgreSQL; live pages catch up from there.
+		a.log.Warn("publish failed", "request_id", requestID(c), "event_id", e.ID, "error", err.Error())
+	}
 }
 
 // refused answers an action that no longer applies: the inbox as it now is, with the reason.
@@ -315,5 +357,5 @@ func (a *App) refused(c *fiber.Ctx, status int, reason string) error {
 		c.Set("HX-Retarget", "#inbox")
 		c.Set("HX-Reswap", "outerHTML")
 	}
-	return a.render(c, view{status: status, page: "pages/inbox", data: vd, fragment: "partials/inbox", fragmentData: vd})
+	return a.render(c, view{status: status, page: "pages/inbox", data: vd, fragment: "partials/inbox-swap", fragmentData: vd})
 }

@@ -17,10 +17,14 @@ func (a *App) messageDetails(c *fiber.Ctx) error {
 		return c.Redirect(inboxAtURL(a.ids.Message(id), viewQuery(true, "", 1)), fiber.StatusSeeOther)
 	}
 	v := session(c).User.Viewer()
-	m, err := a.store.MessageDetails(c.UserContext(), v, a.origin(c), id)
+	opened, err := a.store.OpenMessage(c.UserContext(), v, a.origin(c), id)
 	if err != nil {
 		return err
 	}
+	// The read is committed: every open page of the people it concerns (this one's other tabs
+	// among them) now hears that the message is no longer new, or who read it.
+	a.publish(c, opened.Event)
+	m := opened.Message
 	problem, err := a.store.NotificationProblem(c.UserContext(), v, id)
 	if err != nil {
 		return err

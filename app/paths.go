@@ -42,6 +42,9 @@ func messageRepliesURL(msg string) string { return "/messages/" + msg + "/replie
 // messageCancelURL is the question before a cancel (GET), and where its form posts.
 func messageCancelURL(msg, q string) string { return "/messages/" + msg + "/cancel" + q }
 
+// messageUnreadURL is where Mark as Unread posts.
+func messageUnreadURL(msg, q string) string { return "/messages/" + msg + "/unread" + q }
+
 // conversationArchiveURL and conversationReopenURL are where a conversation's state form posts.
 func conversationArchiveURL(conv, q string) string { return "/conversations/" + conv + "/archive" + q }
 

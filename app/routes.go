@@ -97,6 +97,7 @@ func (a *App) routes(f *fiber.App) {
 	pages.Post("/messages/:id/replies", a.requireUser, a.replySend)
 	pages.Get("/messages/:id/cancel", a.requireUser, a.cancelConfirm)
 	pages.Post("/messages/:id/cancel", a.requireUser, a.messageCancel)
+	pages.Post("/messages/:id/unread", a.requireUser, a.messageUnread)
 	pages.Post("/conversations/:id/archive", a.requireUser, a.conversationArchive)
 	pages.Post("/conversations/:id/reopen", a.requireUser, a.conversationReopen)
 

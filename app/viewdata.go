@@ -16,6 +16,7 @@ type ViewData struct {
 	CSRFToken   string // masked anew for each response
 	CSRFHeaders string // the same token as JSON for hx-headers, built by json.Marshal
 	Notice      Notice
+	NewCount    int // messages new to the viewer (store.Unread), in the heading and <title>
 
 	SignIn   *SignInView
 	Inbox    *InboxView
@@ -104,7 +105,7 @@ type RetryField struct{ Name, Value string }
 type InboxView struct {
 	ShowAll       bool
 	Staff         bool            // the viewer is staff: the practice's queue, with filters
-	Assignment    string          // staff filter: store.AssignedToMe, store.Unassigned, or "" for all
+	Assignment    string          // staff filter: store.AssignedToMe, store.Unassigned, store.NotOpened, or "" for all
 	Awaiting      int             // staff: open conversations waiting for the practice's reply
 	Conversations []template.HTML // each conversation's <li>: partials/conversation's output (conversationHTML)
 	Compose       *ComposeForm    // nil: closed
@@ -139,6 +140,8 @@ type MessageNode struct {
 	Subject        string
 	Sent           Stamp
 	Flag           Flag
+	New            bool   // new to the viewer (store.Unread): drawn heavier, marked, and said
+	Receipt        string // where it stands for its author's side, or who of the viewer's side read it ("" for none)
 	Actions        store.Actions
 	Links          MessageLinks // where each of Actions leads, "" where it does not apply
 	Slot           *Slot        // what is open under the message, if anything (never cached)
@@ -159,6 +162,7 @@ type MessageLinks struct {
 	Details string // "/messages/<id>?all=1": the details under the message
 	Reply   string // "/messages/<id>/reply?all=1": the Send Follow-Up or Reply form under the message
 	Cancel  string // "/messages/<id>/cancel?all=1": the question before a cancel
+	Unread  string // "/messages/<id>/unread?all=1": where Mark as Unread posts (with the inbox's form)
 	// State is where Archive or Re-Open posts ("/conversations/<id>/archive?all=1"): a
 	// thread-wide action, the same on every message of the conversation. Its button joins the
 	// inbox's form, which carries the page's CSRF token (partials/inbox).

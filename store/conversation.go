@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -51,7 +52,7 @@ func (c *Conversation) Archived() bool { return c.ArchivedAt != nil }
 type InboxFilter struct {
 	IncludeArchived bool
 	ConversationID  int64  // only this conversation, when not 0
-	Assignment      string // for staff: AssignedToMe, Unassigned, or "" for all
+	Assignment      string // for staff: AssignedToMe, Unassigned, NotOpened, or "" for all
 	Page            int    // 1-based page of PageSize conversations; 0 means the first
 }
 
@@ -65,10 +66,11 @@ type InboxPage struct {
 	More          bool // an older page follows
 }
 
-// Assignment filters of the staff queue: who the patient asked to answer.
+// Filters of the staff queue: who the patient asked to answer, or what nobody on staff has read.
 const (
 	AssignedToMe = "mine"
 	Unassigned   = "unassigned"
+	NotOpened    = "unread" // a patient's message in it that nobody on staff has opened (store.Unread)
 )
 
 // inboxRow is one message of a list, with its conversation. A list sends the conversation's own
@@ -125,7 +127,7 @@ func (s *Store) InboxPage(ctx context.Context, v Viewer, f InboxFilter) (InboxPa
 		return InboxPage{}, fmt.Errorf("store: inbox of user %d: %w", v.UserID, err)
 	}
 	if f.ConversationID != 0 {
-		list, err := s.readConversations(ctx, oneConversationSQL,
+		list, err := s.readConversations(ctx, v, oneConversationSQL,
 			[]any{f.ConversationID, v.PracticeID, v.patientScope(), f.IncludeArchived})
 		if err != nil {
 			return fail(err)
@@ -167,7 +169,7 @@ func (s *Store) InboxPage(ctx context.Context, v Viewer, f InboxFilter) (InboxPa
 	}
 	if len(missing) > 0 {
 		query, args := fetchQuery(v, missing)
-		read, err := s.readConversations(ctx, query, args)
+		read, err := s.readConversations(ctx, v, query, args)
 		if err != nil {
 			return fail(err)
 		}
@@ -190,8 +192,8 @@ func (s *Store) InboxPage(ctx context.Context, v Viewer, f InboxFilter) (InboxPa
 }
 
 // readConversations runs fetchPatientSQL, fetchStaffSQL or oneConversationSQL and builds its
-// conversations.
-func (s *Store) readConversations(ctx context.Context, query string, args []any) ([]*Conversation, error) {
+// conversations, with their read state (addReadState): two statements.
+func (s *Store) readConversations(ctx context.Context, v Viewer, query string, args []any) ([]*Conversation, error) {
 	var rows []inboxRow
 	err := s.query(ctx, query, args, func(rs *sql.Rows) error {
 		rows = rows[:0] // a statement prepared again runs the query again
@@ -206,7 +208,14 @@ func (s *Store) readConversations(ctx context.Context, query string, args []any)
 	if err != nil {
 		return nil, err
 	}
-	return s.buildTrees(rows)
+	list, err := s.buildTrees(rows)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.addReadState(ctx, v, list); err != nil {
+		return nil, err
+	}
+	return list, nil
 }
 
 // listQuery is the statement of the list f asks for, and its arguments.
@@ -275,12 +284,17 @@ var pageSQL = map[listShape]string{
 	{staff: true, assignment: Unassigned, later: true}:                 listUnassignedOpenLaterSQL,
 	{staff: true, assignment: Unassigned, archived: true}:              listUnassignedAllSQL,
 	{staff: true, assignment: Unassigned, archived: true, later: true}: listUnassignedAllLaterSQL,
+
+	{staff: true, assignment: NotOpened}:                              listNotOpenedOpenSQL,
+	{staff: true, assignment: NotOpened, later: true}:                 listNotOpenedOpenLaterSQL,
+	{staff: true, assignment: NotOpened, archived: true}:              listNotOpenedAllSQL,
+	{staff: true, assignment: NotOpened, archived: true, later: true}: listNotOpenedAllLaterSQL,
 }
 
 // The statements of the lists and of the conversations they show, each written out whole, so
 // that the statement PostgreSQL reports (pg_stat_statements, EXPLAIN, the server's log) is the one
 // grep finds here, and a reader sees each as it runs. They are written by hand rather than built
-// from shared pieces or generated: sixteen short near-twins read more plainly than a template or
+// from shared pieces or generated: twenty short near-twins read more plainly than a template or
 // a generator with its go:generate step and its own test, and a change to one shows whole in a
 // diff. TestStatementsAsAssembled (statements_test.go) keeps the twins in step: it builds each
 // from the pieces they were once assembled from and requires this very text, white space
@@ -390,6 +404,33 @@ const (
 		SELECT c.id, c.revision
 		FROM conversations c JOIN messages r ON r.conversation_id = c.id AND r.parent_id IS NULL
 		WHERE c.practice_id = $1 AND r.requested_staff_id IS NULL
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT 21 OFFSET $2`
+
+	// What nobody on staff has read: a patient's message not opened (00014_unopened_index.sql).
+	// $1 practice, and on a later page $2 the number to skip.
+	listNotOpenedOpenSQL = `
+		SELECT c.id, c.revision
+		FROM conversations c 
+		WHERE c.practice_id = $1 AND c.archived_at IS NULL AND EXISTS (SELECT 1 FROM messages u JOIN users ua ON ua.id = u.author_id WHERE u.conversation_id = c.id AND u.opened_at IS NULL AND ua.role = 'patient')
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT 21`
+	listNotOpenedOpenLaterSQL = `
+		SELECT c.id, c.revision
+		FROM conversations c 
+		WHERE c.practice_id = $1 AND c.archived_at IS NULL AND EXISTS (SELECT 1 FROM messages u JOIN users ua ON ua.id = u.author_id WHERE u.conversation_id = c.id AND u.opened_at IS NULL AND ua.role = 'patient')
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT 21 OFFSET $2`
+	listNotOpenedAllSQL = `
+		SELECT c.id, c.revision
+		FROM conversations c 
+		WHERE c.practice_id = $1 AND EXISTS (SELECT 1 FROM messages u JOIN users ua ON ua.id = u.author_id WHERE u.conversation_id = c.id AND u.opened_at IS NULL AND ua.role = 'patient')
+		ORDER BY c.last_activity_at DESC, c.id DESC
+		LIMIT 21`
+	listNotOpenedAllLaterSQL = `
+		SELECT c.id, c.revision
+		FROM conversations c 
+		WHERE c.practice_id = $1 AND EXISTS (SELECT 1 FROM messages u JOIN users ua ON ua.id = u.author_id WHERE u.conversation_id = c.id AND u.opened_at IS NULL AND ua.role = 'patient')
 		ORDER BY c.last_activity_at DESC, c.id DESC
 		LIMIT 21 OFFSET $2`
 )
@@ -558,52 +599,27 @@ type detailsRow struct {
 	inboxRow
 	Body         []byte `db:"body"`
 	Instructions []byte `db:"instructions"`
+	Opened       bool   `db:"opened"`
 }
 
 // Message loads one of the viewer's messages, without its text. Another's answers ErrNotFound.
 func (s *Store) Message(ctx context.Context, v Viewer, id int64) (*Message, error) {
-	m, _, err := s.message(ctx, v, id)
+	m, _, err := message(ctx, s.db, s, v, id)
 	return m, err
 }
 
-// MessageDetails loads one of the viewer's messages with its text and special instructions, and
-// records the read in the audit log. Another's message answers ErrNotFound.
-func (s *Store) MessageDetails(ctx context.Context, v Viewer, o Origin, id int64) (*Message, error) {
-	m, r, err := s.message(ctx, v, id)
-	if err != nil {
-		return nil, err
-	}
-	body, err := s.keys.Open(r.Body, messageAD("body", r.MessageID, r.ConversationID))
-	if err != nil {
-		return nil, fmt.Errorf("store: message %d body: %w", id, err)
-	}
-	instr, err := s.keys.Open(r.Instructions, messageAD("instructions", r.MessageID, r.ConversationID))
-	if err != nil {
-		return nil, fmt.Errorf("store: message %d instructions: %w", id, err)
-	}
-	m.Details = &Details{Body: string(body), RequestedStaffName: r.RequestedStaffName.String}
-	if err := decodeInstructions(instr, &m.Details.Instructions); err != nil {
-		return nil, fmt.Errorf("store: message %d instructions: %w", id, err)
-	}
-	if err := s.Record(ctx, Audit{ActorID: v.UserID, Action: "message_read", ObjectType: "message",
-		ObjectID: id, RequestID: o.RequestID, ClientIP: o.ClientIP}); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
-func (s *Store) message(ctx context.Context, v Viewer, id int64) (*Message, detailsRow, error) {
+func message(ctx context.Context, q sqlx.QueryerContext, s *Store, v Viewer, id int64) (*Message, detailsRow, error) {
 	var r detailsRow
 	if id <= 0 {
 		return nil, r, ErrNotFound
 	}
-	err := s.db.GetContext(ctx, &r, `
+	err := sqlx.GetContext(ctx, q, &r, `
 		SELECT c.id AS conversation_id, c.patient_id, p.full_name AS patient_name,
 		       p.initials AS patient_initials, c.archived_at, c.last_activity_at,
 		       m.id AS message_id, m.parent_id, m.author_id, a.role AS author_role,
 		       a.full_name AS author_name, a.initials AS author_initials,
 		       m.subject, m.acted_on, m.created_at, m.body, m.instructions,
-		       rs.full_name AS requested_staff_name
+		       rs.full_name AS requested_staff_name, m.opened_at IS NOT NULL AS opened
 		FROM messages m
 		JOIN conversations c ON c.id = m.conversation_id
 		JOIN users p ON p.id = c.patient_id
@@ -621,7 +637,9 @@ func (s *Store) message(ctx context.Context, v Viewer, id int64) (*Message, deta
 	if err != nil {
 		return nil, r, err
 	}
-	return list[0].Messages[0], r, nil
+	m := list[0].Messages[0]
+	m.Opened = r.Opened
+	return m, r, nil
 }
 
 // AwaitingCount counts the practice's open conversations in which the patient has the last word:

@@ -60,6 +60,7 @@ func (s *Store) KeepCounts(entries int) {
 type awaitingKey struct {
 	practiceID, patientScope int64
 	asOf                     int64
+	newCount                 bool // NewCount's, not AwaitingCount's
 }
 
 func (c *listCache) get(k conversationKey) (*Conversation, bool) {

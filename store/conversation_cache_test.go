@@ -22,8 +22,9 @@ func describe(c *store.Conversation) string {
 		c.ID, c.Revision, c.PatientID, c.PatientName, c.PatientInitials, archived, c.LastActivityAt.UTC(),
 		c.Instructions, c.RequestedStaffName)
 	walk(c.Messages, func(m *store.Message, depth int) {
-		fmt.Fprintf(&b, "%*s%d by %d %s %q %q: %q acted %v archived %v at %s\n", depth*2, "", m.ID, m.AuthorID,
-			m.AuthorRole, m.AuthorName, m.AuthorInitials, m.Subject, m.ActedOn, m.ThreadArchived, m.CreatedAt.UTC())
+		fmt.Fprintf(&b, "%*s%d by %d %s %q %q: %q acted %v archived %v at %s opened %v reads %v\n", depth*2, "", m.ID, m.AuthorID,
+			m.AuthorRole, m.AuthorName, m.AuthorInitials, m.Subject, m.ActedOn, m.ThreadArchived, m.CreatedAt.UTC(),
+			m.Opened, m.Reads)
 	})
 	return b.String()
 }

@@ -62,9 +62,9 @@ type lockedMessage struct {
 func messageFacts(ctx context.Context, tx *sqlx.Tx, id int64) (lockedMessage, error) {
 	var m lockedMessage
 	err := tx.QueryRowxContext(ctx, `
-		SELECT m.author_id, a.role, m.acted_on, m.subject
+		SELECT m.author_id, a.role, m.acted_on, m.opened_at IS NOT NULL, m.subject
 		FROM messages m JOIN users a ON a.id = m.author_id
-		WHERE m.id = $1`, id).Scan(&m.AuthorID, &m.AuthorRole, &m.ActedOn, &m.subject)
+		WHERE m.id = $1`, id).Scan(&m.AuthorID, &m.AuthorRole, &m.ActedOn, &m.Opened, &m.subject)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Cancelled while this transaction waited for the lock.
 		return m, ErrNotFound

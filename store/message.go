@@ -60,6 +60,8 @@ type Message struct {
 	CreatedAt      time.Time
 	ActedOn        bool
 	ThreadArchived bool
+	Opened         bool   // the side it is addressed to has opened it (store.Unread)
+	Reads          []Read // who of that side read it, first reader first (lists only: readConversations)
 	Replies        []*Message
 	Details        *Details // loaded only when the viewer opens the message
 }
@@ -73,7 +75,8 @@ type Details struct {
 
 // Facts are what Allowed needs to know of this message.
 func (m *Message) Facts() MessageFacts {
-	return MessageFacts{AuthorID: m.AuthorID, AuthorRole: m.AuthorRole, ActedOn: m.ActedOn, ThreadArchived: m.ThreadArchived}
+	return MessageFacts{AuthorID: m.AuthorID, AuthorRole: m.AuthorRole, ActedOn: m.ActedOn,
+		ThreadArchived: m.ThreadArchived, Opened: m.Opened}
 }
 
 // ValidationError lists what is wrong with a message, by form field, in words for the sender.

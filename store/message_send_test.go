@@ -273,15 +273,15 @@ func TestNoResponseNeeded(t *testing.T) {
 	if slices.Contains(conversationIDs(open), sent.ConversationID) {
 		t.Error("listed among open conversations")
 	}
+	if e := lastEvent(t, f.s); e.Kind != store.EventMessageSent || e.MessageID != sent.MessageID {
+		t.Errorf("event %+v", e)
+	}
 	m, err := f.s.MessageDetails(ctx, f.hNurse, origin, sent.MessageID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !m.Details.Instructions.NoResponseNeeded {
 		t.Error("instructions do not say no response needed")
-	}
-	if e := lastEvent(t, f.s); e.Kind != store.EventMessageSent || e.MessageID != sent.MessageID {
-		t.Errorf("event %+v", e)
 	}
 }
 

@@ -136,3 +136,42 @@ func TestMessageFacts(t *testing.T) {
 		t.Errorf("Facts() = %+v, want %+v", got, want)
 	}
 }
+
+// Mark as Unread and what is new belong to the side a message is addressed to: a patient's
+// message is the staff's (every one of them), the practice's is the patient's.
+func TestReadStateRules(t *testing.T) {
+	t.Parallel()
+	patient := store.Viewer{UserID: 101, PracticeID: 1, Role: store.RolePatient}
+	staff := store.Viewer{UserID: 201, PracticeID: 1, Role: store.RoleStaff}
+	byPatient := store.MessageFacts{AuthorID: 101, AuthorRole: store.RolePatient}
+	byColleague := store.MessageFacts{AuthorID: 202, AuthorRole: store.RoleStaff}
+	opened := func(m store.MessageFacts, archived bool) store.MessageFacts {
+		m.Opened, m.ThreadArchived = true, archived
+		return m
+	}
+	for _, tc := range []struct {
+		name                          string
+		v                             store.Viewer
+		m                             store.MessageFacts
+		addressed, unread, markUnread bool
+	}{
+		{"staff/patient's/new", staff, byPatient, true, true, false},
+		{"staff/patient's/opened", staff, opened(byPatient, false), true, false, true},
+		{"staff/patient's/opened/archived", staff, opened(byPatient, true), true, false, true},
+		{"staff/colleague's/new", staff, byColleague, false, false, false},
+		{"staff/colleague's/opened", staff, opened(byColleague, false), false, false, false},
+		{"patient/own/opened by staff", patient, opened(byPatient, false), false, false, false},
+		{"patient/practice's/new", patient, byColleague, true, true, false},
+		{"patient/practice's/opened", patient, opened(byColleague, false), true, false, true},
+	} {
+		if got := store.Addressed(tc.v, tc.m); got != tc.addressed {
+			t.Errorf("%s: Addressed %v, want %v", tc.name, got, tc.addressed)
+		}
+		if got := store.Unread(tc.v, tc.m); got != tc.unread {
+			t.Errorf("%s: Unread %v, want %v", tc.name, got, tc.unread)
+		}
+		if got := store.Allowed(tc.v, tc.m).MarkUnread; got != tc.markUnread {
+			t.Errorf("%s: MarkUnread %v, want %v", tc.name, got, tc.markUnread)
+		}
+	}
+}

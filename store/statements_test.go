@@ -32,10 +32,14 @@ func assembledPageSQL() map[listShape]string {
 				assembledListSQL(root, "c.practice_id = $1"+open+" AND r.requested_staff_id = $2", later, 3)
 			m[listShape{staff: true, archived: archived, assignment: Unassigned, later: later}] =
 				assembledListSQL(root, "c.practice_id = $1"+open+" AND r.requested_staff_id IS NULL", later, 2)
+			m[listShape{staff: true, archived: archived, assignment: NotOpened, later: later}] =
+				assembledListSQL("", "c.practice_id = $1"+open+" AND "+notOpened, later, 2)
 		}
 	}
 	return m
 }
+
+const notOpened = "EXISTS (SELECT 1 FROM messages u JOIN users ua ON ua.id = u.author_id WHERE u.conversation_id = c.id AND u.opened_at IS NULL AND ua.role = 'patient')"
 
 func assembledListSQL(join, where string, later bool, offsetParam int) string {
 	skip := ""

@@ -265,10 +265,25 @@ func (w *walker) swap(el *htmltest.Node, method, target string, form url.Values)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	if roots := frag.Elements(); len(roots) != 1 || roots[0].Attr["id"] != old.Attr["id"] {
+	// What the fragment swaps out of band (the heading's count of new messages) replaces the
+	// element of its id wherever it is, as htmx does, before the rest is swapped in.
+	var roots []*htmltest.Node
+	for _, e := range frag.Elements() {
+		if e.Attr["hx-swap-oob"] != "true" {
+			roots = append(roots, e)
+			continue
+		}
+		there := w.doc.ByID(e.Attr["id"])
+		if there == nil {
+			w.t.Fatalf("%s %s: the fragment swaps #%s out of band, which the page lacks", method, target, e.Attr["id"])
+		}
+		delete(e.Attr, "hx-swap-oob")
+		there.ReplaceWith(e)
+	}
+	if len(roots) != 1 || roots[0].Attr["id"] != old.Attr["id"] {
 		w.t.Fatalf("%s %s: fragment for #%s is not one element with that id:\n%s", method, target, old.Attr["id"], b)
 	}
-	old.ReplaceWith(frag.Elements()...)
+	old.ReplaceWith(roots...)
 	w.swaps++
 	push := resp.Header.Get("HX-Push-Url")
 	if push == "" && el.HX("hx-push-url") == "true" {

@@ -10,6 +10,10 @@ import (
 type statementCount struct {
 	total   int
 	queries []string // first line of each statement, with its number of calls
+	// The read marks' share: the statements that read what is new and who read what (the
+	// page's read state and its count of new messages, store/read_state.go), and their time.
+	reads   int
+	readsMs float64
 }
 
 // countRender asks PostgreSQL how many statements the web servers' role ran for one request:
@@ -30,11 +34,12 @@ func countRender(ctx context.Context, e *env, r request) (statementCount, error)
 		return statementCount{}, fmt.Errorf("request: %d %v", code, err)
 	}
 	var rows []struct {
-		Calls int    `db:"calls"`
-		Query string `db:"query"`
+		Calls int     `db:"calls"`
+		Query string  `db:"query"`
+		Ms    float64 `db:"ms"`
 	}
 	err := e.db.SelectContext(ctx, &rows, `
-		SELECT calls, query FROM pg_stat_statements
+		SELECT calls, query, total_exec_time AS ms FROM pg_stat_statements
 		WHERE userid = (SELECT oid FROM pg_roles WHERE rolname = $1)
 		  AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 		ORDER BY query`, e.webRole)
@@ -44,6 +49,10 @@ func countRender(ctx context.Context, e *env, r request) (statementCount, error)
 	var c statementCount
 	for _, row := range rows {
 		c.total += row.Calls
+		if strings.Contains(row.Query, "opened_at") {
+			c.reads += row.Calls
+			c.readsMs += row.Ms
+		}
 		q := strings.Join(strings.Fields(row.Query), " ")
 		if len(q) > 70 {
 			q = q[:70] + "…"

@@ -272,7 +272,7 @@ func (r *report) print(w io.Writer) {
 
 		fmt.Fprintf(w, "\n2. Statements per render, counted by PostgreSQL (pg_stat_statements, the web servers' own role)\n\n")
 		t = &table{}
-		t.add("render", "conversations", "statements, page kept", "nothing kept")
+		t.add("render", "conversations", "statements, page kept", "nothing kept", "of them read marks, nothing kept")
 		counts := map[string]*[2][]int{} // by render: the kept counts, then the fresh ones
 		for _, c := range p.counts {
 			if counts[c.what] == nil {
@@ -285,7 +285,11 @@ func (r *report) print(w io.Writer) {
 				counts[c.what][series] = append(counts[c.what][series], n.total)
 				return fmt.Sprint(n.total)
 			}
-			t.add(c.what, fmt.Sprint(c.conversations), cell(c.count, c.err, 0), cell(c.fresh, c.freshErr, 1))
+			marks := "n/a"
+			if c.freshErr == nil {
+				marks = fmt.Sprintf("%d, %.2f ms", c.fresh.reads, c.fresh.readsMs)
+			}
+			t.add(c.what, fmt.Sprint(c.conversations), cell(c.count, c.err, 0), cell(c.fresh, c.freshErr, 1), marks)
 		}
 		t.print(w, "  ")
 		for _, c := range p.counts {
