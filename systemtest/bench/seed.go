@@ -398,6 +398,13 @@ func seed(ctx context.Context, st *store.Store, e *env) (*dataset, error) {
 		WHERE m.conversation_id = c.id`); err != nil {
 		return nil, fmt.Errorf("backdate conversations: %w", err)
 	}
+	// A history that long has been read: what is more than a week old was opened an hour after
+	// it came, so the new-message counts and marks look for the few recent ones, as they would.
+	if _, err := e.db.ExecContext(ctx, `
+		UPDATE messages SET opened_at = created_at + interval '1 hour'
+		WHERE created_at < now() - interval '7 days'`); err != nil {
+		return nil, fmt.Errorf("open old messages: %w", err)
+	}
 	if _, err := e.db.ExecContext(ctx, `VACUUM ANALYZE`); err != nil {
 		return nil, fmt.Errorf("analyze: %w", err)
 	}
