@@ -8,6 +8,7 @@ import (
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // A person who chose the hourly digest for a kind of message gets no e-mail of its own for each:
@@ -27,8 +28,8 @@ func (DigestSweepArgs) Kind() string { return "notify_digest_sweep" }
 // its arguments while it waits or runs, so a sweep that finds the same person again (another
 // hour, another instance) adds nothing until this one is done.
 type DigestArgs struct {
-	UserID int64            `json:"user_id"`
-	About  NotificationKind `json:"about"`
+	UserID int64            `json:"user_id" db:"user_id"`
+	About  NotificationKind `json:"about" db:"about"`
 }
 
 // Kind names the job in River's table.
@@ -41,6 +42,12 @@ type Digest struct {
 	// IDs are the notifications the e-mail tells of, to mark sent (or failed) together.
 	IDs []int64
 }
+
+// digestUnique makes a digest job unique by person and kind while it waits, runs or retries,
+// but not once it is done (River's default keeps completed jobs unique too, for a day), so next
+// hour's digest can go.
+var digestUnique = river.UniqueOpts{ByArgs: true, ByState: []rivertype.JobState{rivertype.JobStateAvailable,
+	rivertype.JobStatePending, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled}}
 
 // digestLockSpace is the advisory-lock key space of digests: one lock per person and kind, so two
 // workers never both send one person's digest.
@@ -72,7 +79,7 @@ func (s *Store) EnqueueDigests(ctx context.Context) (int, error) {
 	}
 	params := make([]river.InsertManyParams, len(due))
 	for i, d := range due {
-		params[i] = river.InsertManyParams{Args: d, InsertOpts: &river.InsertOpts{UniqueOpts: river.UniqueOpts{ByArgs: true}}}
+		params[i] = river.InsertManyParams{Args: d, InsertOpts: &river.InsertOpts{UniqueOpts: digestUnique}}
 	}
 	if _, err := q.InsertManyTx(ctx, tx.Tx, params); err != nil {
 		return 0, fmt.Errorf("store: enqueue digests: %w", err)
