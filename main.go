@@ -426,7 +426,7 @@ func dev() error {
 	}
 	printSignIns(signIns, "http://localhost:"+port)
 	if mailWeb != "" {
-		fmt.Printf("E-mail the app sends (notifications arrive %s after a message) is caught at %s\n\n",
+		fmt.Printf("E-mail the app sends (a patient's %s after a message, staff's at once) is caught at %s\n\n",
 			cmp.Or(os.Getenv("NOTIFY_DELAY"), "2m"), mailWeb)
 	}
 	return serve()
