@@ -114,10 +114,10 @@ func NewQueue(st *store.Store, m Mailer, c Config) (*store.Queue, error) {
 		c.DigestEvery = DefaultDigestEvery
 	}
 	workers := river.NewWorkers()
-	if err := river.AddWorkerSafely(workers, &Worker{st: st, mail: m, c: c}); err != nil {
+	if err := river.AddWorkerSafely(workers, &Worker{sender: sender{st: st, mail: m, c: c}}); err != nil {
 		return nil, err
 	}
-	if err := river.AddWorkerSafely(workers, &DigestWorker{st: st, mail: m, c: c}); err != nil {
+	if err := river.AddWorkerSafely(workers, &DigestWorker{sender: sender{st: st, mail: m, c: c}}); err != nil {
 		return nil, err
 	}
 	if err := river.AddWorkerSafely(workers, &SweepWorker{st: st}); err != nil {
@@ -143,6 +143,11 @@ func NewQueue(st *store.Store, m Mailer, c Config) (*store.Queue, error) {
 // limit, or nothing: read, covered, gone), sends, and records the outcome.
 type Worker struct {
 	river.WorkerDefaults[store.NotifyArgs]
+	sender
+}
+
+// sender is what both kinds of e-mail job send with.
+type sender struct {
 	st   *store.Store
 	mail Mailer
 	c    Config
@@ -167,22 +172,32 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[store.NotifyArgs]) err
 	case !d.WaitUntil.IsZero():
 		return river.JobSnooze(time.Until(d.WaitUntil) + time.Second)
 	}
-	err = w.mail.Send(ctx, m)
+	return deliver(ctx, w.mail, m, job,
+		func(reason string) error { return w.st.MarkNotificationFailed(ctx, id, reason) },
+		func(complete func(*sql.Tx) error) error { return w.st.MarkNotificationSent(ctx, id, complete) })
+}
+
+// deliver sends m for job and records the outcome: a refusal for good fails it and cancels the
+// job (no retry can help), a failure on the job's last try fails it, any other failure goes back
+// to River to retry, and success marks it sent in the transaction that completes the job.
+func deliver[T river.JobArgs](ctx context.Context, mailer Mailer, m mail.Message, job *river.Job[T],
+	failed func(reason string) error, sent func(complete func(*sql.Tx) error) error) error {
+	err := mailer.Send(ctx, m)
 	if reason, ok := mail.Permanent(err); ok {
-		if err := w.st.MarkNotificationFailed(ctx, id, reason); err != nil {
+		if err := failed(reason); err != nil {
 			return err
 		}
 		return river.JobCancel(err)
 	}
 	if err != nil {
 		if job.Attempt >= job.MaxAttempts {
-			if err := w.st.MarkNotificationFailed(ctx, id, "mail server did not accept it"); err != nil {
+			if err := failed("mail server did not accept it"); err != nil {
 				return err
 			}
 		}
 		return err
 	}
-	return w.st.MarkNotificationSent(ctx, id, func(tx *sql.Tx) error {
+	return sent(func(tx *sql.Tx) error {
 		_, err := river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx, job)
 		return err
 	})
@@ -225,9 +240,7 @@ func (w *SweepWorker) Work(ctx context.Context, _ *river.Job[store.DigestSweepAr
 // of is still unopened, and marks what it told of sent with the job's completion, as Worker does.
 type DigestWorker struct {
 	river.WorkerDefaults[store.DigestArgs]
-	st   *store.Store
-	mail Mailer
-	c    Config
+	sender
 }
 
 // Work sends the digest, once.
@@ -243,25 +256,9 @@ func (w *DigestWorker) Work(ctx context.Context, job *river.Job[store.DigestArgs
 	if err != nil || !d.Send {
 		return err
 	}
-	err = w.mail.Send(ctx, m)
-	if reason, ok := mail.Permanent(err); ok {
-		if err := w.st.MarkDigestFailed(ctx, d.IDs, reason); err != nil {
-			return err
-		}
-		return river.JobCancel(err)
-	}
-	if err != nil {
-		if job.Attempt >= job.MaxAttempts {
-			if err := w.st.MarkDigestFailed(ctx, d.IDs, "mail server did not accept it"); err != nil {
-				return err
-			}
-		}
-		return err
-	}
-	return w.st.MarkDigestSent(ctx, d.IDs, func(tx *sql.Tx) error {
-		_, err := river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx, job)
-		return err
-	})
+	return deliver(ctx, w.mail, m, job,
+		func(reason string) error { return w.st.MarkDigestFailed(ctx, d.IDs, reason) },
+		func(complete func(*sql.Tx) error) error { return w.st.MarkDigestSent(ctx, d.IDs, complete) })
 }
 
 // NextRetry is Worker's.

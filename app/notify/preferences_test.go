@@ -64,6 +64,15 @@ func (r *rig) user(t *testing.T, email string) store.User {
 	return u
 }
 
+// staff are the practice's physician, and its nurse, who chose the digest of what waits for the
+// practice.
+func (r *rig) staff(t *testing.T) (doctor, nurse store.User) {
+	t.Helper()
+	doctor, nurse = r.user(t, "physician@riverside.example"), r.user(t, "nurse@riverside.example")
+	r.prefer(t, nurse, store.KindWaiting, store.DeliveryDigest)
+	return doctor, nurse
+}
+
 func (r *rig) prefer(t *testing.T, u store.User, kind store.NotificationKind, d store.Delivery) {
 	t.Helper()
 	if err := r.st.SetNotificationPreference(t.Context(), u.Viewer(), store.Origin{RequestID: "test"}, kind, d); err != nil {
@@ -288,10 +297,8 @@ func TestPatientPreferences(t *testing.T) {
 func TestStaffRequestedAndWaiting(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, localmail.Options{}, 0)
-	doctor := r.user(t, "physician@riverside.example")
-	nurse := r.user(t, "nurse@riverside.example")
+	doctor, nurse := r.staff(t)
 	desk := r.user(t, "front.desk@riverside.example")
-	r.prefer(t, nurse, store.KindWaiting, store.DeliveryDigest)
 	// The practice's automatic account (made by its first automatic reply), set to hear of
 	// everything at once, as no real account of it could be: it still gets nothing.
 	if _, err := r.st.DB().ExecContext(t.Context(), `
@@ -352,9 +359,7 @@ func TestStaffRequestedAndWaiting(t *testing.T) {
 func TestNothingSentTwiceAcrossTwoWorkers(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, localmail.Options{}, 0)
-	doctor := r.user(t, "physician@riverside.example")
-	nurse := r.user(t, "nurse@riverside.example")
-	r.prefer(t, nurse, store.KindWaiting, store.DeliveryDigest)
+	doctor, nurse := r.staff(t)
 	r.prefer(t, r.maria, store.KindPracticeMessage, store.DeliveryDigest)
 	const n = 4
 	for range n {
