@@ -251,9 +251,9 @@ func (s *Store) MarkNotificationFailed(ctx context.Context, id int64, reason str
 	return nil
 }
 
-// NotificationProblem is why the recipient of message id could not be e-mailed about it ("" when
+// NotificationProblem is why the patient of message id could not be e-mailed about it ("" when
 // nothing failed), for staff of the message's practice; a patient, or staff of another practice,
-// gets "".
+// gets "". A colleague's failed e-mail about a patient's message is not the patient's problem.
 func (s *Store) NotificationProblem(ctx context.Context, v Viewer, messageID int64) (string, error) {
 	if v.Role != RoleStaff {
 		return "", nil
@@ -261,7 +261,7 @@ func (s *Store) NotificationProblem(ctx context.Context, v Viewer, messageID int
 	var reason string
 	err := s.db.GetContext(ctx, &reason, `
 		SELECT n.reason FROM notifications n JOIN conversations c ON c.id = n.conversation_id
-		WHERE n.message_id = $1 AND c.practice_id = $2 AND n.state = 'failed'
+		WHERE n.message_id = $1 AND c.practice_id = $2 AND n.state = 'failed' AND n.recipient_id = c.patient_id
 		ORDER BY n.id DESC LIMIT 1`, messageID, v.PracticeID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil

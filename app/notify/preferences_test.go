@@ -406,3 +406,17 @@ func TestDigestIsPeriodic(t *testing.T) {
 		t.Errorf("%d e-mails after more sweeps, want the one digest", n)
 	}
 }
+
+// A staff member's address refused for good fails their notification, and is not shown as the
+// patient's problem on the patient's message.
+func TestStaffAddressRefusedIsNotThePatients(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, localmail.Options{AllowedRecipients: `^maria\.`}, 0)
+	doctor := r.user(t, "physician@riverside.example")
+	sent := r.patientWrites(t, r.maria, doctor.ID, "Blood test")
+	r.work(t)
+	r.waitState(t, sent.MessageID, doctor.ID, "failed address rejected")
+	if p, err := r.st.NotificationProblem(t.Context(), doctor.Viewer(), sent.MessageID); err != nil || p != "" {
+		t.Errorf("the patient's message shows %q (%v), want nothing", p, err)
+	}
+}
