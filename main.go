@@ -201,15 +201,16 @@ func worker() error {
 	return err
 }
 
-// jobQueue is the River client that works this process's share of the jobs, sending e-mail
-// through cfg.Mail with links to the app's canonical address.
+// jobQueue is the River client that works this process's share of the jobs (web and worker
+// alike), sending e-mail through cfg.Mail with links to the app's canonical address, each with
+// its one-click unsubscribe.
 func jobQueue(st *store.Store, cfg app.Config, log *slog.Logger) (*store.Queue, error) {
 	appURL := cfg.AppURL
 	if appURL == "" { // only outside production, which requires APP_URL
 		appURL = "http://localhost:" + strconv.Itoa(cfg.Port)
 	}
 	return notify.NewQueue(st, mail.NewSender(*cfg.Mail), notify.Config{AppURL: appURL,
-		RescueAfter: cfg.JobRescueAfter, Log: log})
+		RescueAfter: cfg.JobRescueAfter, Log: log, Decorate: notify.Unsubscribe(st, appURL)})
 }
 
 // checkRedis says in the start-up log whether Redis answers, and if not why: the app serves on
@@ -425,7 +426,7 @@ func dev() error {
 	}
 	printSignIns(signIns, "http://localhost:"+port)
 	if mailWeb != "" {
-		fmt.Printf("E-mail the app sends (notifications arrive %s after a message) is caught at %s\n\n",
+		fmt.Printf("E-mail the app sends (a patient's %s after a message, staff's at once) is caught at %s\n\n",
 			cmp.Or(os.Getenv("NOTIFY_DELAY"), "2m"), mailWeb)
 	}
 	return serve()

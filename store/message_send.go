@@ -80,7 +80,8 @@ func (n NewReply) Validate() error {
 // the conversation as it is sent. Where the practice charges for message time, a patient's message
 // needs their consent to the fee, which is sealed into its instructions with the fee agreed.
 // A patient over their SendLimits gets a *SendLimited and nothing is written. A message from
-// staff enqueues its patient's e-mail notification in the same transaction (notification.go).
+// staff enqueues its patient's e-mail notification in the same transaction, and a patient's
+// those of the staff who hear of it (notification.go).
 func (s *Store) StartConversation(ctx context.Context, v Viewer, o Origin, n NewConversation) (Sent, error) {
 	problems := problemsOf(n.Validate(v.Role))
 	tx, err := s.db.BeginTxx(ctx, nil)
@@ -145,6 +146,9 @@ func (s *Store) StartConversation(ctx context.Context, v Viewer, o Origin, n New
 		return Sent{}, fmt.Errorf("store: start conversation: %w", err)
 	}
 	if err := s.notifyPatient(ctx, tx.Tx, v, sent, patientID); err != nil {
+		return Sent{}, err
+	}
+	if err := s.notifyStaff(ctx, tx, v, sent); err != nil {
 		return Sent{}, err
 	}
 	if err := writeAudit(ctx, tx, Audit{ActorID: v.UserID, Action: "conversation_started",
@@ -231,6 +235,9 @@ func (s *Store) SendReply(ctx context.Context, v Viewer, o Origin, n NewReply) (
 		return Sent{}, fmt.Errorf("store: reply to message %d: %w", n.ParentID, err)
 	}
 	if err := s.notifyPatient(ctx, tx.Tx, v, sent, conv.patientID); err != nil {
+		return Sent{}, err
+	}
+	if err := s.notifyStaff(ctx, tx, v, sent); err != nil {
 		return Sent{}, err
 	}
 	action := "reply_sent"

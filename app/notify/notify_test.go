@@ -53,14 +53,20 @@ func newRig(t *testing.T, opts localmail.Options, delay time.Duration) *rig {
 	return r
 }
 
-func (r *rig) work(t *testing.T) {
+// work starts a worker as main.go builds one (every e-mail with its unsubscribe), with digests
+// every digestEvery (an hour when not given).
+func (r *rig) work(t *testing.T, digestEvery ...time.Duration) {
 	t.Helper()
 	cfg, err := mail.ParseConfig(r.mail.SMTPURL, "messages@example.test")
 	if err != nil {
 		t.Fatal(err)
 	}
-	q, err := notify.NewQueue(r.st, mail.NewSender(cfg), notify.Config{AppURL: appURL,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	c := notify.Config{AppURL: appURL, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Decorate: notify.Unsubscribe(r.st, appURL)}
+	if len(digestEvery) > 0 {
+		c.DigestEvery = digestEvery[0]
+	}
+	q, err := notify.NewQueue(r.st, mail.NewSender(cfg), c)
 	if err != nil {
 		t.Fatal(err)
 	}

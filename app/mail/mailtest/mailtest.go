@@ -18,10 +18,15 @@ import (
 
 // The only words a notification may say. These are copies, not app/notify's constants, so that
 // a change there fails here.
-const (
-	subject = "You have a new secure message"
-	lead    = "You have a new secure message. Sign in to read it:"
-)
+var leads = map[string]string{
+	"You have a new secure message": "You have a new secure message. Sign in to read it:",
+	// The hourly digest's.
+	"You have new secure messages": "You have new secure messages. Sign in to read them:",
+}
+
+// stopLead begins the one line after the link that a notification may have: its unsubscribe
+// address.
+const stopLead = "Stop these e-mails: "
 
 // Mail is one e-mail the catcher holds.
 type Mail struct {
@@ -109,8 +114,9 @@ func Summary(mails []Mail) string {
 }
 
 // Check fails the test for every e-mail in the catcher at webURL that says anything but the
-// fixed notification: the subject, then the lead line and a link into appURL (an unsubscribe
-// line into appURL may follow), as plain text; no display names on From or To; no header that
+// fixed notification: one of the fixed subjects (one message's, or the digest's), then its lead
+// line and a link into appURL (one "Stop these e-mails: " line into appURL's /unsubscribe/ may
+// follow), as plain text; no display names on From or To; no header that
 // is not mail plumbing. forbidden are words no e-mail may contain anywhere (names, subjects and
 // text of the messages the test sent, practice names), checked in every header (but for the
 // recipient's own address) and the body as a backstop. It returns how many e-mails it checked.
@@ -135,8 +141,9 @@ var allowedHeaders = map[string]bool{
 // Problems is what is wrong with m under Check's rule.
 func Problems(m Mail, appURL string, forbidden ...string) []string {
 	var out []string
-	if m.Subject != subject {
-		out = append(out, fmt.Sprintf("subject %q, want %q", m.Subject, subject))
+	lead, ok := leads[m.Subject]
+	if !ok {
+		out = append(out, fmt.Sprintf("subject %q is not one of the fixed subjects", m.Subject))
 	}
 	if m.HTML != "" {
 		out = append(out, "has an HTML part")
@@ -153,8 +160,9 @@ func Problems(m Mail, appURL string, forbidden ...string) []string {
 	if len(lines) < 2 || lines[0] != lead || !isLink(lines[1], appURL) {
 		out = append(out, fmt.Sprintf("body %q, want %q then a link into %s", m.Text, lead, appURL))
 	}
-	for _, l := range lines[min(2, len(lines)):] {
-		if _, rest, ok := strings.Cut(l, ": "); !ok || !isLink(rest, appURL) || !strings.Contains(rest, "/unsubscribe") {
+	for i, l := range lines[min(2, len(lines)):] {
+		if rest, ok := strings.CutPrefix(l, stopLead); i > 0 || !ok || !isLink(rest, appURL) ||
+			!strings.HasPrefix(rest, appURL+"/unsubscribe/") {
 			out = append(out, fmt.Sprintf("body line %q is not the fixed text", l))
 		}
 	}

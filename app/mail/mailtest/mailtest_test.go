@@ -8,7 +8,14 @@ import (
 // The rule fails on each way an e-mail could leak: a test of it that could not fail would let
 // every other suite's e-mails through.
 func TestProblems(t *testing.T) {
-	const app = "https://messages.example.test"
+	const (
+		app           = "https://messages.example.test"
+		subject       = "You have a new secure message"
+		lead          = "You have a new secure message. Sign in to read it:"
+		digestSubject = "You have new secure messages"
+		digestLead    = "You have new secure messages. Sign in to read them:"
+		stop          = "Stop these e-mails: " + app + "/unsubscribe/abc\n"
+	)
 	good := Mail{To: []string{"maria.lopez@riverside.example"}, Subject: subject,
 		Text:    lead + "\n" + app + "/inbox\n",
 		Headers: map[string][]string{"To": {"<maria.lopez@riverside.example>"}, "Subject": {subject}}}
@@ -18,7 +25,13 @@ func TestProblems(t *testing.T) {
 		want   string // in the problems; "" for none
 	}{
 		{"the fixed e-mail", func(*Mail) {}, ""},
-		{"with an unsubscribe line", func(m *Mail) { m.Text += "Unsubscribe: " + app + "/unsubscribe/abc\n" }, ""},
+		{"with its unsubscribe line", func(m *Mail) { m.Text += stop }, ""},
+		{"the digest", func(m *Mail) { m.Subject, m.Text = digestSubject, digestLead+"\n"+app+"/inbox\n"+stop }, ""},
+		{"the digest's subject, one message's line", func(m *Mail) { m.Subject = digestSubject }, "want"},
+		{"a count in the subject", func(m *Mail) { m.Subject = "You have 3 new secure messages" }, "subject"},
+		{"two unsubscribe lines", func(m *Mail) { m.Text += stop + stop }, "not the fixed text"},
+		{"other words before the unsubscribe link", func(m *Mail) { m.Text += "Rash: " + app + "/unsubscribe/abc\n" }, "not the fixed text"},
+		{"a stop line to another page", func(m *Mail) { m.Text += "Stop these e-mails: " + app + "/inbox\n" }, "not the fixed text"},
 		{"a message subject", func(m *Mail) { m.Subject = "Blood test results" }, "subject"},
 		{"message text", func(m *Mail) { m.Text += "Your results are normal\n" }, "not the fixed text"},
 		{"a link elsewhere", func(m *Mail) { m.Text = lead + "\nhttps://evil.example/inbox\n" }, "want"},
