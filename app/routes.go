@@ -55,6 +55,8 @@ func (a *App) routes(f *fiber.App) {
 	f.Post("/signin", checksPassword(a.signin)...)
 	f.Post("/account/totp/enable", checksPassword(a.requireUser, a.totpEnable)...)
 	f.Post("/account/totp/disable", checksPassword(a.requireUser, a.totpDisable)...)
+	f.Post("/account/password", checksPassword(a.requireUser, a.passwordChange)...)
+	f.Post("/password/reset/:token", checksPassword(a.resetPassword)...)
 
 	// Pages and fragments, and every request no route above answered: each waits for one of
 	// the request slots (admit, before compressing and the session: both are part of the work it
@@ -68,9 +70,19 @@ func (a *App) routes(f *fiber.App) {
 	pages.Post("/signin/code", a.requireSecondFactor, a.signinCode)
 	pages.Post("/signout", a.signout)
 
+	// A forgotten password: the request for a link, and the form the link opens (POST above).
+	pages.Get("/password/forgot", a.forgotShow)
+	pages.Post("/password/forgot", a.forgotSend)
+	pages.Get("/password/reset/:token", a.resetShow)
+
 	// Account security: the optional second factor.
 	pages.Get("/account/security", a.requireUser, a.securityShow)
 	pages.Post("/account/totp", a.requireUser, a.totpBegin)
+
+	// One's own account: the password (POST above) and the sessions signed in.
+	pages.Get("/account/password", a.requireUser, a.passwordShow)
+	pages.Get("/account/sessions", a.requireUser, a.sessionsShow)
+	pages.Post("/account/sessions/end_others", a.requireUser, a.sessionsEndOthers)
 
 	// The inbox.
 	pages.Get("/inbox", a.requireUser, a.inboxShow)
@@ -93,4 +105,13 @@ func (a *App) routes(f *fiber.App) {
 	pages.Post("/practice/settings/notice", a.requireUser, a.requireAdministrator, a.settingsNotice)
 	pages.Post("/practice/settings/hours", a.requireUser, a.requireAdministrator, a.settingsHours)
 	pages.Post("/practice/settings/auto_reply", a.requireUser, a.requireAdministrator, a.settingsAutoReply)
+
+	// The practice's people: its administrators only, and only their own practice's.
+	pages.Get("/practice/people", a.requireUser, a.requireAdministrator, a.peopleShow)
+	pages.Get("/practice/people/:id", a.requireUser, a.requireAdministrator, a.personShow)
+	pages.Post("/practice/people/:id/name", a.requireUser, a.requireAdministrator, a.personRename)
+	pages.Post("/practice/people/:id/role", a.requireUser, a.requireAdministrator, a.personSetRole)
+	pages.Post("/practice/people/:id/deactivate", a.requireUser, a.requireAdministrator, a.personDeactivate)
+	pages.Post("/practice/people/:id/reactivate", a.requireUser, a.requireAdministrator, a.personReactivate)
+	pages.Post("/practice/people/:id/second_factor", a.requireUser, a.requireAdministrator, a.personResetSecondFactor)
 }

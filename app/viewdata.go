@@ -22,12 +22,22 @@ type ViewData struct {
 	Error    *ErrorView
 	Security *SecurityView
 	Settings *SettingsView
+	People   *PeopleView
+	Person   *PersonView
+	Password *PasswordView
+	Sessions *SessionsView
+	Reset    *ResetView
 }
 
 // PracticeSettingsLink reports whether the header links to the practice's settings: the rule
 // (store.PracticeAllowed) decides, as it does for the routes.
 func (vd *ViewData) PracticeSettingsLink() bool {
 	return vd.User != nil && store.PracticeAllowed(*vd.User, vd.User.PracticeID).ChangeSettings
+}
+
+// PeopleLink reports whether the header links to the practice's people, as PracticeSettingsLink.
+func (vd *ViewData) PeopleLink() bool {
+	return vd.User != nil && store.PracticeAllowed(*vd.User, vd.User.PracticeID).ManagePeople
 }
 
 // SecurityView is the two-step sign-in settings, or the code prompt at sign-in.
@@ -50,6 +60,7 @@ type Notice struct {
 type SignInView struct {
 	Email    string
 	Problems Problems           // about the attempt as a whole: which of the two was wrong is not said
+	Done     string             // a password just reset
 	Demo     []store.DemoSignIn // listed only when the demo practice is loaded locally
 }
 
