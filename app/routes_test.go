@@ -70,6 +70,7 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 	m := e.mariasInbox(t)
 	patient := e.signIn(t, maria)
 	staff := e.signIn(t, physician)
+	admin := e.signIn(t, riversideAdmin)
 	page := patient.get(t, "/inbox")
 	asset := wantPage(t, page).First(htmltest.Tag("link")).Attr["href"]
 	before := e.counts(t)
@@ -101,6 +102,10 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 			return http.StatusOK, ""
 		case "/signin/code":
 			return http.StatusSeeOther, "/signin" // only a sign-in waiting for its code has one to give
+		case "/password/forgot":
+			return http.StatusOK, "" // signed in or not
+		case "/password/reset/:token":
+			return http.StatusGone, "" // no link of these is a real one (TestPasswordResetPages)
 		}
 		switch {
 		case !signedIn && htmx:
@@ -111,8 +116,10 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 			return http.StatusConflict, "" // only her own message that nobody acted on
 		case route == "/messages/:id/reply" && msg == m.rash.ID:
 			return http.StatusConflict, "" // an archived thread takes no reply
-		case route == "/practice/settings":
-			return http.StatusForbidden, "" // administrators only (TestSettingsForbidden)
+		case who == "administrator" && (route == "/practice/settings" || strings.HasPrefix(route, "/practice/people")):
+			return http.StatusOK, ""
+		case route == "/practice/settings", strings.HasPrefix(route, "/practice/people"):
+			return http.StatusForbidden, "" // administrators only (TestSettingsForbidden, TestPeopleForbidden)
 		}
 		return http.StatusOK, ""
 	}
@@ -125,6 +132,12 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 		switch {
 		case route == "/static/+":
 			paths = []target{{asset, 0}}
+		case strings.Contains(route, ":token"):
+			// A made-up token, and a message's id where a token goes.
+			paths = []target{{strings.ReplaceAll(route, ":token", "made-up-token"), 0},
+				{strings.ReplaceAll(route, ":token", e.mid(m.lab.ID)), 0}}
+		case strings.HasPrefix(route, "/practice/people/:id"):
+			paths = []target{{strings.ReplaceAll(route, ":id", e.uid(e.user(t, maria).ID)), 0}}
 		case strings.Contains(route, ":id"):
 			// Every kind of message: cancellable, answered, the care team's, archived.
 			for _, msg := range []int64{m.lab.ID, m.refill.ID, m.refillDr.ID, m.rash.ID} {
@@ -138,7 +151,7 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 			for _, who := range []struct {
 				name string
 				c    *client
-			}{{"patient", patient}, {"staff", staff}, {"signed out", e.anon()}} {
+			}{{"patient", patient}, {"staff", staff}, {"administrator", admin}, {"signed out", e.anon()}} {
 				for _, htmx := range []bool{false, true} {
 					r := who.c.variant(htmx).get(t, path)
 					if status, location := answer(route, who.name, htmx, p.msg); r.Status != status || r.Header.Get("Location") != location {
