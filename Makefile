@@ -9,14 +9,21 @@ GO ?= go
 # there). Override with `make GOTOOLCHAIN=... test` to try another.
 export GOTOOLCHAIN := go1.26.10
 
-.PHONY: run test vet vulncheck browser-tools screenshots bench
-run: deps
+.PHONY: run test vet vulncheck browser-tools screenshots bench mailpit
+run: deps mailpit
 	$(GO) run . dev
+
+# Mailpit, the mail catcher make run and the tests send to (app/mail/localmail), built through the
+# Go module proxy into .data/bin, kept out of go.mod: a tool we run, not code we link.
+MAILPIT_VERSION := v1.33.1
+mailpit: .data/bin/mailpit
+.data/bin/mailpit:
+	GOBIN=$(CURDIR)/.data/bin $(GO) install github.com/axllent/mailpit@$(MAILPIT_VERSION)
 
 # The whole-system tests (systemtest/: the browser suite among them) run on their own, from their
 # folder: in that mode go test shows what the test binary prints, so the browser suite's summary
 # ("browser flows: N run, ...") appears without -v.
-test: deps vet vulncheck browser-tools
+test: deps vet vulncheck browser-tools mailpit
 	$(GO) test -count=1 -race -timeout 20m $$($(GO) list ./... | grep -v '/systemtest$$')
 	cd systemtest && $(GO) test -count=1 -race -timeout 20m
 

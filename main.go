@@ -1,17 +1,21 @@
 // Command securemessages is the secure message center of a medical practice's patient portal.
 //
-//	securemessages            serve the web app (also: securemessages serve)
+//	securemessages            serve the web app (also: securemessages serve); it also works
+//	                          background jobs (e-mail) unless WORKERS=off
+//	securemessages worker     work background jobs only (the Procfile's worker line)
 //	securemessages migrate    bring the database schema up to date (the Procfile's release step)
 //	securemessages demo       load the demo practices into an empty database
 //	securemessages reencrypt  move messages sealed with older keys onto the primary key (resumable)
 //	securemessages audit-verify  check the audit log's hash chain; name the first broken link
-//	securemessages dev        for a laptop: start private PostgreSQL and Redis under .data when
-//	                          DATABASE_URL / REDIS_URL are unset, migrate, load the demo, serve
+//	securemessages dev        for a laptop: start private PostgreSQL, Redis and Mailpit under .data
+//	                          when DATABASE_URL / REDIS_URL / SMTP_URL are unset, migrate, load
+//	                          the demo, serve
 //
 // Configuration comes from the environment only; see README.md.
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -35,6 +39,9 @@ import (
 	"github.com/lib/pq"
 
 	"securemessages/app"
+	"securemessages/app/mail"
+	"securemessages/app/mail/localmail"
+	"securemessages/app/notify"
 	"securemessages/realtime"
 	"securemessages/realtime/localredis"
 	"securemessages/store"
@@ -50,6 +57,8 @@ func main() {
 	switch cmd {
 	case "serve":
 		err = serve()
+	case "worker":
+		err = worker()
 	case "migrate":
 		err = migrate()
 	case "demo":
@@ -61,7 +70,7 @@ func main() {
 	case "audit-verify":
 		err = auditVerify()
 	default:
-		err = fmt.Errorf("unknown command %q: want serve, migrate, demo, dev, reencrypt or audit-verify", cmd)
+		err = fmt.Errorf("unknown command %q: want serve, worker, migrate, demo, dev, reencrypt or audit-verify", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "securemessages:", err)
@@ -99,6 +108,23 @@ func serve() error {
 	defer st.Close()
 	st.KeepConversations(cfg.Cache(app.CacheLists))
 	st.KeepCounts(cfg.Cache(app.CacheCounts))
+	st.NotifyAfter(cfg.NotifyDelay)
+	jobsDone := make(chan error, 1)
+	switch {
+	case !cfg.Workers:
+		jobsDone <- nil
+		log.Info("jobs: left to worker processes (WORKERS=off)")
+	case cfg.Mail == nil:
+		jobsDone <- nil
+		log.Warn("jobs: SMTP_URL is not set, so e-mail notifications wait in the queue until a process with a mail server works them")
+	default:
+		q, err := jobQueue(st, cfg, log)
+		if err != nil {
+			return err
+		}
+		go func() { jobsDone <- notify.Run(ctx, q, 10*time.Second) }()
+		log.Info("jobs: working them in this process")
+	}
 	var hub *realtime.Hub
 	if cfg.RedisURL != "" {
 		client, err := realtime.Connect(cfg.RedisURL, cfg.RedisTLS)
@@ -140,7 +166,50 @@ func serve() error {
 	if !hub.Drain(drain) {
 		log.Warn("shutdown: live streams still open", "streams", hub.Len())
 	}
+	if err := <-jobsDone; err != nil {
+		log.Warn("shutdown: jobs", "error", err.Error())
+	}
 	return nil
+}
+
+// worker works background jobs (e-mail notifications) until SIGTERM: the Procfile's worker line,
+// for when the web processes run with WORKERS=off or should not carry the sending.
+func worker() error {
+	cfg, err := app.ConfigFromOS()
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Production)
+	if cfg.Mail == nil {
+		return errors.New("SMTP_URL is not set: a worker needs a mail server to send through")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	st, err := store.Open(ctx, cfg.DatabaseURL, cfg.Keys)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	st.NotifyAfter(cfg.NotifyDelay)
+	q, err := jobQueue(st, cfg, log)
+	if err != nil {
+		return err
+	}
+	log.Info("worker: working jobs")
+	err = notify.Run(ctx, q, 20*time.Second)
+	log.Info("worker: stopped")
+	return err
+}
+
+// jobQueue is the River client that works this process's share of the jobs, sending e-mail
+// through cfg.Mail with links to the app's canonical address.
+func jobQueue(st *store.Store, cfg app.Config, log *slog.Logger) (*store.Queue, error) {
+	appURL := cfg.AppURL
+	if appURL == "" { // only outside production, which requires APP_URL
+		appURL = "http://localhost:" + strconv.Itoa(cfg.Port)
+	}
+	return notify.NewQueue(st, mail.NewSender(*cfg.Mail), notify.Config{AppURL: appURL,
+		RescueAfter: cfg.JobRescueAfter, Log: log})
 }
 
 // checkRedis says in the start-up log whether Redis answers, and if not why: the app serves on
@@ -325,6 +394,23 @@ func dev() error {
 		}
 		os.Setenv("MESSAGE_KEYS", keys)
 	}
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "3000"
+	}
+	var mailWeb string
+	if os.Getenv("SMTP_URL") == "" {
+		srv, err := localmail.Start(ctx, filepath.Join(data, "mailpit"), localmail.Options{})
+		if err != nil {
+			return err
+		}
+		os.Setenv("SMTP_URL", srv.SMTPURL)
+		if os.Getenv("MAIL_FROM") == "" {
+			os.Setenv("MAIL_FROM", "messages@localhost")
+		}
+		mailWeb = srv.WebURL
+		fmt.Printf("Mailpit: private mail catcher, SMTP on port %d\n", srv.SMTPPort)
+	}
 	os.Setenv("SHOW_DEMO_SIGNINS", "true")
 	if err := migrate(); err != nil {
 		return err
@@ -337,11 +423,11 @@ func dev() error {
 	if err != nil {
 		return err
 	}
-	port := os.Getenv("PORT")
-	if port == "" {
-		port = "3000"
-	}
 	printSignIns(signIns, "http://localhost:"+port)
+	if mailWeb != "" {
+		fmt.Printf("E-mail the app sends (notifications arrive %s after a message) is caught at %s\n\n",
+			cmp.Or(os.Getenv("NOTIFY_DELAY"), "2m"), mailWeb)
+	}
 	return serve()
 }
 

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"securemessages/app/mail"
 	"securemessages/realtime"
 	"securemessages/store"
 )
@@ -51,6 +52,19 @@ type Config struct {
 	// PracticeZone is the time zone a practice that has named none of its own (the demo's among
 	// them) shows its dates in: PRACTICE_TIME_ZONE, an IANA name, UTC by default.
 	PracticeZone *time.Location
+
+	// Mail is where e-mail goes (SMTP_URL and MAIL_FROM); nil when SMTP_URL is unset, in which
+	// case jobs wait in the queue (production refuses to work them).
+	Mail *mail.Config
+	// NotifyDelay is how long after a message its e-mail waits, for a patient who reads it in an
+	// open tab meanwhile (NOTIFY_DELAY, store.DefaultNotifyDelay by default).
+	NotifyDelay time.Duration
+	// Workers: this web process also works jobs (WORKERS=off leaves them to `securemessages
+	// worker` processes).
+	Workers bool
+	// JobRescueAfter is how long a job may run before it is taken to be stuck, its worker gone,
+	// and tried again (JOB_RESCUE_AFTER).
+	JobRescueAfter time.Duration
 }
 
 // defaultCacheEntries holds a few hundred open pages' conversations.
@@ -185,6 +199,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		}
 		c.PracticeZone = z
 	}
+	problems = append(problems, c.jobsFromEnv(getenv)...)
 	c.ShowDemo = getenv("SHOW_DEMO_SIGNINS") == "true" && !c.Production
 	if len(problems) > 0 {
 		return c, errors.New(strings.Join(problems, "\n"))
@@ -291,6 +306,48 @@ func (c *Config) realtimeFromEnv(getenv func(string) string) []string {
 		if _, err := os.ReadFile(c.RedisTLS.CAFile); err != nil {
 			problems = append(problems, "REDIS_TLS_CA_FILE: "+err.Error())
 		}
+	}
+	return problems
+}
+
+// jobsFromEnv reads the mail server and how background jobs run.
+func (c *Config) jobsFromEnv(getenv func(string) string) []string {
+	var problems []string
+	c.NotifyDelay, c.Workers, c.JobRescueAfter = store.DefaultNotifyDelay, getenv("WORKERS") != "off", time.Hour
+	if v := getenv("SMTP_URL"); v != "" {
+		m, err := mail.ParseConfig(v, getenv("MAIL_FROM"))
+		switch {
+		case err != nil:
+			problems = append(problems, err.Error())
+		case c.Production && m.TLS == mail.NoTLS:
+			problems = append(problems, "SMTP_URL asks for tls=none, which is for a local mail catcher: production sends over STARTTLS (smtp://) or TLS (smtps://)")
+		}
+		c.Mail = &m
+	} else if c.Production && c.Workers {
+		problems = append(problems, "SMTP_URL is not set: production refuses to work jobs (e-mail notifications) without a mail server; "+
+			"set it (smtp://user:password@host:587), or WORKERS=off where only `securemessages worker` processes send")
+	}
+	if v := getenv("WORKERS"); v != "" && v != "off" && v != "on" {
+		problems = append(problems, fmt.Sprintf("WORKERS %q must be on or off", v))
+	}
+	for _, d := range []struct {
+		name   string
+		lo, hi time.Duration
+		to     *time.Duration
+	}{
+		{"NOTIFY_DELAY", 0, 24 * time.Hour, &c.NotifyDelay},
+		{"JOB_RESCUE_AFTER", 2 * time.Second, 24 * time.Hour, &c.JobRescueAfter},
+	} {
+		v := getenv(d.name)
+		if v == "" {
+			continue
+		}
+		n, err := time.ParseDuration(v)
+		if err != nil || n < d.lo || n > d.hi {
+			problems = append(problems, fmt.Sprintf("%s %q must be a duration from %v to %v, such as 2m", d.name, v, d.lo, d.hi))
+			continue
+		}
+		*d.to = n
 	}
 	return problems
 }

@@ -22,7 +22,8 @@ func getenv(vars map[string]string) func(string) string {
 func TestConfigFromEnvReportsEveryProblem(t *testing.T) {
 	t.Parallel()
 	const secret = "c2VjcmV0LWJ1dC10b28tc2hvcnQ="
-	good := map[string]string{"DATABASE_URL": "postgres://u:p@db.internal:5432/app", "MESSAGE_KEYS": storetest.KeySpec}
+	good := map[string]string{"DATABASE_URL": "postgres://u:p@db.internal:5432/app", "MESSAGE_KEYS": storetest.KeySpec,
+		"SMTP_URL": "smtp://u:" + secret + "@mail.internal:587", "MAIL_FROM": "messages@example.com"}
 	with := func(changes map[string]string) map[string]string {
 		vars := map[string]string{}
 		for k, v := range good {
@@ -86,6 +87,19 @@ func TestConfigFromEnvReportsEveryProblem(t *testing.T) {
 			[]string{"TRUST_PROXY is not set (or false): production runs behind a router that terminates TLS; set it to true where every peer is the router (Heroku), or to the router's addresses"}},
 		{"production trusting no proxy", with(map[string]string{"APP_ENV": "production", "REDIS_URL": "rediss://cache:6380",
 			"APP_URL": "https://messages.example.com", "TRUST_PROXY": "false"}), []string{"TRUST_PROXY is not set (or false)"}},
+		{"production without a mail server", with(map[string]string{"APP_ENV": "production", "REDIS_URL": "rediss://cache:6380",
+			"APP_URL": "https://messages.example.com", "TRUST_PROXY": "true", "SMTP_URL": ""}),
+			[]string{"SMTP_URL is not set: production refuses to work jobs (e-mail notifications) without a mail server"}},
+		{"production sending in clear", with(map[string]string{"APP_ENV": "production", "REDIS_URL": "rediss://cache:6380",
+			"APP_URL": "https://messages.example.com", "TRUST_PROXY": "true", "SMTP_URL": "smtp://mail:1025?tls=none"}),
+			[]string{"SMTP_URL asks for tls=none"}},
+		{"SMTP_URL of another scheme", with(map[string]string{"SMTP_URL": "http://u:" + secret + "@mail:25"}), []string{`SMTP_URL scheme "http" must be smtp or smtps`}},
+		{"SMTP_URL with an unknown option", with(map[string]string{"SMTP_URL": "smtp://mail:25?tls=maybe"}), []string{`SMTP_URL option "tls" is not known`}},
+		{"MAIL_FROM missing", with(map[string]string{"MAIL_FROM": ""}), []string{"MAIL_FROM is not set"}},
+		{"MAIL_FROM with a name", with(map[string]string{"MAIL_FROM": "Riverside <a@example.com>"}), []string{`MAIL_FROM "Riverside <a@example.com>" must be a bare address`}},
+		{"WORKERS neither on nor off", with(map[string]string{"WORKERS": "2"}), []string{`WORKERS "2" must be on or off`}},
+		{"NOTIFY_DELAY not a duration", with(map[string]string{"NOTIFY_DELAY": "120"}), []string{`NOTIFY_DELAY "120" must be a duration`}},
+		{"JOB_RESCUE_AFTER too short", with(map[string]string{"JOB_RESCUE_AFTER": "1s"}), []string{`JOB_RESCUE_AFTER "1s" must be a duration`}},
 		{"all at once", map[string]string{"PORT": "abc", "MESSAGE_KEYS": "1:!!", "REDIS_URL": "ftp://x"},
 			[]string{`PORT "abc" is not a port number`, "DATABASE_URL is not set", "REDIS_URL must be a redis:// or rediss:// URL", "MESSAGE_KEYS: "}},
 	} {
@@ -117,12 +131,19 @@ func TestConfigFromEnvGood(t *testing.T) {
 		"MESSAGE_KEYS": storetest.KeySpec + ",2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "APP_ENV": "production",
 		"TRUST_PROXY": "true", "SHOW_DEMO_SIGNINS": "true", "CACHE_ENTRIES": "0", "APP_URL": "https://Messages.Example.com:443/",
 		"REQUEST_SLOTS": "12", "SIGNIN_ATTEMPTS_PER_ADDRESS": "2000", "SEND_LIMIT": "20/1h",
+		"SMTP_URL": "smtps://apikey:pw@smtp.example.com", "MAIL_FROM": "messages@example.com", "NOTIFY_DELAY": "90s",
+		"WORKERS": "off", "JOB_RESCUE_AFTER": "10m",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Port != 8080 || cfg.DatabaseURL != "postgres://u:p@db:5432/app?sslmode=require" || cfg.RedisURL != "rediss://:pw@cache:6380" {
 		t.Errorf("config %+v", cfg)
+	}
+	if m := cfg.Mail; m == nil || m.Host != "smtp.example.com" || m.Port != 465 || m.TLS != "tls" || m.Username != "apikey" ||
+		m.Password != "pw" || m.From != "messages@example.com" || cfg.NotifyDelay != 90*time.Second || cfg.Workers ||
+		cfg.JobRescueAfter != 10*time.Minute {
+		t.Errorf("mail %+v, notify delay %v, workers %t, rescue after %v", cfg.Mail, cfg.NotifyDelay, cfg.Workers, cfg.JobRescueAfter)
 	}
 	if cfg.Keys == nil || !cfg.Production || !cfg.TrustProxy {
 		t.Errorf("keys %v, production %t, trust proxy %t", cfg.Keys != nil, cfg.Production, cfg.TrustProxy)

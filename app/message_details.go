@@ -16,11 +16,16 @@ func (a *App) messageDetails(c *fiber.Ctx) error {
 		// inbox, where a click of their own opens it. Archived threads are listed too.
 		return c.Redirect(inboxAtURL(a.ids.Message(id), viewQuery(true, "", 1)), fiber.StatusSeeOther)
 	}
-	m, err := a.store.MessageDetails(c.UserContext(), session(c).User.Viewer(), a.origin(c), id)
+	v := session(c).User.Viewer()
+	m, err := a.store.MessageDetails(c.UserContext(), v, a.origin(c), id)
 	if err != nil {
 		return err
 	}
-	return a.showSlot(c, fiber.StatusOK, m, &Slot{Kind: SlotDetails, Details: m.Details})
+	problem, err := a.store.NotificationProblem(c.UserContext(), v, id)
+	if err != nil {
+		return err
+	}
+	return a.showSlot(c, fiber.StatusOK, m, &Slot{Kind: SlotDetails, Details: m.Details, NotifyProblem: problem})
 }
 
 // messageSlot closes whatever is open under a message (the Close link).

@@ -186,6 +186,9 @@ type Slot struct {
 	Kind    string
 	Details *store.Details
 	Form    *ReplyForm
+	// NotifyProblem, on a message's details for staff, is why its patient could not be e-mailed
+	// about it ("address rejected"); "" when nothing failed.
+	NotifyProblem string
 }
 
 // ReplyForm is the inline Send Follow-Up or Reply form.

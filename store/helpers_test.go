@@ -118,7 +118,7 @@ func count(t testing.TB, s *store.Store, query string, args ...any) int {
 // stateTables are every table a store method may write.
 var stateTables = []string{"practices", "users", "conversations", "messages", "events", "audit_log",
 	"sessions", "signin_failures", "practice_settings", "practice_business_hours", "practice_holidays",
-	"practice_setting_changes", "auto_replies", "account_changes", "password_resets"}
+	"practice_setting_changes", "auto_replies", "account_changes", "password_resets", "notifications", "river_job"}
 
 // dbState fingerprints every table's rows, so a test can prove that a refused call changed nothing.
 func dbState(t testing.TB, s *store.Store) map[string]string {

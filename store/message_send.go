@@ -79,7 +79,8 @@ func (n NewReply) Validate() error {
 // StartConversation sends the first message of a new conversation. "No response needed" archives
 // the conversation as it is sent. Where the practice charges for message time, a patient's message
 // needs their consent to the fee, which is sealed into its instructions with the fee agreed.
-// A patient over their SendLimits gets a *SendLimited and nothing is written.
+// A patient over their SendLimits gets a *SendLimited and nothing is written. A message from
+// staff enqueues its patient's e-mail notification in the same transaction (notification.go).
 func (s *Store) StartConversation(ctx context.Context, v Viewer, o Origin, n NewConversation) (Sent, error) {
 	problems := problemsOf(n.Validate(v.Role))
 	tx, err := s.db.BeginTxx(ctx, nil)
@@ -142,6 +143,9 @@ func (s *Store) StartConversation(ctx context.Context, v Viewer, o Origin, n New
 		PatientID: patientID, ConversationID: convID, MessageID: sent.MessageID})
 	if err != nil {
 		return Sent{}, fmt.Errorf("store: start conversation: %w", err)
+	}
+	if err := s.notifyPatient(ctx, tx.Tx, v, sent, patientID); err != nil {
+		return Sent{}, err
 	}
 	if err := writeAudit(ctx, tx, Audit{ActorID: v.UserID, Action: "conversation_started",
 		ObjectType: "message", ObjectID: sent.MessageID, RequestID: o.RequestID, ClientIP: o.ClientIP}); err != nil {
@@ -225,6 +229,9 @@ func (s *Store) SendReply(ctx context.Context, v Viewer, o Origin, n NewReply) (
 		PatientID: conv.patientID, ConversationID: conv.id, MessageID: sent.MessageID})
 	if err != nil {
 		return Sent{}, fmt.Errorf("store: reply to message %d: %w", n.ParentID, err)
+	}
+	if err := s.notifyPatient(ctx, tx.Tx, v, sent, conv.patientID); err != nil {
+		return Sent{}, err
 	}
 	action := "reply_sent"
 	if allowed.FollowUp {

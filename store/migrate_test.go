@@ -75,28 +75,37 @@ func TestMigrationsRollBackAndRunAgain(t *testing.T) {
 	if err := store.Migrate(ctx, db); err != nil {
 		t.Fatalf("migrating again: %v", err)
 	}
+	// Migrate also brings up River's job queue, and running it again changes nothing.
+	if err := store.Migrate(ctx, db); err != nil {
+		t.Fatalf("migrating a third time: %v", err)
+	}
+	var jobs int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM river_job`).Scan(&jobs); err != nil {
+		t.Fatalf("River's job table after Migrate: %v", err)
+	}
 	if got := schemaOf(ctx, t, db); got != after[len(after)-1] {
 		t.Errorf("migrated again, the schema differs from the first time:\n%s", schemaDiff(got, after[len(after)-1]))
 	}
 }
 
 // schemaOf describes the database's own schema: its columns, indexes, constraints, triggers and
-// functions (goose's version table left out).
+// functions (goose's version table and River's job queue, which River migrates, left out).
 func schemaOf(ctx context.Context, t *testing.T, db *sql.DB) string {
 	t.Helper()
 	var s string
 	err := db.QueryRowContext(ctx, `
 		SELECT concat_ws(E'\n',
 			(SELECT string_agg(table_name || '.' || column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, ''), E'\n' ORDER BY table_name, column_name)
-			 FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> 'goose_db_version'),
+			 FROM information_schema.columns WHERE table_schema = 'public' AND table_name <> 'goose_db_version' AND table_name NOT LIKE 'river\_%'),
 			(SELECT string_agg(indexdef, E'\n' ORDER BY indexdef)
-			 FROM pg_indexes WHERE schemaname = 'public' AND tablename <> 'goose_db_version'),
+			 FROM pg_indexes WHERE schemaname = 'public' AND tablename <> 'goose_db_version' AND tablename NOT LIKE 'river\_%'),
 			(SELECT string_agg(conrelid::regclass || ' ' || pg_get_constraintdef(oid), E'\n' ORDER BY conrelid::regclass::text, pg_get_constraintdef(oid))
-			 FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text <> 'goose_db_version'),
+			 FROM pg_constraint WHERE connamespace = 'public'::regnamespace AND conrelid::regclass::text <> 'goose_db_version'
+			   AND conrelid::regclass::text NOT LIKE 'river\_%' AND conname NOT LIKE 'river\_%'),
 			(SELECT string_agg(pg_get_triggerdef(oid), E'\n' ORDER BY pg_get_triggerdef(oid))
-			 FROM pg_trigger WHERE NOT tgisinternal),
+			 FROM pg_trigger WHERE NOT tgisinternal AND tgrelid::regclass::text NOT LIKE 'river\_%'),
 			(SELECT string_agg(proname, E'\n' ORDER BY proname)
-			 FROM pg_proc WHERE pronamespace = 'public'::regnamespace))`).Scan(&s)
+			 FROM pg_proc WHERE pronamespace = 'public'::regnamespace AND proname NOT LIKE 'river\_%'))`).Scan(&s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -73,6 +73,11 @@ type Store struct {
 
 	idsMu sync.Mutex
 	ids   *PublicIDs // the public id codec, read once (PublicIDs)
+
+	notifyDelay time.Duration // how long a message's e-mail waits (NotifyAfter)
+	queueOnce   sync.Once     // makes queue, the insert-only job client (queue.go)
+	queue       *Queue
+	queueErr    error
 }
 
 // Open connects to PostgreSQL and checks that it answers.
@@ -100,7 +105,7 @@ func Open(ctx context.Context, databaseURL string, keys *Keyring) (*Store, error
 
 // New wraps an open database.
 func New(db *sqlx.DB, keys *Keyring) *Store {
-	return &Store{db: db, keys: keys, now: time.Now}
+	return &Store{db: db, keys: keys, now: time.Now, notifyDelay: DefaultNotifyDelay}
 }
 
 // DB is the underlying database, for health checks and tests.
@@ -118,7 +123,8 @@ func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 var Migrations embed.FS
 
 // Migrate brings the schema up to date. goose applies each numbered file in its own
-// transaction and records what it applied, so running it again changes nothing.
+// transaction and records what it applied, so running it again changes nothing. Then River
+// brings its job queue's tables up to date the same way (queue.go).
 func Migrate(ctx context.Context, db *sql.DB) error {
 	dir, err := fs.Sub(Migrations, "migrations")
 	if err != nil {
@@ -131,5 +137,5 @@ func Migrate(ctx context.Context, db *sql.DB) error {
 	if _, err := provider.Up(ctx); err != nil {
 		return fmt.Errorf("store: migrate: %w", err)
 	}
-	return nil
+	return migrateQueue(ctx, db)
 }

@@ -35,6 +35,9 @@ func TestProcess(t *testing.T) {
 	t.Run("SIGTERM under load", func(t *testing.T) { t.Parallel(); testSIGTERMUnderLoad(t, bin) })
 	t.Run("audit-verify and reencrypt commands", func(t *testing.T) { t.Parallel(); testOperatorCommands(t, bin) })
 	t.Run("Redis over TLS with a self-signed certificate", func(t *testing.T) { t.Parallel(); testRedisSelfSigned(t, bin) })
+	t.Run("mail server down while messages are sent", func(t *testing.T) { t.Parallel(); testMailServerDown(t, bin) })
+	t.Run("mail server refuses a recipient", func(t *testing.T) { t.Parallel(); testRejectedRecipient(t, bin) })
+	t.Run("SIGKILL of the worker in the middle of a send", func(t *testing.T) { t.Parallel(); testWorkerKilledMidSend(t, bin) })
 }
 
 // testRedisSelfSigned: REDIS_URL is a rediss:// URL whose server presents a self-signed

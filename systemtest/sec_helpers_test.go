@@ -550,20 +550,8 @@ func secEnv(env map[string]string) []string {
 func secServe(t *testing.T, bin string, env map[string]string, port int) *secProc {
 	t.Helper()
 	env["PORT"] = strconv.Itoa(port)
-	p := &secProc{out: &logBuffer{}, URL: "http://127.0.0.1:" + strconv.Itoa(port), exited: make(chan struct{})}
-	p.cmd = exec.Command(bin, "serve")
-	p.cmd.Env = secEnv(env)
-	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
-	t.Cleanup(func() {
-		p.kill()
-		if t.Failed() {
-			t.Logf("output of the process on port %d:\n%s", port, secExcerptTail(p.out.String()))
-		}
-	})
+	p := secSpawn(t, bin, env, "serve", fmt.Sprintf("on port %d", port))
+	p.URL = "http://127.0.0.1:" + strconv.Itoa(port)
 	hc := &http.Client{Timeout: 2 * time.Second}
 	deadline := time.Now().Add(secWait)
 	for {
@@ -584,6 +572,27 @@ func secServe(t *testing.T, bin string, env map[string]string, port int) *secPro
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// secSpawn starts the binary's command, killed when the test ends, its output shown (as that of
+// the process `what`) if the test failed.
+func secSpawn(t *testing.T, bin string, env map[string]string, command, what string) *secProc {
+	t.Helper()
+	p := &secProc{out: &logBuffer{}, exited: make(chan struct{})}
+	p.cmd = exec.Command(bin, command)
+	p.cmd.Env = secEnv(env)
+	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		p.kill()
+		if t.Failed() {
+			t.Logf("output of the %s process %s:\n%s", command, what, secExcerptTail(p.out.String()))
+		}
+	})
+	return p
 }
 
 // kill sends SIGKILL, as the platform does to a process that outstays its welcome, and reaps it.
