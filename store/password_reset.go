@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/riverqueue/river"
 )
 
 // A forgotten password is reset through a link e-mailed to the account's address. The request
@@ -180,5 +181,26 @@ func (s *Store) PrunePasswordResets(ctx context.Context) (int64, error) {
 	return res.RowsAffected()
 }
 
-// enqueuePasswordReset is replaced once the job queue is in
-func (s *Store) enqueuePasswordReset(ctx context.Context, tx *sqlx.Tx, id int64) error { return nil }
+// PasswordResetArgs is the job that e-mails one reset's link (a password_resets row). It
+// carries the row's id and nothing else: no address, no token.
+type PasswordResetArgs struct {
+	ResetID int64 `json:"reset_id"`
+}
+
+// Kind names the job in River's table.
+func (PasswordResetArgs) Kind() string { return "password_reset" }
+
+// enqueuePasswordReset inserts the job that e-mails reset id's link, in tx, at once: a person
+// waiting at the page for it is waiting now. Unique by the row, so one request sends one e-mail.
+func (s *Store) enqueuePasswordReset(ctx context.Context, tx *sqlx.Tx, id int64) error {
+	q, err := s.inserter()
+	if err != nil {
+		return err
+	}
+	if _, err := q.InsertTx(ctx, tx.Tx, PasswordResetArgs{ResetID: id}, &river.InsertOpts{
+		UniqueOpts: river.UniqueOpts{ByArgs: true},
+	}); err != nil {
+		return fmt.Errorf("enqueue password reset %d: %w", id, err)
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
-// Package notify tells people by e-mail that a secure message is waiting for them: River
-// workers that send the notifications the store enqueues with each message (store/queue.go,
-// store/notification.go), through the product's one mail path (app/mail).
+// Package notify tells people by e-mail that a secure message is waiting for them, and sends the
+// link that resets a forgotten password: River workers that send what the store enqueues with
+// each message and each reset request (store/queue.go, store/notification.go,
+// store/password_reset.go), through the product's one mail path (app/mail).
 //
 // The e-mail carries no health information: a fixed subject, a fixed line and a link to the
 // app's canonical address (APP_URL). No names, no subject or text of any message, not even the
@@ -67,6 +68,9 @@ func NewQueue(st *store.Store, m Mailer, c Config) (*store.Queue, error) {
 	}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &Worker{st: st, mail: m, c: c}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &ResetWorker{st: st, mail: m, c: c}); err != nil {
 		return nil, err
 	}
 	return store.NewQueue(st.DB().DB, &river.Config{

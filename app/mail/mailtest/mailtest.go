@@ -1,6 +1,7 @@
 // Package mailtest reads, through Mailpit's HTTP API (app/mail/localmail), every e-mail a test
 // made, and holds the rule that an e-mail to a patient carries no health information: Check
-// fails on anything but the fixed subject, the fixed line and the link.
+// fails on anything but the fixed subject, the fixed line and the link (of a notification, or of
+// a forgotten password's reset).
 package mailtest
 
 import (
@@ -21,6 +22,9 @@ import (
 const (
 	subject = "You have a new secure message"
 	lead    = "You have a new secure message. Sign in to read it:"
+	// A forgotten password's link, which is all its e-mail holds.
+	resetSubject = "Reset your Secure Messages password"
+	resetLead    = "Someone asked to reset the password of your Secure Messages account. If it was you, follow this link within an hour:"
 )
 
 // Mail is one e-mail the catcher holds.
@@ -135,8 +139,15 @@ var allowedHeaders = map[string]bool{
 // Problems is what is wrong with m under Check's rule.
 func Problems(m Mail, appURL string, forbidden ...string) []string {
 	var out []string
-	if m.Subject != subject {
-		out = append(out, fmt.Sprintf("subject %q, want %q", m.Subject, subject))
+	lines := strings.Split(strings.TrimRight(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n"), "\n")
+	switch {
+	case m.Subject == resetSubject:
+		if len(lines) != 2 || lines[0] != resetLead || !isLink(lines[1], appURL) || !strings.HasPrefix(lines[1], appURL+"/password/reset/") {
+			out = append(out, fmt.Sprintf("body %q, want %q then a reset link into %s", m.Text, resetLead, appURL))
+		}
+		lines = nil
+	case m.Subject != subject:
+		out = append(out, fmt.Sprintf("subject %q, want %q or %q", m.Subject, subject, resetSubject))
 	}
 	if m.HTML != "" {
 		out = append(out, "has an HTML part")
@@ -149,8 +160,7 @@ func Problems(m Mail, appURL string, forbidden ...string) []string {
 			out = append(out, fmt.Sprintf("To has a display name %q", n))
 		}
 	}
-	lines := strings.Split(strings.TrimRight(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n"), "\n")
-	if len(lines) < 2 || lines[0] != lead || !isLink(lines[1], appURL) {
+	if lines != nil && (len(lines) < 2 || lines[0] != lead || !isLink(lines[1], appURL)) {
 		out = append(out, fmt.Sprintf("body %q, want %q then a link into %s", m.Text, lead, appURL))
 	}
 	for _, l := range lines[min(2, len(lines)):] {

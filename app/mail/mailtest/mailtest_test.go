@@ -26,6 +26,15 @@ func TestProblems(t *testing.T) {
 		{"a display name", func(m *Mail) { m.ToNames = []string{"Maria Lopez"} }, "display name"},
 		{"an HTML part", func(m *Mail) { m.HTML = "<p>hi</p>" }, "HTML"},
 		{"a header of its own", func(m *Mail) { m.Headers["X-Patient"] = []string{"7"} }, "not allowed"},
+		{"a password reset", func(m *Mail) {
+			m.Subject, m.Text = resetSubject, resetLead+"\n"+app+"/password/reset/abc\n"
+		}, ""},
+		{"a password reset linking elsewhere in the app", func(m *Mail) {
+			m.Subject, m.Text = resetSubject, resetLead+"\n"+app+"/inbox\n"
+		}, "reset link"},
+		{"a password reset with more to say", func(m *Mail) {
+			m.Subject, m.Text = resetSubject, resetLead+"\n"+app+"/password/reset/abc\nDear Maria\n"
+		}, "reset link"},
 	}
 	for _, tc := range cases {
 		m := good
