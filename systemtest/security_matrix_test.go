@@ -222,9 +222,9 @@ func secMatrix() map[string]secRouteSpec {
 
 		// A forgotten password, signed in or not: the request for an address without an account
 		// answers as any does and changes nothing; the link here is no real one.
-		"GET /password/forgot":  {want: secSame(secOK)},
-		"POST /password/forgot": {form: unknownAddress, want: secSame(secCell{status: http.StatusSeeOther, location: "/password/forgot?sent=1"})},
-		"GET /password/reset/:token": {want: secSame(secGone)},
+		"GET /password/forgot":        {want: secSame(secOK)},
+		"POST /password/forgot":       {form: unknownAddress, want: secSame(secCell{status: http.StatusSeeOther, location: "/password/forgot?sent=1"})},
+		"GET /password/reset/:token":  {want: secSame(secGone)},
 		"POST /password/reset/:token": {form: newPassword, want: secSame(secGone)},
 
 		// The practice's people: its administrators only; a person of Maria's practice is nobody
