@@ -103,6 +103,17 @@ func TestPasswordResetExpires(t *testing.T) {
 	if _, ok, err := f.s.MintPasswordReset(t.Context(), id); ok || err != nil {
 		t.Errorf("a token drawn for an expired reset: %t, %v", ok, err)
 	}
+	// Pruned a day after it expired, not before.
+	if n, err := f.s.PrunePasswordResets(t.Context()); n != 0 || err != nil {
+		t.Errorf("pruned %d an hour after expiry (%v)", n, err)
+	}
+	if _, err := f.s.DB().Exec(`UPDATE password_resets SET requested_at = requested_at - interval '2 days',
+		expires_at = expires_at - interval '2 days' WHERE id = $1`, id); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.s.PrunePasswordResets(t.Context()); n != 1 || err != nil {
+		t.Errorf("pruned %d two days after expiry (%v)", n, err)
+	}
 }
 
 // TestPasswordResetSameAnswer: an unknown address answers as a known one does and writes
