@@ -202,5 +202,21 @@ func TestDeactivateAndLastAdministrator(t *testing.T) {
 		if _, err := e.st.UserByEmail(t.Context(), riversideAdmin); err != nil {
 			t.Errorf("the last administrator was deactivated: %v", err)
 		}
+
+		// With a second administrator, one may deactivate themself, and is signed out with it.
+		if r := admin.post(t, e.personPath(t, physician)+"/role", url.Values{"staff_role": {"physician"}, "administrator": {"yes"}}); r.Status != http.StatusOK && r.Status != http.StatusSeeOther {
+			t.Fatalf("granting the right: %d\n%s", r.Status, r.Body)
+		}
+		r = admin.post(t, self+"/deactivate", url.Values{})
+		if htmx {
+			if r.Status != http.StatusNoContent || r.Header.Get("HX-Redirect") != "/signin" {
+				t.Errorf("deactivating oneself: %d, HX-Redirect %q", r.Status, r.Header.Get("HX-Redirect"))
+			}
+		} else {
+			wantRedirect(t, r, "/signin")
+		}
+		if r := admin.variant(false).get(t, "/inbox"); r.Status != http.StatusSeeOther {
+			t.Errorf("the administrator's session outlived deactivating themself: %d", r.Status)
+		}
 	})
 }

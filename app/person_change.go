@@ -68,16 +68,17 @@ func (a *App) personChange(c *fiber.Ctx, section, done string, change func(id in
 		return errNoPerson
 	case errors.Is(err, store.ErrNotAllowed):
 		return errNotAdministrator
-	case err == nil && !isFragment(c):
-		if id == session(c).User.ID && done == "deactivated" {
-			return c.Redirect("/signin", fiber.StatusSeeOther) // their own session ended with the rest
-		}
-		return c.Redirect("/practice/people/"+c.Params("id")+"?done="+done, fiber.StatusSeeOther)
-	case err == nil:
-		if id == session(c).User.ID && done == "deactivated" {
+	case err == nil && id == session(c).User.ID && done == "deactivated":
+		// Their own session ended with the rest: on to the sign-in page, the cookie forgotten.
+		a.clearSessionCookie(c)
+		if isFragment(c) {
 			c.Set("HX-Redirect", "/signin")
 			return c.SendStatus(fiber.StatusNoContent)
 		}
+		return c.Redirect("/signin", fiber.StatusSeeOther)
+	case err == nil && !isFragment(c):
+		return c.Redirect("/practice/people/"+c.Params("id")+"?done="+done, fiber.StatusSeeOther)
+	case err == nil:
 		pv, err := a.personView(c)
 		if err != nil {
 			return err
