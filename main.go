@@ -275,6 +275,7 @@ func prune(ctx context.Context, st *store.Store, cfg app.Config, log *slog.Logge
 		{"events", func(ctx context.Context) (int64, error) { return st.PruneEvents(ctx, eventRetention) }},
 		{"sessions", func(ctx context.Context) (int64, error) { return st.PruneSessions(ctx, cfg.Sessions) }},
 		{"sign-in counts", func(ctx context.Context) (int64, error) { return st.PruneSigninCounts(ctx, cfg.Signin.Window) }},
+		{"password resets", func(ctx context.Context) (int64, error) { return st.PrunePasswordResets(ctx) }},
 	}
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()

@@ -66,6 +66,20 @@ func csrfCases(t *testing.T, e *env, m demoInbox, c *client) map[string]csrfCase
 		"/account/totp/disable": {"/account/totp/disable", url.Values{"password": {store.DemoPassword}, "code": {"000000"}},
 			http.StatusUnprocessableEntity, "", "That code did not match. Enter the current 6-digit code from your app.", nil},
 	}
+	// One's own account, and a forgotten password: past the token, a new password too short is
+	// refused as such, the sessions list signs out the others, a request for a link is taken, a
+	// made-up link is gone.
+	cases["/account/password"] = csrfCase{"/account/password", url.Values{"current_password": {store.DemoPassword}, "new_password": {"short"}, "confirm": {"short"}},
+		http.StatusUnprocessableEntity, "", "Choose a password of", nil}
+	cases["/account/sessions/end_others"] = csrfCase{"/account/sessions/end_others", url.Values{}, http.StatusSeeOther, "/account/sessions?done=1", "", nil}
+	cases["/password/forgot"] = csrfCase{"/password/forgot", url.Values{"email": {maria}}, http.StatusSeeOther, "/password/forgot?sent=1", "", nil}
+	cases["/password/reset/:token"] = csrfCase{"/password/reset/made-up", url.Values{"new_password": {"a long new password"}, "confirm": {"a long new password"}},
+		http.StatusGone, "", "expired or was already used", nil}
+	// The practice's people: past the token, a patient is refused as no administrator.
+	for _, change := range []string{"name", "role", "deactivate", "reactivate", "second_factor"} {
+		cases["/practice/people/:id/"+change] = csrfCase{"/practice/people/" + e.uid(e.user(t, tom).ID) + "/" + change, url.Values{},
+			http.StatusForbidden, "", "administrators can see and change its settings", nil}
+	}
 	// The practice's settings: past the token, a patient is refused as no administrator.
 	for _, section := range settingsSections {
 		path := "/practice/settings/" + section

@@ -66,9 +66,10 @@ func (a *App) newViewData(c *fiber.Ctx, title string) *ViewData {
 	return vd
 }
 
-// origin is where the request came from, for the audit log.
+// origin is where the request came from, for the audit log (and, for a sign-in, the device its
+// session is listed under).
 func (a *App) origin(c *fiber.Ctx) store.Origin {
-	return store.Origin{RequestID: requestID(c), ClientIP: a.clientIP(c)}
+	return store.Origin{RequestID: requestID(c), ClientIP: a.clientIP(c), Device: deviceSummary(c.Get(fiber.HeaderUserAgent))}
 }
 
 // clientIP is the caller's address. A trusted router appends the address it was reached from to

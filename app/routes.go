@@ -55,6 +55,8 @@ func (a *App) routes(f *fiber.App) {
 	f.Post("/signin", checksPassword(a.signin)...)
 	f.Post("/account/totp/enable", checksPassword(a.requireUser, a.totpEnable)...)
 	f.Post("/account/totp/disable", checksPassword(a.requireUser, a.totpDisable)...)
+	f.Post("/account/password", checksPassword(a.requireUser, a.passwordChange)...)
+	f.Post("/password/reset/:token", checksPassword(a.resetPassword)...)
 
 	// One-click unsubscribe (RFC 8058): a mail client posts "List-Unsubscribe=One-Click" here
 	// itself, from its own servers or app, with no cookie and no CSRF token, so this one change
@@ -77,6 +79,11 @@ func (a *App) routes(f *fiber.App) {
 	pages.Post("/signin/code", a.requireSecondFactor, a.signinCode)
 	pages.Post("/signout", a.signout)
 
+	// A forgotten password: the request for a link, and the form the link opens (POST above).
+	pages.Get("/password/forgot", a.forgotShow)
+	pages.Post("/password/forgot", a.forgotSend)
+	pages.Get("/password/reset/:token", a.resetShow)
+
 	// Account security: the optional second factor.
 	pages.Get("/account/security", a.requireUser, a.securityShow)
 	pages.Post("/account/totp", a.requireUser, a.totpBegin)
@@ -86,6 +93,10 @@ func (a *App) routes(f *fiber.App) {
 	pages.Get("/account/notifications", a.requireUser, a.notificationsShow)
 	pages.Post("/account/notifications", a.requireUser, a.notificationsSave)
 	pages.Get("/unsubscribe/:token", a.unsubscribeShow)
+	// One's own account: the password (POST above) and the sessions signed in.
+	pages.Get("/account/password", a.requireUser, a.passwordShow)
+	pages.Get("/account/sessions", a.requireUser, a.sessionsShow)
+	pages.Post("/account/sessions/end_others", a.requireUser, a.sessionsEndOthers)
 
 	// The inbox.
 	pages.Get("/inbox", a.requireUser, a.inboxShow)
@@ -109,4 +120,13 @@ func (a *App) routes(f *fiber.App) {
 	pages.Post("/practice/settings/notice", a.requireUser, a.requireAdministrator, a.settingsNotice)
 	pages.Post("/practice/settings/hours", a.requireUser, a.requireAdministrator, a.settingsHours)
 	pages.Post("/practice/settings/auto_reply", a.requireUser, a.requireAdministrator, a.settingsAutoReply)
+
+	// The practice's people: its administrators only, and only their own practice's.
+	pages.Get("/practice/people", a.requireUser, a.requireAdministrator, a.peopleShow)
+	pages.Get("/practice/people/:id", a.requireUser, a.requireAdministrator, a.personShow)
+	pages.Post("/practice/people/:id/name", a.requireUser, a.requireAdministrator, a.personRename)
+	pages.Post("/practice/people/:id/role", a.requireUser, a.requireAdministrator, a.personSetRole)
+	pages.Post("/practice/people/:id/deactivate", a.requireUser, a.requireAdministrator, a.personDeactivate)
+	pages.Post("/practice/people/:id/reactivate", a.requireUser, a.requireAdministrator, a.personReactivate)
+	pages.Post("/practice/people/:id/second_factor", a.requireUser, a.requireAdministrator, a.personResetSecondFactor)
 }

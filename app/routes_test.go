@@ -71,6 +71,7 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 	m := e.mariasInbox(t)
 	patient := e.signIn(t, maria)
 	staff := e.signIn(t, physician)
+	admin := e.signIn(t, riversideAdmin)
 	page := patient.get(t, "/inbox")
 	asset := wantPage(t, page).First(htmltest.Tag("link")).Attr["href"]
 	token := e.unsubscribeToken(t, maria)
@@ -110,6 +111,10 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 				return http.StatusOK, ""
 			}
 			return http.StatusNotFound, ""
+		case "/password/forgot":
+			return http.StatusOK, "" // signed in or not
+		case "/password/reset/:token":
+			return http.StatusGone, "" // no link of these is a real one (TestPasswordResetPages)
 		}
 		switch {
 		case !signedIn && htmx:
@@ -120,8 +125,10 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 			return http.StatusConflict, "" // only her own message that nobody acted on
 		case route == "/messages/:id/reply" && msg == m.rash.ID:
 			return http.StatusConflict, "" // an archived thread takes no reply
-		case route == "/practice/settings":
-			return http.StatusForbidden, "" // administrators only (TestSettingsForbidden)
+		case who == "administrator" && (route == "/practice/settings" || strings.HasPrefix(route, "/practice/people")):
+			return http.StatusOK, ""
+		case route == "/practice/settings", strings.HasPrefix(route, "/practice/people"):
+			return http.StatusForbidden, "" // administrators only (TestSettingsForbidden, TestPeopleForbidden)
 		}
 		return http.StatusOK, ""
 	}
@@ -137,6 +144,8 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 		case strings.Contains(route, ":token"):
 			paths = []target{{strings.ReplaceAll(route, ":token", token), realToken},
 				{strings.ReplaceAll(route, ":token", token[:len(token)-1]), 0}, {strings.ReplaceAll(route, ":token", "nonsense"), 0}}
+		case strings.HasPrefix(route, "/practice/people/:id"):
+			paths = []target{{strings.ReplaceAll(route, ":id", e.uid(e.user(t, maria).ID)), 0}}
 		case strings.Contains(route, ":id"):
 			// Every kind of message: cancellable, answered, the care team's, archived.
 			for _, msg := range []int64{m.lab.ID, m.refill.ID, m.refillDr.ID, m.rash.ID} {
@@ -150,7 +159,7 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 			for _, who := range []struct {
 				name string
 				c    *client
-			}{{"patient", patient}, {"staff", staff}, {"signed out", e.anon()}} {
+			}{{"patient", patient}, {"staff", staff}, {"administrator", admin}, {"signed out", e.anon()}} {
 				for _, htmx := range []bool{false, true} {
 					r := who.c.variant(htmx).get(t, path)
 					if status, location := answer(route, who.name, htmx, p.msg); r.Status != status || r.Header.Get("Location") != location {

@@ -76,9 +76,9 @@ func (a *App) requireUser(c *fiber.Ctx) error {
 	return c.Redirect("/signin", fiber.StatusSeeOther)
 }
 
-// errNotAdministrator answers a request for the practice's settings from anyone but its
-// administrators.
-var errNotAdministrator = fiber.NewError(fiber.StatusForbidden, "Only the practice's administrators can see and change its settings.")
+// errNotAdministrator answers a request for the practice's settings or people from anyone but
+// its administrators.
+var errNotAdministrator = fiber.NewError(fiber.StatusForbidden, "Only the practice's administrators can see and change its settings and its people.")
 
 // requireAdministrator lets through only an administrator of the signed-in user's own practice
 // (store.PracticeAllowed); it runs after requireUser. The store asks the rule again in the change.

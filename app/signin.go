@@ -29,7 +29,11 @@ func (a *App) signinShow(c *fiber.Ctx) error {
 	if sess := session(c); sess != nil && !sess.SecondFactorPending {
 		return c.Redirect("/inbox", fiber.StatusSeeOther)
 	}
-	return a.showSignin(c, fiber.StatusOK, "", "")
+	sv := &SignInView{}
+	if c.Query("reset") != "" {
+		sv.Done = "Your password was changed, and every session of yours signed out. Sign in with your new password."
+	}
+	return a.showSigninView(c, fiber.StatusOK, sv)
 }
 
 // signin checks the password, limits failures and all attempts per account and per address, and
@@ -94,14 +98,19 @@ func (a *App) signin(c *fiber.Ctx) error {
 }
 
 func (a *App) showSignin(c *fiber.Ctx, status int, email, problem string) error {
+	sv := &SignInView{Email: email}
+	if problem != "" {
+		sv.Problems = Problems{"form": problem}
+	}
+	return a.showSigninView(c, status, sv)
+}
+
+func (a *App) showSigninView(c *fiber.Ctx, status int, sv *SignInView) error {
 	vd := a.newViewData(c, "Sign in")
 	// A browser that owes its second-factor code may sign in afresh (as anyone): the form then
 	// carries that session's CSRF token, and the account menu is not shown, as on the code step.
 	vd.User = nil
-	vd.SignIn = &SignInView{Email: email}
-	if problem != "" {
-		vd.SignIn.Problems = Problems{"form": problem}
-	}
+	vd.SignIn = sv
 	if a.cfg.ShowDemo {
 		demo, err := a.store.DemoSignIns(c.UserContext())
 		if err != nil {

@@ -26,6 +26,11 @@ type ViewData struct {
 	Notifications *NotificationsView
 	Unsubscribe   *UnsubscribeView
 	Settings      *SettingsView
+	People        *PeopleView
+	Person        *PersonView
+	Password      *PasswordView
+	Sessions      *SessionsView
+	Reset         *ResetView
 }
 
 // NotificationsView is the form of how a person hears of new messages by e-mail.
@@ -61,6 +66,11 @@ func (vd *ViewData) PracticeSettingsLink() bool {
 	return vd.User != nil && store.PracticeAllowed(*vd.User, vd.User.PracticeID).ChangeSettings
 }
 
+// PeopleLink reports whether the header links to the practice's people, as PracticeSettingsLink.
+func (vd *ViewData) PeopleLink() bool {
+	return vd.User != nil && store.PracticeAllowed(*vd.User, vd.User.PracticeID).ManagePeople
+}
+
 // SecurityView is the two-step sign-in settings, or the code prompt at sign-in.
 type SecurityView struct {
 	Enabled  bool
@@ -81,6 +91,7 @@ type Notice struct {
 type SignInView struct {
 	Email    string
 	Problems Problems           // about the attempt as a whole: which of the two was wrong is not said
+	Done     string             // a password just reset
 	Demo     []store.DemoSignIn // listed only when the demo practice is loaded locally
 }
 

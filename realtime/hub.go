@@ -162,11 +162,30 @@ func (h *Hub) EndSession(key string) {
 	}
 }
 
+// EndUser closes every stream of a user on this instance. It looks through all of them: it runs
+// when an administrator deactivates someone, which is rare, and an index by user for it would
+// cost every stream's open and close.
+func (h *Hub) EndUser(userID int64) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, streams := range h.bySession {
+		for s := range streams {
+			if s.Viewer.UserID == userID {
+				s.end()
+			}
+		}
+	}
+}
+
 // dispatch hands an event to the streams allowed to see it: the patient's own, and the staff of
 // the patient's practice. Nobody else's.
 func (h *Hub) dispatch(w Wire) {
-	if w.Kind == KindSessionEnded {
+	switch w.Kind {
+	case KindSessionEnded:
 		h.EndSession(w.Session)
+		return
+	case KindUserEnded:
+		h.EndUser(w.User)
 		return
 	}
 	// Every stream is handed the same copy, which none of them changes: a buffer of pointers

@@ -319,6 +319,32 @@ func TestHubSessionEndedAcrossInstances(t *testing.T) {
 	waitFor(t, testTimeout, "ended streams still registered", func() bool { return a.Len() == 0 && b.Len() == 1 })
 }
 
+// TestHubUserEndedAcrossInstances: a person deactivated on one instance loses every stream of
+// theirs, whatever the session, on every instance, through Redis; nobody else loses one.
+func TestHubUserEndedAcrossInstances(t *testing.T) {
+	t.Parallel()
+	_, client := startRedis(t)
+	a, b := twoHubs(t, client)
+	src := &fakeSource{}
+	o := ServeOptions{Heartbeat: time.Hour}
+	onA := serve(t, a, src, maria, "phone", o)
+	onB := serve(t, b, src, maria, "laptop", o)
+	staffB := serve(t, b, src, riverStaff, "desk", o)
+	waitFor(t, testTimeout, "streams not registered", func() bool { return a.Len() == 1 && b.Len() == 2 })
+
+	if err := a.UserEnded(context.Background(), maria.UserID); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*pipeStream{onA, onB} {
+		fs := s.expectEnd(t, testTimeout)
+		if len(fs) == 0 || fs[len(fs)-1].Event != SSESignedOut {
+			t.Fatalf("frames %v; want the stream to end with %s", fs, SSESignedOut)
+		}
+	}
+	staffB.expectQuiet(t, 100*time.Millisecond)
+	waitFor(t, testTimeout, "ended streams still registered", func() bool { return a.Len() == 0 && b.Len() == 1 })
+}
+
 // TestHubRunEndsWithContext: Run gives up its subscription when its context ends, so an instance
 // that stops leaves no goroutine and no Redis connection behind.
 func TestHubRunEndsWithContext(t *testing.T) {

@@ -42,10 +42,15 @@ type Wire struct {
 	ConversationID int64  `json:"conversation_id"`
 	MessageID      int64  `json:"message_id,omitempty"`
 	Session        string `json:"session,omitempty"` // for KindSessionEnded: the session's key
+	User           int64  `json:"user,omitempty"`    // for KindUserEnded: the user's id
 }
 
 // KindSessionEnded tells every instance to close a signed-out session's streams.
 const KindSessionEnded = "session_ended"
+
+// KindUserEnded tells every instance to close every stream of a user who can no longer sign in
+// (deactivated, or their password reset).
+const KindUserEnded = "user_ended"
 
 func wireOf(e store.Event) Wire {
 	return Wire{ID: e.ID, Kind: e.Kind, PracticeID: e.PracticeID, PatientID: e.PatientID,
@@ -146,6 +151,16 @@ func (h *Hub) SessionEnded(ctx context.Context, key string) error {
 		return nil
 	}
 	return h.publish(ctx, Wire{Kind: KindSessionEnded, Session: key})
+}
+
+// UserEnded tells every instance that a user's sessions were all ended, so their streams close
+// now rather than at their next heartbeat's session check.
+func (h *Hub) UserEnded(ctx context.Context, userID int64) error {
+	h.EndUser(userID)
+	if h.client == nil {
+		return nil
+	}
+	return h.publish(ctx, Wire{Kind: KindUserEnded, User: userID})
 }
 
 func (h *Hub) publish(ctx context.Context, w Wire) error {

@@ -91,6 +91,9 @@ type Audit struct {
 type Origin struct {
 	RequestID string
 	ClientIP  string
+	// Device is what the request came from in a few words ("Firefox on Android"), which a
+	// session started by it keeps for its owner's list of sessions; never audited.
+	Device string
 }
 
 // writeEvent adds a change's row to the outbox. It first takes a lock per practice, held to

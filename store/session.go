@@ -103,8 +103,8 @@ func (s *Store) createSession(ctx context.Context, u User, o Origin, pending boo
 func insertSession(ctx context.Context, tx *sqlx.Tx, u User, o Origin, pending bool, action string) (string, error) {
 	token := newToken()
 	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO sessions (token_hash, user_id, csrf_token, second_factor_pending) VALUES ($1, $2, $3, $4)`,
-		hashToken(token), u.ID, newToken(), pending); err != nil {
+		INSERT INTO sessions (token_hash, user_id, csrf_token, second_factor_pending, device) VALUES ($1, $2, $3, $4, $5)`,
+		hashToken(token), u.ID, newToken(), pending, truncate(o.Device, maxDeviceLen)); err != nil {
 		return "", fmt.Errorf("store: create session: %w", err)
 	}
 	if !pending {
@@ -132,11 +132,12 @@ const sessionSQL = `
 		       p.name AS practice_name, p.message_fee_cents AS practice_fee_cents, coalesce(p.time_zone, '') AS practice_time_zone,
 		       coalesce((SELECT max(e.id) FROM events e WHERE e.practice_id = u.practice_id), 0) AS newest_event
 		FROM sessions s JOIN users u ON u.id = s.user_id JOIN practices p ON p.id = u.practice_id
-		WHERE s.token_hash = $1
+		WHERE s.token_hash = $1 AND u.deactivated_at IS NULL
 		  AND s.created_at > now() - make_interval(secs => $2)
 		  AND s.last_seen_at > now() - make_interval(secs => $3)`
 
-// SessionByToken finds a live session; an unknown, idle or too old one answers ErrNotFound.
+// SessionByToken finds a live session; an unknown, idle or too old one, or one of a deactivated
+// person (whose sessions Deactivate ended already), answers ErrNotFound.
 // It marks the session as used, at most once a minute to spare the database a write per request.
 // The one statement also reads what every page shows of the user's practice, and where its
 // events stand, which would otherwise take two more round trips per page.

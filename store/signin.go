@@ -122,6 +122,13 @@ func (s *Store) RecordSecondFactorFailure(ctx context.Context, u User, o Origin)
 		Outcome: "failure", RequestID: o.RequestID, ClientIP: o.ClientIP})
 }
 
+// RecordPasswordCheckFailure counts a wrong current password given to change the password
+// against the sign-in limits, and audits it, for the same reason as RecordSecondFactorFailure.
+func (s *Store) RecordPasswordCheckFailure(ctx context.Context, u User, o Origin) error {
+	return s.recordFailure(ctx, u.Email, Audit{ActorID: u.ID, Action: "password_check_failed", ObjectType: "user", ObjectID: u.ID,
+		Outcome: "failure", RequestID: o.RequestID, ClientIP: o.ClientIP})
+}
+
 func (s *Store) recordFailure(ctx context.Context, email string, a Audit) error {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {

@@ -118,7 +118,7 @@ func assembledSessionSQL() string {
 		       p.name AS practice_name, p.message_fee_cents AS practice_fee_cents, coalesce(p.time_zone, '') AS practice_time_zone,
 		       coalesce((SELECT max(e.id) FROM events e WHERE e.practice_id = u.practice_id), 0) AS newest_event
 		FROM sessions s JOIN users u ON u.id = s.user_id JOIN practices p ON p.id = u.practice_id
-		WHERE s.token_hash = $1
+		WHERE s.token_hash = $1 AND u.deactivated_at IS NULL
 		  AND s.created_at > now() - make_interval(secs => $2)
 		  AND s.last_seen_at > now() - make_interval(secs => $3)`
 }

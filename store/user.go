@@ -118,10 +118,11 @@ func LoadZone(name string) (*time.Location, error) {
 
 const userColumns = `id, practice_id, role, email, password_hash, full_name, initials, title, answers_messages, totp_enabled, staff_role, administrator`
 
-// UserByEmail finds a user by sign-in address (case-insensitive).
+// UserByEmail finds a user who may sign in by sign-in address (case-insensitive): a deactivated
+// person is not found, so signing in as them answers as an unknown address does.
 func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
 	var u User
-	err := s.db.GetContext(ctx, &u, `SELECT `+userColumns+` FROM users WHERE email = $1 AND NOT automatic`,
+	err := s.db.GetContext(ctx, &u, `SELECT `+userColumns+` FROM users WHERE email = $1 AND NOT automatic AND deactivated_at IS NULL`,
 		normalEmail(email))
 	if errors.Is(err, sql.ErrNoRows) {
 		return User{}, ErrNotFound

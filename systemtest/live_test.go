@@ -402,6 +402,45 @@ func TestLiveSignOutEndsStreamsEverywhere(t *testing.T) {
 	}
 }
 
+// TestLiveDeactivationEndsStreamsEverywhere: an administrator deactivating a patient on one
+// instance ends every stream of hers, of every session, on every instance, pushed through Redis;
+// nobody else's. As above, the minute's heartbeat means an end seen within the wait was pushed.
+func TestLiveDeactivationEndsStreamsEverywhere(t *testing.T) {
+	t.Parallel()
+	sys := newLiveSystem(t, time.Minute)
+	a := sys.startOn(t, "A", "127.0.0.1:0")
+	b := sys.startOn(t, "B", "127.0.0.1:0")
+	laptop := sys.signIn(t, a, liveMaria)
+	phone := sys.signIn(t, b, liveMaria)
+	tom := sys.signIn(t, b, liveTom)
+	admin := sys.signIn(t, a, "admin@riverside.example")
+	after := laptop.liveAfter(t, a)
+	onA := laptop.open(t, a, "Maria's laptop stream on A", after, "")
+	onB := phone.open(t, b, "Maria's phone stream on B", after, "")
+	toms := tom.open(t, b, "Tom's stream on B", tom.liveAfter(t, b), "")
+	for _, s := range []*stream{onA, onB, toms} {
+		s.connected(t)
+	}
+
+	path := "/practice/people/" + idsAt(t, a.URL).User(sys.user(t, liveMaria).ID)
+	f := admin.form(t, a, path)
+	start := time.Now()
+	if status, body, final := admin.load(t, a, http.MethodPost, path+"/deactivate", f); status != http.StatusOK || final.Path != path {
+		t.Fatalf("deactivate: %d at %s\n%s", status, final, excerpt(body))
+	}
+	for _, s := range []*stream{onA, onB} {
+		fs := s.end(t, liveWait)
+		if len(fs) == 0 || fs[len(fs)-1].Event != "signed-out" {
+			t.Fatalf("%s ended with %v; want signed-out", s.name, fs)
+		}
+	}
+	t.Logf("both of her streams ended %v after the deactivation", time.Since(start))
+	toms.quiet(t, 300*time.Millisecond)
+	if status, _, final := phone.page(t, b, "/inbox"); status != http.StatusOK || final.Path != "/signin" {
+		t.Errorf("her phone's session after deactivation: %d at %s", status, final)
+	}
+}
+
 // TestLiveStreamCaps: one session holds at most realtime.DefaultStreamsPerSession streams on an
 // instance and one user realtime.DefaultStreamsPerUser. The next one is answered 429 with a body
 // that hx-sse reads for its retry hint (a minute) and a Retry-After, while the open ones keep

@@ -38,6 +38,7 @@ func TestProcess(t *testing.T) {
 	t.Run("mail server down while messages are sent", func(t *testing.T) { t.Parallel(); testMailServerDown(t, bin) })
 	t.Run("mail server refuses a recipient", func(t *testing.T) { t.Parallel(); testRejectedRecipient(t, bin) })
 	t.Run("SIGKILL of the worker in the middle of a send", func(t *testing.T) { t.Parallel(); testWorkerKilledMidSend(t, bin) })
+	t.Run("a patient resets a forgotten password by e-mail", func(t *testing.T) { t.Parallel(); testPasswordResetByMail(t, bin) })
 }
 
 // testRedisSelfSigned: REDIS_URL is a rediss:// URL whose server presents a self-signed

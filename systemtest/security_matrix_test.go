@@ -54,6 +54,9 @@ var (
 	secRefused   = secCell{status: http.StatusConflict} // visible, but the action does not apply to this viewer
 	secInvalid   = secCell{status: http.StatusUnprocessableEntity}
 	secForbidden = secCell{status: http.StatusForbidden} // signed in, without the right (store.PracticeAllowed)
+	secGone      = secCell{status: http.StatusGone}      // a password reset link that is not, or no longer, one
+	// secChanged: a change made, answered with a redirect to the page it was made on.
+	secChanged = secCell{status: http.StatusSeeOther, changes: true}
 	// secWrongCode: a wrong second-factor code, refused and counted against the sign-in limits.
 	secWrongCode = secCell{status: http.StatusUnprocessableEntity, counted: true}
 )
@@ -66,6 +69,7 @@ func secDid(location string) secCell {
 type secTarget struct {
 	message, conversation int64
 	token                 string // an unsubscribe token, for the :token routes
+	user                  int64  // for the people routes: a person of Maria's practice, made for the cell
 }
 
 // secRouteSpec is one row of the matrix: how to make the request, and each actor's answer.
@@ -133,6 +137,38 @@ func secMatrix() map[string]secRouteSpec {
 	code := func(*system, *testing.T) url.Values { return url.Values{"code": {"000000"}} }
 	totpForm := func(*system, *testing.T) url.Values {
 		return url.Values{"password": {store.DemoPassword}, "code": {"000000"}}
+	}
+	wrongPassword := func(*system, *testing.T) url.Values {
+		return url.Values{"current_password": {"not the password"}, "new_password": {"a long new password"}, "confirm": {"a long new password"}}
+	}
+	unknownAddress := func(*system, *testing.T) url.Values { return url.Values{"email": {"nobody@riverside.example"}} }
+	newPassword := func(*system, *testing.T) url.Values {
+		return url.Values{"new_password": {"a long new password"}, "confirm": {"a long new password"}}
+	}
+	// person makes a person of Maria's practice for one cell: a patient, or a nurse ("staff"),
+	// one deactivated, or one with two-step sign-in on ("totp").
+	person := func(kind string) func(t *testing.T, sys *system) secTarget {
+		return func(t *testing.T, sys *system) secTarget {
+			u := store.User{PracticeID: sys.user(t, secMaria).PracticeID, Role: store.RolePatient, PasswordHash: "x",
+				Email: fmt.Sprintf("matrix-%d@riverside.example", time.Now().UnixNano()), FullName: "Matrix Target", Initials: "MT"}
+			if kind != "" {
+				u.Role, u.StaffRole = store.RoleStaff, store.StaffNurse
+			}
+			u, err := sys.st.CreateUser(context.Background(), u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch kind {
+			case "deactivated":
+				_, err = sys.db().Exec(`UPDATE users SET deactivated_at = now() WHERE id = $1`, u.ID)
+			case "totp":
+				_, err = sys.db().Exec(`UPDATE users SET totp_enabled = true WHERE id = $1`, u.ID)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			return secTarget{user: u.ID}
+		}
 	}
 	m := map[string]secRouteSpec{
 		"GET /healthz":  {want: secSame(secOK)},
@@ -213,6 +249,36 @@ func secMatrix() map[string]secRouteSpec {
 
 		"GET /events": {want: secSignedIn(secToSignIn, secOK)},
 
+		// One's own account: the password (a wrong current one, refused and counted as a failed
+		// sign-in), and the sessions list, whose "everywhere else" ends the others (none here,
+		// but the sign-out is audited).
+		"GET /account/password":  {want: secSignedIn(secToSignIn, secOK)},
+		"POST /account/password": {form: wrongPassword, want: secSignedIn(secNoSession, secWrongCode)},
+		"GET /account/sessions":  {want: secSignedIn(secToSignIn, secOK)},
+		"POST /account/sessions/end_others": {
+			want: secSignedIn(secNoSession, secDid("/account/sessions?done=1"))},
+
+		// A forgotten password, signed in or not: the request for an address without an account
+		// answers as any does and changes nothing; the link here is no real one.
+		"GET /password/forgot":        {want: secSame(secOK)},
+		"POST /password/forgot":       {form: unknownAddress, want: secSame(secCell{status: http.StatusSeeOther, location: "/password/forgot?sent=1"})},
+		"GET /password/reset/:token":  {want: secSame(secGone)},
+		"POST /password/reset/:token": {form: newPassword, want: secSame(secGone)},
+
+		// The practice's people: its administrators only; a person of Maria's practice is nobody
+		// to the other practice's administrator (404).
+		"GET /practice/people":     {want: secSettingsRoute(secToSignIn, secOK, secOK)},
+		"GET /practice/people/:id": {target: person(""), want: secPeopleRoute(secToSignIn, secOK)},
+		"POST /practice/people/:id/name": {target: person(""), form: func(*system, *testing.T) url.Values {
+			return url.Values{"full_name": {"Matrix Person"}, "initials": {"MP"}}
+		}, want: secPeopleRoute(secNoSession, secChanged)},
+		"POST /practice/people/:id/role": {target: person("staff"), form: func(*system, *testing.T) url.Values {
+			return url.Values{"staff_role": {"physician"}}
+		}, want: secPeopleRoute(secNoSession, secChanged)},
+		"POST /practice/people/:id/deactivate":    {target: person(""), want: secPeopleRoute(secNoSession, secChanged)},
+		"POST /practice/people/:id/reactivate":    {target: person("deactivated"), want: secPeopleRoute(secNoSession, secChanged)},
+		"POST /practice/people/:id/second_factor": {target: person("totp"), want: secPeopleRoute(secNoSession, secChanged)},
+
 		// The practice's settings: its administrators only. The other practice's administrator
 		// reaches their own practice's settings, never Maria's (secSettingsCheck).
 		"GET /practice/settings": {want: secSettingsRoute(secToSignIn, secOK, secOK)},
@@ -233,6 +299,14 @@ func secMatrix() map[string]secRouteSpec {
 			check: secSettingsCheck,
 		}
 	}
+	return m
+}
+
+// secPeopleRoute: a person's route on someone of Maria's practice: her administrator gets admin,
+// the other practice's administrator a 404 (a person not of theirs is nobody), everyone else
+// signed in 403.
+func secPeopleRoute(anon, admin secCell) map[secActor]secCell {
+	m := secSettingsRoute(anon, admin, secNotFound)
 	return m
 }
 
@@ -279,6 +353,9 @@ func (s *system) state(t *testing.T) string {
 		'settings', (SELECT count(*) FROM practice_setting_changes),
 		'settings_rows', (SELECT md5(string_agg(ps::text, '|' ORDER BY ps.practice_id)) FROM practice_settings ps),
 		'fees', (SELECT string_agg(message_fee_cents || ':' || coalesce(time_zone, ''), ',' ORDER BY id) FROM practices),
+		'people', (SELECT md5(string_agg(concat_ws(':', id, role, full_name, initials, staff_role, administrator, deactivated_at, password_hash), '|' ORDER BY id)) FROM users),
+		'account_changes', (SELECT count(*) FROM account_changes),
+		'resets', (SELECT count(*) FROM password_resets),
 		'audited', (SELECT count(*) FROM audit_log WHERE action <> 'message_read' AND outcome = 'success'))`)
 	if err != nil {
 		t.Fatal(err)
@@ -377,18 +454,25 @@ func TestAccessMatrix(t *testing.T) {
 				case which == "Maria's":
 					tg := spec.target(t, sys)
 					id := sys.msg(tg.message)
-					if strings.HasPrefix(pattern, "/conversations/") {
+					switch {
+					case strings.HasPrefix(pattern, "/conversations/"):
 						id = sys.conv(tg.conversation)
+					case strings.HasPrefix(pattern, "/practice/people/"):
+						id = sys.ids.User(tg.user)
 					}
 					path = strings.Replace(pattern, ":id", id, 1)
 				case which == "unknown":
-					// A well-formed public id of no row: not found, like another's.
+					// A well-formed public id of no row: not found, like another's (to those who
+					// may look at all: the people routes refuse anyone else first).
 					id := sys.msg(987654321)
-					if strings.HasPrefix(pattern, "/conversations/") {
+					switch {
+					case strings.HasPrefix(pattern, "/conversations/"):
 						id = sys.conv(987654321)
+					case strings.HasPrefix(pattern, "/practice/people/"):
+						id = sys.ids.User(987654321)
 					}
 					path = strings.Replace(pattern, ":id", id, 1)
-					if actor != secAnonActor {
+					if actor != secAnonActor && want != secForbidden {
 						want = secNotFound
 					}
 				}

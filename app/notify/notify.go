@@ -1,6 +1,7 @@
-// Package notify tells people by e-mail that a secure message is waiting for them: River
-// workers that send the notifications the store enqueues with each message (store/queue.go,
-// store/notification.go), through the product's one mail path (app/mail).
+// Package notify tells people by e-mail that a secure message is waiting for them, and sends the
+// link that resets a forgotten password: River workers that send what the store enqueues with
+// each message and each reset request (store/queue.go, store/notification.go,
+// store/password_reset.go), through the product's one mail path (app/mail).
 //
 // Each e-mail tells of one kind of message (store.NotificationKind) and goes as its recipient
 // chose for that kind: one for each message, one hourly digest of what is still unopened, or none.
@@ -115,6 +116,9 @@ func NewQueue(st *store.Store, m Mailer, c Config) (*store.Queue, error) {
 	}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &Worker{sender: sender{st: st, mail: m, c: c}}); err != nil {
+		return nil, err
+	}
+	if err := river.AddWorkerSafely(workers, &ResetWorker{st: st, mail: m, c: c}); err != nil {
 		return nil, err
 	}
 	if err := river.AddWorkerSafely(workers, &DigestWorker{sender: sender{st: st, mail: m, c: c}}); err != nil {

@@ -1,6 +1,7 @@
 // Package mailtest reads, through Mailpit's HTTP API (app/mail/localmail), every e-mail a test
 // made, and holds the rule that an e-mail to a patient carries no health information: Check
-// fails on anything but the fixed subject, the fixed line and the link.
+// fails on anything but the fixed subject, the fixed line and the link (of a notification, or of
+// a forgotten password's reset).
 package mailtest
 
 import (
@@ -18,10 +19,23 @@ import (
 
 // The only words a notification may say. These are copies, not app/notify's constants, so that
 // a change there fails here.
-var leads = map[string]string{
-	"You have a new secure message": "You have a new secure message. Sign in to read it:",
+// fixedMail is one e-mail the product sends, all it may say: its one line, where its link goes,
+// and whether a "Stop these e-mails: " line may follow (notifications, which one can stop).
+type fixedMail struct {
+	lead string
+	link string // the path the link must start with
+	stop bool
+}
+
+// fixed are the e-mails the product sends, by subject.
+var fixed = map[string]fixedMail{
+	"You have a new secure message": {lead: "You have a new secure message. Sign in to read it:", link: "/", stop: true},
 	// The hourly digest's.
-	"You have new secure messages": "You have new secure messages. Sign in to read them:",
+	"You have new secure messages": {lead: "You have new secure messages. Sign in to read them:", link: "/", stop: true},
+	// A forgotten password's link, which is all its e-mail holds.
+	"Reset your Secure Messages password": {
+		lead: "Someone asked to reset the password of your Secure Messages account. If it was you, follow this link within an hour:",
+		link: "/password/reset/"},
 }
 
 // stopLead begins the one line after the link that a notification may have: its unsubscribe
@@ -141,8 +155,8 @@ var allowedHeaders = map[string]bool{
 // Problems is what is wrong with m under Check's rule.
 func Problems(m Mail, appURL string, forbidden ...string) []string {
 	var out []string
-	lead, ok := leads[m.Subject]
-	if !ok {
+	f, known := fixed[m.Subject]
+	if !known {
 		out = append(out, fmt.Sprintf("subject %q is not one of the fixed subjects", m.Subject))
 	}
 	if m.HTML != "" {
@@ -157,11 +171,11 @@ func Problems(m Mail, appURL string, forbidden ...string) []string {
 		}
 	}
 	lines := strings.Split(strings.TrimRight(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n"), "\n")
-	if len(lines) < 2 || lines[0] != lead || !isLink(lines[1], appURL) {
-		out = append(out, fmt.Sprintf("body %q, want %q then a link into %s", m.Text, lead, appURL))
+	if known && (len(lines) < 2 || lines[0] != f.lead || !isLink(lines[1], appURL) || !strings.HasPrefix(lines[1], appURL+f.link)) {
+		out = append(out, fmt.Sprintf("body %q, want %q then a link into %s%s", m.Text, f.lead, appURL, f.link))
 	}
 	for i, l := range lines[min(2, len(lines)):] {
-		if rest, ok := strings.CutPrefix(l, stopLead); i > 0 || !ok || !isLink(rest, appURL) ||
+		if rest, ok := strings.CutPrefix(l, stopLead); !f.stop || i > 0 || !ok || !isLink(rest, appURL) ||
 			!strings.HasPrefix(rest, appURL+"/unsubscribe/") {
 			out = append(out, fmt.Sprintf("body line %q is not the fixed text", l))
 		}

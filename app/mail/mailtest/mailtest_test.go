@@ -15,6 +15,8 @@ func TestProblems(t *testing.T) {
 		digestSubject = "You have new secure messages"
 		digestLead    = "You have new secure messages. Sign in to read them:"
 		stop          = "Stop these e-mails: " + app + "/unsubscribe/abc\n"
+		resetSubject  = "Reset your Secure Messages password"
+		resetLead     = "Someone asked to reset the password of your Secure Messages account. If it was you, follow this link within an hour:"
 	)
 	good := Mail{To: []string{"maria.lopez@riverside.example"}, Subject: subject,
 		Text:    lead + "\n" + app + "/inbox\n",
@@ -39,6 +41,18 @@ func TestProblems(t *testing.T) {
 		{"a display name", func(m *Mail) { m.ToNames = []string{"Maria Lopez"} }, "display name"},
 		{"an HTML part", func(m *Mail) { m.HTML = "<p>hi</p>" }, "HTML"},
 		{"a header of its own", func(m *Mail) { m.Headers["X-Patient"] = []string{"7"} }, "not allowed"},
+		{"a password reset", func(m *Mail) {
+			m.Subject, m.Text = resetSubject, resetLead+"\n"+app+"/password/reset/abc\n"
+		}, ""},
+		{"a password reset linking elsewhere in the app", func(m *Mail) {
+			m.Subject, m.Text = resetSubject, resetLead+"\n"+app+"/inbox\n"
+		}, "want"},
+		{"a password reset with more to say", func(m *Mail) {
+			m.Subject, m.Text = resetSubject, resetLead+"\n"+app+"/password/reset/abc\nDear Maria\n"
+		}, "not the fixed text"},
+		{"a password reset with an unsubscribe line", func(m *Mail) {
+			m.Subject, m.Text = resetSubject, resetLead+"\n"+app+"/password/reset/abc\n"+stop
+		}, "not the fixed text"},
 	}
 	for _, tc := range cases {
 		m := good
