@@ -109,4 +109,10 @@ func (a *App) routes(f *fiber.App) {
 	pages.Post("/practice/settings/notice", a.requireUser, a.requireAdministrator, a.settingsNotice)
 	pages.Post("/practice/settings/hours", a.requireUser, a.requireAdministrator, a.settingsHours)
 	pages.Post("/practice/settings/auto_reply", a.requireUser, a.requireAdministrator, a.settingsAutoReply)
+
+	// The practice's audit review: its administrators only. The export is a POST because it is
+	// recorded in the audit log.
+	pages.Get("/practice/audit", a.requireUser, a.requireAuditReviewer, a.auditShow)
+	pages.Post("/practice/audit/export", a.requireUser, a.requireAuditReviewer, a.auditExport)
+	pages.Get("/practice/audit/patients/:id", a.requireUser, a.requireAuditReviewer, a.auditPatientShow)
 }

@@ -62,7 +62,8 @@ func wantNoInlineCode(t *testing.T, r *response) {
 // where a real connection can be closed.
 var streaming = map[string]bool{"/events": true}
 
-// Every GET route, page and fragment, signed in or not, changes nothing and carries the
+// Every GET route, page and fragment, signed in or not (an administrator too: the audit review's
+// pages only read; its export, which is recorded, is a POST), changes nothing and carries the
 // security headers. Show Details records the read, which is what it is for (countsBesidesReads):
 // no other GET does even that.
 func TestGETRoutesChangeNothing(t *testing.T) {
@@ -71,6 +72,7 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 	m := e.mariasInbox(t)
 	patient := e.signIn(t, maria)
 	staff := e.signIn(t, physician)
+	admin := e.signIn(t, riversideAdmin)
 	page := patient.get(t, "/inbox")
 	asset := wantPage(t, page).First(htmltest.Tag("link")).Attr["href"]
 	token := e.unsubscribeToken(t, maria)
@@ -120,8 +122,10 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 			return http.StatusConflict, "" // only her own message that nobody acted on
 		case route == "/messages/:id/reply" && msg == m.rash.ID:
 			return http.StatusConflict, "" // an archived thread takes no reply
-		case route == "/practice/settings":
-			return http.StatusForbidden, "" // administrators only (TestSettingsForbidden)
+		case strings.HasPrefix(route, "/practice/") && who != "administrator":
+			return http.StatusForbidden, "" // administrators only (TestSettingsForbidden, TestAuditReviewForbidden)
+		case strings.HasPrefix(route, "/practice/") && strings.Contains(route, ":id"):
+			return http.StatusNotFound, "" // a message's id names no patient
 		}
 		return http.StatusOK, ""
 	}
@@ -150,7 +154,7 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 			for _, who := range []struct {
 				name string
 				c    *client
-			}{{"patient", patient}, {"staff", staff}, {"signed out", e.anon()}} {
+			}{{"patient", patient}, {"staff", staff}, {"administrator", admin}, {"signed out", e.anon()}} {
 				for _, htmx := range []bool{false, true} {
 					r := who.c.variant(htmx).get(t, path)
 					if status, location := answer(route, who.name, htmx, p.msg); r.Status != status || r.Header.Get("Location") != location {

@@ -26,6 +26,8 @@ type ViewData struct {
 	Notifications *NotificationsView
 	Unsubscribe   *UnsubscribeView
 	Settings      *SettingsView
+	Audit         *AuditView
+	AuditOpeners  *AuditOpenersView
 }
 
 // NotificationsView is the form of how a person hears of new messages by e-mail.
@@ -59,6 +61,11 @@ type UnsubscribeView struct {
 // (store.PracticeAllowed) decides, as it does for the routes.
 func (vd *ViewData) PracticeSettingsLink() bool {
 	return vd.User != nil && store.PracticeAllowed(*vd.User, vd.User.PracticeID).ChangeSettings
+}
+
+// AuditReviewLink reports whether the header links to the audit review (store.PracticeAllowed).
+func (vd *ViewData) AuditReviewLink() bool {
+	return vd.User != nil && store.PracticeAllowed(*vd.User, vd.User.PracticeID).ReviewAudit
 }
 
 // SecurityView is the two-step sign-in settings, or the code prompt at sign-in.
