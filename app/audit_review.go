@@ -223,6 +223,9 @@ func (a *App) showAudit(c *fiber.Ctx, status int, av *AuditView) error {
 		// A refused export: the review's section, where its problems are said.
 		c.Set("HX-Retarget", "#audit")
 		c.Set("HX-Reswap", "outerHTML")
+	} else if isFragment(c) {
+		// htmx pushes a GET form's own hx-get, without what was chosen: the search is the address.
+		c.Set("HX-Push-Url", utils.CopyString(c.OriginalURL()))
 	}
 	return a.render(c, view{status: status, page: "pages/audit", data: vd, fragment: "partials/audit", fragmentData: av})
 }

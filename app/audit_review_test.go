@@ -21,8 +21,12 @@ func TestAuditReviewPage(t *testing.T) {
 	e.signIn(t, physician).get(t, "/messages/"+e.mid(e.msg(t, physician, subjLab, maria).ID))
 	both(t, func(t *testing.T, htmx bool) {
 		admin := e.signIn(t, riversideAdmin).variant(htmx)
-		r := admin.get(t, "/practice/audit?patient="+mariaID+"&action=message_read")
+		path := "/practice/audit?patient=" + mariaID + "&action=message_read"
+		r := admin.get(t, path)
 		wantStatus(t, r, http.StatusOK)
+		if push := r.Header.Get("HX-Push-Url"); htmx && push != path {
+			t.Errorf("HX-Push-Url %q, want the search's own address %q", push, path)
+		}
 		var root *htmltest.Node
 		if htmx {
 			root = wantFragment(t, r, "audit", "#audit")
