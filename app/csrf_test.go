@@ -85,6 +85,10 @@ func csrfCases(t *testing.T, e *env, m demoInbox, c *client) map[string]csrfCase
 		path := "/practice/settings/" + section
 		cases[path] = csrfCase{path, url.Values{}, http.StatusForbidden, "", "administrators can see and change its settings", nil}
 	}
+	// The audit review's export: past the token, a patient is refused as no administrator
+	// (TestAuditExport has the token's own test for an administrator).
+	cases["/practice/audit/export"] = csrfCase{"/practice/audit/export", url.Values{}, http.StatusForbidden, "",
+		"administrators can review its audit log", nil}
 	return cases
 }
 

@@ -50,6 +50,17 @@ func conversationArchiveURL(conv, q string) string { return "/conversations/" + 
 
 func conversationReopenURL(conv, q string) string { return "/conversations/" + conv + "/reopen" + q }
 
+// auditURL is the audit review searching q (AuditForm.query), and auditPatientURL who opened a
+// patient's messages.
+func auditURL(q url.Values) string {
+	if len(q) == 0 {
+		return "/practice/audit"
+	}
+	return "/practice/audit?" + q.Encode()
+}
+
+func auditPatientURL(patient string) string { return "/practice/audit/patients/" + patient }
+
 // withQuery adds kv ("notice=sent") to the query of u.
 func withQuery(u, kv string) string {
 	if strings.Contains(u, "?") {

@@ -110,6 +110,8 @@ func (a *App) handleError(c *fiber.Ctx, err error) error {
 			// link put words of its author's choosing on our page.
 			message = "That page does not exist."
 		}
+	case errors.Is(err, errNoAuditPatient):
+		status, message = fiber.StatusNotFound, "That patient was not found at this practice."
 	case errors.Is(err, errUnsubscribeLink):
 		status, message = fiber.StatusNotFound, "This unsubscribe link is not valid: it may have been cut short. Copy the whole link from the e-mail, or sign in to change which e-mails you get."
 	case errors.Is(err, store.ErrNotFound):

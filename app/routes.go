@@ -129,4 +129,9 @@ func (a *App) routes(f *fiber.App) {
 	pages.Post("/practice/people/:id/deactivate", a.requireUser, a.requireAdministrator, a.personDeactivate)
 	pages.Post("/practice/people/:id/reactivate", a.requireUser, a.requireAdministrator, a.personReactivate)
 	pages.Post("/practice/people/:id/second_factor", a.requireUser, a.requireAdministrator, a.personResetSecondFactor)
+	// The practice's audit review: its administrators only. The export is a POST because it is
+	// recorded in the audit log.
+	pages.Get("/practice/audit", a.requireUser, a.requireAuditReviewer, a.auditShow)
+	pages.Post("/practice/audit/export", a.requireUser, a.requireAuditReviewer, a.auditExport)
+	pages.Get("/practice/audit/patients/:id", a.requireUser, a.requireAuditReviewer, a.auditPatientShow)
 }

@@ -31,6 +31,8 @@ type ViewData struct {
 	Password      *PasswordView
 	Sessions      *SessionsView
 	Reset         *ResetView
+	Audit         *AuditView
+	AuditOpeners  *AuditOpenersView
 }
 
 // NotificationsView is the form of how a person hears of new messages by e-mail.
@@ -69,6 +71,11 @@ func (vd *ViewData) PracticeSettingsLink() bool {
 // PeopleLink reports whether the header links to the practice's people, as PracticeSettingsLink.
 func (vd *ViewData) PeopleLink() bool {
 	return vd.User != nil && store.PracticeAllowed(*vd.User, vd.User.PracticeID).ManagePeople
+}
+
+// AuditReviewLink reports whether the header links to the audit review (store.PracticeAllowed).
+func (vd *ViewData) AuditReviewLink() bool {
+	return vd.User != nil && store.PracticeAllowed(*vd.User, vd.User.PracticeID).ReviewAudit
 }
 
 // SecurityView is the two-step sign-in settings, or the code prompt at sign-in.

@@ -79,7 +79,7 @@ func (s *Store) Cancel(ctx context.Context, v Viewer, o Origin, messageID int64)
 		return Cancelled{}, fmt.Errorf("store: cancel message %d: %w", messageID, err)
 	}
 	if err := writeAudit(ctx, tx, Audit{ActorID: v.UserID, Action: "message_cancelled", ObjectType: "message",
-		ObjectID: messageID, RequestID: o.RequestID, ClientIP: o.ClientIP}); err != nil {
+		ObjectID: messageID, PatientID: conv.patientID, RequestID: o.RequestID, ClientIP: o.ClientIP}); err != nil {
 		return Cancelled{}, fmt.Errorf("store: cancel message %d: %w", messageID, err)
 	}
 	if err := tx.Commit(); err != nil {

@@ -85,6 +85,11 @@ type Audit struct {
 	Outcome    string
 	RequestID  string
 	ClientIP   string
+	// PatientID names the patient whose data the row is about where its object will not: a
+	// message deleted in the same transaction. Otherwise the chain's trigger works it out.
+	PatientID int64
+	// Detail is what the row says beyond its object (an export's filters); part of the hash.
+	Detail string
 }
 
 // Origin is where a request came from, recorded with each audit row.
@@ -118,9 +123,9 @@ func writeAudit(ctx context.Context, tx sqlx.ExecerContext, a Audit) error {
 		a.Outcome = "success"
 	}
 	_, err := tx.ExecContext(ctx, `
-		INSERT INTO audit_log (actor_id, action, object_type, object_id, outcome, request_id, client_ip)
-		VALUES (NULLIF($1, 0), $2, $3, NULLIF($4, 0), $5, $6, $7)`,
-		a.ActorID, a.Action, a.ObjectType, a.ObjectID, a.Outcome, a.RequestID, a.ClientIP)
+		INSERT INTO audit_log (actor_id, action, object_type, object_id, outcome, request_id, client_ip, patient_id, detail)
+		VALUES (NULLIF($1, 0), $2, $3, NULLIF($4, 0), $5, $6, $7, NULLIF($8, 0), NULLIF($9, ''))`,
+		a.ActorID, a.Action, a.ObjectType, a.ObjectID, a.Outcome, a.RequestID, a.ClientIP, a.PatientID, a.Detail)
 	if err != nil {
 		return fmt.Errorf("write audit %s: %w", a.Action, err)
 	}

@@ -10,17 +10,18 @@ var ErrNotAllowed = errors.New("store: not allowed")
 type PracticeActions struct {
 	ChangeSettings bool // the settings page: fee, limits, compose choices, notice, hours, auto-reply
 	ManagePeople   bool // the people pages: list the practice's staff and patients, and PersonAllowed's changes
+	ReviewAudit    bool // the audit review: search the practice's audit log, who opened a patient's messages, export
 }
 
-// PracticeAllowed is the one place that decides who may change a practice's settings and manage
-// its people: an administrator of that practice, and nobody else. A right held at one practice
+// PracticeAllowed is the one place that decides who may change a practice's settings, manage
+// its people and review its audit log: an administrator of that practice, and nobody else. A right held at one practice
 // reaches nothing of another's, and a patient never holds it, whatever their row says. Templates
 // ask it to show the link, the handlers' middleware before anything is read, and the store again
 // inside the change's transaction, with the user's row as it is then (a right taken away a moment
 // before counts).
 func PracticeAllowed(u User, practiceID int64) PracticeActions {
 	admin := u.ID != 0 && u.Role == RoleStaff && u.Administrator && u.PracticeID == practiceID
-	return PracticeActions{ChangeSettings: admin, ManagePeople: admin}
+	return PracticeActions{ChangeSettings: admin, ManagePeople: admin, ReviewAudit: admin}
 }
 
 // PersonActions are the changes an administrator may make to one person of the practice.

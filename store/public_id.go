@@ -32,12 +32,13 @@ type PublicIDs struct {
 // publicIDKeySize is AES-128's key: 128 bits of key for a 64-bit id and a 64-bit tag.
 const publicIDKeySize = 16
 
-// The tags of the four kinds of public id, as the second half of the block.
+// The tags of the kinds of public id, as the second half of the block.
 var (
 	tagMessage      = [8]byte{'m', 'e', 's', 's', 'a', 'g', 'e', 0}
 	tagConversation = [8]byte{'c', 'o', 'n', 'v', 'e', 'r', 's', 'e'}
 	tagUser         = [8]byte{'u', 's', 'e', 'r', 0, 0, 0, 0}
 	tagEvent        = [8]byte{'e', 'v', 'e', 'n', 't', 0, 0, 0}
+	tagAudit        = [8]byte{'a', 'u', 'd', 'i', 't', 0, 0, 0}
 )
 
 // publicIDEncoding is base64url without padding, strict: only one spelling of a block is
@@ -64,6 +65,12 @@ func (p *PublicIDs) Message(id int64) string      { return p.encode(id, &tagMess
 func (p *PublicIDs) Conversation(id int64) string { return p.encode(id, &tagConversation) }
 func (p *PublicIDs) User(id int64) string         { return p.encode(id, &tagUser) }
 func (p *PublicIDs) Event(id int64) string        { return p.encode(id, &tagEvent) }
+
+// Audit writes an audit row's id, the audit review's place in the list (its next page).
+func (p *PublicIDs) Audit(id int64) string { return p.encode(id, &tagAudit) }
+
+// ParseAudit reads an audit row's public id.
+func (p *PublicIDs) ParseAudit(s string) (int64, bool) { return p.parse(s, &tagAudit) }
 
 // ParseMessage, ParseConversation, ParseUser and ParseEvent read a public id of their kind; ok is
 // false for anything else (not one of ours, altered, or another kind's).

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -399,7 +400,21 @@ func testOperatorCommands(t *testing.T, bin string) {
 	if r.Status != http.StatusOK || !strings.Contains(r.Body, "Question about my lab results") {
 		t.Errorf("inbox with only the new key: %s", r)
 	}
+	// An administrator's export of the audit log is itself an audit row, with its filters; the
+	// chain holds after it.
+	admin := secSignIn(t, p.URL, secAdminEmail)
+	if r := admin.post(t, "/practice/audit/export", url.Values{"action": {"message_read"}}); r.Status != http.StatusOK ||
+		!strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv") {
+		t.Errorf("audit export: %s", r)
+	}
 	p.kill()
+	if n := sys.count(t, `SELECT count(*) FROM audit_log WHERE action = 'audit_exported' AND detail = '{"action":"message_read"}'`); n != 1 {
+		t.Errorf("%d export rows with their filters, want 1", n)
+	}
+	out, err = secRun(t, bin, env, "audit-verify")
+	if err != nil || !strings.Contains(out, "audit chain holds") {
+		t.Fatalf("audit-verify after an export: %v\n%s", err, out)
+	}
 
 	// Tamper with one row in the middle, as the table's owner can with the triggers off.
 	var seq, id int64

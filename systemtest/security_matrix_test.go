@@ -70,6 +70,7 @@ type secTarget struct {
 	message, conversation int64
 	token                 string // an unsubscribe token, for the :token routes
 	user                  int64  // for the people routes: a person of Maria's practice, made for the cell
+	patient               int64  // for the audit review's patient routes
 }
 
 // secRouteSpec is one row of the matrix: how to make the request, and each actor's answer.
@@ -132,6 +133,9 @@ func secMatrix() map[string]secRouteSpec {
 			t.Fatal(err)
 		}
 		return tg
+	}
+	mariaHerself := func(t *testing.T, sys *system) secTarget {
+		return secTarget{patient: sys.user(t, secMaria).ID}
 	}
 	reply := func(*system, *testing.T) url.Values { return secReplyForm("Matrix reply") }
 	code := func(*system, *testing.T) url.Values { return url.Values{"code": {"000000"}} }
@@ -282,6 +286,15 @@ func secMatrix() map[string]secRouteSpec {
 		// The practice's settings: its administrators only. The other practice's administrator
 		// reaches their own practice's settings, never Maria's (secSettingsCheck).
 		"GET /practice/settings": {want: secSettingsRoute(secToSignIn, secOK, secOK)},
+
+		// The audit review: its administrators only, each their own practice's log. Who opened
+		// Maria's messages is her practice's administrator's to see, and not found for the other
+		// practice's; the export is recorded (the audit row is the change), in the exporter's
+		// own practice (secExportCheck).
+		"GET /practice/audit": {want: secSettingsRoute(secToSignIn, secOK, secOK)},
+		"GET /practice/audit/patients/:id": {target: mariaHerself,
+			want: secSettingsRoute(secToSignIn, secOK, secNotFound)},
+		"POST /practice/audit/export": {want: secSettingsRoute(secNoSession, secExported, secExported), check: secExportCheck},
 	}
 	sections := map[string]url.Values{
 		"fee":        {"fee_on": {"yes"}, "fee_amount": {"30.00"}, "consent_text": {"I agree to be billed {fee}."}, "fee_applies_to": {"all"}},
@@ -314,6 +327,24 @@ func secPeopleRoute(anon, admin secCell) map[secActor]secCell {
 func secSettingsRoute(anon, admin, otherAdmin secCell) map[secActor]secCell {
 	return map[secActor]secCell{secAnonActor: anon, secOwner: secForbidden, secOtherPat: secForbidden, secStaffActor: secForbidden,
 		secOtherStaff: secForbidden, secAdmin: admin, secOtherAdmin: otherAdmin}
+}
+
+// secExported is an export: the CSV, and its audit row.
+var secExported = secCell{status: http.StatusOK, changes: true}
+
+// secExportCheck: an export is recorded in the exporter's own practice's log.
+func secExportCheck(t *testing.T, sys *system, actor secActor) {
+	var practice int64
+	if err := sys.db().Get(&practice, `SELECT practice_id FROM audit_log WHERE action = 'audit_exported' ORDER BY chain_seq DESC LIMIT 1`); err != nil {
+		t.Fatal(err)
+	}
+	want := sys.user(t, secMaria).PracticeID
+	if actor == secOtherAdmin {
+		want = sys.user(t, secHillAdmin).PracticeID
+	}
+	if practice != want {
+		t.Errorf("%s exported, recorded in practice %d, want %d", actor, practice, want)
+	}
 }
 
 // secSettingsCheck: a settings change lands in the administrator's own practice.
@@ -460,6 +491,9 @@ func TestAccessMatrix(t *testing.T) {
 					case strings.HasPrefix(pattern, "/practice/people/"):
 						id = sys.ids.User(tg.user)
 					}
+					if strings.Contains(pattern, "/patients/") {
+						id = sys.ids.User(tg.patient)
+					}
 					path = strings.Replace(pattern, ":id", id, 1)
 				case which == "unknown":
 					// A well-formed public id of no row: not found, like another's (to those who
@@ -471,8 +505,12 @@ func TestAccessMatrix(t *testing.T) {
 					case strings.HasPrefix(pattern, "/practice/people/"):
 						id = sys.ids.User(987654321)
 					}
+					if strings.Contains(pattern, "/patients/") {
+						id = sys.ids.User(987654321)
+					}
 					path = strings.Replace(pattern, ":id", id, 1)
-					if actor != secAnonActor && want != secForbidden {
+					// Without the right, the administrators' routes refuse before reading the id.
+					if actor != secAnonActor && want.status != http.StatusForbidden {
 						want = secNotFound
 					}
 				}
