@@ -66,7 +66,7 @@ func auditActionsInCode(t *testing.T, root string) []string {
 	// Constants, by name: an Action may be one (ActionAuditExported), and a settings change names
 	// its section by one of the Section constants.
 	consts := map[string]string{}
-	var sections []string
+	var sections, changes []string
 	actionParams := map[string]int{} // function name -> index of its parameter named action
 	for _, f := range files {
 		for _, decl := range f.Decls {
@@ -83,6 +83,9 @@ func auditActionsInCode(t *testing.T, root string) []string {
 								consts[name.Name] = s
 								if strings.HasPrefix(name.Name, "Section") {
 									sections = append(sections, s)
+								}
+								if strings.HasPrefix(name.Name, "Change") {
+									changes = append(changes, s)
 								}
 							}
 						}
@@ -129,6 +132,13 @@ func auditActionsInCode(t *testing.T, root string) []string {
 						return
 					}
 					for _, s := range sections {
+						found[prefix+s] = true
+					}
+					return
+				}
+				// An account change names what changed by one of the Change constants (AccountChange.What).
+				if sel, ok := x.Y.(*ast.SelectorExpr); ok && sel.Sel.Name == "What" {
+					for _, s := range changes {
 						found[prefix+s] = true
 					}
 					return
