@@ -57,7 +57,9 @@ func (a *App) signin(c *fiber.Ctx) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	ok, hashErr := a.checkPassword(c, password, user, err == nil)
+	// An account without a password yet (an administrator whose invitation is not accepted) is
+	// refused as an unknown one is, in the same time.
+	ok, hashErr := a.checkPassword(c, password, user, err == nil && user.PasswordHash != "")
 	if errors.Is(hashErr, errBusy) {
 		c.Set(fiber.HeaderRetryAfter, "5")
 		return a.showSignin(c, fiber.StatusServiceUnavailable, email, signinBusy)
