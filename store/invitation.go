@@ -634,7 +634,9 @@ type NewPractice struct {
 // sign in as them until the invitation is accepted) and that administrator's invitation, in one
 // transaction. It returns the practice and the invitation's id.
 func (s *Store) CreatePracticeWithAdmin(ctx context.Context, np NewPractice) (Practice, int64, error) {
-	fail := func(err error) (Practice, int64, error) { return Practice{}, 0, fmt.Errorf("store: create practice: %w", err) }
+	fail := func(err error) (Practice, int64, error) {
+		return Practice{}, 0, fmt.Errorf("store: create practice: %w", err)
+	}
 	var v ValidationError
 	np.Name = strings.TrimSpace(np.Name)
 	if np.Name == "" || utf8.RuneCountInString(np.Name) > 200 {
