@@ -1,6 +1,7 @@
 // Package notify tells people by e-mail that a secure message is waiting for them: River
 // workers that send the notifications the store enqueues with each message (store/queue.go,
-// store/notification.go), through the product's one mail path (app/mail).
+// store/notification.go), and the account e-mails (invitations, invite.go), through the
+// product's one mail path (app/mail).
 //
 // The e-mail carries no health information: a fixed subject, a fixed line and a link to the
 // app's canonical address (APP_URL). No names, no subject or text of any message, not even the
@@ -69,6 +70,9 @@ func NewQueue(st *store.Store, m Mailer, c Config) (*store.Queue, error) {
 	if err := river.AddWorkerSafely(workers, &Worker{st: st, mail: m, c: c}); err != nil {
 		return nil, err
 	}
+	if err := river.AddWorkerSafely(workers, &InviteWorker{st: st, mail: m, c: c}); err != nil {
+		return nil, err
+	}
 	return store.NewQueue(st.DB().DB, &river.Config{
 		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: c.Workers}},
 		Workers: workers,
@@ -134,10 +138,12 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[store.NotifyArgs]) err
 // NextRetry waits 2 s after the first failure and twice as long after each next, up to half an
 // hour: a mail server back from a short outage gets its mail within seconds, one down for hours
 // is not hammered. River's 25 attempts then span about seven hours.
-func (w *Worker) NextRetry(job *river.Job[store.NotifyArgs]) time.Time {
+func (w *Worker) NextRetry(job *river.Job[store.NotifyArgs]) time.Time { return retryAt(job.Attempt) }
+
+func retryAt(attempt int) time.Time {
 	wait := 30 * time.Minute
-	if n := job.Attempt; n < 12 {
-		wait = min(wait, (2*time.Second)<<(n-1))
+	if attempt < 12 {
+		wait = min(wait, (2*time.Second)<<(attempt-1))
 	}
 	return time.Now().Add(wait)
 }

@@ -16,12 +16,15 @@ import (
 	"securemessages/app/mail/localmail"
 )
 
-// The only words a notification may say. These are copies, not app/notify's constants, so that
-// a change there fails here.
-const (
-	subject = "You have a new secure message"
-	lead    = "You have a new secure message. Sign in to read it:"
-)
+// The only words an e-mail may say: a subject, a lead line, and the path its link goes to under
+// the app's address. These are copies, not app/notify's constants, so that a change there fails
+// here. Account e-mails (invitations) carry no health information either: no names, not the
+// practice's.
+var fixed = []struct{ subject, lead, path string }{
+	{"You have a new secure message", "You have a new secure message. Sign in to read it:", "/inbox"},
+	{"Your secure message account", "You are invited to send and receive secure messages. Choose your password here (the link works once, for 72 hours):", "/invitations/"},
+	{"Your secure message account", "You were invited to secure messages, and this address has an account already. Sign in here:", "/signin"},
+}
 
 // Mail is one e-mail the catcher holds.
 type Mail struct {
@@ -109,8 +112,8 @@ func Summary(mails []Mail) string {
 }
 
 // Check fails the test for every e-mail in the catcher at webURL that says anything but the
-// fixed notification: the subject, then the lead line and a link into appURL (an unsubscribe
-// line into appURL may follow), as plain text; no display names on From or To; no header that
+// fixed notification or account e-mail: a fixed subject, then its lead line and a link into
+// appURL (an unsubscribe line into appURL may follow), as plain text; no display names on From or To; no header that
 // is not mail plumbing. forbidden are words no e-mail may contain anywhere (names, subjects and
 // text of the messages the test sent, practice names), checked in every header (but for the
 // recipient's own address) and the body as a backstop. It returns how many e-mails it checked.
@@ -135,8 +138,20 @@ var allowedHeaders = map[string]bool{
 // Problems is what is wrong with m under Check's rule.
 func Problems(m Mail, appURL string, forbidden ...string) []string {
 	var out []string
-	if m.Subject != subject {
-		out = append(out, fmt.Sprintf("subject %q, want %q", m.Subject, subject))
+	lines := strings.Split(strings.TrimRight(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n"), "\n")
+	known, fits := false, false
+	for _, f := range fixed {
+		if m.Subject == f.subject {
+			known = true
+			fits = fits || len(lines) >= 2 && lines[0] == f.lead && isLink(lines[1], appURL) &&
+				strings.HasPrefix(lines[1], appURL+f.path)
+		}
+	}
+	if !known {
+		out = append(out, fmt.Sprintf("subject %q is not one of the fixed subjects", m.Subject))
+	}
+	if !fits {
+		out = append(out, fmt.Sprintf("body %q is not a fixed lead line then a link into %s", m.Text, appURL))
 	}
 	if m.HTML != "" {
 		out = append(out, "has an HTML part")
@@ -148,10 +163,6 @@ func Problems(m Mail, appURL string, forbidden ...string) []string {
 		if n != "" {
 			out = append(out, fmt.Sprintf("To has a display name %q", n))
 		}
-	}
-	lines := strings.Split(strings.TrimRight(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n"), "\n")
-	if len(lines) < 2 || lines[0] != lead || !isLink(lines[1], appURL) {
-		out = append(out, fmt.Sprintf("body %q, want %q then a link into %s", m.Text, lead, appURL))
 	}
 	for _, l := range lines[min(2, len(lines)):] {
 		if _, rest, ok := strings.Cut(l, ": "); !ok || !isLink(rest, appURL) || !strings.Contains(rest, "/unsubscribe") {

@@ -9,6 +9,7 @@ import (
 // every other suite's e-mails through.
 func TestProblems(t *testing.T) {
 	const app = "https://messages.example.test"
+	subject, lead := fixed[0].subject, fixed[0].lead
 	good := Mail{To: []string{"maria.lopez@riverside.example"}, Subject: subject,
 		Text:    lead + "\n" + app + "/inbox\n",
 		Headers: map[string][]string{"To": {"<maria.lopez@riverside.example>"}, "Subject": {subject}}}
@@ -21,7 +22,15 @@ func TestProblems(t *testing.T) {
 		{"with an unsubscribe line", func(m *Mail) { m.Text += "Unsubscribe: " + app + "/unsubscribe/abc\n" }, ""},
 		{"a message subject", func(m *Mail) { m.Subject = "Blood test results" }, "subject"},
 		{"message text", func(m *Mail) { m.Text += "Your results are normal\n" }, "not the fixed text"},
-		{"a link elsewhere", func(m *Mail) { m.Text = lead + "\nhttps://evil.example/inbox\n" }, "want"},
+		{"a link elsewhere", func(m *Mail) { m.Text = lead + "\nhttps://evil.example/inbox\n" }, "not a fixed lead"},
+		{"an invitation", func(m *Mail) {
+			m.Subject, m.Text = fixed[1].subject, fixed[1].lead+"\n"+app+"/invitations/tok\n"
+		}, ""},
+		{"the sign-in advice", func(m *Mail) { m.Subject, m.Text = fixed[2].subject, fixed[2].lead+"\n"+app+"/signin\n" }, ""},
+		{"an invitation's lead with another link", func(m *Mail) {
+			m.Subject, m.Text = fixed[1].subject, fixed[1].lead+"\n"+app+"/inbox\n"
+		}, "not a fixed lead"},
+		{"a lead under another's subject", func(m *Mail) { m.Text = fixed[1].lead + "\n" + app + "/invitations/tok\n" }, "not a fixed lead"},
 		{"a practice name", func(m *Mail) { m.Headers["From"] = []string{"Riverside <a@b>"} }, `contains "Riverside"`},
 		{"a display name", func(m *Mail) { m.ToNames = []string{"Maria Lopez"} }, "display name"},
 		{"an HTML part", func(m *Mail) { m.HTML = "<p>hi</p>" }, "HTML"},
