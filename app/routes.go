@@ -55,6 +55,8 @@ func (a *App) routes(f *fiber.App) {
 	f.Post("/signin", checksPassword(a.signin)...)
 	f.Post("/account/totp/enable", checksPassword(a.requireUser, a.totpEnable)...)
 	f.Post("/account/totp/disable", checksPassword(a.requireUser, a.totpDisable)...)
+	// An invitation's link sets a password (hashed): anyone holding the link, signed in or not.
+	f.Post("/invitations/:token", checksPassword(a.invitationAccept)...)
 
 	// One-click unsubscribe (RFC 8058): a mail client posts "List-Unsubscribe=One-Click" here
 	// itself, from its own servers or app, with no cookie and no CSRF token, so this one change
@@ -87,6 +89,9 @@ func (a *App) routes(f *fiber.App) {
 	pages.Post("/account/notifications", a.requireUser, a.notificationsSave)
 	pages.Get("/unsubscribe/:token", a.unsubscribeShow)
 
+	// An invitation's link: the form that chooses a password, for anyone holding the link.
+	pages.Get("/invitations/:token", a.invitationShow)
+
 	// The inbox.
 	pages.Get("/inbox", a.requireUser, a.inboxShow)
 	pages.Get("/messages/new", a.requireUser, a.composeShow)
@@ -108,4 +113,14 @@ func (a *App) routes(f *fiber.App) {
 	pages.Post("/practice/settings/notice", a.requireUser, a.requireAdministrator, a.settingsNotice)
 	pages.Post("/practice/settings/hours", a.requireUser, a.requireAdministrator, a.settingsHours)
 	pages.Post("/practice/settings/auto_reply", a.requireUser, a.requireAdministrator, a.settingsAutoReply)
+
+	// Bringing people in: invitations and the patient import, its administrators only.
+	pages.Get("/practice/invitations", a.requireUser, a.requireAdministrator, a.invitationsShow)
+	pages.Post("/practice/invitations", a.requireUser, a.requireAdministrator, a.invitationSend)
+	pages.Post("/practice/invitations/:id/resend", a.requireUser, a.requireAdministrator, a.invitationResend)
+	pages.Post("/practice/invitations/:id/revoke", a.requireUser, a.requireAdministrator, a.invitationRevoke)
+	pages.Get("/practice/import", a.requireUser, a.requireAdministrator, a.importShow)
+	pages.Post("/practice/import", a.requireUser, a.requireAdministrator, a.importUpload)
+	pages.Get("/practice/import/:id", a.requireUser, a.requireAdministrator, a.importPreview)
+	pages.Post("/practice/import/:id", a.requireUser, a.requireAdministrator, a.importConfirm)
 }

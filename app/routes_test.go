@@ -109,6 +109,10 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 				return http.StatusOK, ""
 			}
 			return http.StatusNotFound, ""
+		case "/invitations/:token":
+			// Anyone holding the link; an unsubscribe token, cut short or made up, is no invitation.
+			// A real one: TestInvitationLink.
+			return http.StatusNotFound, ""
 		}
 		switch {
 		case !signedIn && htmx:
@@ -119,8 +123,8 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 			return http.StatusConflict, "" // only her own message that nobody acted on
 		case route == "/messages/:id/reply" && msg == m.rash.ID:
 			return http.StatusConflict, "" // an archived thread takes no reply
-		case route == "/practice/settings":
-			return http.StatusForbidden, "" // administrators only (TestSettingsForbidden)
+		case route == "/practice/settings" || strings.HasPrefix(route, "/practice/invitations") || strings.HasPrefix(route, "/practice/import"):
+			return http.StatusForbidden, "" // administrators only (TestSettingsForbidden, TestOnboardingForbidden)
 		}
 		return http.StatusOK, ""
 	}

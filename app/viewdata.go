@@ -25,6 +25,10 @@ type ViewData struct {
 	Notifications *NotificationsView
 	Unsubscribe   *UnsubscribeView
 	Settings      *SettingsView
+
+	Invitations *InvitationsView
+	Accept      *AcceptView
+	Import      *ImportView
 }
 
 // NotificationsView is the form of how a person hears of new messages by e-mail.

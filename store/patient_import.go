@@ -46,9 +46,24 @@ type ImportRow struct {
 	Email       string `json:"email"`
 	DateOfBirth string `json:"date_of_birth"`
 	Problem     string `json:"problem,omitempty"` // what is wrong with it; "" for a good row
+	// Invited: the confirmation invited this row (kept with the rows).
+	Invited bool `json:"invited,omitempty"`
 	// Known: the address has an account or an invitation at the practice already (set when the
 	// upload is read, not stored).
 	Known bool `json:"-"`
+}
+
+// Status is the row as the preview names it.
+func (r ImportRow) Status() string {
+	switch {
+	case r.Problem != "":
+		return r.Problem
+	case r.Invited:
+		return "Invited."
+	case r.Known:
+		return "Already invited or has an account: not invited again."
+	}
+	return "Ready to invite."
 }
 
 // Good reports whether the row would be invited.
@@ -167,7 +182,7 @@ func (p PatientImport) Counts() (good, bad, known int) {
 		switch {
 		case r.Problem != "":
 			bad++
-		case r.Known:
+		case r.Known || r.Invited:
 			known++
 		default:
 			good++
@@ -227,7 +242,7 @@ func (s *Store) readImport(ctx context.Context, q sqlx.QueryerContext, actor Use
 		return PatientImport{}, err
 	}
 	for i := range p.Rows {
-		p.Rows[i].Known = p.Rows[i].Problem == "" && slices.Contains(known, p.Rows[i].Email)
+		p.Rows[i].Known = p.Rows[i].Problem == "" && !p.Rows[i].Invited && slices.Contains(known, p.Rows[i].Email)
 	}
 	return p, nil
 }
@@ -298,7 +313,7 @@ func (s *Store) ConfirmPatientImport(ctx context.Context, actor User, o Origin, 
 		return fail(err)
 	}
 	invited := 0
-	for _, r := range p.Rows {
+	for i, r := range p.Rows {
 		if !r.Good() {
 			continue
 		}
@@ -306,9 +321,15 @@ func (s *Store) ConfirmPatientImport(ctx context.Context, actor User, o Origin, 
 			n: NewInvitation{Email: r.Email, FullName: r.Name, Role: InvitePatient, DateOfBirth: r.DateOfBirth}}); err != nil {
 			return fail(err)
 		}
+		p.Rows[i].Invited = true
 		invited++
 	}
-	if _, err := tx.ExecContext(ctx, `UPDATE patient_imports SET confirmed_at = now() WHERE id = $1`, id); err != nil {
+	plain, err := json.Marshal(p.Rows)
+	if err != nil {
+		return fail(err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE patient_imports SET confirmed_at = now(), rows = $2 WHERE id = $1`,
+		id, s.keys.Seal(plain, importAD(id, actor.PracticeID))); err != nil {
 		return fail(err)
 	}
 	if err := writeAudit(ctx, tx, Audit{ActorID: actor.ID, Action: "patients_imported", ObjectType: "practice", ObjectID: actor.PracticeID,
