@@ -119,7 +119,7 @@ func count(t testing.TB, s *store.Store, query string, args ...any) int {
 var stateTables = []string{"practices", "users", "conversations", "messages", "events", "audit_log",
 	"sessions", "signin_failures", "notifications", "notification_preferences", "unsubscribe_tokens",
 	"practice_settings", "practice_business_hours", "practice_holidays", "practice_setting_changes",
-	"auto_replies"}
+	"auto_replies", "invitations", "patient_imports"}
 
 // dbState fingerprints every table's rows, so a test can prove that a refused call changed nothing.
 func dbState(t testing.TB, s *store.Store) map[string]string {
