@@ -144,9 +144,12 @@ func TestInvitationsOfAnotherPractice(t *testing.T) {
 	physician := adminOf(t, f, "physician@riverside.example")
 	before := dbState(t, f.s)
 	for name, err := range map[string]error{
-		"resend":  f.s.ResendInvitation(t.Context(), hillcrest, origin, id),
-		"revoke":  f.s.RevokeInvitation(t.Context(), hillcrest, origin, id),
-		"confirm": func() error { _, _, err := f.s.ConfirmPatientImport(t.Context(), hillcrest, origin, upload); return err }(),
+		"resend": f.s.ResendInvitation(t.Context(), hillcrest, origin, id),
+		"revoke": f.s.RevokeInvitation(t.Context(), hillcrest, origin, id),
+		"confirm": func() error {
+			_, _, err := f.s.ConfirmPatientImport(t.Context(), hillcrest, origin, upload)
+			return err
+		}(),
 		"preview": func() error { _, err := f.s.PatientImportPreview(t.Context(), hillcrest, upload); return err }(),
 	} {
 		if !errors.Is(err, store.ErrNotFound) {
