@@ -163,4 +163,3 @@ func uploadCSV(t *testing.T, c *secClient, csv string) *secResp {
 	b, _ := io.ReadAll(resp.Body)
 	return &secResp{Method: "POST", Path: "/practice/import", Status: resp.StatusCode, Header: resp.Header, Body: string(b)}
 }
-
