@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"securemessages/store"
+	"securemessages/store/storetest"
 )
 
 func adminOf(t *testing.T, f *fixture, email string) store.User {
@@ -304,5 +305,38 @@ func TestCreatePracticeWithAdmin(t *testing.T) {
 	var v *store.ValidationError
 	if _, _, err := f.s.CreatePracticeWithAdmin(t.Context(), store.NewPractice{Name: " ", AdminEmail: "nope"}); !errors.As(err, &v) || len(v.Fields) != 2 {
 		t.Errorf("no name, bad address: %v", err)
+	}
+}
+
+// A key rotation moves the onboarding's sealed values too, so the old key can be dropped.
+func TestReencryptOnboarding(t *testing.T) {
+	t.Parallel()
+	f := newDemo(t)
+	admin := adminOf(t, f, "admin@riverside.example")
+	id, err := f.s.Invite(t.Context(), admin, origin, store.NewInvitation{Email: "p@example.com", FullName: "P Q", Role: "patient", DateOfBirth: "1990-01-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.UploadPatientImport(t.Context(), admin, []store.ImportRow{{Line: 2, Name: "A B", Email: "a.b@example.com", DateOfBirth: "1990-01-01"}}); err != nil {
+		t.Fatal(err)
+	}
+	m, _ := f.s.MintInvitation(t.Context(), id, 1)
+	if _, err := f.s.AcceptInvitation(t.Context(), m.Token, "h", origin); err != nil {
+		t.Fatal(err)
+	}
+	newKey := "2:MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+	both, err := store.ParseKeyring(newKey + "," + storetest.KeySpec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := store.New(f.s.DB(), both)
+	if _, err := rotated.Reencrypt(t.Context(), 100); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{"invitations.full_name", "invitations.date_of_birth", "users.date_of_birth", "patient_imports.rows"} {
+		table, col, _ := strings.Cut(c, ".")
+		if n := count(t, f.s, `SELECT count(*) FROM `+table+` WHERE `+col+` IS NOT NULL AND substring(`+col+` FROM 2 FOR 4) <> '\x00000002'::bytea`); n != 0 {
+			t.Errorf("%d of %s still under the old key", n, c)
+		}
 	}
 }
