@@ -197,7 +197,8 @@ func lockAdministrator(ctx context.Context, tx *sqlx.Tx, actor User) error {
 type invitation struct {
 	practiceID, invitedBy, userID int64
 	importID                      string
-	n                             NewInvitation
+	n                             NewInvitation // Role "": staff with no role yet (the first administrator)
+	noMail                        bool          // no job: the caller hands the link over itself
 }
 
 // insertInvitation writes a pending invitation and the job that e-mails it, in tx.
@@ -213,7 +214,7 @@ func (s *Store) insertInvitation(ctx context.Context, tx *sqlx.Tx, in invitation
 	if n.Role == InvitePatient {
 		birth = s.keys.Seal([]byte(strings.TrimSpace(n.DateOfBirth)), invitationAD("date_of_birth", id, in.practiceID))
 	} else {
-		role, staffRole = string(RoleStaff), sql.NullString{String: n.Role, Valid: true}
+		role, staffRole = string(RoleStaff), sql.NullString{String: n.Role, Valid: n.Role != ""}
 	}
 	name := s.keys.Seal([]byte(strings.TrimSpace(n.FullName)), invitationAD("full_name", id, in.practiceID))
 	if _, err := tx.ExecContext(ctx, `
@@ -223,6 +224,9 @@ func (s *Store) insertInvitation(ctx context.Context, tx *sqlx.Tx, in invitation
 		id, in.practiceID, in.invitedBy, normalEmail(n.Email), role, staffRole, n.Administrator, name, birth,
 		in.userID, in.importID); err != nil {
 		return 0, err
+	}
+	if in.noMail {
+		return id, nil
 	}
 	return id, s.enqueueInvitation(ctx, tx, id, 1)
 }
@@ -674,8 +678,9 @@ func (s *Store) CreatePracticeWithAdmin(ctx context.Context, np NewPractice) (Pr
 	if err != nil {
 		return fail(err)
 	}
-	in := invitation{practiceID: p.ID, userID: adminID, n: NewInvitation{Email: np.AdminEmail, FullName: np.AdminName}}
-	id, err := s.insertAdminInvitation(ctx, tx, in, np.Mail)
+	// The administrator's staff role is given later, as to any staff member who has none.
+	id, err := s.insertInvitation(ctx, tx, invitation{practiceID: p.ID, userID: adminID, noMail: !np.Mail,
+		n: NewInvitation{Email: np.AdminEmail, FullName: np.AdminName, Administrator: true}})
 	if err != nil {
 		return fail(err)
 	}
@@ -686,23 +691,4 @@ func (s *Store) CreatePracticeWithAdmin(ctx context.Context, np NewPractice) (Pr
 		return fail(err)
 	}
 	return p, id, nil
-}
-
-// insertAdminInvitation writes the first administrator's invitation, with no staff role (an
-// administrator gives it later, as to any staff member who has none), and its job when mail goes.
-func (s *Store) insertAdminInvitation(ctx context.Context, tx *sqlx.Tx, in invitation, enqueue bool) (int64, error) {
-	var id int64
-	if err := tx.GetContext(ctx, &id, `SELECT nextval(pg_get_serial_sequence('invitations', 'id'))`); err != nil {
-		return 0, err
-	}
-	name := s.keys.Seal([]byte(in.n.FullName), invitationAD("full_name", id, in.practiceID))
-	if _, err := tx.ExecContext(ctx, `
-		INSERT INTO invitations (id, practice_id, email, role, administrator, full_name, user_id)
-		VALUES ($1, $2, $3, 'staff', true, $4, $5)`, id, in.practiceID, normalEmail(in.n.Email), name, in.userID); err != nil {
-		return 0, err
-	}
-	if !enqueue {
-		return id, nil
-	}
-	return id, s.enqueueInvitation(ctx, tx, id, 1)
 }

@@ -49,19 +49,12 @@ func (w *InviteWorker) Work(ctx context.Context, job *river.Job[store.InviteArgs
 	}
 	msg := InviteEmail(m.To, w.c.AppURL, m.Token)
 	msg.ID = "invitation-" + strconv.FormatInt(a.InvitationID, 10) + "-" + strconv.Itoa(a.Send)
-	err = w.mail.Send(ctx, msg)
-	if reason, ok := mail.Permanent(err); ok {
-		if err := w.st.MarkInvitationFailed(ctx, a.InvitationID, a.Send, reason); err != nil {
-			return err
-		}
-		return river.JobCancel(err)
+	if err := w.mail.Send(ctx, msg); err != nil {
+		return sendFailed(err, job.Attempt >= job.MaxAttempts, func(reason string) error {
+			return w.st.MarkInvitationFailed(ctx, a.InvitationID, a.Send, reason)
+		})
 	}
-	if err != nil && job.Attempt >= job.MaxAttempts {
-		if err := w.st.MarkInvitationFailed(ctx, a.InvitationID, a.Send, "mail server did not accept it"); err != nil {
-			return err
-		}
-	}
-	return err
+	return nil
 }
 
 // NextRetry is the notifications' backoff.

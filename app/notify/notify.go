@@ -114,25 +114,33 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[store.NotifyArgs]) err
 			return err
 		}
 	}
-	err = w.mail.Send(ctx, m)
-	if reason, ok := mail.Permanent(err); ok {
-		if err := w.st.MarkNotificationFailed(ctx, id, reason); err != nil {
-			return err
-		}
-		return river.JobCancel(err)
-	}
-	if err != nil {
-		if job.Attempt >= job.MaxAttempts {
-			if err := w.st.MarkNotificationFailed(ctx, id, "mail server did not accept it"); err != nil {
-				return err
-			}
-		}
-		return err
+	if err := w.mail.Send(ctx, m); err != nil {
+		return sendFailed(err, job.Attempt >= job.MaxAttempts, func(reason string) error {
+			return w.st.MarkNotificationFailed(ctx, id, reason)
+		})
 	}
 	return w.st.MarkNotificationSent(ctx, id, func(tx *sql.Tx) error {
 		_, err := river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx, job)
 		return err
 	})
+}
+
+// sendFailed is a job's answer to a send that failed: a refusal for good is marked failed (with
+// its reason) and cancels the job, not to be retried; anything else is returned for River to
+// retry, and marked failed on the last attempt.
+func sendFailed(err error, last bool, markFailed func(reason string) error) error {
+	if reason, ok := mail.Permanent(err); ok {
+		if err := markFailed(reason); err != nil {
+			return err
+		}
+		return river.JobCancel(err)
+	}
+	if last {
+		if err := markFailed("mail server did not accept it"); err != nil {
+			return err
+		}
+	}
+	return err
 }
 
 // NextRetry waits 2 s after the first failure and twice as long after each next, up to half an
