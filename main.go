@@ -7,6 +7,9 @@
 //	securemessages demo       load the demo practices into an empty database
 //	securemessages reencrypt  move messages sealed with older keys onto the primary key (resumable)
 //	securemessages audit-verify  check the audit log's hash chain; name the first broken link
+//	securemessages practice create --name NAME --admin-email ADDRESS [--admin-name NAME]
+//	                          make a practice and its first administrator, and invite them: by
+//	                          e-mail when SMTP_URL is set, else by printing the one-time link
 //	securemessages dev        for a laptop: start private PostgreSQL, Redis and Mailpit under .data
 //	                          when DATABASE_URL / REDIS_URL / SMTP_URL are unset, migrate, load
 //	                          the demo, serve
@@ -21,7 +24,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"expvar"
+	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -69,8 +74,10 @@ func main() {
 		err = reencrypt()
 	case "audit-verify":
 		err = auditVerify()
+	case "practice":
+		err = practiceCommand(os.Args[2:], os.Stdout)
 	default:
-		err = fmt.Errorf("unknown command %q: want serve, worker, migrate, demo, dev, reencrypt or audit-verify", cmd)
+		err = fmt.Errorf("unknown command %q: want serve, worker, migrate, demo, dev, reencrypt, audit-verify or practice", cmd)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "securemessages:", err)
@@ -205,10 +212,7 @@ func worker() error {
 // alike), sending e-mail through cfg.Mail with links to the app's canonical address, each with
 // its one-click unsubscribe.
 func jobQueue(st *store.Store, cfg app.Config, log *slog.Logger) (*store.Queue, error) {
-	appURL := cfg.AppURL
-	if appURL == "" { // only outside production, which requires APP_URL
-		appURL = "http://localhost:" + strconv.Itoa(cfg.Port)
-	}
+	appURL := appOrigin(cfg) // APP_URL is required in production
 	return notify.NewQueue(st, mail.NewSender(*cfg.Mail), notify.Config{AppURL: appURL,
 		RescueAfter: cfg.JobRescueAfter, Log: log, Decorate: notify.Unsubscribe(st, appURL)})
 }
@@ -276,6 +280,7 @@ func prune(ctx context.Context, st *store.Store, cfg app.Config, log *slog.Logge
 		{"sessions", func(ctx context.Context) (int64, error) { return st.PruneSessions(ctx, cfg.Sessions) }},
 		{"sign-in counts", func(ctx context.Context) (int64, error) { return st.PruneSigninCounts(ctx, cfg.Signin.Window) }},
 		{"password resets", func(ctx context.Context) (int64, error) { return st.PrunePasswordResets(ctx) }},
+		{"patient imports", st.PruneImports},
 	}
 	tick := time.NewTicker(time.Hour)
 	defer tick.Stop()
@@ -356,6 +361,67 @@ func auditVerify() error {
 		fmt.Printf("audit chain holds: %d entries\n", checked)
 		return nil
 	})
+}
+
+// practiceCommand is `securemessages practice create`: the operator's way to start a practice.
+// With a mail server (SMTP_URL) the invitation is e-mailed by whichever process works the queue
+// (the web process or a worker); without one it is minted here and the one-time link printed, for
+// the operator to hand over.
+func practiceCommand(args []string, out io.Writer) error {
+	const usage = `want: securemessages practice create --name "Riverside Family Medicine" --admin-email admin@example.com`
+	if len(args) == 0 || args[0] != "create" {
+		return errors.New(usage)
+	}
+	flags := flag.NewFlagSet("practice create", flag.ContinueOnError)
+	flags.SetOutput(out)
+	name := flags.String("name", "", "the practice's name, as its pages show it")
+	email := flags.String("admin-email", "", "the first administrator's e-mail address, which the invitation goes to")
+	adminName := flags.String("admin-name", "", "the first administrator's name (default \"Practice administrator\")")
+	if err := flags.Parse(args[1:]); err != nil {
+		return err
+	}
+	if flags.NArg() > 0 {
+		return fmt.Errorf("unexpected %q; %s", flags.Arg(0), usage)
+	}
+	return withStore(func(ctx context.Context, st *store.Store, cfg app.Config) error {
+		p, invitation, err := st.CreatePracticeWithAdmin(ctx, store.NewPractice{Name: *name, AdminEmail: *email,
+			AdminName: *adminName, Mail: cfg.Mail != nil})
+		var invalid *store.ValidationError
+		switch {
+		case errors.As(err, &invalid):
+			var problems []string
+			for _, field := range []string{"name", "admin_email", "admin_name"} {
+				if p, ok := invalid.Fields[field]; ok {
+					problems = append(problems, "--"+strings.ReplaceAll(field, "_", "-")+": "+p)
+				}
+			}
+			return fmt.Errorf("nothing was created: %s", strings.Join(problems, "; "))
+		case errors.Is(err, store.ErrAddressInUse):
+			return fmt.Errorf("nothing was created: %s already has an account; give the new practice another administrator's address", *email)
+		case err != nil:
+			return err
+		}
+		fmt.Fprintf(out, "Created practice %q (id %d) and its administrator %s.\n", p.Name, p.ID, strings.ToLower(strings.TrimSpace(*email)))
+		if cfg.Mail != nil {
+			fmt.Fprintf(out, "The invitation is e-mailed to them by the web or worker process; its link works once, for %v.\n", store.InvitationValid)
+			return nil
+		}
+		m, err := st.MintInvitation(ctx, invitation, 1)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "No mail server is configured (SMTP_URL), so give them this one-time link; it works once, for %v:\n%s/invitations/%s\n",
+			store.InvitationValid, appOrigin(cfg), m.Token)
+		return nil
+	})
+}
+
+// appOrigin is the canonical address links point to: APP_URL, or locally the port served.
+func appOrigin(cfg app.Config) string {
+	if cfg.AppURL != "" {
+		return cfg.AppURL
+	}
+	return "http://localhost:" + strconv.Itoa(cfg.Port)
 }
 
 // dev is `make run`: everything a newcomer needs, on one machine, in one command.

@@ -196,6 +196,7 @@ func (e *env) reply(t *testing.T, email string, parentID int64, body string) sto
 type counts struct {
 	Messages, Conversations, Archived, ActedOn, Events, Sessions, SignIns int
 	Preferences                                                           string // every choice of how to be e-mailed
+	Onboarding                                                            string // invitations (state, sends, token) and patient uploads
 }
 
 func (e *env) counts(t *testing.T) counts {
@@ -208,8 +209,11 @@ func (e *env) counts(t *testing.T) counts {
 		(SELECT count(*) FROM sessions),
 		(SELECT count(*) FROM audit_log WHERE action = 'signed_in'),
 		(SELECT coalesce(string_agg(user_id || ':' || kind || '=' || delivery, ',' ORDER BY user_id, kind), '')
-		 FROM notification_preferences)`).
-		Scan(&c.Messages, &c.Conversations, &c.Archived, &c.ActedOn, &c.Events, &c.Sessions, &c.SignIns, &c.Preferences)
+		 FROM notification_preferences),
+		(SELECT coalesce(string_agg(id || ':' || state || '/' || sends || '/' || coalesce(encode(token_hash, 'hex'), '-'), ',' ORDER BY id), '')
+		 FROM invitations) || ';' || (SELECT count(*) || '/' || count(confirmed_at) FROM patient_imports) || ';' ||
+		(SELECT count(*) FROM users)`).
+		Scan(&c.Messages, &c.Conversations, &c.Archived, &c.ActedOn, &c.Events, &c.Sessions, &c.SignIns, &c.Preferences, &c.Onboarding)
 	if err != nil {
 		t.Fatal(err)
 	}

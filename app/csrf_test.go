@@ -89,6 +89,14 @@ func csrfCases(t *testing.T, e *env, m demoInbox, c *client) map[string]csrfCase
 	// (TestAuditExport has the token's own test for an administrator).
 	cases["/practice/audit/export"] = csrfCase{"/practice/audit/export", url.Values{}, http.StatusForbidden, "",
 		"administrators can review its audit log", nil}
+	// Invitations and the patient import, the same: administrators only.
+	for _, path := range []string{"/practice/invitations", "/practice/invitations/:id/resend", "/practice/invitations/:id/revoke",
+		"/practice/import", "/practice/import/:id"} {
+		cases[path] = csrfCase{strings.ReplaceAll(path, ":id", "x"), url.Values{}, http.StatusForbidden, "", "administrators can see and change its settings", nil}
+	}
+	// An invitation's link: past the token, a link that is no invitation is not found.
+	cases["/invitations/:token"] = csrfCase{"/invitations/nonsense", url.Values{"password": {"long enough password"},
+		"confirm": {"long enough password"}}, http.StatusNotFound, "", "does not work any more", nil}
 	return cases
 }
 

@@ -125,9 +125,11 @@ func TestMessageSlotsRefused(t *testing.T) {
 	})
 }
 
-// idRoutes are the GET and POST routes that take a message's or conversation's id. The
-// practice's administrator routes (/practice/...) take a patient's, and answer anyone else 403
-// before reading it: TestAuditReviewForeignIDs and the access matrix test those.
+// idRoutes are the GET and POST routes that take the id of a message or conversation. The
+// practice's administrator routes (/practice/...) take other ids (a patient's, an invitation's, an
+// import's) and answer anyone else 403 before reading them: their own tests
+// (TestAuditReviewForeignIDs, TestOnboardingForbidden) and the access matrix hold them to their
+// own practice.
 func (e *env) idRoutes() []fiber.Route {
 	var routes []fiber.Route
 	for _, route := range e.app.GetRoutes(true) {

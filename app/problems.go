@@ -18,8 +18,8 @@ type ProblemLink struct {
 
 // fieldOrder is the order of the fields on the forms (compose, reply, sign-in security), so that
 // the summary reads in the order the form does; the form's own problem comes first.
-var fieldOrder = []string{"form", "patient", "subject", "body", "staff", "method", "consent", "password", "code",
-	"email", "full_name", "initials", "staff_role", "current_password", "new_password", "confirm"}
+var fieldOrder = []string{"form", "full_name", "email", "role", "date_of_birth", "file", "patient", "subject", "body", "staff",
+	"method", "consent", "password", "code", "initials", "staff_role", "current_password", "new_password", "confirm"}
 
 // Summary lists the problems for the summary at the top of the form (GOV.UK's error summary):
 // each links to its field, whose id is the field's name followed by idSuffix (the reply form's

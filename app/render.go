@@ -99,7 +99,10 @@ func (a *App) handleError(c *fiber.Ctx, err error) error {
 	setSecurityHeaders(c) // again, for an answer that did not go through the middleware
 	status, message := fiber.StatusInternalServerError, "Something went wrong on our side. Nothing was lost; please try again in a moment."
 	var fe *fiber.Error
+	var nf notFoundError
 	switch {
+	case errors.As(err, &nf):
+		status, message = fiber.StatusNotFound, string(nf)
 	case c.Context().UserValue(readErrorKey) != nil && errors.As(err, &fe):
 		// fasthttp's own messages can quote the request's bytes: say what happened in our words.
 		status, message = fe.Code, readErrorMessage(fe.Code)
@@ -141,6 +144,12 @@ func (a *App) handleError(c *fiber.Ctx, err error) error {
 	}
 	return a.render(c, view{status: status, page: "pages/error", data: vd, fragment: "partials/notice", fragmentData: vd})
 }
+
+// notFoundError is a not-found answer in our own words (a link that no longer works, a row of
+// another practice's), which handleError shows as they are; the router's own 404 says less.
+type notFoundError string
+
+func (e notFoundError) Error() string { return string(e) }
 
 // readErrorMessage explains a request fasthttp refused to read.
 func readErrorMessage(status int) string {

@@ -57,6 +57,8 @@ func (a *App) routes(f *fiber.App) {
 	f.Post("/account/totp/disable", checksPassword(a.requireUser, a.totpDisable)...)
 	f.Post("/account/password", checksPassword(a.requireUser, a.passwordChange)...)
 	f.Post("/password/reset/:token", checksPassword(a.resetPassword)...)
+	// An invitation's link sets a password (hashed): anyone holding the link, signed in or not.
+	f.Post("/invitations/:token", checksPassword(a.invitationAccept)...)
 
 	// One-click unsubscribe (RFC 8058): a mail client posts "List-Unsubscribe=One-Click" here
 	// itself, from its own servers or app, with no cookie and no CSRF token, so this one change
@@ -98,6 +100,9 @@ func (a *App) routes(f *fiber.App) {
 	pages.Get("/account/sessions", a.requireUser, a.sessionsShow)
 	pages.Post("/account/sessions/end_others", a.requireUser, a.sessionsEndOthers)
 
+	// An invitation's link: the form that chooses a password, for anyone holding the link.
+	pages.Get("/invitations/:token", a.invitationShow)
+
 	// The inbox.
 	pages.Get("/inbox", a.requireUser, a.inboxShow)
 	pages.Get("/messages/new", a.requireUser, a.composeShow)
@@ -134,4 +139,13 @@ func (a *App) routes(f *fiber.App) {
 	pages.Get("/practice/audit", a.requireUser, a.requireAuditReviewer, a.auditShow)
 	pages.Post("/practice/audit/export", a.requireUser, a.requireAuditReviewer, a.auditExport)
 	pages.Get("/practice/audit/patients/:id", a.requireUser, a.requireAuditReviewer, a.auditPatientShow)
+	// Bringing people in: invitations and the patient import, its administrators only.
+	pages.Get("/practice/invitations", a.requireUser, a.requireAdministrator, a.invitationsShow)
+	pages.Post("/practice/invitations", a.requireUser, a.requireAdministrator, a.invitationSend)
+	pages.Post("/practice/invitations/:id/resend", a.requireUser, a.requireAdministrator, a.invitationResend)
+	pages.Post("/practice/invitations/:id/revoke", a.requireUser, a.requireAdministrator, a.invitationRevoke)
+	pages.Get("/practice/import", a.requireUser, a.requireAdministrator, a.importShow)
+	pages.Post("/practice/import", a.requireUser, a.requireAdministrator, a.importUpload)
+	pages.Get("/practice/import/:id", a.requireUser, a.requireAdministrator, a.importPreview)
+	pages.Post("/practice/import/:id", a.requireUser, a.requireAdministrator, a.importConfirm)
 }

@@ -116,6 +116,10 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 			return http.StatusOK, "" // signed in or not
 		case "/password/reset/:token":
 			return http.StatusGone, "" // no link of these is a real one (TestPasswordResetPages)
+		case "/invitations/:token":
+			// Anyone holding the link; an unsubscribe token, cut short or made up, is no invitation.
+			// A real one: TestInvitationLink.
+			return http.StatusNotFound, ""
 		}
 		switch {
 		case !signedIn && htmx:
@@ -127,11 +131,12 @@ func TestGETRoutesChangeNothing(t *testing.T) {
 		case route == "/messages/:id/reply" && msg == m.rash.ID:
 			return http.StatusConflict, "" // an archived thread takes no reply
 		case strings.HasPrefix(route, "/practice/") && who != "administrator":
-			return http.StatusForbidden, "" // administrators only (TestSettingsForbidden, TestPeopleForbidden, TestAuditReviewForbidden)
-		case route == "/practice/settings", route == "/practice/audit", strings.HasPrefix(route, "/practice/people"):
+			return http.StatusForbidden, "" // administrators only (TestSettingsForbidden, TestPeopleForbidden, TestAuditReviewForbidden, TestOnboardingForbidden)
+		case route == "/practice/settings", route == "/practice/audit", strings.HasPrefix(route, "/practice/people"),
+			route == "/practice/invitations", route == "/practice/import":
 			return http.StatusOK, ""
 		case strings.HasPrefix(route, "/practice/") && strings.Contains(route, ":id"):
-			return http.StatusNotFound, "" // a message's id names no patient
+			return http.StatusNotFound, "" // a message's id names no patient, invitation or import
 		}
 		return http.StatusOK, ""
 	}

@@ -61,7 +61,9 @@ func (a *App) signin(c *fiber.Ctx) error {
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	ok, hashErr := a.checkPassword(c, password, user, err == nil)
+	// An account without a password yet (an administrator whose invitation is not accepted) is
+	// refused as an unknown one is, in the same time.
+	ok, hashErr := a.checkPassword(c, password, user, err == nil && user.PasswordHash != "")
 	if errors.Is(hashErr, errBusy) {
 		c.Set(fiber.HeaderRetryAfter, "5")
 		return a.showSignin(c, fiber.StatusServiceUnavailable, email, signinBusy)
@@ -75,9 +77,19 @@ func (a *App) signin(c *fiber.Ctx) error {
 		}
 		return a.showSignin(c, fiber.StatusUnauthorized, email, signinProblem)
 	}
-	// The session is always new, and the one the browser came with (planted by someone else, or
-	// its own from before) ends here, on the server and in its open pages: a cookie from before
-	// sign-in is worth nothing after it.
+	if err := a.startSession(c, user, o); err != nil {
+		return err
+	}
+	if user.TOTPEnabled {
+		return c.Redirect("/signin/code", fiber.StatusSeeOther)
+	}
+	return c.Redirect("/inbox", fiber.StatusSeeOther)
+}
+
+// startSession signs user in with a new session. The session is always new, and the one the
+// browser came with (planted by someone else, or its own from before) ends here, on the server
+// and in its open pages: a cookie from before sign-in is worth nothing after it.
+func (a *App) startSession(c *fiber.Ctx, user store.User, o store.Origin) error {
 	if old := c.Cookies(a.cookieName(c)); old != "" {
 		if err := a.store.EndSession(c.UserContext(), old, o); err != nil {
 			return err
@@ -91,10 +103,7 @@ func (a *App) signin(c *fiber.Ctx) error {
 		return err
 	}
 	a.setSessionCookie(c, token)
-	if user.TOTPEnabled {
-		return c.Redirect("/signin/code", fiber.StatusSeeOther)
-	}
-	return c.Redirect("/inbox", fiber.StatusSeeOther)
+	return nil
 }
 
 func (a *App) showSignin(c *fiber.Ctx, status int, email, problem string) error {

@@ -33,6 +33,9 @@ type ViewData struct {
 	Reset         *ResetView
 	Audit         *AuditView
 	AuditOpeners  *AuditOpenersView
+	Invitations   *InvitationsView
+	Accept        *AcceptView
+	Import        *ImportView
 }
 
 // NotificationsView is the form of how a person hears of new messages by e-mail.

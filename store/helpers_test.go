@@ -119,7 +119,7 @@ func count(t testing.TB, s *store.Store, query string, args ...any) int {
 var stateTables = []string{"practices", "users", "conversations", "messages", "events", "audit_log",
 	"sessions", "signin_failures", "notifications", "notification_preferences", "unsubscribe_tokens",
 	"practice_settings", "practice_business_hours", "practice_holidays", "practice_setting_changes",
-	"auto_replies", "message_reads", "account_changes", "password_resets",
+	"auto_replies", "message_reads", "account_changes", "password_resets", "invitations", "patient_imports",
 	"river_job"}
 
 // dbState fingerprints every table's rows, so a test can prove that a refused call changed nothing.

@@ -137,3 +137,13 @@ func (s *Store) PublicIDs(ctx context.Context) (*PublicIDs, error) {
 	s.ids = ids
 	return ids, nil
 }
+
+// tagInvitation is the kind of an invitation's public id (the practice's list's resend and
+// revoke addresses).
+var tagInvitation = [8]byte{'i', 'n', 'v', 'i', 't', 'e', 0, 0}
+
+// Invitation writes an invitation's id as a public one.
+func (p *PublicIDs) Invitation(id int64) string { return p.encode(id, &tagInvitation) }
+
+// ParseInvitation reads an invitation's public id.
+func (p *PublicIDs) ParseInvitation(s string) (int64, bool) { return p.parse(s, &tagInvitation) }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"strconv"
 )
 
 // Reencrypt moves messages sealed with an older key onto the primary key, batch by batch, each
@@ -28,7 +29,63 @@ func (s *Store) Reencrypt(ctx context.Context, batch int) (int, error) {
 	}
 	// Second-factor secrets are sealed with the same keys (see totp.go): left behind, dropping
 	// the old key would lock every enrolled user out.
-	return moved, s.reencryptTOTPSecrets(ctx, primary)
+	if err := s.reencryptTOTPSecrets(ctx, primary); err != nil {
+		return moved, err
+	}
+	// And the onboarding's personal data: invitations' names and dates of birth, patients' dates
+	// of birth, uploads waiting for their confirmation.
+	for _, c := range onboardingColumns {
+		if err := s.reencryptColumn(ctx, primary, c); err != nil {
+			return moved, err
+		}
+	}
+	return moved, nil
+}
+
+// sealedColumn is a sealed column re-sealed by reencryptColumn, with its associated data.
+type sealedColumn struct {
+	table, column string
+	ad            func(id string, practiceID int64) []byte
+}
+
+var onboardingColumns = []sealedColumn{
+	{"invitations", "full_name", func(id string, p int64) []byte { return invitationAD("full_name", atoi(id), p) }},
+	{"invitations", "date_of_birth", func(id string, p int64) []byte { return invitationAD("date_of_birth", atoi(id), p) }},
+	{"users", "date_of_birth", func(id string, _ int64) []byte { return userBirthAD(atoi(id)) }},
+	{"patient_imports", "rows", importAD},
+}
+
+func atoi(s string) int64 {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return n
+}
+
+// reencryptColumn re-seals each value of c sealed with another key, with a compare-and-swap as
+// the second-factor secrets are: a value changed meanwhile is left for the next run.
+func (s *Store) reencryptColumn(ctx context.Context, primary []byte, c sealedColumn) error {
+	var rows []struct {
+		ID         string `db:"id"`
+		PracticeID int64  `db:"practice_id"`
+		Sealed     []byte `db:"sealed"`
+	}
+	err := s.db.SelectContext(ctx, &rows, fmt.Sprintf(`
+		SELECT id::text AS id, practice_id, %[2]s AS sealed FROM %[1]s
+		WHERE %[2]s IS NOT NULL AND substring(%[2]s FROM 2 FOR 4) <> $1`, c.table, c.column), primary)
+	if err != nil {
+		return fmt.Errorf("store: re-encrypt %s.%s: %w", c.table, c.column, err)
+	}
+	for _, r := range rows {
+		ad := c.ad(r.ID, r.PracticeID)
+		plain, err := s.keys.Open(r.Sealed, ad)
+		if err != nil {
+			return fmt.Errorf("store: re-encrypt %s.%s of %s: %w", c.table, c.column, r.ID, err)
+		}
+		if _, err := s.db.ExecContext(ctx, fmt.Sprintf(`UPDATE %[1]s SET %[2]s = $2 WHERE id::text = $1 AND %[2]s = $3`, c.table, c.column),
+			r.ID, s.keys.Seal(plain, ad), r.Sealed); err != nil {
+			return fmt.Errorf("store: re-encrypt %s.%s of %s: %w", c.table, c.column, r.ID, err)
+		}
+	}
+	return nil
 }
 
 // reencryptTOTPSecrets re-seals each secret with a compare-and-swap rather than a row lock, so

@@ -68,9 +68,11 @@ func secDid(location string) secCell {
 // secTarget is what a request acts on, made afresh for each cell.
 type secTarget struct {
 	message, conversation int64
-	token                 string // an unsubscribe token, for the :token routes
+	token                 string // an unsubscribe or invitation token, for the :token routes
 	user                  int64  // for the people routes: a person of Maria's practice, made for the cell
 	patient               int64  // for the audit review's patient routes
+	invitation            int64  // a pending invitation of Maria's practice
+	upload                string // a patient import of Maria's practice, waiting for its confirmation
 }
 
 // secRouteSpec is one row of the matrix: how to make the request, and each actor's answer.
@@ -136,6 +138,37 @@ func secMatrix() map[string]secRouteSpec {
 	}
 	mariaHerself := func(t *testing.T, sys *system) secTarget {
 		return secTarget{patient: sys.user(t, secMaria).ID}
+	}
+	// Maria's practice's invitations and uploads, made by its administrator.
+	invited := func(t *testing.T, sys *system) secTarget {
+		id, err := sys.st.Invite(context.Background(), sys.user(t, secAdminEmail), store.Origin{},
+			store.NewInvitation{Email: fmt.Sprintf("matrix.%d@example.com", time.Now().UnixNano()), FullName: "Matrix Person", Role: "nurse"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return secTarget{invitation: id}
+	}
+	invitationLink := func(t *testing.T, sys *system) secTarget {
+		tg := invited(t, sys)
+		m, err := sys.st.MintInvitation(context.Background(), tg.invitation, 1)
+		if err != nil || m.Token == "" {
+			t.Fatalf("mint: %+v, %v", m, err)
+		}
+		return secTarget{token: m.Token}
+	}
+	uploaded := func(t *testing.T, sys *system) secTarget {
+		id, err := sys.st.UploadPatientImport(context.Background(), sys.user(t, secAdminEmail), []store.ImportRow{{Line: 2,
+			Name: "Matrix Patient", Email: fmt.Sprintf("matrix.p.%d@example.com", time.Now().UnixNano()), DateOfBirth: "1990-01-01"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return secTarget{upload: id}
+	}
+	inviteForm := func(*system, *testing.T) url.Values {
+		return url.Values{"full_name": {"Matrix Invitee"}, "email": {fmt.Sprintf("matrix.i.%d@example.com", time.Now().UnixNano())}, "role": {"nurse"}}
+	}
+	passwordForm := func(*system, *testing.T) url.Values {
+		return url.Values{"password": {"matrix password here"}, "confirm": {"matrix password here"}}
 	}
 	reply := func(*system, *testing.T) url.Values { return secReplyForm("Matrix reply") }
 	code := func(*system, *testing.T) url.Values { return url.Values{"code": {"000000"}} }
@@ -295,6 +328,23 @@ func secMatrix() map[string]secRouteSpec {
 		"GET /practice/audit/patients/:id": {target: mariaHerself,
 			want: secSettingsRoute(secToSignIn, secOK, secNotFound)},
 		"POST /practice/audit/export": {want: secSettingsRoute(secNoSession, secExported, secExported), check: secExportCheck},
+		// Invitations and the patient import: administrators, each of their own practice only.
+		"GET /practice/invitations": {want: secSettingsRoute(secToSignIn, secOK, secOK)},
+		"POST /practice/invitations": {form: inviteForm, check: secInvitationCheck,
+			want: secSettingsRoute(secNoSession, secDid("/practice/invitations?done=sent"), secDid("/practice/invitations?done=sent"))},
+		"POST /practice/invitations/:id/resend": {target: invited,
+			want: secSettingsRoute(secNoSession, secDid("/practice/invitations?done=resent"), secNotFound)},
+		"POST /practice/invitations/:id/revoke": {target: invited,
+			want: secSettingsRoute(secNoSession, secDid("/practice/invitations?done=revoked"), secNotFound)},
+		"GET /practice/import": {want: secSettingsRoute(secToSignIn, secOK, secOK)},
+		// Without a file: refused as such, for administrators (the upload itself: TestOnboarding).
+		"POST /practice/import":     {want: secSettingsRoute(secNoSession, secInvalid, secInvalid)},
+		"GET /practice/import/:id":  {target: uploaded, want: secSettingsRoute(secToSignIn, secOK, secNotFound)},
+		"POST /practice/import/:id": {target: uploaded, want: secSettingsRoute(secNoSession, secCell{status: http.StatusSeeOther, changes: true}, secNotFound)},
+		// An invitation's link is its own authority, signed in or not: whoever holds it sets the
+		// password of the account it makes (and is signed in as it).
+		"GET /invitations/:token":  {target: invitationLink, want: secSame(secOK)},
+		"POST /invitations/:token": {target: invitationLink, form: passwordForm, want: secSame(secDid("/inbox"))},
 	}
 	sections := map[string]url.Values{
 		"fee":        {"fee_on": {"yes"}, "fee_amount": {"30.00"}, "consent_text": {"I agree to be billed {fee}."}, "fee_applies_to": {"all"}},
@@ -387,6 +437,10 @@ func (s *system) state(t *testing.T) string {
 		'people', (SELECT md5(string_agg(concat_ws(':', id, role, full_name, initials, staff_role, administrator, deactivated_at, password_hash), '|' ORDER BY id)) FROM users),
 		'account_changes', (SELECT count(*) FROM account_changes),
 		'resets', (SELECT count(*) FROM password_resets),
+		'invitations', (SELECT coalesce(md5(string_agg(id || state || sends || coalesce(encode(token_hash, 'hex'), ''), ',' ORDER BY id)), '')
+		                FROM invitations),
+		'uploads', (SELECT count(*) || '/' || count(confirmed_at) FROM patient_imports),
+		'users', (SELECT count(*) FROM users),
 		'audited', (SELECT count(*) FROM audit_log WHERE action <> 'message_read' AND outcome = 'success'))`)
 	if err != nil {
 		t.Fatal(err)
@@ -467,8 +521,8 @@ func TestAccessMatrix(t *testing.T) {
 			}
 			for _, which := range ids {
 				c := clients[actor]
-				if (route == "POST /signout" || route == "POST /signin") && actor != secAnonActor {
-					// Both end the session they are sent with: use one of its own.
+				if (route == "POST /signout" || route == "POST /signin" || route == "POST /invitations/:token") && actor != secAnonActor {
+					// Each ends the session it is sent with: use one of its own.
 					c = in.signIn(t, emails[actor])
 				}
 				want := spec.want[actor]
@@ -490,6 +544,10 @@ func TestAccessMatrix(t *testing.T) {
 						id = sys.conv(tg.conversation)
 					case strings.HasPrefix(pattern, "/practice/people/"):
 						id = sys.ids.User(tg.user)
+					case strings.HasPrefix(pattern, "/practice/invitations/"):
+						id = sys.ids.Invitation(tg.invitation)
+					case strings.HasPrefix(pattern, "/practice/import/"):
+						id = tg.upload
 					}
 					if strings.Contains(pattern, "/patients/") {
 						id = sys.ids.User(tg.patient)
@@ -507,6 +565,12 @@ func TestAccessMatrix(t *testing.T) {
 					}
 					if strings.Contains(pattern, "/patients/") {
 						id = sys.ids.User(987654321)
+					}
+					switch {
+					case strings.HasPrefix(pattern, "/practice/invitations/"):
+						id = sys.ids.Invitation(987654321)
+					case strings.HasPrefix(pattern, "/practice/import/"):
+						id = "00000000-0000-4000-8000-000000000000"
 					}
 					path = strings.Replace(pattern, ":id", id, 1)
 					// Without the right, the administrators' routes refuse before reading the id.
@@ -769,5 +833,20 @@ func TestSendLimitAcrossInstances(t *testing.T) {
 		if r := physician.post(t, "/messages", form); r.Status != http.StatusSeeOther {
 			t.Fatalf("the physician's send %d: %s\n%s", i, r, excerpt(r.Body))
 		}
+	}
+}
+
+// secInvitationCheck: an invitation is made at the administrator's own practice.
+func secInvitationCheck(t *testing.T, sys *system, actor secActor) {
+	var practice int64
+	if err := sys.db().Get(&practice, `SELECT practice_id FROM invitations ORDER BY id DESC LIMIT 1`); err != nil {
+		t.Fatal(err)
+	}
+	want := sys.user(t, secMaria).PracticeID
+	if actor == secOtherAdmin {
+		want = sys.user(t, secHillAdmin).PracticeID
+	}
+	if practice != want {
+		t.Errorf("%s invited to practice %d, want %d", actor, practice, want)
 	}
 }

@@ -1,7 +1,8 @@
 // Package notify tells people by e-mail that a secure message is waiting for them, and sends the
-// link that resets a forgotten password: River workers that send what the store enqueues with
-// each message and each reset request (store/queue.go, store/notification.go,
-// store/password_reset.go), through the product's one mail path (app/mail).
+// account e-mails (invitations, invite.go; the link that resets a forgotten password): River
+// workers that send what the store enqueues with each message, invitation and reset request
+// (store/queue.go, store/notification.go, store/password_reset.go), through the product's one
+// mail path (app/mail).
 //
 // Each e-mail tells of one kind of message (store.NotificationKind) and goes as its recipient
 // chose for that kind: one for each message, one hourly digest of what is still unopened, or none.
@@ -118,6 +119,9 @@ func NewQueue(st *store.Store, m Mailer, c Config) (*store.Queue, error) {
 	if err := river.AddWorkerSafely(workers, &Worker{sender: sender{st: st, mail: m, c: c}}); err != nil {
 		return nil, err
 	}
+	if err := river.AddWorkerSafely(workers, &InviteWorker{st: st, mail: m, c: c}); err != nil {
+		return nil, err
+	}
 	if err := river.AddWorkerSafely(workers, &ResetWorker{st: st, mail: m, c: c}); err != nil {
 		return nil, err
 	}
@@ -186,20 +190,8 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[store.NotifyArgs]) err
 // to River to retry, and success marks it sent in the transaction that completes the job.
 func deliver[T river.JobArgs](ctx context.Context, mailer Mailer, m mail.Message, job *river.Job[T],
 	failed func(reason string) error, sent func(complete func(*sql.Tx) error) error) error {
-	err := mailer.Send(ctx, m)
-	if reason, ok := mail.Permanent(err); ok {
-		if err := failed(reason); err != nil {
-			return err
-		}
-		return river.JobCancel(err)
-	}
-	if err != nil {
-		if job.Attempt >= job.MaxAttempts {
-			if err := failed("mail server did not accept it"); err != nil {
-				return err
-			}
-		}
-		return err
+	if err := mailer.Send(ctx, m); err != nil {
+		return sendFailed(err, job.Attempt >= job.MaxAttempts, failed)
 	}
 	return sent(func(tx *sql.Tx) error {
 		_, err := river.JobCompleteTx[*riverdatabasesql.Driver](ctx, tx, job)
@@ -212,6 +204,24 @@ func (c Config) decorate(ctx context.Context, ex sqlx.ExecerContext, recipientID
 		return nil
 	}
 	return c.Decorate(ctx, ex, recipientID, kind, m)
+}
+
+// sendFailed is a job's answer to a send that failed: a refusal for good is marked failed (with
+// its reason) and cancels the job, not to be retried; anything else is returned for River to
+// retry, and marked failed on the last attempt.
+func sendFailed(err error, last bool, markFailed func(reason string) error) error {
+	if reason, ok := mail.Permanent(err); ok {
+		if err := markFailed(reason); err != nil {
+			return err
+		}
+		return river.JobCancel(err)
+	}
+	if last {
+		if err := markFailed("mail server did not accept it"); err != nil {
+			return err
+		}
+	}
+	return err
 }
 
 // NextRetry waits 2 s after the first failure and twice as long after each next, up to half an

@@ -17,25 +17,32 @@ import (
 	"securemessages/app/mail/localmail"
 )
 
-// The only words a notification may say. These are copies, not app/notify's constants, so that
-// a change there fails here.
-// fixedMail is one e-mail the product sends, all it may say: its one line, where its link goes,
-// and whether a "Stop these e-mails: " line may follow (notifications, which one can stop).
+// fixedMail is one e-mail the product sends, all it may say: its subject, its one line, where its
+// link goes under the app's address, and whether a "Stop these e-mails: " line may follow
+// (notifications, which one can stop). These are copies, not app/notify's constants, so that a
+// change there fails here. Account e-mails (invitations, password resets) carry no health
+// information either: no names, not the practice's.
 type fixedMail struct {
-	lead string
-	link string // the path the link must start with
-	stop bool
+	subject, lead string
+	link          string // the path the link must start with
+	stop          bool
 }
 
-// fixed are the e-mails the product sends, by subject.
-var fixed = map[string]fixedMail{
-	"You have a new secure message": {lead: "You have a new secure message. Sign in to read it:", link: "/", stop: true},
+// fixed are the e-mails the product sends.
+var fixed = []fixedMail{
+	{subject: "You have a new secure message", lead: "You have a new secure message. Sign in to read it:", link: "/", stop: true},
 	// The hourly digest's.
-	"You have new secure messages": {lead: "You have new secure messages. Sign in to read them:", link: "/", stop: true},
+	{subject: "You have new secure messages", lead: "You have new secure messages. Sign in to read them:", link: "/", stop: true},
 	// A forgotten password's link, which is all its e-mail holds.
-	"Reset your Secure Messages password": {
+	{subject: "Reset your Secure Messages password",
 		lead: "Someone asked to reset the password of your Secure Messages account. If it was you, follow this link within an hour:",
 		link: "/password/reset/"},
+	// An invitation, and the one to an address that has an account already.
+	{subject: "Your secure message account",
+		lead: "You are invited to send and receive secure messages. Choose your password here (the link works once, for 72 hours):",
+		link: "/invitations/"},
+	{subject: "Your secure message account",
+		lead: "You were invited to secure messages, and this address has an account already. Sign in here:", link: "/signin"},
 }
 
 // stopLead begins the one line after the link that a notification may have: its unsubscribe
@@ -128,8 +135,8 @@ func Summary(mails []Mail) string {
 }
 
 // Check fails the test for every e-mail in the catcher at webURL that says anything but the
-// fixed notification: one of the fixed subjects (one message's, or the digest's), then its lead
-// line and a link into appURL (one "Stop these e-mails: " line into appURL's /unsubscribe/ may
+// fixed notification or account e-mail: a fixed subject, then its lead line and a link into
+// appURL (for a notification, one "Stop these e-mails: " line into appURL's /unsubscribe/ may
 // follow), as plain text; no display names on From or To; no header that
 // is not mail plumbing. forbidden are words no e-mail may contain anywhere (names, subjects and
 // text of the messages the test sent, practice names), checked in every header (but for the
@@ -155,9 +162,25 @@ var allowedHeaders = map[string]bool{
 // Problems is what is wrong with m under Check's rule.
 func Problems(m Mail, appURL string, forbidden ...string) []string {
 	var out []string
-	f, known := fixed[m.Subject]
-	if !known {
+	lines := strings.Split(strings.TrimRight(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n"), "\n")
+	var f *fixedMail
+	known := false
+	for i, c := range fixed {
+		if m.Subject != c.subject {
+			continue
+		}
+		known = true
+		if len(lines) >= 2 && lines[0] == c.lead && isLink(lines[1], appURL) && strings.HasPrefix(lines[1], appURL+c.link) {
+			f = &fixed[i]
+		}
+	}
+	switch {
+	case !known:
 		out = append(out, fmt.Sprintf("subject %q is not one of the fixed subjects", m.Subject))
+		f = &fixedMail{}
+	case f == nil:
+		out = append(out, fmt.Sprintf("body %q, want the fixed lead line then a link into %s", m.Text, appURL))
+		f = &fixedMail{}
 	}
 	if m.HTML != "" {
 		out = append(out, "has an HTML part")
@@ -169,10 +192,6 @@ func Problems(m Mail, appURL string, forbidden ...string) []string {
 		if n != "" {
 			out = append(out, fmt.Sprintf("To has a display name %q", n))
 		}
-	}
-	lines := strings.Split(strings.TrimRight(strings.ReplaceAll(m.Text, "\r\n", "\n"), "\n"), "\n")
-	if known && (len(lines) < 2 || lines[0] != f.lead || !isLink(lines[1], appURL) || !strings.HasPrefix(lines[1], appURL+f.link)) {
-		out = append(out, fmt.Sprintf("body %q, want %q then a link into %s%s", m.Text, f.lead, appURL, f.link))
 	}
 	for i, l := range lines[min(2, len(lines)):] {
 		if rest, ok := strings.CutPrefix(l, stopLead); !f.stop || i > 0 || !ok || !isLink(rest, appURL) ||

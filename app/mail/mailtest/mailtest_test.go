@@ -41,6 +41,17 @@ func TestProblems(t *testing.T) {
 		{"a display name", func(m *Mail) { m.ToNames = []string{"Maria Lopez"} }, "display name"},
 		{"an HTML part", func(m *Mail) { m.HTML = "<p>hi</p>" }, "HTML"},
 		{"a header of its own", func(m *Mail) { m.Headers["X-Patient"] = []string{"7"} }, "not allowed"},
+		{"an invitation", func(m *Mail) {
+			m.Subject, m.Text = fixed[3].subject, fixed[3].lead+"\n"+app+"/invitations/tok\n"
+		}, ""},
+		{"the sign-in advice", func(m *Mail) { m.Subject, m.Text = fixed[4].subject, fixed[4].lead+"\n"+app+"/signin\n" }, ""},
+		{"an invitation's lead with another link", func(m *Mail) {
+			m.Subject, m.Text = fixed[3].subject, fixed[3].lead+"\n"+app+"/inbox\n"
+		}, "want"},
+		{"an invitation with an unsubscribe line", func(m *Mail) {
+			m.Subject, m.Text = fixed[3].subject, fixed[3].lead+"\n"+app+"/invitations/tok\n"+stop
+		}, "not the fixed text"},
+		{"a lead under another's subject", func(m *Mail) { m.Text = fixed[3].lead + "\n" + app + "/invitations/tok\n" }, "want"},
 		{"a password reset", func(m *Mail) {
 			m.Subject, m.Text = resetSubject, resetLead+"\n"+app+"/password/reset/abc\n"
 		}, ""},
