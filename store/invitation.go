@@ -378,7 +378,9 @@ func (s *Store) PendingInvitations(ctx context.Context, actor User) ([]Invitatio
 // another practice or none, ErrNoLongerApplies for one no longer pending.
 func (s *Store) changeInvitation(ctx context.Context, actor User, o Origin, id int64, action string,
 	change func(tx *sqlx.Tx, sends int) error) error {
-	fail := func(err error) error { return fmt.Errorf("store: %s invitation %d: %w", action, id, err) }
+	fail := func(err error) error {
+		return fmt.Errorf("store: %s %d: %w", strings.ReplaceAll(action, "_", " "), id, err)
+	}
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return fail(err)
@@ -404,7 +406,7 @@ func (s *Store) changeInvitation(ctx context.Context, actor User, o Origin, id i
 	if err := change(tx, row.Sends); err != nil {
 		return fail(err)
 	}
-	if err := writeAudit(ctx, tx, Audit{ActorID: actor.ID, Action: "invitation_" + action, ObjectType: "invitation", ObjectID: id,
+	if err := writeAudit(ctx, tx, Audit{ActorID: actor.ID, Action: action, ObjectType: "invitation", ObjectID: id,
 		RequestID: o.RequestID, ClientIP: o.ClientIP}); err != nil {
 		return fail(err)
 	}
@@ -417,7 +419,7 @@ func (s *Store) changeInvitation(ctx context.Context, actor User, o Origin, id i
 // ResendInvitation e-mails a pending invitation again. The link the new e-mail carries is minted
 // when it goes, and the old one stops working then.
 func (s *Store) ResendInvitation(ctx context.Context, actor User, o Origin, id int64) error {
-	return s.changeInvitation(ctx, actor, o, id, "resent", func(tx *sqlx.Tx, sends int) error {
+	return s.changeInvitation(ctx, actor, o, id, "invitation_resent", func(tx *sqlx.Tx, sends int) error {
 		if _, err := tx.ExecContext(ctx, `
 			UPDATE invitations SET sends = sends + 1, mailed = '', mail_problem = '' WHERE id = $1`, id); err != nil {
 			return err
@@ -429,7 +431,7 @@ func (s *Store) ResendInvitation(ctx context.Context, actor User, o Origin, id i
 // RevokeInvitation ends a pending invitation: its link stops working, and an e-mail not sent yet
 // is not sent.
 func (s *Store) RevokeInvitation(ctx context.Context, actor User, o Origin, id int64) error {
-	return s.changeInvitation(ctx, actor, o, id, "revoked", func(tx *sqlx.Tx, _ int) error {
+	return s.changeInvitation(ctx, actor, o, id, "invitation_revoked", func(tx *sqlx.Tx, _ int) error {
 		_, err := tx.ExecContext(ctx, `UPDATE invitations SET state = 'revoked', token_hash = NULL WHERE id = $1`, id)
 		return err
 	})
