@@ -80,8 +80,12 @@ const aboutSQL = `CASE WHEN r.role = 'patient' THEN 'practice_message'
 // NULL for the kind's default (NotificationKind.Default).
 const deliverySQL = `(SELECT p.delivery FROM notification_preferences p WHERE p.user_id = r.id AND p.kind = ` + aboutSQL + `)`
 
+// noMailSQL is true for a recipient r who is to get no e-mail whatever they chose: the
+// practice's automatic account, and a deactivated account (which cannot sign in to read it).
+const noMailSQL = `(r.automatic OR r.deactivated_at IS NOT NULL)`
+
 // delivery is the delivery a preference row left, the kind's default when none, and off for an
-// account that is no person's.
+// account that is no person's or is deactivated (automatic: noMailSQL).
 func delivery(chosen sql.NullString, about NotificationKind, automatic bool) Delivery {
 	switch {
 	case automatic:
@@ -148,7 +152,7 @@ func (s *Store) NextDelivery(ctx context.Context, id int64, prepare func(sqlx.Ex
 		       (SELECT max(coalesce(o.sent_at, o.attempted_at)) FROM notifications o
 		        WHERE o.conversation_id = n.conversation_id AND o.recipient_id = n.recipient_id AND o.id <> n.id
 		          AND (o.state = 'sent' OR (o.state = 'pending' AND o.attempted_at IS NOT NULL))) AS last_sent,
-		       r.email, r.automatic, `+aboutSQL+` AS about, `+deliverySQL+` AS delivery
+		       r.email, `+noMailSQL+` AS automatic, `+aboutSQL+` AS about, `+deliverySQL+` AS delivery
 		FROM notifications n JOIN users r ON r.id = n.recipient_id
 		WHERE n.id = $1
 		FOR UPDATE OF n`, id)
@@ -287,7 +291,7 @@ func (s *Store) notifyPatient(ctx context.Context, tx *sql.Tx, v Viewer, sent Se
 // and to every other one who chose to hear of what waits for the practice (KindWaiting). Staff
 // who turned theirs off get no row at all, so a big practice's message is not a row per member;
 // the worker asks the preference again when it sends. The practice's automatic account is no
-// person and gets nothing.
+// person and gets nothing, nor does a deactivated account.
 func (s *Store) notifyStaff(ctx context.Context, tx *sqlx.Tx, v Viewer, sent Sent) error {
 	if v.Role != RolePatient {
 		return nil
@@ -304,7 +308,7 @@ func (s *Store) notifyStaff(ctx context.Context, tx *sqlx.Tx, v Viewer, sent Sen
 		       (SELECT p.delivery FROM notification_preferences p WHERE p.user_id = u.id
 		        AND p.kind = CASE WHEN u.id = (SELECT id FROM asked) THEN 'requested' ELSE 'waiting' END) AS delivery
 		FROM users u
-		WHERE u.practice_id = $1 AND u.role = 'staff' AND NOT u.automatic
+		WHERE u.practice_id = $1 AND u.role = 'staff' AND NOT u.automatic AND u.deactivated_at IS NULL
 		ORDER BY u.id`, v.PracticeID, sent.ConversationID)
 	if err != nil {
 		return fmt.Errorf("store: staff to notify of message %d: %w", sent.MessageID, err)

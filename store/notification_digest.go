@@ -115,7 +115,7 @@ func (s *Store) NextDigest(ctx context.Context, userID int64, about Notification
 		Chosen    sql.NullString `db:"delivery"`
 	}
 	err = tx.SelectContext(ctx, &rows, `
-		SELECT n.id, m.opened_at IS NULL AS unopened, r.email, r.automatic, `+deliverySQL+` AS delivery
+		SELECT n.id, m.opened_at IS NULL AS unopened, r.email, `+noMailSQL+` AS automatic, `+deliverySQL+` AS delivery
 		FROM notifications n JOIN users r ON r.id = n.recipient_id JOIN messages m ON m.id = n.message_id
 		WHERE n.recipient_id = $1 AND n.state = 'pending' AND n.reason = $2 AND `+aboutSQL+` = $3
 		ORDER BY n.id

@@ -62,3 +62,43 @@ func TestNotificationEnqueuedWithTheMessage(t *testing.T) {
 		t.Errorf("%d notifications of the message to its patient with their job after the delay, want 1", got)
 	}
 }
+
+// A deactivated account cannot sign in to read what it is told of, so it is e-mailed nothing:
+// its notification is skipped, and a patient's message enqueues none for deactivated staff.
+func TestNoMailToDeactivatedAccounts(t *testing.T) {
+	t.Parallel()
+	f := newDemo(t)
+	ctx := t.Context()
+	if _, err := f.s.DB().ExecContext(ctx, `UPDATE users SET deactivated_at = now() WHERE id = $1`, f.maria.UserID); err != nil {
+		t.Fatal(err)
+	}
+	sent, err := f.s.StartConversation(ctx, f.physician, origin, store.NewConversation{PatientID: f.maria.UserID,
+		Subject: "Results", Body: "Normal", SubmitKey: uuid.NewString()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var id int64
+	if err := f.s.DB().GetContext(ctx, &id, `SELECT id FROM notifications WHERE message_id = $1`, sent.MessageID); err != nil {
+		t.Fatal(err)
+	}
+	d, err := f.s.NextDelivery(ctx, id, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var state, reason string
+	if err := f.s.DB().QueryRowContext(ctx, `SELECT state, reason FROM notifications WHERE id = $1`, id).Scan(&state, &reason); err != nil {
+		t.Fatal(err)
+	}
+	if d.Send || state != "skipped" || reason != store.ReasonOff {
+		t.Errorf("a deactivated patient's notification: %+v, %s/%s, want skipped, off", d, state, reason)
+	}
+
+	if _, err := f.s.DB().ExecContext(ctx, `UPDATE users SET deactivated_at = now() WHERE id = $1`, f.physician.UserID); err != nil {
+		t.Fatal(err)
+	}
+	tom := start(t, f.s, f.tom, store.NewConversation{Subject: "A question", RequestedStaffID: f.physician.UserID})
+	if n := count(t, f.s, `SELECT count(*) FROM notifications WHERE message_id = $1 AND recipient_id = $2`,
+		tom.MessageID, f.physician.UserID); n != 0 {
+		t.Errorf("a deactivated physician asked for by name got %d notifications", n)
+	}
+}
