@@ -278,7 +278,8 @@ func TestSignedOutIsSentToSignIn(t *testing.T) {
 // publicRoutes need no session.
 var publicRoutes = map[string]bool{"GET /healthz": true, "GET /static/+": true, "GET /": true, "GET /signin": true, "POST /signin": true,
 	"GET /unsubscribe/:token": true, "POST /unsubscribe/:token": true,
-	"GET /password/forgot": true, "POST /password/forgot": true, "GET /password/reset/:token": true, "POST /password/reset/:token": true}
+	"GET /password/forgot": true, "POST /password/forgot": true, "GET /password/reset/:token": true, "POST /password/reset/:token": true,
+	"GET /invitations/:token": true, "POST /invitations/:token": true}
 
 // anyForm is a form that every POST route would accept from Maria: a whole compose form, a
 // reply body, consent, her credentials.
